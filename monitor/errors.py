@@ -1,0 +1,78 @@
+"""Exceptions raised by the monitor, and what each one means.
+
+::
+
+    MonitorError                    base of everything raised on purpose
+    ├── ConfigError                 config.yaml is wrong; CLI exit code 2
+    ├── DatabaseError               the database cannot be opened or is not ours
+    ├── SourceError                 a source could not turn a response into an observation
+    │   ├── ParseError              the page is not the page the parser expects -> parse_error
+    │   └── Blocked                 captcha, verification page, anti-spider answer -> blocked
+    └── ChannelError                an alert channel failed to deliver (``permanent`` says
+                                    whether retrying can help)
+
+A ``SourceError`` never becomes "0 images": the pipeline stores it as a failed check with
+its reason. Zero is only recorded when a parser positively recognises "no results".
+"""
+
+from __future__ import annotations
+
+
+class MonitorError(Exception):
+    """Base class of every exception the monitor raises deliberately."""
+
+
+class ConfigError(MonitorError):
+    """The configuration is invalid.
+
+    ``str()`` is one line a user can act on: ``file:line: key.path: what is wrong``.
+    """
+
+    def __init__(
+        self, message: str, *, file: str | None = None, line: int | None = None, key: str = ""
+    ) -> None:
+        self.message = message
+        self.file = file
+        self.line = line
+        self.key = key
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        where = ""
+        if self.file:
+            where = f"{self.file}:{self.line}: " if self.line else f"{self.file}: "
+        key = f"{self.key}: " if self.key else ""
+        return f"{where}{key}{self.message}"
+
+
+class DatabaseError(MonitorError):
+    """The database cannot be opened, migrated or read."""
+
+
+class SourceError(MonitorError):
+    """Base of parse failures; carries a short human reason."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class ParseError(SourceError):
+    """The response is not what the parser expects (layout changed, truncated, not JSON)."""
+
+
+class Blocked(SourceError):
+    """The engine refused us: captcha, verification page, anti-spider flag (even with HTTP 200)."""
+
+
+class ChannelError(MonitorError):
+    """A channel failed to deliver an alert.
+
+    ``permanent=True`` means retrying cannot help (bad address, 4xx from a webhook);
+    the dispatcher then records the delivery as failed instead of retrying.
+    """
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        self.message = message
+        self.permanent = permanent
+        super().__init__(message)

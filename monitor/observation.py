@@ -1,0 +1,141 @@
+"""What one check of one query on one source observed.
+
+``Status`` is the closed set the whole project uses. Only ``OK`` and ``NO_RESULTS`` are
+observations of a count; every other status is a failed check and is never read as zero.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from urllib.parse import urlsplit, urlunsplit
+
+
+class Status(StrEnum):
+    """Outcome of one check."""
+
+    OK = "ok"
+    NO_RESULTS = "no_results"  # the engine positively said nothing was found
+    BLOCKED = "blocked"  # captcha, verification page, anti-spider answer, 403, persistent 429
+    HTTP_ERROR = "http_error"
+    NETWORK_ERROR = "network_error"
+    PARSE_ERROR = "parse_error"  # layout changed, truncated, not JSON, too large
+
+    @property
+    def is_observation(self) -> bool:
+        """True when the check observed a count (``ok`` or ``no_results``)."""
+        return self in (Status.OK, Status.NO_RESULTS)
+
+
+OBSERVATION_STATUSES = frozenset({Status.OK, Status.NO_RESULTS})
+
+
+def normalize_url(url: str) -> str:
+    """Normalise an image URL for de-duplication.
+
+    Lower-cases scheme and host, drops the fragment and a default port, and treats http and
+    https as the same image (engines flip between them). Query strings are kept: on many
+    CDNs they select the image.
+    """
+    url = url.strip()
+    if url.startswith("//"):
+        url = "https:" + url
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme == "http":
+        scheme = "https"
+    host = (parts.hostname or "").lower()
+    port = parts.port
+    netloc = host if port in (None, 80, 443) else f"{host}:{port}"
+    return urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
+
+
+def domain_of(url: str) -> str:
+    """The registrable-looking host of a URL without a leading ``www.`` ('' if none)."""
+    if url.startswith("//"):
+        url = "https:" + url
+    host = (urlsplit(url).hostname or "").lower()
+    return host[4:] if host.startswith("www.") else host
+
+
+@dataclass(frozen=True, slots=True)
+class ImageItem:
+    """One result: the image, its thumbnail, the page it sits on, and that page's title."""
+
+    image_url: str
+    thumb_url: str | None = None
+    page_url: str | None = None
+    title: str | None = None
+    domain: str | None = None
+
+    @property
+    def key(self) -> str:
+        """The de-duplication key: the normalised image URL."""
+        return normalize_url(self.image_url)
+
+    def with_domain(self) -> ImageItem:
+        """Fill ``domain`` from the page URL (or the image URL) when the parser did not."""
+        if self.domain:
+            return self
+        d = domain_of(self.page_url or self.image_url)
+        return ImageItem(self.image_url, self.thumb_url, self.page_url, self.title, d or None)
+
+
+@dataclass(frozen=True, slots=True)
+class PageResult:
+    """What a parser found on one response page.
+
+    ``has_more`` tells the source whether another page of results can be requested.
+    """
+
+    items: tuple[ImageItem, ...]
+    reported_total: int | None = None
+    has_more: bool = False
+    no_results: bool = False
+
+
+@dataclass(slots=True)
+class Observation:
+    """The outcome of one check, failed or not, ready to be stored as a snapshot."""
+
+    status: Status
+    reason: str | None = None
+    items: list[ImageItem] = field(default_factory=list)
+    reported_total: int | None = None
+    http_status: int | None = None
+    pages: int = 0
+    elapsed_ms: int = 0
+    raw: bytes | None = None  # body of the last response read, for evidence
+    raw_content_type: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.status is not Status.OK and self.status is not Status.NO_RESULTS and self.items:
+            raise ValueError("a failed check carries no items")
+        if self.status is Status.NO_RESULTS and self.items:
+            raise ValueError("no_results carries no items")
+
+    @property
+    def distinct_items(self) -> list[ImageItem]:
+        """Items de-duplicated by normalised image URL, first occurrence wins."""
+        seen: set[str] = set()
+        out: list[ImageItem] = []
+        for item in self.items:
+            k = item.key
+            if k not in seen:
+                seen.add(k)
+                out.append(item.with_domain())
+        return out
+
+    @property
+    def image_count(self) -> int | None:
+        """Distinct images parsed; ``None`` for a failed check (never zero)."""
+        if not self.status.is_observation:
+            return None
+        return len(self.distinct_items)
+
+    @property
+    def domain_count(self) -> int | None:
+        """Distinct source domains; ``None`` for a failed check."""
+        if not self.status.is_observation:
+            return None
+        return len({i.domain for i in self.distinct_items if i.domain})

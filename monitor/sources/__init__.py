@@ -1,0 +1,40 @@
+"""Registry of source kinds: ``kind -> "module:Class"``, imported lazily.
+
+An unknown kind is a config error at load time. Adding a source is adding a module with one
+``Source`` subclass and one line here.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from monitor.sources.base import Source, SourceOptions
+
+REGISTRY: dict[str, str] = {
+    "baidu_images": "monitor.sources.baidu:BaiduImages",
+    "bing_images": "monitor.sources.bing:BingImages",
+    "wikimedia_commons": "monitor.sources.wikimedia:WikimediaCommons",
+    "gdelt": "monitor.sources.gdelt:Gdelt",
+    "so_images": "monitor.sources.so360:SoImages",
+    "sogou_images": "monitor.sources.sogou:SogouImages",
+    "google_cse": "monitor.sources.google_cse:GoogleCse",
+    "html": "monitor.sources.html:HtmlSource",
+    "feed": "monitor.sources.feed:FeedSource",
+}
+
+
+def load(kind: str) -> type[Source]:
+    """Import and return the class registered for ``kind``; ``LookupError`` if unknown."""
+    try:
+        target = REGISTRY[kind]
+    except KeyError:
+        known = ", ".join(sorted(REGISTRY))
+        raise LookupError(f'unknown source kind "{kind}" (known: {known})') from None
+    module_name, _, class_name = target.partition(":")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    if not (isinstance(cls, type) and issubclass(cls, Source)):
+        raise TypeError(f"{target} is not a Source")
+    return cls
+
+
+__all__ = ["REGISTRY", "Source", "SourceOptions", "load"]

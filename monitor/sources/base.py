@@ -1,0 +1,109 @@
+"""The source contract: build requests for a query term, parse responses into results.
+
+A source does no I/O. The pipeline asks it for the request of page ``n`` of a term, has the
+shared fetcher send it, and hands the response back to ``parse``:
+
+- ``parse`` returns a ``PageResult`` with the items found (``no_results=True`` only when the
+  engine positively says nothing was found: a recognised empty answer);
+- it raises ``Blocked`` for a captcha, verification page or anti-spider answer, also when it
+  came with HTTP 200 (the fetcher has already mapped 403 and persistent 429 to ``blocked``);
+- it raises ``ParseError`` for anything it does not recognise. Never zero by accident.
+
+Each source kind is one module with one subclass of ``Source``, registered by its ``kind``
+string in ``monitor.sources.REGISTRY``. Options live in a pydantic model, ``Options``,
+validated at config load (unknown keys are errors).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Any, ClassVar
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+
+from monitor.observation import PageResult
+from monitor.units import Rate, format_duration, parse_duration, parse_rate
+
+
+def _duration(v: Any) -> timedelta:
+    return v if isinstance(v, timedelta) else parse_duration(v)
+
+
+def _rate(v: Any) -> Rate:
+    return v if isinstance(v, Rate) else parse_rate(v)
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration), PlainSerializer(format_duration)]
+RateField = Annotated[Rate, BeforeValidator(_rate), PlainSerializer(str)]
+
+DEFAULT_USER_AGENT = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+    "(KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
+)
+
+
+class SourceOptions(BaseModel):
+    """Options every source has; a kind adds its own by subclassing."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: str
+    enabled: bool = True
+    base_url: str | None = None  # replaces scheme and host: mirrors, proxies, test servers
+    every: Duration = timedelta(hours=6)
+    controls: tuple[str, ...] = ()
+    rate: RateField = Rate(1, timedelta(seconds=5))
+    concurrency: int = Field(default=1, ge=1, le=64)
+    max_pages: int = Field(default=1, ge=1, le=5)
+    timeout: Duration = timedelta(seconds=20)
+    connect_timeout: Duration = timedelta(seconds=10)
+    max_bytes: int = Field(default=8_000_000, ge=1024)
+    retries: int = Field(default=2, ge=0, le=10)
+    proxy: str | None = None
+    user_agent: str = DEFAULT_USER_AGENT
+    accept_language: str = "zh-CN,zh;q=0.9,en;q=0.8"
+    headers: dict[str, str] = Field(default_factory=dict)
+    detection: dict[str, Any] = Field(default_factory=dict)  # validated by config.py
+
+
+class Source:
+    """Base class of all sources. Subclasses set ``kind``, ``Options`` and implement
+    ``build_request`` and ``parse``. They must not perform I/O."""
+
+    kind: ClassVar[str] = ""
+    default_base_url: ClassVar[str] = ""
+    Options: ClassVar[type[SourceOptions]] = SourceOptions
+    # A Chinese engine, Bing-family, or independent: used to group corroboration.
+    family: ClassVar[str] = "independent"
+
+    def __init__(self, name: str, options: SourceOptions) -> None:
+        self.name = name
+        self.options = options
+
+    def url(self, default: str) -> str:
+        """``default`` with scheme and host replaced by ``base_url`` when one is set."""
+        base = self.options.base_url
+        if not base:
+            return default
+        b = urlsplit(base)
+        d = urlsplit(default)
+        path = b.path.rstrip("/") + d.path if b.path not in ("", "/") else d.path
+        return urlunsplit((b.scheme, b.netloc, path, d.query, d.fragment))
+
+    def warmup_request(self) -> httpx.Request | None:
+        """A request to send once per process before the first query (e.g. for cookies)."""
+        return None
+
+    def build_request(self, term: str, page: int) -> httpx.Request:
+        """The request for result page ``page`` (0-based) of ``term``."""
+        raise NotImplementedError
+
+    def parse(self, response: httpx.Response, page: int) -> PageResult:
+        """Parse one response; raise ``Blocked`` or ``ParseError`` as described above."""
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        """A one-line description safe to log (no secrets)."""
+        return f"{self.name} ({self.kind})"
