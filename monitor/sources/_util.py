@@ -1,13 +1,23 @@
 """Small text helpers shared by source parsers (pure functions, no I/O).
 
 ``strip_tags`` turns an engine's highlighted title into plain text; ``parse_int`` reads a
-count the way engines print it ("8,587", "约52,000", "332412", 1500).
+count the way engines print it ("8,587", "约52,000", "332412", 1500). The response helpers
+decode bodies (GBK included), turn empty, HTML or cut-off answers into ``ParseError`` with a
+short reason, and build browser-like request headers.
 """
 
 from __future__ import annotations
 
 import html
+import json
 import re
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from monitor.errors import ParseError
+from monitor.sources.base import SourceOptions
 
 # Only things that look like tags ("<em>", "</strong>", "<br/>"), so "a < b > c" survives.
 _TAG = re.compile(r"</?[A-Za-z][^<>]*>")
@@ -51,3 +61,80 @@ def parse_int(text: object) -> int | None:
     head, _, _ = raw.partition(".") if re.search(r"\.\d{1,2}$", raw) else (raw, "", "")
     digits = re.sub(r"[^\d]", "", head)
     return int(digits) if digits else None
+
+
+# --- response helpers -------------------------------------------------------------------
+
+_JSON_START = ("{", "[")
+
+
+def response_text(response: httpx.Response) -> str:
+    """The body as text, falling back to GB18030 for undeclared GBK pages.
+
+    ``response.text`` honours the header charset (and any encoding the fetcher set from a
+    meta tag). Chinese engines sometimes send GBK without declaring it; httpx then decodes
+    as UTF-8 with replacement characters, so retry as GB18030 (a superset of GBK) when that
+    happened and the header did not name a charset.
+    """
+    text = response.text
+    if "\ufffd" in text and not response.charset_encoding:
+        try:
+            return response.content.decode("gb18030")
+        except UnicodeDecodeError:
+            pass
+    return text
+
+
+def require_body(text: str) -> str:
+    """``text`` stripped; ``ParseError`` when nothing is left (an empty answer is no answer)."""
+    body = text.strip().lstrip("\ufeff")
+    if not body:
+        raise ParseError("empty body")
+    return body
+
+
+def load_json(body: str, *, strict: bool = True) -> Any:
+    """Parse ``body`` as JSON or raise ``ParseError`` saying what it looked like instead."""
+    if body.startswith("<"):
+        raise ParseError("HTML where JSON was expected")
+    if not body.startswith(_JSON_START):
+        raise ParseError(f"not JSON (starts with {body[:20]!r})")
+    try:
+        return json.loads(body, strict=strict)
+    except json.JSONDecodeError as exc:
+        # A cut-off body fails at its very end; say so, it is the common case.
+        cut = exc.pos >= len(body) - 1
+        raise ParseError(f"{'truncated' if cut else 'invalid'} JSON: {exc.msg}") from None
+
+
+def redirect_target(response: httpx.Response) -> str:
+    """The URL the engine sent us to: the final URL, or ``Location`` of an unfollowed 3xx."""
+    if response.is_redirect:
+        return str(response.headers.get("location", ""))
+    try:
+        return str(response.url)
+    except RuntimeError:  # a bare Response built without a request has no URL
+        return ""
+
+
+def host_of(url: str) -> str:
+    """Lower-case host of ``url`` ('' when there is none)."""
+    if url.startswith("//"):
+        url = "https:" + url
+    return (urlsplit(url).hostname or "").lower()
+
+
+def browser_headers(
+    options: SourceOptions, *, accept: str, referer: str | None = None, **extra: str
+) -> dict[str, str]:
+    """Headers a desktop browser would send, with the user's ``headers`` option on top."""
+    headers = {
+        "User-Agent": options.user_agent,
+        "Accept": accept,
+        "Accept-Language": options.accept_language,
+    }
+    if referer:
+        headers["Referer"] = referer
+    headers.update(extra)
+    headers.update(options.headers)  # the user's own headers win: they know their engine
+    return headers
