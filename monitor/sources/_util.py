@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import json
 import re
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -102,8 +102,8 @@ def load_json(body: str, *, strict: bool = True) -> Any:
     try:
         return json.loads(body, strict=strict)
     except json.JSONDecodeError as exc:
-        # A cut-off body fails at its very end; say so, it is the common case.
-        cut = exc.pos >= len(body) - 1
+        # A cut-off body is the common case; it shows as an unclosed outer object or list.
+        cut = exc.pos >= len(body) - 1 or not body.endswith(("}", "]"))
         raise ParseError(f"{'truncated' if cut else 'invalid'} JSON: {exc.msg}") from None
 
 
@@ -138,3 +138,13 @@ def browser_headers(
     headers.update(extra)
     headers.update(options.headers)  # the user's own headers win: they know their engine
     return headers
+
+
+_O = TypeVar("_O", bound=SourceOptions)
+
+
+def coerce_options(options: SourceOptions, cls: type[_O]) -> _O:
+    """``options`` as the kind's own model (re-validated when given the base model)."""
+    if isinstance(options, cls):
+        return options
+    return cls.model_validate(options.model_dump())
