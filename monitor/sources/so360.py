@@ -1,0 +1,129 @@
+"""360 image search: the ``image.so.com/j`` JSON endpoint.
+
+An answer has ``list[]`` (``img`` image, ``thumb``/``_thumb`` thumbnails, ``link`` page,
+``dspurl`` its host, ``title`` with ``<em>``), ``end`` (false while more pages exist),
+``lastindex`` and ``total``. ``total`` was exactly 1500 in every sample, so it looks like a
+cap; it is stored as the reported total but presence is judged on the items. 360 answers a
+suspected robot with a redirect to ``qcaptcha.so.com`` (seen on web search). See PARSING.md
+§3 and §9.2.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar
+
+import httpx
+from pydantic import Field
+
+from monitor.errors import Blocked, ParseError
+from monitor.observation import ImageItem, PageResult
+from monitor.sources._util import (
+    browser_headers,
+    coerce_options,
+    host_of,
+    load_json,
+    parse_int,
+    redirect_target,
+    require_body,
+    response_text,
+    strip_tags,
+)
+from monitor.sources.base import Source, SourceOptions
+
+logger = logging.getLogger(__name__)
+
+_CAPTCHA_HOSTS = ("qcaptcha.so.com",)
+# The challenge page text reported for 360 web search; checked only on non-JSON bodies.
+_CAPTCHA_MARKERS = ("访问异常",)
+
+
+class SoOptions(SourceOptions):
+    """360 options: results per page (``pn``)."""
+
+    pn: int = Field(default=60, ge=1, le=100)
+
+
+class SoImages(Source):
+    """360 image search (image.so.com) JSON answers."""
+
+    kind: ClassVar[str] = "so_images"
+    family: ClassVar[str] = "chinese"
+    default_base_url: ClassVar[str] = "https://image.so.com"
+    Options: ClassVar[type[SourceOptions]] = SoOptions
+    options: SoOptions
+
+    def __init__(self, name: str, options: SourceOptions) -> None:
+        super().__init__(name, coerce_options(options, SoOptions))
+
+    def build_request(self, term: str, page: int) -> httpx.Request:
+        o = self.options
+        # Parameters as the results page's own XHR sends them (PARSING.md §3, §9.2).
+        params: dict[str, str | int] = {
+            "q": term,
+            "src": "srp",
+            "correct": term,
+            "pd": 1,
+            "adstar": 0,
+            "tab": "all",
+            "sn": page * o.pn,
+            "pn": o.pn,
+        }
+        referer = str(httpx.URL(self.url(self.default_base_url + "/i"), params={"q": term}))
+        headers = browser_headers(
+            o,
+            accept="application/json, text/javascript, */*; q=0.01",
+            referer=referer,
+            **{"X-Requested-With": "XMLHttpRequest"},
+        )
+        return httpx.Request(
+            "GET", self.url(self.default_base_url + "/j"), params=params, headers=headers
+        )
+
+    def parse(self, response: httpx.Response, page: int) -> PageResult:
+        target = redirect_target(response)
+        if host_of(target) in _CAPTCHA_HOSTS:
+            raise Blocked(f"redirected to captcha host {host_of(target)}")
+        body = require_body(response_text(response))
+        if body.startswith("<"):
+            for marker in _CAPTCHA_MARKERS:
+                if marker in body:
+                    raise Blocked(f"challenge page ({marker})")
+        return self._result(load_json(body), page)
+
+    def _result(self, data: Any, page: int) -> PageResult:
+        if not isinstance(data, dict):
+            raise ParseError("answer is not a JSON object")
+        raw = data.get("list")
+        if not isinstance(raw, list):
+            raise ParseError("no list")
+        end = data.get("end")
+        if not isinstance(end, bool):
+            raise ParseError("no end flag")
+        total = parse_int(data.get("total"))
+        items = tuple(_item(entry, n) for n, entry in enumerate(raw))
+        if not items:
+            # Only an answer that says it is finished with nothing in it is "nothing found";
+            # an empty list that claims more pages (end=false) is not an answer we know.
+            if not end:
+                raise ParseError("empty list although end=false")
+            if page == 0 and total not in (None, 0):
+                raise ParseError(f"empty list although total={total}")
+            return PageResult((), reported_total=total, no_results=page == 0)
+        return PageResult(items, reported_total=total, has_more=not end)
+
+
+def _item(entry: Any, n: int) -> ImageItem:
+    """One ``list[]`` entry; an entry without an image fails the page (layout changed)."""
+    if not isinstance(entry, dict) or not entry.get("img"):
+        raise ParseError(f"list item #{n + 1} has no img")
+    thumb = entry.get("thumb") or entry.get("_thumb") or entry.get("thumb_bak")
+    title = strip_tags(str(entry.get("title") or ""))
+    host = str(entry.get("dspurl") or "").lower().removeprefix("www.")
+    return ImageItem(
+        image_url=str(entry["img"]),
+        thumb_url=str(thumb) if thumb else None,
+        page_url=str(entry["link"]) if entry.get("link") else None,
+        title=title or None,
+        domain=host or None,
+    ).with_domain()
