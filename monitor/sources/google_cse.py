@@ -1,0 +1,145 @@
+"""Google Custom Search JSON API with ``searchType=image`` (``/customsearch/v1``).
+
+``searchInformation.totalResults`` (a string) is the reported total; each item gives the
+image (``link``), its page (``image.contextLink``), a thumbnail and a title. Zero results is
+a body without ``items`` whose ``totalResults`` is ``"0"`` (PARSING.md §9.5). Errors come as
+``{"error": {"code", "message", "errors": [{"reason"}], "status"}}``: quota and rate refusals
+are ``Blocked``, everything else (bad key, API not enabled, bad cx) a ``ParseError``.
+
+The API key is a secret: it travels in the ``X-Goog-Api-Key`` header (which Google APIs
+accept in place of ``key=``) so that it never appears in a URL that is logged or stored as
+evidence, and ``describe()`` leaves it out.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar, Literal
+
+import httpx
+from pydantic import Field, SecretStr
+
+from monitor.errors import Blocked, ParseError
+from monitor.observation import ImageItem, PageResult, domain_of
+from monitor.sources._util import (
+    browser_headers,
+    coerce_options,
+    load_json,
+    parse_int,
+    require_body,
+    response_text,
+    strip_tags,
+)
+from monitor.sources.base import Source, SourceOptions
+
+logger = logging.getLogger(__name__)
+
+# Reasons and statuses Google uses for "too many requests / out of quota".
+_QUOTA_REASONS = frozenset(
+    {"ratelimitexceeded", "dailylimitexceeded", "quotaexceeded", "userratelimitexceeded"}
+)
+_QUOTA_STATUSES = frozenset({"RESOURCE_EXHAUSTED"})
+
+
+class GoogleCseOptions(SourceOptions):
+    """Google CSE options: credentials (from the environment), page size and SafeSearch."""
+
+    api_key: SecretStr
+    # The engine id is an identifier, not a credential (it is public in embed snippets), and
+    # the API takes it only as a URL parameter; kept secret-typed so reprs do not show it.
+    cx: SecretStr
+    num: int = Field(default=10, ge=1, le=10)  # the API's ceiling
+    safe: Literal["active", "off"] = "off"
+
+
+class GoogleCse(Source):
+    """Google image results through a Programmable Search Engine (``cx``) and an API key."""
+
+    kind: ClassVar[str] = "google_cse"
+    family: ClassVar[str] = "google"
+    default_base_url: ClassVar[str] = "https://www.googleapis.com"
+    Options: ClassVar[type[SourceOptions]] = GoogleCseOptions
+    options: GoogleCseOptions
+
+    def __init__(self, name: str, options: SourceOptions) -> None:
+        super().__init__(name, coerce_options(options, GoogleCseOptions))
+
+    def build_request(self, term: str, page: int) -> httpx.Request:
+        o = self.options
+        params: dict[str, str | int] = {
+            "cx": o.cx.get_secret_value(),
+            "q": term,
+            "searchType": "image",
+            "num": o.num,
+            "start": 1 + page * o.num,  # 1-based; the API serves at most 100 results
+            "safe": o.safe,
+        }
+        headers = browser_headers(o, accept="application/json")
+        headers["X-Goog-Api-Key"] = o.api_key.get_secret_value()
+        url = self.url(self.default_base_url + "/customsearch/v1")
+        return httpx.Request("GET", url, params=params, headers=headers)
+
+    def parse(self, response: httpx.Response, page: int) -> PageResult:
+        data = load_json(require_body(response_text(response)))
+        if not isinstance(data, dict):
+            raise ParseError("JSON is not an object")
+        if "error" in data:
+            _raise_error(data["error"])
+        info = data.get("searchInformation")
+        total = parse_int(info.get("totalResults")) if isinstance(info, dict) else None
+        if total is None:
+            raise ParseError("no searchInformation.totalResults")
+        items_json = data.get("items")
+        if items_json is None:
+            if total == 0:
+                return PageResult(items=(), reported_total=0, no_results=True)
+            if page > 0:
+                # Past the last page Google still repeats the (estimated) total.
+                return PageResult(items=(), reported_total=total)
+            raise ParseError(f"totalResults is {total} but there are no items")
+        if not isinstance(items_json, list):
+            raise ParseError("items is not a list")
+        items = tuple(_item(i) for i in items_json)
+        queries = data.get("queries")
+        more = isinstance(queries, dict) and bool(queries.get("nextPage"))
+        return PageResult(items=items, reported_total=total, has_more=more)
+
+    def describe(self) -> str:
+        # Neither the key nor the engine id: describe() ends up in logs.
+        return f"{self.name} ({self.kind}, searchType=image)"
+
+
+def _raise_error(error: Any) -> None:
+    if not isinstance(error, dict):
+        raise ParseError("API error without details")
+    code = error.get("code")
+    message = " ".join(str(error.get("message", "")).split())[:200]
+    status = str(error.get("status", ""))
+    reasons = {
+        str(e.get("reason", "")).lower() for e in error.get("errors") or [] if isinstance(e, dict)
+    }
+    if code == 429 or status in _QUOTA_STATUSES or reasons & _QUOTA_REASONS:
+        raise Blocked(f"quota or rate limit ({code} {status}): {message}")
+    raise ParseError(f"API error {code} {status}: {message}")
+
+
+def _item(raw: Any) -> ImageItem:
+    if not isinstance(raw, dict):
+        raise ParseError("an item is not an object")
+    link = raw.get("link")
+    if not isinstance(link, str) or not link:
+        raise ParseError("an item has no link")
+    image = raw.get("image")
+    if not isinstance(image, dict):
+        image = {}
+    page = image.get("contextLink") or None
+    display = raw.get("displayLink")
+    domain = domain_of(page) if page else domain_of(f"//{display}") if display else ""
+    title = raw.get("title")
+    return ImageItem(
+        image_url=link,
+        thumb_url=image.get("thumbnailLink") or None,
+        page_url=page,
+        title=strip_tags(title) if isinstance(title, str) and title.strip() else None,
+        domain=domain or None,
+    )
