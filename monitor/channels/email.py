@@ -1,0 +1,198 @@
+"""Email over SMTP: STARTTLS, implicit TLS or plain, with or without login.
+
+The stdlib ``smtplib`` runs in a worker thread (``asyncio.to_thread``): alerts are few, so a
+blocking client per message costs nothing and spares a dependency. Each mail is
+multipart/alternative (text, then HTML from ``monitor.render``). Its ``Message-ID`` is
+derived from the delivery id, so the one possible duplicate (resent after a crash) carries
+the same Message-ID and ``X-Absence-Delivery`` as the first copy.
+
+SMTP replies decide permanence: 5xx (550 unknown recipient, 535 bad login) is permanent,
+4xx, refused connections, timeouts and dropped connections are transient.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import re
+import smtplib
+import ssl
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+from email.utils import format_datetime
+from typing import Any, Literal, Self
+
+from monitor import render
+from monitor.channels.base import USER_AGENT, Channel, ChannelDeps, required, scrub, seconds
+from monitor.clock import Clock, utcnow
+from monitor.errors import ChannelError, ConfigError
+from monitor.payload import Message
+
+logger = logging.getLogger(__name__)
+
+Security = Literal["starttls", "ssl", "none"]
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def message_id(delivery_id: str, sender: str) -> str:
+    """A Message-ID that depends only on the delivery id and the sender's domain."""
+    token = (
+        delivery_id
+        if _SAFE_ID.match(delivery_id)
+        else hashlib.sha256(delivery_id.encode()).hexdigest()[:32]
+    )
+    domain = sender.rpartition("@")[2].strip("<> ") or "image-absence-monitor.invalid"
+    return f"<absence.{token}@{domain}>"
+
+
+def build_email(message: Message, *, sender: str, to: Sequence[str], now: datetime) -> EmailMessage:
+    """The MIME message for ``message``: text and HTML alternatives plus tracing headers."""
+    mail = EmailMessage(policy=SMTP_POLICY)
+    mail["Subject"] = render.subject(message)
+    mail["From"] = sender
+    mail["To"] = ", ".join(to)
+    mail["Date"] = format_datetime(now)
+    mail["Message-ID"] = message_id(message.delivery_id, sender)
+    mail["X-Absence-Delivery"] = render.clean(message.delivery_id)
+    mail["X-Absence-Event"] = message.event
+    mail["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to a robot
+    mail["X-Mailer"] = USER_AGENT
+    mail.set_content(render.text_body(message))
+    mail.add_alternative(render.html_body(message), subtype="html")
+    return mail
+
+
+class EmailChannel(Channel):
+    """Sends each message as one mail to all recipients through one SMTP server."""
+
+    kind = "email"
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        sender: str,
+        to: Sequence[str],
+        security: Security = "starttls",
+        username: str | None = None,
+        password: str | None = None,
+        timeout: float = 30.0,
+        ssl_context: ssl.SSLContext | None = None,
+        clock: Clock = utcnow,
+        name: str = "email",
+    ) -> None:
+        super().__init__(name)
+        if security not in ("starttls", "ssl", "none"):
+            raise ConfigError('must be "starttls", "ssl" or "none"', key="alerts.email.security")
+        if not to:
+            raise ConfigError("needs at least one recipient", key="alerts.email.to")
+        self.host, self.port, self.security = host, port, security
+        self.sender, self.to = sender, list(to)
+        self.username, self._password = username, password
+        self.timeout = timeout
+        self._ssl_context = ssl_context
+        self._clock = clock
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], deps: ChannelDeps) -> Self:
+        """Build from ``alerts.email``: host, port, security, username, password, from, to."""
+        to = required(config, "to", "alerts.email")
+        sender = config.get("from", config.get("from_"))
+        if not sender:
+            raise ConfigError("is required", key="alerts.email.from")
+        return cls(
+            host=required(config, "host", "alerts.email"),
+            port=int(config.get("port", 587)),
+            sender=sender,
+            to=[to] if isinstance(to, str) else list(to),
+            security=config.get("security", "starttls"),
+            username=config.get("username"),
+            password=config.get("password"),
+            timeout=seconds(config.get("timeout", 30), "alerts.email.timeout"),
+            ssl_context=deps.ssl_context,
+            clock=deps.clock,
+        )
+
+    def describe(self) -> str:
+        """``email smtp://user:***@host:587 (starttls) -> a@x, b@y``."""
+        login = f"{self.username}:***@" if self.username else ""
+        return (
+            f"{self.name} smtp://{login}{self.host}:{self.port} ({self.security}) "
+            f"-> {', '.join(self.to)}"
+        )
+
+    async def send(self, message: Message) -> None:
+        """Deliver one mail; ``ChannelError`` says whether a retry can help."""
+        mail = build_email(message, sender=self.sender, to=self.to, now=self._clock())
+        try:
+            refused = await asyncio.to_thread(self._deliver, mail)
+        except ChannelError:
+            raise
+        except Exception as exc:  # every smtplib/ssl/socket failure is classified below
+            text, permanent = _classify(exc)
+            raise ChannelError(
+                self._scrub(f"{self.describe()}: {text}"), permanent=permanent
+            ) from None
+        if refused:
+            # Some recipients have the mail already; a retry would double it for them, so
+            # this is reported as permanent for the user to fix the addresses.
+            accepted = [a for a in self.to if a not in refused]
+            detail = "; ".join(f"{r}: {_reply(*refused[r])}" for r in sorted(refused))
+            raise ChannelError(
+                self._scrub(
+                    f"{self.describe()}: delivered to {', '.join(accepted)} but refused {detail}"
+                ),
+                permanent=True,
+            )
+        logger.debug("mail %s sent via %s", message.delivery_id, self.describe())
+
+    def _deliver(self, mail: EmailMessage) -> dict[str, tuple[int, bytes]]:
+        """Blocking SMTP conversation (runs in a worker thread)."""
+        context = self._ssl_context or ssl.create_default_context()
+        smtp: smtplib.SMTP
+        if self.security == "ssl":
+            smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+        else:
+            smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        with smtp:
+            if self.security == "starttls":
+                smtp.starttls(context=context)
+            if self.username:
+                smtp.login(self.username, self._password or "")
+            refused = smtp.send_message(mail, from_addr=self.sender, to_addrs=self.to)
+        return refused
+
+    def _scrub(self, text: str) -> str:
+        return scrub(text, [self._password])
+
+
+def _reply(code: int, text: bytes | str) -> str:
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return f"{code} {render.clean(text)}"
+
+
+def _classify(exc: BaseException) -> tuple[str, bool]:
+    """``(what happened, permanent?)`` for an exception from the SMTP conversation."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in exc.recipients.values()]
+        detail = "; ".join(f"{r}: {_reply(*exc.recipients[r])}" for r in sorted(exc.recipients))
+        return f"all recipients refused: {detail}", all(500 <= c < 600 for c in codes)
+    if isinstance(exc, smtplib.SMTPResponseException):
+        what = "login failed" if isinstance(exc, smtplib.SMTPAuthenticationError) else "server said"
+        return f"{what}: {_reply(exc.smtp_code, exc.smtp_error)}", 500 <= exc.smtp_code < 600
+    if isinstance(exc, smtplib.SMTPNotSupportedError):
+        return f"server does not support what the config asks for: {exc}", True
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"TLS certificate not trusted: {exc.verify_message}", True
+    if isinstance(exc, TimeoutError):
+        return "timed out", False
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return f"connection closed by the server: {exc}", False
+    if isinstance(exc, OSError):
+        return f"cannot reach the server: {exc.strerror or exc}", False
+    return f"{type(exc).__name__}: {exc}", False

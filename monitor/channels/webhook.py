@@ -1,0 +1,129 @@
+"""Webhook: POST the JSON payload (docs/webhooks.md) to a URL, signed with HMAC-SHA256.
+
+One alert is sent as the flat ``AlertPayload``; a group as a ``batch`` envelope. Headers:
+``X-Absence-Event``, ``X-Absence-Delivery`` (the message's delivery id, stable across
+retries, so receivers can drop the rare duplicate) and, when a secret is configured,
+``X-Absence-Signature: sha256=<hex HMAC-SHA256 of the raw body>``.
+
+2xx is delivered. 4xx other than 408 and 429 is permanent (the receiver rejects this
+request and will keep doing so); everything else (5xx, 408, 429, redirects, network
+errors, timeouts) is transient and left to the dispatcher to retry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from collections.abc import Mapping
+from typing import Any, Self
+from urllib.parse import urlsplit
+
+import httpx
+
+from monitor.channels.base import (
+    USER_AGENT,
+    Channel,
+    ChannelDeps,
+    mask_url,
+    required,
+    scrub,
+    seconds,
+)
+from monitor.errors import ChannelError, ConfigError
+from monitor.payload import Message, encode
+from monitor.render import clean
+
+logger = logging.getLogger(__name__)
+
+RETRYABLE_4XX = frozenset({408, 429})
+_SNIPPET = 200  # characters of a receiver's error body worth showing
+
+
+def sign(body: bytes, secret: str) -> str:
+    """The ``X-Absence-Signature`` value for ``body``: ``sha256=<hex>``."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+class WebhookChannel(Channel):
+    """POSTs each message to one URL."""
+
+    kind = "webhook"
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        secret: str | None = None,
+        name: str | None = None,
+        timeout: float = 15.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"{mask_url(url)} is not an http(s) URL", key="alerts.webhooks.url")
+        super().__init__(f"webhook:{name or parts.hostname}")
+        self.url = url
+        self._secret = secret
+        self.timeout = timeout
+        self._transport = transport
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], deps: ChannelDeps) -> Self:
+        """Build from one ``alerts.webhooks`` entry: url, secret, name, timeout."""
+        return cls(
+            url=required(config, "url", "alerts.webhooks"),
+            secret=config.get("secret"),
+            name=config.get("name"),
+            timeout=seconds(config.get("timeout", 15), "alerts.webhooks.timeout"),
+            transport=deps.transport,
+        )
+
+    def describe(self) -> str:
+        """``webhook:ops POST https://hooks.example/in?token=*** (signed)``."""
+        signed = "signed" if self._secret else "unsigned"
+        return f"{self.name} POST {mask_url(self.url)} ({signed})"
+
+    def headers(self, message: Message, body: bytes) -> dict[str, str]:
+        """The request headers for ``body``, including the signature when a secret is set."""
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            "X-Absence-Event": message.event,
+            "X-Absence-Delivery": clean(message.delivery_id),
+        }
+        if self._secret:
+            headers["X-Absence-Signature"] = sign(body, self._secret)
+        return headers
+
+    async def send(self, message: Message) -> None:
+        """POST ``message``; ``ChannelError`` says whether a retry can help."""
+        body = encode(message)
+        try:
+            async with httpx.AsyncClient(
+                transport=self._transport, timeout=self.timeout, follow_redirects=False
+            ) as client:
+                response = await client.post(
+                    self.url, content=body, headers=self.headers(message, body)
+                )
+        except httpx.TimeoutException:
+            raise self._error(f"timed out after {self.timeout:g}s", permanent=False) from None
+        except httpx.HTTPError as exc:  # connection refused, DNS, TLS, reset...
+            raise self._error(f"network error: {type(exc).__name__}: {exc}", False) from None
+        status = response.status_code
+        if 200 <= status < 300:
+            logger.debug("webhook %s delivered to %s: %d", message.delivery_id, self.name, status)
+            return
+        permanent = 400 <= status < 500 and status not in RETRYABLE_4XX
+        what = f"HTTP {status} {response.reason_phrase}"
+        if 300 <= status < 400:
+            what += f" to {mask_url(response.headers.get('location', '?'))} (update the URL)"
+        elif status == 429 and "retry-after" in response.headers:
+            what += f", Retry-After: {clean(response.headers['retry-after'])}"
+        snippet = clean(response.text[:_SNIPPET])
+        raise self._error(f"{what}: {snippet}" if snippet else what, permanent) from None
+
+    def _error(self, text: str, permanent: bool) -> ChannelError:
+        # Peers' error texts may echo the URL (with its token) back: mask both forms.
+        text = scrub(text, [self._secret, self.url])
+        return ChannelError(f"{self.describe()}: {text}", permanent=permanent)
