@@ -71,7 +71,7 @@ class Channel:
 def mask_url(url: str) -> str:
     """``url`` safe to show: password, query values and token-like path segments masked.
 
-    ``https://u:pw@hooks.example/services/T0AB12/B0CD34?token=x`` becomes
+    ``https://u:pw@hooks.example/services/T0AB12CD3/B0CD34EF5?token=x`` becomes
     ``https://u:***@hooks.example/services/T0***/B0***?token=***``.
     """
     parts = urlsplit(url)
@@ -83,6 +83,15 @@ def mask_url(url: str) -> str:
     path = "/".join(s[:2] + MASK if _TOKENISH.match(s) else s for s in parts.path.split("/"))
     query = "&".join(f"{k}={MASK}" for k, _ in parse_qsl(parts.query, keep_blank_values=True))
     return f"{parts.scheme}://{host}{path}" + (f"?{query}" if query else "")
+
+
+def url_secrets(url: str) -> list[str]:
+    """The parts of ``url`` that ``mask_url`` hides: password, query values, token segments."""
+    parts = urlsplit(url)
+    found = [parts.password or ""]
+    found += [v for _, v in parse_qsl(parts.query, keep_blank_values=True)]
+    found += [s for s in parts.path.split("/") if _TOKENISH.match(s)]
+    return [f for f in found if len(f) >= 4]  # shorter ones would garble ordinary text
 
 
 def scrub(text: str, secrets: Iterable[str | None]) -> str:

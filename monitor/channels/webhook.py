@@ -29,6 +29,7 @@ from monitor.channels.base import (
     required,
     scrub,
     seconds,
+    url_secrets,
 )
 from monitor.errors import ChannelError, ConfigError
 from monitor.payload import Message, encode
@@ -125,5 +126,5 @@ class WebhookChannel(Channel):
 
     def _error(self, text: str, permanent: bool) -> ChannelError:
         # Peers' error texts may echo the URL (with its token) back: mask both forms.
-        text = scrub(text, [self._secret, self.url])
+        text = scrub(text, [self._secret, self.url, *url_secrets(self.url)])
         return ChannelError(f"{self.describe()}: {text}", permanent=permanent)
