@@ -37,6 +37,7 @@ from monitor.http_policy import (
     Monotonic,
     Sleep,
     backoff_delay,
+    network_reason,
     retry_after_seconds,
 )
 from monitor.observation import Status
@@ -274,7 +275,7 @@ class Fetcher:
         except httpx.UnsupportedProtocol as exc:
             return _fail(Status.HTTP_ERROR, f"unsupported URL: {exc}")
         except (httpx.TransportError, OSError) as exc:
-            return _fail(Status.NETWORK_ERROR, _network_reason(exc), retry=True)
+            return _fail(Status.NETWORK_ERROR, network_reason(exc), retry=True)
 
         if body is None:
             return _Attempt(
@@ -303,15 +304,3 @@ class Fetcher:
 
 def _fail(status: Status, reason: str, *, retry: bool = False) -> _Attempt:
     return _Attempt(FetchResult(None, status, reason), retry=retry)
-
-
-def _network_reason(exc: Exception) -> str:
-    text = str(exc) or type(exc).__name__
-    lowered = text.lower()
-    if "refused" in lowered:
-        return "connection refused"
-    if "name or service not known" in lowered or "nodename nor servname" in lowered:
-        return "DNS lookup failed"
-    if isinstance(exc, httpx.ProxyError):
-        return f"proxy error: {text}"
-    return f"{type(exc).__name__}: {text}"[:200]

@@ -6,7 +6,8 @@
   will be stored with. A failure may still carry the response (a 403 page is evidence).
 - ``HostLimiter``: politeness for one host — at most ``concurrency`` requests in flight and
   consecutive request starts spaced by at least the rate's interval, plus jitter.
-- ``retry_after_seconds`` and ``backoff_delay``: how long to wait before trying again.
+- ``retry_after_seconds`` and ``backoff_delay``: how long to wait before trying again;
+  ``network_reason``: a network failure in a few words.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import asyncio
 import email.utils
 import math
 import random
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
@@ -180,3 +182,20 @@ def backoff_delay(retry: int, *, base: float, cap: float, rng: random.Random) ->
     """
     ceiling = min(cap, base * 2.0 ** (retry - 1))
     return ceiling / 2 + rng.uniform(0.0, ceiling / 2)
+
+
+def network_reason(exc: Exception) -> str:
+    """A short reason for a network failure; the OS error underneath says the most."""
+    cause: BaseException | None = exc
+    for _ in range(8):  # a bounded walk: exception chains can, rarely, loop
+        if cause is None:
+            break
+        if isinstance(cause, ConnectionRefusedError) or "refused" in str(cause).lower():
+            return "connection refused"
+        if isinstance(cause, socket.gaierror) or "name or service not known" in str(cause):
+            return "DNS lookup failed"
+        cause = cause.__cause__ or cause.__context__
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, httpx.ProxyError):
+        return f"proxy error: {text}"
+    return f"{type(exc).__name__}: {text}"[:200]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import ClassVar
 
 import httpx
@@ -20,7 +20,7 @@ from monitor.http import Fetcher
 from monitor.observation import ImageItem, PageResult, Status
 from monitor.sources.base import Source, SourceOptions
 
-Handler = Callable[[httpx.Request], Awaitable[httpx.Response]]
+Handler = Callable[[httpx.Request], Coroutine[None, None, httpx.Response]]
 Script = list[PageResult | Exception]
 
 
@@ -30,7 +30,7 @@ class FakeSource(Source):
     kind: ClassVar[str] = "fake"
 
     def __init__(self, script: Script, *, warmup: bool = False, **options: object) -> None:
-        super().__init__("fake-source", SourceOptions(kind="fake", **options))  # type: ignore[arg-type]
+        super().__init__("fake-source", SourceOptions(kind="fake", **options))
         self.script = script
         self.warmup = warmup
         self.parsed_pages: list[int] = []

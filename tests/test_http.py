@@ -11,7 +11,8 @@ import gzip
 import itertools
 import logging
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+import socket
+from collections.abc import AsyncIterator, Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -20,11 +21,11 @@ import pytest
 
 from monitor.http import Fetcher, FetchPolicy
 from monitor.http_body import choose_encoding, mask_url
-from monitor.http_policy import HostLimiter
+from monitor.http_policy import HostLimiter, network_reason
 from monitor.observation import Status
 from monitor.sources.base import SourceOptions
 
-Handler = Callable[[httpx.Request], Awaitable[httpx.Response]]
+Handler = Callable[[httpx.Request], Coroutine[None, None, httpx.Response]]
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 FAST = FetchPolicy(interval=0.0, retries=2)
 
@@ -472,3 +473,32 @@ async def test_failure_log_masks_secrets(caplog: pytest.LogCaptureFixture) -> No
 def test_mask_url_hides_query_secrets_and_passwords() -> None:
     masked = mask_url("socks5://user:pw@proxy.test:1080/?api_key=k1&q=ok")
     assert masked == "socks5://user:***@proxy.test:1080/?api_key=***&q=ok"
+
+
+def test_network_reason_reads_the_os_error_underneath() -> None:
+    def chained(outer: Exception, inner: BaseException) -> Exception:
+        outer.__cause__ = inner
+        return outer
+
+    refused = chained(
+        httpx.ConnectError("All connection attempts failed"), ConnectionRefusedError()
+    )
+    dns = chained(httpx.ConnectError("lookup"), socket.gaierror(-2, "Name or service not known"))
+    assert network_reason(refused) == "connection refused"
+    assert network_reason(dns) == "DNS lookup failed"
+    assert network_reason(httpx.RemoteProtocolError("peer closed")) == (
+        "RemoteProtocolError: peer closed"
+    )
+
+
+async def test_failed_warm_up_is_retried_only_after_a_while() -> None:
+    handler, seen = sequence(httpx.Response(500))
+    time = FakeTime()
+    policy = FetchPolicy(interval=0.0, retries=0)
+    async with make_fetcher(handler, time, warmup_retry_after=600.0) as fetcher:
+        await fetcher.warm_up("k", get(), policy)
+        await fetcher.warm_up("k", get(), policy)
+        assert len(seen) == 1
+        time.now += 601
+        await fetcher.warm_up("k", get(), policy)
+    assert len(seen) == 2
