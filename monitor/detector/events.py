@@ -1,0 +1,159 @@
+"""What the detector reports: events, and the evidence each one carries.
+
+An ``Event`` holds every field the alert payload (``monitor.payload``) needs except what
+only the store knows (alert id, episode id, vanished images: the pipeline finds those from
+``snapshot_ids``). ``Event.to_dict()`` uses the payload's key names and record shapes, plus
+``t`` and ``family``, so the backtest can print it as a JSON line and the pipeline can pass
+its parts to ``build_payload``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from monitor.detector.state import Metric, SeriesStatus
+
+EventKind = Literal[
+    "drop",
+    "partial",
+    "recovered",
+    "source_incident",
+    "source_unhealthy",
+    "source_recovered",
+    "stale",
+]
+Classification = Literal["single_source", "corroborated", "global"]
+EpisodeInfoState = Literal["open", "partial", "resolved"]
+
+
+def iso(moment: datetime) -> str:
+    """``2024-05-01T12:00:00Z`` (seconds precision, UTC)."""
+    return moment.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def from_ts(ts: float) -> datetime:
+    """The aware UTC datetime of epoch seconds."""
+    return datetime.fromtimestamp(ts, UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Confirmation:
+    """One valid check that confirmed a transition (a drop, partial or recovery)."""
+
+    t: datetime
+    status: str
+    count: int
+    domains: int | None
+    snapshot_id: int | None
+
+    def value(self, metric: Metric) -> int | None:
+        """The check's value of ``metric``."""
+        return self.count if metric == "images" else self.domains
+
+
+@dataclass(frozen=True, slots=True)
+class ControlReading:
+    """A control query on the event's source in this round, and whether it looked wrong."""
+
+    term: str
+    status: str | None
+    observed: int | None
+    baseline: float | None
+    bad: bool  # failed, or fell to control_drop_ratio of its own baseline
+
+
+@dataclass(frozen=True, slots=True)
+class PeerSummary:
+    """The latest state of the same person's series on another source (corroboration)."""
+
+    source: str
+    family: str
+    term: str
+    vantage: str
+    status: str | None  # status of its latest check
+    observed: int | None  # its latest valid count
+    baseline: float | None  # frozen baseline in an episode, else the current baseline
+    state: SeriesStatus
+    stale: bool = False
+
+    @property
+    def dropping(self) -> bool:
+        """True when that series shows images missing (pending, dropped or partial)."""
+        return self.state in ("pending", "dropped", "partial")
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One thing worth telling someone. Person-level fields are ``None`` for source events."""
+
+    event: EventKind
+    source: str
+    family: str
+    t: datetime
+    reason: str
+    person: str | None = None
+    term: str | None = None
+    vantage: str | None = None
+    metric: Metric | None = None
+    observed: int | None = None
+    baseline: float | None = None
+    baseline_window_days: int | None = None
+    ratio: float | None = None
+    classification: Classification | None = None
+    episode_start: datetime | None = None
+    episode_state: EpisodeInfoState | None = None
+    confirming: tuple[Confirmation, ...] = ()
+    other_sources: tuple[PeerSummary, ...] = ()
+    controls: tuple[ControlReading, ...] = ()
+    people_involved: tuple[str, ...] = ()
+
+    @property
+    def snapshot_ids(self) -> tuple[int, ...]:
+        """Snapshots of the confirming checks: the evidence to attach."""
+        return tuple(c.snapshot_id for c in self.confirming if c.snapshot_id is not None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able, with the alert payload's key names and record shapes, plus ``t``."""
+        metric: Metric = self.metric or "images"
+        return {
+            "t": iso(self.t),
+            "event": self.event,
+            "person": self.person,
+            "term": self.term,
+            "source": self.source,
+            "family": self.family,
+            "vantage": self.vantage,
+            "observed": self.observed,
+            "baseline": self.baseline,
+            "baseline_window_days": self.baseline_window_days,
+            "ratio": self.ratio,
+            "metric": self.metric,
+            "classification": self.classification,
+            "episode": None
+            if self.episode_start is None
+            else {"started_at": iso(self.episode_start), "state": self.episode_state},
+            "confirming_checks": [
+                {"checked_at": iso(c.t), "status": c.status, "observed": c.value(metric)}
+                for c in self.confirming
+            ],
+            "other_sources": [
+                {
+                    "source": p.source,
+                    "family": p.family,
+                    "status": p.status,
+                    "observed": p.observed,
+                    "baseline": p.baseline,
+                    "state": p.state,
+                }
+                for p in self.other_sources
+            ],
+            "controls": [
+                {"term": c.term, "status": c.status, "observed": c.observed, "baseline": c.baseline}
+                for c in self.controls
+            ],
+            "people_involved": list(self.people_involved),
+            "reason": self.reason,
+            "checked_at": iso(self.t),
+        }
