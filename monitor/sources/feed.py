@@ -1,0 +1,198 @@
+"""RSS and Atom feeds: the entries that mention the term, and their images.
+
+A feed is not a search engine: it lists its latest entries, and this source keeps those whose
+title, summary or content mention the term (case-insensitive after Unicode NFKC folding;
+Latin terms must stand as words, CJK terms are plain substrings since Chinese has no word
+breaks). Content is included because many feeds put the text only in ``content:encoded``.
+
+Images of a matching entry: ``media:content`` (images), ``enclosure`` with an image type and
+``<img>`` in the content or summary; ``media:thumbnail`` is the thumbnail of those, or the
+image itself when there is nothing else. A well-formed feed with no matching entry is
+``no_results`` (the feed positively lists its entries, none mentions the term). A body that
+is not a feed, or a feed cut off before its closing tag, is a ``ParseError``.
+
+``parse`` does not receive the term, so ``build_request`` puts it in the request's
+``extensions`` (never in a header or the URL: the feed's server must not learn what we
+watch). The fetcher must send the request object it was given.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from typing import Any, ClassVar
+from urllib.parse import quote, urljoin
+
+import feedparser
+import httpx
+from bs4 import BeautifulSoup, Tag
+from pydantic import Field, field_validator
+
+from monitor.errors import ParseError
+from monitor.observation import ImageItem, PageResult
+from monitor.sources._util import browser_headers, coerce_options, strip_tags
+from monitor.sources.base import Source, SourceOptions
+
+logger = logging.getLogger(__name__)
+
+TERM_EXTENSION = "absence_term"
+_HTML_START = re.compile(rb"^\s*(?:\xef\xbb\xbf)?\s*<(?:!doctype\s+html|html[\s>])", re.IGNORECASE)
+# The root element's end tag (rss, Atom feed, RSS 1.0 rdf:RDF) closes a complete document.
+_ROOT_END = re.compile(rb"</(?:[\w.-]+:)?(?:rss|feed|RDF)\s*>\s*$")
+_IMAGE_EXT = re.compile(r"\.(?:jpe?g|png|gif|webp|avif|bmp)(?:[?#]|$)", re.IGNORECASE)
+_ASCII_WORD = re.compile(r"[0-9a-z]")
+
+
+def _fold(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+def term_pattern(term: str) -> re.Pattern[str]:
+    """A pattern finding ``term`` in folded text: Latin ends must be word boundaries
+    ("Li" is not in "Lithium"), CJK ends need none ("董经纬表示" mentions 董经纬)."""
+    folded = _fold(term)
+    if not folded:
+        raise ValueError("empty term")
+    body = r"\s+".join(re.escape(word) for word in folded.split(" "))
+    head = r"(?<![0-9a-z])" if _ASCII_WORD.match(folded[0]) else ""
+    tail = r"(?![0-9a-z])" if _ASCII_WORD.match(folded[-1]) else ""
+    return re.compile(head + body + tail)
+
+
+def mentions(term: str, *texts: str) -> bool:
+    """True when any of ``texts`` (HTML allowed) mentions ``term``."""
+    pattern = term_pattern(term)
+    return any(pattern.search(_fold(strip_tags(t))) for t in texts if t)
+
+
+class FeedOptions(SourceOptions):
+    """Feed options: the feed's address and which independence group it belongs to."""
+
+    url: str  # the feed URL; "{query}" is replaced by the URL-encoded term if present
+    family: str = Field(default="independent", min_length=1)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("url must be an http(s) address")
+        return v
+
+
+class FeedSource(Source):
+    """Entries of an RSS or Atom feed that mention the term, with their images."""
+
+    kind: ClassVar[str] = "feed"
+    family: ClassVar[str] = "independent"
+    default_base_url: ClassVar[str] = ""  # the url option is the whole address
+    Options: ClassVar[type[SourceOptions]] = FeedOptions
+    options: FeedOptions
+
+    def __init__(self, name: str, options: SourceOptions) -> None:
+        super().__init__(name, coerce_options(options, FeedOptions))
+        # A state broadcaster's feed and a foreign paper's are different witnesses.
+        self.family = self.options.family  # type: ignore[misc]
+
+    def build_request(self, term: str, page: int) -> httpx.Request:
+        # A feed has one page; every page number asks for the same document.
+        url = self.options.url.replace("{query}", quote(term, safe=""))
+        accept = "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.8"
+        return httpx.Request(
+            "GET",
+            self.url(url),
+            headers=browser_headers(self.options, accept=accept),
+            extensions={TERM_EXTENSION: term},
+        )
+
+    def parse(self, response: httpx.Response, page: int) -> PageResult:
+        term = response.request.extensions.get(TERM_EXTENSION)
+        if not isinstance(term, str) or not term.strip():
+            raise ParseError("the request does not carry the term (extensions dropped?)")
+        body = response.content
+        if not body.strip():
+            raise ParseError("empty body")
+        if _HTML_START.match(body):
+            raise ParseError("HTML page where a feed was expected")
+        base = str(response.request.url)
+        parsed = feedparser.parse(
+            body,
+            response_headers={
+                "content-location": base,
+                "content-type": response.headers.get("content-type", "application/xml"),
+            },
+        )
+        if not parsed.get("version") and not parsed.entries:
+            raise ParseError(f"not an RSS or Atom feed ({_bozo_reason(parsed)})")
+        if not _ROOT_END.search(body[-1024:]):
+            raise ParseError("truncated: the feed's closing tag is missing")
+        if parsed.get("bozo"):
+            # feedparser's lenient parser recovers from bad entities and the like; the
+            # document is complete (checked above), so its entries are all there.
+            logger.debug("%s: feed not well-formed (%s)", self.name, _bozo_reason(parsed))
+        pattern = term_pattern(term)
+        matching = [e for e in parsed.entries if _entry_mentions(e, pattern)]
+        if not matching:
+            return PageResult(items=(), no_results=True)
+        items = [item for e in matching for item in _entry_items(e, base)]
+        return PageResult(items=tuple(items))
+
+    def describe(self) -> str:
+        return f"{self.name} ({self.kind}, {self.options.url.split('?', 1)[0]})"
+
+
+def _bozo_reason(parsed: Any) -> str:
+    exc = parsed.get("bozo_exception")
+    return f"{type(exc).__name__}: {exc}"[:120] if exc else "no feed element"
+
+
+def _entry_texts(entry: Any) -> list[str]:
+    texts = [str(entry.get("title", "")), str(entry.get("summary", ""))]
+    texts += [str(c.get("value", "")) for c in entry.get("content", []) or []]
+    return texts
+
+
+def _entry_mentions(entry: Any, pattern: re.Pattern[str]) -> bool:
+    return any(pattern.search(_fold(strip_tags(t))) for t in _entry_texts(entry) if t)
+
+
+def _entry_items(entry: Any, base: str) -> list[ImageItem]:
+    page = entry.get("link") or None
+    title = strip_tags(str(entry.get("title", ""))) or None
+    origin = urljoin(base, page) if page else base
+    thumbs = [t["url"] for t in entry.get("media_thumbnail", []) or [] if t.get("url")]
+    thumb = urljoin(origin, thumbs[0]) if thumbs else None
+    images: list[str] = []
+    for media in entry.get("media_content", []) or []:
+        url, medium, mime = media.get("url"), media.get("medium"), media.get("type", "")
+        is_image = medium == "image" or str(mime).startswith("image/")
+        if url and (is_image or (not medium and not mime and _IMAGE_EXT.search(url))):
+            images.append(url)
+    for enclosure in entry.get("enclosures", []) or []:
+        if str(enclosure.get("type", "")).startswith("image/") and enclosure.get("href"):
+            images.append(enclosure["href"])
+    for html in _entry_texts(entry)[1:]:
+        if "<img" in html:
+            images += _img_sources(html)
+    if not images and thumb:
+        images.append(thumb)  # a thumbnail alone is still the entry's picture
+    urls = list(dict.fromkeys(urljoin(origin, u.strip()) for u in images if u.strip()))
+    return [
+        ImageItem(image_url=u, thumb_url=thumb if thumb != u else None, page_url=page, title=title)
+        for u in urls
+        if u.startswith(("http://", "https://"))
+    ]
+
+
+def _img_sources(html: str) -> list[str]:
+    soup = BeautifulSoup(html, "lxml")
+    out: list[str] = []
+    for img in soup.find_all("img"):
+        if not isinstance(img, Tag):
+            continue
+        for attr in ("src", "data-src"):
+            value = img.get(attr)
+            if isinstance(value, str) and value.strip() and not value.startswith("data:"):
+                out.append(value)
+                break
+    return out
