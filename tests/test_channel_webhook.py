@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import socket
 import threading
 from collections import deque
@@ -16,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,7 +26,7 @@ import pytest
 from monitor import __version__
 from monitor.channels import build_channels
 from monitor.channels.base import mask_url
-from monitor.channels.webhook import WebhookChannel
+from monitor.channels.webhook import WebhookChannel, sign
 from monitor.errors import ChannelError, ConfigError
 from monitor.payload import (
     SCHEMA_VERSION,
@@ -33,6 +35,7 @@ from monitor.payload import (
     build_payload,
     encode,
     validate_payload,
+    webhook_body,
 )
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -320,3 +323,37 @@ def test_encoded_body_is_compact_utf8_json() -> None:
     body = encode(message())
     assert "董经纬".encode() in body
     assert b'"event":"drop"' in body
+
+
+# --- docs/webhooks.md tells the truth ------------------------------------------------------------
+
+DOC = Path(__file__).parent.parent / "docs" / "webhooks.md"
+
+
+def doc_blocks(lang: str) -> list[str]:
+    return re.findall(rf"```{lang}\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S)
+
+
+def test_documented_single_alert_example_is_a_valid_payload() -> None:
+    validate_payload(json.loads(doc_blocks("json")[0]))
+
+
+def test_documented_batch_example_has_the_envelope_keys() -> None:
+    batch = json.loads(doc_blocks("json")[1])
+    assert set(batch) == set(webhook_body(message(alert("a", 1), alert("b", 2))))
+    assert batch["event"] == "batch"
+
+
+def test_documented_verify_function_accepts_our_signature_only() -> None:
+    namespace: dict[str, Any] = {}
+    exec(doc_blocks("python")[0], namespace)
+    verify = namespace["verify"]
+    body = encode(message())
+    assert verify(body, sign(body, SECRET), SECRET)
+    assert not verify(body + b" ", sign(body, SECRET), SECRET)
+    assert not verify(body, sign(body, "other"), SECRET)
+    assert not verify(body, None, SECRET)
+
+
+def test_documented_receiver_example_compiles() -> None:
+    compile(doc_blocks("python")[1], "docs/webhooks.md receiver", "exec")
