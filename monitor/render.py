@@ -110,6 +110,11 @@ def _when(ts: str | None) -> str:
     return parse_iso(ts).strftime("%Y-%m-%d %H:%M UTC") if ts else "?"
 
 
+def _short(text: str, limit: int = 80) -> str:
+    text = clean(text)
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 def _who(a: AlertPayload) -> str:
     return clean(a["person"] or a["term"] or "?")
 
@@ -139,14 +144,14 @@ def _alert_subject(a: AlertPayload) -> str:
         return f"{who} on {src} {word}: {count}{share}"
     if ev == "source_incident":
         n = len(a["people_involved"])
-        what = f"{n} people dropped at once" if n else clean(a["reason"])[:80]
+        what = f"{n} people dropped at once" if n else _short(a["reason"])
         return f"incident on {src}: {what} (engine or scraper, not counted as drops)"
     if ev == "source_unhealthy":
-        return f"{src} is failing: {clean(a['reason'])[:80]}"
+        return f"{src} is failing: {_short(a['reason'])}"
     if ev == "source_recovered":
         return f"{src} works again"
     if ev == "stale":
-        return f"stale: {who} on {src}: {clean(a['reason'])[:80] or 'no valid check lately'}"
+        return f"stale: {who} on {src}: {_short(a['reason']) or 'no valid check lately'}"
     return "test alert from image-absence-monitor"
 
 

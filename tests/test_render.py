@@ -242,3 +242,9 @@ def test_incident_body_lists_the_people_involved() -> None:
     text, html = render.text_body(message(incident)), render.html_body(message(incident))
     assert "People involved" in text and "- 董经纬" in text
     assert "<li>&lt;b&gt;x&lt;/b&gt;</li>" in html
+
+
+def test_subject_shortens_a_long_reason_with_an_ellipsis() -> None:
+    subject = render.subject(message(drop(event="source_unhealthy", reason="x " * 100)))
+    reason = subject.removeprefix("[absence] baidu_images is failing: ")
+    assert reason.endswith("x…") and len(reason) == 80
