@@ -130,8 +130,6 @@ class EmailChannel(Channel):
         mail = build_email(message, sender=self.sender, to=self.to, now=self._clock())
         try:
             refused = await asyncio.to_thread(self._deliver, mail)
-        except ChannelError:
-            raise
         except Exception as exc:  # every smtplib/ssl/socket failure is classified below
             text, permanent = _classify(exc)
             raise ChannelError(
