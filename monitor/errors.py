@@ -4,6 +4,7 @@
 
     MonitorError                    base of everything raised on purpose
     ├── ConfigError                 config.yaml is wrong; CLI exit code 2
+    │   └── ConfigErrors            several problems at once, one per line
     ├── DatabaseError               the database cannot be opened or is not ours
     ├── SourceError                 a source could not turn a response into an observation
     │   ├── ParseError              the page is not the page the parser expects -> parse_error
@@ -43,6 +44,18 @@ class ConfigError(MonitorError):
             where = f"{self.file}:{self.line}: " if self.line else f"{self.file}: "
         key = f"{self.key}: " if self.key else ""
         return f"{where}{key}{self.message}"
+
+
+class ConfigErrors(ConfigError):
+    """Several configuration problems; ``str()`` has one line per problem."""
+
+    def __init__(self, problems: list[ConfigError]) -> None:
+        self.problems = problems
+        first = problems[0]
+        super().__init__(first.message, file=first.file, line=first.line, key=first.key)
+
+    def __str__(self) -> str:
+        return "\n".join(str(p) for p in self.problems)
 
 
 class DatabaseError(MonitorError):

@@ -1,0 +1,244 @@
+"""The outbox: alert rows and one delivery row per alert and channel.
+
+Contract:
+
+- ``enqueue`` adds an alert and its deliveries inside the caller's transaction, the one that
+  also writes the snapshot and the detector state: either all of it is stored or none.
+- Alerts that share a ``group_key`` (drops found in one round on one source) are delivered as
+  one message per channel: their deliveries share a ``delivery_uuid`` and are always claimed,
+  sent and updated together.
+- ``claim`` is a conditional UPDATE: a dispatcher proceeds only if it changed every row of
+  the group, so two dispatchers never send the same message. A claim left behind by a process
+  that died (its lease ran out, or its pid is gone on this host) can be claimed again; the
+  message then goes out again with the same delivery id, so a receiver can drop it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from monitor.store.models import Alert, Delivery, DeliveryAttempt
+
+_NAMESPACE = uuid.UUID("8f0d0c56-4a53-4c1e-9a3e-5d1c0b7e2a11")
+LEASE = timedelta(minutes=5)
+
+
+def instance_id() -> str:
+    """``host:pid:nonce`` of this process, written into the claims it makes."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def enqueue(
+    session: Session,
+    *,
+    payload: dict[str, Any],
+    channels: Iterable[str],
+    now: datetime,
+    group_key: str | None = None,
+    person_id: int | None = None,
+    source_id: int | None = None,
+    series_id: int | None = None,
+    episode_id: int | None = None,
+    snapshot_id: int | None = None,
+) -> Alert:
+    """Add an alert and one pending delivery per channel (caller commits)."""
+    alert = Alert(
+        created_at=now,
+        event=str(payload["event"]),
+        person_id=person_id,
+        source_id=source_id,
+        series_id=series_id,
+        episode_id=episode_id,
+        snapshot_id=snapshot_id,
+        group_key=group_key or f"a:{uuid.uuid4().hex}",
+        payload=payload,
+    )
+    session.add(alert)
+    session.flush()
+    payload = {**payload, "alert_id": alert.id}
+    alert.payload = payload
+    for channel in channels:
+        session.add(
+            Delivery(
+                alert_id=alert.id,
+                channel=channel,
+                delivery_uuid=str(uuid.uuid5(_NAMESPACE, f"{alert.group_key}/{channel}")),
+                state="pending",
+                attempts=0,
+                next_attempt_at=now,
+            )
+        )
+    return alert
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Deliveries of one message: same channel, same delivery id."""
+
+    channel: str
+    delivery_uuid: str
+    delivery_ids: tuple[int, ...]
+    payloads: tuple[dict[str, Any], ...]
+    attempts: int
+    dead_owners: tuple[str, ...] = ()  # claims seen from processes that are gone
+
+
+def _pid_is_dead(claimed_by: str | None) -> bool:
+    if not claimed_by:
+        return True
+    host, _, rest = claimed_by.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def due_batches(session: Session, now: datetime, limit: int = 200) -> list[Batch]:
+    """Messages ready to send: pending and due, or claimed by a process that is gone."""
+    rows = (
+        session.execute(
+            select(Delivery, Alert.payload)
+            .join(Alert, Alert.id == Delivery.alert_id)
+            .where(
+                or_(
+                    and_(Delivery.state == "pending", Delivery.next_attempt_at <= now),
+                    Delivery.state == "sending",
+                )
+            )
+            .order_by(Delivery.id)
+            .limit(limit)
+        )
+        .tuples()
+        .all()
+    )
+    groups: dict[tuple[str, str], list[tuple[Delivery, dict[str, Any]]]] = {}
+    for delivery, payload in rows:
+        if delivery.state == "sending" and not (
+            (delivery.claimed_until is not None and delivery.claimed_until < now)
+            or _pid_is_dead(delivery.claimed_by)
+        ):
+            continue
+        groups.setdefault((delivery.channel, delivery.delivery_uuid), []).append(
+            (delivery, payload)
+        )
+    return [
+        Batch(
+            channel=channel,
+            delivery_uuid=duid,
+            delivery_ids=tuple(d.id for d, _ in members),
+            payloads=tuple(p for _, p in members),
+            attempts=max(d.attempts for d, _ in members),
+            dead_owners=tuple({d.claimed_by for d, _ in members if d.claimed_by}),
+        )
+        for (channel, duid), members in groups.items()
+    ]
+
+
+def claim(session: Session, batch: Batch, owner: str, now: datetime) -> bool:
+    """Claim every row of ``batch`` for ``owner``; False (and nothing changed) if another
+    dispatcher got there first. The caller commits on True, rolls back on False."""
+    # Re-check in SQL what due_batches saw: still pending, or still held by the same dead
+    # process (or an expired lease). Anything else means another dispatcher moved first.
+    stale = or_(
+        Delivery.state == "pending",
+        and_(Delivery.state == "sending", Delivery.claimed_until < now),
+        and_(Delivery.state == "sending", Delivery.claimed_by.in_(batch.dead_owners)),
+    )
+    result = session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(batch.delivery_ids), stale)
+        .values(state="sending", claimed_by=owner, claimed_until=now + LEASE)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0)) == len(batch.delivery_ids)
+
+
+def record_attempt(
+    session: Session,
+    batch: Batch,
+    *,
+    started: datetime,
+    finished: datetime,
+    error: str | None,
+    permanent: bool,
+    next_attempt_at: datetime | None,
+) -> str:
+    """Record one attempt for every row of the batch and its outcome; returns the new state:
+    ``delivered``, ``pending`` (retry at ``next_attempt_at``) or ``failed``."""
+    if error is None:
+        state = "delivered"
+    elif permanent or next_attempt_at is None:
+        state = "failed"
+    else:
+        state = "pending"
+    for did in batch.delivery_ids:
+        session.add(
+            DeliveryAttempt(
+                delivery_id=did,
+                started_at=started,
+                finished_at=finished,
+                ok=error is None,
+                permanent=permanent,
+                error=error,
+            )
+        )
+    values: dict[str, Any] = {
+        "state": state,
+        "attempts": Delivery.attempts + 1,
+        "claimed_by": None,
+        "claimed_until": None,
+        "last_error": error,
+    }
+    if state == "delivered":
+        values["delivered_at"] = finished
+    if state == "pending" and next_attempt_at is not None:
+        values["next_attempt_at"] = next_attempt_at
+    session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(batch.delivery_ids))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return state
+
+
+def outbox_depth(session: Session) -> tuple[int, datetime | None]:
+    """Undelivered deliveries and the creation time of the oldest one."""
+    rows = session.execute(
+        select(Delivery.id, Alert.created_at)
+        .join(Alert, Alert.id == Delivery.alert_id)
+        .where(Delivery.state.in_(("pending", "sending")))
+    ).all()
+    oldest = min((r[1] for r in rows), default=None)
+    return len(rows), oldest
+
+
+def alerts_with_deliveries(session: Session, limit: int) -> list[tuple[Alert, Sequence[Delivery]]]:
+    """The latest alerts, newest first, each with its deliveries."""
+    alerts = list(session.scalars(select(Alert).order_by(Alert.id.desc()).limit(limit)))
+    ids = [a.id for a in alerts]
+    by_alert: dict[int, list[Delivery]] = {i: [] for i in ids}
+    if ids:
+        for d in session.scalars(
+            select(Delivery).where(Delivery.alert_id.in_(ids)).order_by(Delivery.channel)
+        ):
+            by_alert[d.alert_id].append(d)
+    return [(a, by_alert[a.id]) for a in alerts]
