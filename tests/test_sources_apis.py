@@ -224,11 +224,11 @@ def test_gdelt_articles_without_social_image_are_coverage_not_images() -> None:
     assert result.no_results is False
 
 
-def test_gdelt_only_text_articles_is_ok_with_zero_images_not_no_results() -> None:
+def test_gdelt_only_text_articles_is_a_recognised_zero_images_answer() -> None:
     body = {"articles": [{"url": "https://a.example/1", "title": "A", "socialimage": ""}]}
     result = answer(make_source("gdelt"), body)
     assert result.items == ()
-    assert result.no_results is False
+    assert result.no_results is True
 
 
 def test_gdelt_empty_articles_list_is_no_results() -> None:

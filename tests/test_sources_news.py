@@ -128,11 +128,11 @@ def test_html_image_attr_option_and_data_src_fallback() -> None:
     ]
 
 
-def test_html_results_without_images_are_ok_with_zero_images() -> None:
+def test_html_results_without_images_are_a_recognised_zero_images_answer() -> None:
     body = page('<div class="r"><a href="/a">text only</a></div>')
     result = parse_html(make_source("html", **SITE), body)
     assert result.items == ()
-    assert result.no_results is False
+    assert result.no_results is True
 
 
 def test_html_block_marker_wins_over_results() -> None:
@@ -282,14 +282,14 @@ def test_feed_thumbnail_alone_is_the_entry_image() -> None:
     assert image.image_url == "https://img.example-daily.com/t.jpg"
 
 
-def test_feed_non_image_enclosure_is_ignored() -> None:
+def test_feed_matching_entry_with_only_an_audio_enclosure_has_no_image() -> None:
     item = (
         "<item><title>Dong Jingwei podcast</title><link>https://www.example-daily.com/p</link>"
         '<enclosure url="https://cdn.example-daily.com/p.mp3" length="1" type="audio/mpeg"/></item>'
     )
     result = parse_feed(rss(item), "Dong Jingwei")
     assert result.items == ()
-    assert result.no_results is False
+    assert result.no_results is True  # recognised: the one mention carries no image
 
 
 def test_feed_complete_but_not_well_formed_feed_is_still_read() -> None:

@@ -8,7 +8,8 @@ breaks). Content is included because many feeds put the text only in ``content:e
 Images of a matching entry: ``media:content`` (images), ``enclosure`` with an image type and
 ``<img>`` in the content or summary; ``media:thumbnail`` is the thumbnail of those, or the
 image itself when there is nothing else. A well-formed feed with no matching entry is
-``no_results`` (the feed positively lists its entries, none mentions the term). A body that
+``no_results`` (the feed positively lists its entries, none mentions the term), and so are
+matching entries none of which carries an image (zero images, recognised). A body that
 is not a feed, or a feed cut off before its closing tag, is a ``ParseError``.
 
 ``parse`` does not receive the term, so ``build_request`` puts it in the request's
@@ -135,7 +136,11 @@ class FeedSource(Source):
         if not matching:
             return PageResult(items=(), no_results=True)
         items = [item for e in matching for item in _entry_items(e, base)]
-        return PageResult(items=tuple(items))
+        if not items:
+            logger.debug(
+                "%s: %d entries mention the term, none with an image", self.name, len(matching)
+            )
+        return PageResult(items=tuple(items), no_results=not items)
 
     def describe(self) -> str:
         return f"{self.name} ({self.kind}, {self.options.url.split('?', 1)[0]})"

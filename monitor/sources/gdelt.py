@@ -2,8 +2,9 @@
 
 Each article carries its lead image (``socialimage``, the page's og:image). An item is one
 article *with* an image; the count is distinct images. Articles without a social image are
-coverage but not images: they are left out of the items, so a week of text-only coverage is
-an honest "0 images" with status ``ok``, never ``no_results``.
+coverage but not images: they are left out of the items. When every article is text-only
+the answer is recognised and holds no image, so it is ``no_results`` (zero images), the one
+zero the pipeline accepts (it refuses ``ok`` with no items on the first page).
 
 ArtList has no total (PARSING.md §5): ``reported_total`` is always ``None``. It is capped
 at ``maxrecords`` (at most 250) and has no paging. Errors arrive as plain text, with HTTP
@@ -127,7 +128,9 @@ class Gdelt(Source):
         items = [item for a in articles if (item := _item(a)) is not None]
         if len(articles) >= self.options.max_records:
             logger.debug("GDELT returned the %d-record cap: the count is capped", len(articles))
-        return PageResult(items=tuple(items))
+        if not items:
+            logger.debug("GDELT: %d articles, none with a social image", len(articles))
+        return PageResult(items=tuple(items), no_results=not items)
 
 
 def _raise_text_error(body: str) -> None:

@@ -6,7 +6,8 @@ search. The config gives a URL template and selectors; the parser then:
 1. raises ``Blocked`` when a ``blocked`` marker matches (checked first: a block page can
    contain anything);
 2. returns the images of the elements matching ``item`` (an item without an image is a
-   result but not an image, so it adds nothing to the count);
+   result but not an image, so it adds nothing to the count; results none of which has an
+   image are a recognised answer with zero images: ``no_results``);
 3. when no item matches, returns ``no_results`` only if a ``no_results`` marker matches, and
    raises ``ParseError`` otherwise: an unrecognised page is never zero.
 
@@ -182,6 +183,7 @@ class HtmlSource(Source):
             raise ParseError(f'no element matches item "{o.item}" and no no-results marker')
         if not items:
             logger.debug("%s: %d results, none with an image", self.name, len(found))
+            return PageResult(items=(), reported_total=total, no_results=True)
         return PageResult(items=tuple(items), reported_total=total, has_more=more)
 
     def _full_page(self, found: int) -> bool:
