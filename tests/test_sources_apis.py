@@ -14,8 +14,10 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
+from monitor.checker import run_check
 from monitor.errors import Blocked, ParseError
-from monitor.observation import PageResult
+from monitor.http import Fetcher
+from monitor.observation import PageResult, Status
 from monitor.sources.base import Source
 from monitor.sources.gdelt import gdelt_timespan
 from tests.golden import make_source
@@ -328,3 +330,38 @@ def test_google_last_page_has_no_more() -> None:
     result = answer(make_source("google_cse", **GOOGLE), body)
     assert result.has_more is False
     assert (result.items[0].title, result.items[0].domain) == ("A", "x.org")
+
+
+# --- through the shared fetcher and checker ---------------------------------------------
+
+
+async def _no_sleep(_: float) -> None:
+    return None
+
+
+async def test_google_key_reaches_the_server_in_the_header_through_the_fetcher() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"searchInformation": {"totalResults": "0"}})
+
+    source = make_source("google_cse", **GOOGLE)
+    async with Fetcher(transport=httpx.MockTransport(handler), sleep=_no_sleep) as fetcher:
+        observation = await run_check(source, "Dong Jingwei", fetcher)
+    assert observation.status is Status.NO_RESULTS
+    (request,) = seen
+    assert request.headers["x-goog-api-key"] == GOOGLE["api_key"]
+    assert GOOGLE["api_key"] not in str(request.url)
+
+
+async def test_gdelt_text_only_coverage_is_a_zero_image_observation() -> None:
+    body = {"articles": [{"url": "https://a.example/1", "title": "A", "socialimage": ""}]}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=body)
+
+    async with Fetcher(transport=httpx.MockTransport(handler), sleep=_no_sleep) as fetcher:
+        observation = await run_check(make_source("gdelt"), "x", fetcher)
+    assert observation.status is Status.NO_RESULTS
+    assert observation.image_count == 0

@@ -13,8 +13,10 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
+from monitor.checker import run_check
 from monitor.errors import Blocked, ParseError
-from monitor.observation import PageResult
+from monitor.http import Fetcher
+from monitor.observation import PageResult, Status
 from monitor.sources.base import Source
 from monitor.sources.feed import TERM_EXTENSION, mentions, term_pattern
 from tests.golden import make_source
@@ -307,3 +309,30 @@ def test_feed_family_is_configurable() -> None:
 def test_feed_rejects_non_http_url() -> None:
     with pytest.raises(ValidationError, match="http"):
         make_source("feed", url="file:///etc/passwd")
+
+
+# --- through the shared fetcher and checker ---------------------------------------------
+
+
+async def _no_sleep(_: float) -> None:
+    return None
+
+
+async def test_feed_term_survives_the_fetcher_and_a_redirect() -> None:
+    moved = "https://feeds.example-daily.com/china.xml"
+    item = (
+        "<item><title>Dong Jingwei visits</title><link>https://www.example-daily.com/a</link>"
+        '<enclosure url="https://img.example-daily.com/a.jpg" type="image/jpeg" length="1"/></item>'
+    )
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if str(request.url) == RSS_URL:
+            return httpx.Response(301, headers={"location": moved})
+        assert str(request.url) == moved
+        return httpx.Response(200, content=rss(item), headers={"content-type": "text/xml"})
+
+    source = make_source("feed", url=RSS_URL)
+    async with Fetcher(transport=httpx.MockTransport(handler), sleep=_no_sleep) as fetcher:
+        observation = await run_check(source, "Dong Jingwei", fetcher)
+    assert observation.status is Status.OK, observation.reason
+    assert [i.image_url for i in observation.items] == ["https://img.example-daily.com/a.jpg"]
