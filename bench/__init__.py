@@ -1,0 +1,1 @@
+"""Benchmarks of the image-absence monitor (not part of the installed package)."""
