@@ -365,3 +365,9 @@ async def test_gdelt_text_only_coverage_is_a_zero_image_observation() -> None:
         observation = await run_check(make_source("gdelt"), "x", fetcher)
     assert observation.status is Status.NO_RESULTS
     assert observation.image_count == 0
+
+
+def test_google_empty_credentials_are_refused_only_when_enabled() -> None:
+    with pytest.raises(ValidationError, match="api_key and cx must be set"):
+        make_source("google_cse", api_key="", cx="x")
+    assert make_source("google_cse", api_key="", cx="", enabled=False).describe()

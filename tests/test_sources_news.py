@@ -19,6 +19,7 @@ from monitor.http import Fetcher
 from monitor.observation import PageResult, Status
 from monitor.sources.base import Source
 from monitor.sources.feed import TERM_EXTENSION, mentions, term_pattern
+from monitor.sources.html import marker_selector
 from tests.golden import make_source
 
 SITE: dict[str, Any] = {
@@ -152,6 +153,31 @@ def test_html_hidden_block_template_does_not_block() -> None:
     )
     source = make_source("html", **SITE, blocked=["captcha", "css:#cap"])
     assert len(parse_html(source, body).items) == 1
+
+
+@pytest.mark.parametrize(
+    ("marker", "selector"),
+    [
+        (".no-result", ".no-result"),
+        ("div#empty", "div#empty"),
+        ("[data-empty]", "[data-empty]"),
+        ("css:div > p.none", "div > p.none"),
+        ("text:.no-result", None),
+        ("没有找到", None),
+        ("No results found", None),
+        ("3.5 million", None),
+    ],
+)
+def test_html_marker_is_a_selector_only_when_it_looks_like_one(
+    marker: str, selector: str | None
+) -> None:
+    assert marker_selector(marker) == selector
+
+
+def test_html_unprefixed_class_marker_recognises_the_no_results_page() -> None:
+    body = page("", extra='<div class="no-result">抱歉</div>')
+    source = make_source("html", **{**SITE, "no_results": ".no-result"})
+    assert parse_html(source, body).no_results is True
 
 
 def test_html_text_marker_is_case_insensitive() -> None:

@@ -17,7 +17,7 @@ import logging
 from typing import Any, ClassVar, Literal
 
 import httpx
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 
 from monitor.errors import Blocked, ParseError
 from monitor.observation import ImageItem, PageResult, domain_of
@@ -50,6 +50,13 @@ class GoogleCseOptions(SourceOptions):
     cx: SecretStr
     num: int = Field(default=10, ge=1, le=10)  # the API's ceiling
     safe: Literal["active", "off"] = "off"
+
+    @model_validator(mode="after")
+    def _credentials_when_enabled(self) -> GoogleCseOptions:
+        # ${GOOGLE_API_KEY:-} gives "" when unset: fine for a disabled source, not otherwise.
+        if self.enabled and not (self.api_key.get_secret_value() and self.cx.get_secret_value()):
+            raise ValueError("api_key and cx must be set (from the environment) when enabled")
+        return self
 
 
 class GoogleCse(Source):

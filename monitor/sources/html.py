@@ -11,10 +11,13 @@ search. The config gives a URL template and selectors; the parser then:
 3. when no item matches, returns ``no_results`` only if a ``no_results`` marker matches, and
    raises ``ParseError`` otherwise: an unrecognised page is never zero.
 
-A marker is ``css:<selector>`` (an element that must exist) or plain text (searched,
-case-insensitively, in the page's visible text and title). The no-results marker is only
-consulted when no item matched, because sites often keep a hidden "nothing found" template
-in every page. Relative URLs resolve against ``<base href>`` or the response URL.
+A marker is a CSS selector (an element that must exist) or text (searched,
+case-insensitively, in the page's visible text and title). ``css:`` and ``text:`` say which;
+without a prefix, a marker that starts like a selector (``.no-result``, ``div#empty``,
+``[data-empty]``) and compiles is one, anything else ("没有找到", "No results") is text.
+The no-results marker is only consulted when no item matched, because sites often keep a
+hidden "nothing found" template in every page; hidden elements never match a marker.
+Relative URLs resolve against ``<base href>`` or the response URL.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from urllib.parse import quote, urljoin
 import httpx
 import soupsieve
 from bs4 import BeautifulSoup, Tag
-from pydantic import BeforeValidator, Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator
 
 from monitor.errors import Blocked, ParseError
 from monitor.observation import ImageItem, PageResult
@@ -39,6 +42,8 @@ logger = logging.getLogger(__name__)
 
 _CSS = "css:"
 _TEXT = "text:"
+# An optional tag name followed by a class, id or attribute: ".x", "div#y", "[data-z]".
+_SELECTOR_LIKE = re.compile(r"^[a-z][a-z0-9-]*[.#\[]|^[.#\[]")
 _SPACE = re.compile(r"\s+")
 _META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=", re.IGNORECASE)
 
@@ -106,9 +111,11 @@ class HtmlOptions(SourceOptions):
     def _valid_regex(cls, v: str | None) -> str | None:
         if v is not None:
             try:
-                re.compile(v)
+                groups = re.compile(v).groups
             except re.error as exc:
                 raise ValueError(f"total_regex is not a valid regular expression: {exc}") from None
+            if groups > 1:
+                raise ValueError("total_regex must have at most one group (the number)")
         return v
 
     @field_validator("no_results", "blocked")
@@ -120,12 +127,6 @@ class HtmlOptions(SourceOptions):
             if marker.startswith(_CSS):
                 _check_selector(marker[len(_CSS) :])
         return v
-
-    @model_validator(mode="after")
-    def _regex_has_one_group(self) -> HtmlOptions:
-        if self.total_regex and re.compile(self.total_regex).groups > 1:
-            raise ValueError("total_regex must have at most one group (the number)")
-        return self
 
 
 class HtmlSource(Source):
@@ -273,11 +274,25 @@ def _image_src(img: Tag, attr: str) -> str | None:
     return None
 
 
+def marker_selector(marker: str) -> str | None:
+    """The CSS selector a marker stands for, or ``None`` when it is text."""
+    if marker.startswith(_CSS):
+        return marker[len(_CSS) :].strip()
+    if marker.startswith(_TEXT) or not _SELECTOR_LIKE.match(marker):
+        return None
+    try:
+        soupsieve.compile(marker)
+    except soupsieve.SelectorSyntaxError:
+        return None  # "3.5 million", "a.m." and the like: text after all
+    return marker
+
+
 def _first_match(markers: tuple[str, ...], soup: BeautifulSoup, text: str) -> str | None:
     folded = text.casefold()
     for marker in markers:
-        if marker.startswith(_CSS):
-            if soup.select_one(marker[len(_CSS) :]) is not None:
+        selector = marker_selector(marker)
+        if selector is not None:
+            if soup.select_one(selector) is not None:
                 return marker
             continue
         needle = _SPACE.sub(" ", marker.removeprefix(_TEXT)).strip().casefold()
