@@ -27,6 +27,7 @@ from monitor.config import Config
 from monitor.dispatch import Dispatcher, RetryPolicy
 from monitor.errors import ChannelError
 from monitor.http import Fetcher
+from monitor.metrics import Metrics
 from monitor.payload import Message
 from monitor.pipeline import CheckRow, Pipeline
 from monitor.sources.base import Source
@@ -48,6 +49,7 @@ class App:
     transport: httpx.AsyncBaseTransport | None = None
     monotonic: Callable[[], float] = time.monotonic
     sleep: Callable[[float], Any] | None = None
+    metrics: Metrics | None = None
     dispatcher: Dispatcher = field(init=False)
 
     def __post_init__(self) -> None:
@@ -58,6 +60,11 @@ class App:
             clock=self.clock,
             policy=RetryPolicy(alerts.max_attempts, alerts.backoff, alerts.max_backoff),
         )
+        self.dispatcher.on_delivered.append(self._count_delivery)
+
+    def _count_delivery(self, batch: Any, state: str, error: str | None) -> None:
+        if self.metrics is not None:
+            self.metrics.alerts.labels(batch.channel, state).inc(len(batch.delivery_ids))
 
     # -- schema and catalog -----------------------------------------------------------
     def migrate(self) -> None:

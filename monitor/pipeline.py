@@ -83,6 +83,10 @@ class Pipeline:
             monotonic=self.app.monotonic,
         )
         finished = self.app.clock()
+        if self.app.metrics is not None:
+            self.app.metrics.observe_check(
+                ref.source, obs.status.value, obs.elapsed_ms / 1000, finished.timestamp()
+            )
         logger.info(
             "check %s: %s%s%s (%d page(s), %d ms)",
             ref.label,
@@ -101,17 +105,25 @@ class Pipeline:
         *,
         kind: str = "scheduled",
         progress: object | None = None,
+        offsets: Sequence[float] | None = None,
     ) -> list[CheckRow]:
-        """Check ``refs`` (all on ``source``) and commit the round; returns its rows."""
-        started = self.app.clock()
+        """Check ``refs`` (all on ``source``) and commit the round; returns its rows.
 
-        async def one(ref: SeriesRef) -> Checked:
+        ``offsets`` delay each check's start (seconds), spreading a round over time.
+        """
+        started = self.app.clock()
+        sleep = self.app.sleep or asyncio.sleep
+        delays = list(offsets) if offsets is not None else [0.0] * len(refs)
+
+        async def one(ref: SeriesRef, delay: float) -> Checked:
+            if delay > 0:
+                await sleep(delay)
             result = await self.check_one(ref)
             if progress is not None:
                 progress.advance(1)  # type: ignore[attr-defined]
             return result
 
-        checked = await asyncio.gather(*(one(r) for r in refs))
+        checked = await asyncio.gather(*(one(r, d) for r, d in zip(refs, delays, strict=True)))
         from monitor.roundwriter import write_round
 
         return await asyncio.to_thread(write_round, self.app, source, list(checked), started, kind)

@@ -101,8 +101,12 @@ def write_round(
         if outcome.gated:
             rnd.incident = True
             mark_excluded(session, [s.id for s in snaps.values()])
-        for key in outcome.rechecks:
-            rows[by_key[key].ref.series_id].next_check_at = now + settings.recheck_after
+        # Every checked series' early re-check is settled by this round: asked again, or done.
+        recheck = set(outcome.rechecks)
+        for c in checked:
+            rows[c.ref.series_id].next_check_at = (
+                now + settings.recheck_after if key_of(c.ref) in recheck else None
+            )
         for event in outcome.events:
             _enqueue(app, session, event, rnd, src, by_key, snaps, now)
         result = []

@@ -1,0 +1,58 @@
+"""Prometheus metrics of the daemon, in a registry of its own (tests build their own)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+
+class Metrics:
+    """Checks by source and status, fetch latency, alerts sent and failed, outbox depth and
+    age, last successful check per source, heartbeat."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.checks = Counter(
+            "absence_checks", "Checks by source and status", ["source", "status"], registry=r
+        )
+        self.latency = Histogram(
+            "absence_fetch_seconds",
+            "Time a check spent on the engine",
+            ["source"],
+            buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 40, 80),
+            registry=r,
+        )
+        self.alerts = Counter(
+            "absence_alert_deliveries",
+            "Alert deliveries by outcome",
+            ["channel", "outcome"],
+            registry=r,
+        )
+        self.outbox_depth = Gauge("absence_outbox_depth", "Undelivered deliveries", registry=r)
+        self.outbox_age = Gauge(
+            "absence_outbox_oldest_age_seconds", "Age of the oldest undelivered alert", registry=r
+        )
+        self.last_ok = Gauge(
+            "absence_last_successful_check_timestamp_seconds",
+            "Last ok/no_results check per source",
+            ["source"],
+            registry=r,
+        )
+        self.heartbeat = Gauge(
+            "absence_heartbeat_timestamp_seconds", "Last daemon tick", registry=r
+        )
+        self.lag = Histogram(
+            "absence_scheduler_lag_seconds",
+            "How late rounds start",
+            buckets=(0.01, 0.1, 0.5, 1, 5, 30, 60, 300),
+            registry=r,
+        )
+
+    def observe_check(self, source: str, status: str, seconds: float, at: float) -> None:
+        self.checks.labels(source, status).inc()
+        self.latency.labels(source).observe(seconds)
+        if status in ("ok", "no_results"):
+            self.last_ok.labels(source).set(at)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
