@@ -371,3 +371,12 @@ def test_parse_sets_strips_prefix_and_parses_json() -> None:
     }
     with pytest.raises(ValueError, match="key=value"):
         parse_sets(["drop_ratio"])
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_monitor_engine_replays_documented_case(name: str) -> None:
+    pytest.importorskip("monitor.detector.engine")
+    from bench.detection.engine_adapter import run_engine
+
+    case = CASES[name]()
+    assert check(case, run_engine(iter(case.records), {}, case.sources)) == []

@@ -105,7 +105,7 @@ def _series_lines(
         season = spec.season_amp * math.sin(2 * math.pi * (k / (7 * CHECKS_PER_DAY) + phase))
         common = factor[k] + season
         x = math.exp(log_base + spec.trend * k + common + spec.sigma * _t4(rng))
-        mode, glitch = "", -1.0
+        mode, glitch, scale = "", -1.0, 1.0
         for e in effects:
             if k < e.k0:
                 continue
@@ -114,12 +114,14 @@ def _series_lines(
             elif k < e.k1:
                 if e.kind == "mult":
                     x *= e.value
+                elif e.kind == "scale":
+                    scale *= e.value
                 elif e.kind == "glitch":
                     glitch = e.value
                 else:
                     mode = e.kind
         count = _poisson(rng, x) if spec.tiny else round(x)
-        count = min(cap, count)
+        count = round(min(cap, count) * scale)
         domains: int | None = None
         if mode == "zero":
             count = 0

@@ -13,7 +13,11 @@ Definitions (times are the ``t`` of the check that triggered an alert):
   to the end) is true for a major event and ignored for a minor one; any other person alert
   is a *false alert*, counted per episode (a ``partial`` following a false ``drop`` on the
   same series before a ``recovered`` is the same false alert) and attributed to the
-  must-not-alert episode it falls in;
+  must-not-alert episode it falls in (``after_event`` when it comes on the series of a
+  labelled event after that event's span: a detector re-alerting on a state it reported);
+- an event's *classification* is right when the first ``drop`` alert of one of its
+  sources carries the labelled one (in a cascade the first engine to fall cannot be
+  corroborated yet; a later one can);
 - a restoration is *reported* when a ``recovered`` or ``partial`` alert falls on the first
   2 valid checks at or after it;
 - an engine incident is *clean* when no person alert on its source falls in
@@ -165,6 +169,7 @@ def _score_event(
 ) -> None:
     major = bool(ev["major"])
     detected = False
+    classes: set[Any] = set()
     for source in ev["sources"]:
         key = (ev["person"], source)
         onset = _ts(ev["onsets"][source])
@@ -192,9 +197,7 @@ def _score_event(
                 fig.pairs[1] += 1
                 fig.delays.append(max(0, _valid_between(valid.get(key, []), onset, t) - 1))
                 fig.delay_hours.append((t - onset) / 3600.0)
-                if ev.get("classification"):
-                    fig.classification[0] += 1
-                    fig.classification[1] += a.get("classification") == ev["classification"]
+                classes.add(a.get("classification"))
         if major and end_s and {"recovered", "partial"} & set(ev["expected"]):
             fig.recoveries[0] += 1
             times = valid.get(key, [])
@@ -211,6 +214,9 @@ def _score_event(
             if rec is not None:
                 fig.recoveries[1] += 1
                 fig.recoveries[2] += rec["event"] == ev["expected"][-1]
+    if classes and ev.get("classification"):
+        fig.classification[0] += 1
+        fig.classification[1] += ev["classification"] in classes
     counts = fig.by_type.setdefault(ev["type"], [0, 0])
     counts[0] += 1
     counts[1] += detected
@@ -246,6 +252,10 @@ def _false_alerts(
             fig.false_alerts += 1
             if roles.get(key) == "control":
                 causes["control"] += 1
+                continue
+            after = [hi for lo, hi, _ in spans.get(key, []) if t >= hi]
+            if after:  # the series of a labelled event, after its span: re-alerting
+                causes["after_event"] += 1
                 continue
             cause = next(
                 (

@@ -34,6 +34,8 @@ EVENT_TYPES = frozenset(
 )
 EVENT_WINDOW = 16  # checks: the detection window of detection.md 3.2 (4 days)
 MIN_EVENT_BASE = 30.0
+GLITCH_RATE = 0.003  # per check
+GLITCH_GAP = 4  # checks between two glitches of one series
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +60,13 @@ class SeriesSpec:
 
 @dataclass
 class Effect:
-    """A change to one series over checks [k0, k1): zero, soft (whitelist), mult or decay."""
+    """A change to one series over checks [k0, k1).
+
+    ``zero`` (hard drop), ``soft`` (whitelist), ``glitch``; ``mult`` scales the underlying
+    level (spikes, so the cap clips them as it would), ``scale`` the observed count (partial
+    restorations and moderate drops, so they show even on series at the cap), ``decay``
+    is a slow decline whose final level persists.
+    """
 
     kind: str
     k0: int
@@ -208,11 +216,11 @@ def place(
         ends[s] = ko + duration if duration is not None else None
         eff = plan.effects.setdefault((pid, s), [])
         if mode == "moderate":
-            eff.append(Effect("mult", ko, n, rng.uniform(0.4, 0.6)))
+            eff.append(Effect("scale", ko, n, rng.uniform(0.4, 0.6)))
         else:
             eff.append(Effect("zero" if mode == "hard" else "soft", ko, ends[s] or n))
         if restore is not None:
-            eff.append(Effect("mult", ko + (duration or 0), n, restore))
+            eff.append(Effect("scale", ko + (duration or 0), n, restore))
     plan.events.append(
         Event(
             f"E-{pid}",
@@ -259,7 +267,11 @@ def _place_negative(
 
 
 def glitches(plan: Plan, busy: dict[str, list[bool]]) -> None:
-    """Single-check glitches (detection.md N6): a check at 0-20% of its value, labelled."""
+    """Single-check glitches (detection.md N6): a check at 0-20% of its value, labelled.
+
+    Glitches on one series are at least ``GLITCH_GAP`` checks apart: two in a row are a
+    12-hour drop, which no rule confirmed on two checks can tell from an erasure.
+    """
     rng = rng_for(plan.seed, "glitches")
     affected = {(e.person, s): e.onsets[s] for e in plan.events for s in e.onsets}
     count = 0
@@ -267,9 +279,11 @@ def glitches(plan: Plan, busy: dict[str, list[bool]]) -> None:
         if spec.tiny:
             continue
         stop = affected.get((spec.person, spec.source), plan.n_checks)
+        last = -GLITCH_GAP
         for k in range(8, stop):
-            if rng.random() < 0.003 and not busy[spec.source][k]:
+            if rng.random() < GLITCH_RATE and not busy[spec.source][k] and k - last >= GLITCH_GAP:
                 count += 1
+                last = k
                 plan.effects.setdefault((spec.person, spec.source), []).append(
                     Effect("glitch", k, k + 1, rng.uniform(0.0, 0.2))
                 )
