@@ -79,7 +79,7 @@ class Dispatcher:
         self.clock = clock
         self.policy = policy or RetryPolicy()
         self.owner = owner or outbox.instance_id()
-        self._limit = asyncio.Semaphore(concurrency) if concurrency else None
+        self._limit = asyncio.Semaphore(max(1, concurrency))
         self.on_delivered: list[Any] = []  # callbacks(batch, state, error) for logs/metrics
 
     async def step(self) -> DispatchResult:
@@ -90,10 +90,8 @@ class Dispatcher:
             batches = outbox.due_batches(session, now)
         if not batches:
             return result
-        sem = asyncio.Semaphore(4)
-
         async def one(batch: outbox.Batch) -> None:
-            async with sem:
+            async with self._limit:
                 await self._deliver(batch, result)
 
         await asyncio.gather(*(one(b) for b in batches))
@@ -133,6 +131,7 @@ class Dispatcher:
                 error=error,
                 permanent=permanent,
                 next_attempt_at=retry_at,
+                owner=self.owner,
             )
         events = ",".join(sorted({str(p.get("event")) for p in batch.payloads}))
         if state == "delivered":

@@ -132,7 +132,7 @@ def vanished_images(session: Session, series_id: int, event: Event) -> list[Vani
         .where(SeriesImage.series_id == series_id, Image.id.in_(gone))
         .order_by(SeriesImage.first_seen, Image.id)
         .limit(MAX_VANISHED)
-    ).tuples()
+    )
     out = []
     for img, si in rows:
         item = ImageItem(img.image_url, img.thumb_url, img.page_url, img.title, img.domain)
@@ -150,7 +150,6 @@ def _still_seen(session: Session, series: Series, image_ids: set[int]) -> dict[i
             .join(Source, Source.id == Series.source_id)
             .where(Series.person_id == series.person_id, Series.source_id != series.source_id)
         )
-        .tuples()
         .all()
     )
     for other_id, name in others:

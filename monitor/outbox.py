@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from monitor.store.models import Alert, Delivery, DeliveryAttempt
@@ -126,7 +126,6 @@ def due_batches(session: Session, now: datetime, limit: int = 200) -> list[Batch
             .order_by(Delivery.id)
             .limit(limit)
         )
-        .tuples()
         .all()
     )
     groups: dict[tuple[str, str], list[tuple[Delivery, dict[str, Any]]]] = {}
@@ -158,7 +157,7 @@ def claim(session: Session, batch: Batch, owner: str, now: datetime) -> bool:
     # Re-check in SQL what due_batches saw: still pending, or still held by the same dead
     # process (or an expired lease). Anything else means another dispatcher moved first.
     stale = or_(
-        Delivery.state == "pending",
+        and_(Delivery.state == "pending", Delivery.next_attempt_at <= now),
         and_(Delivery.state == "sending", Delivery.claimed_until < now),
         and_(Delivery.state == "sending", Delivery.claimed_by.in_(batch.dead_owners)),
     )
@@ -180,9 +179,14 @@ def record_attempt(
     error: str | None,
     permanent: bool,
     next_attempt_at: datetime | None,
+    owner: str | None = None,
 ) -> str:
     """Record one attempt for every row of the batch and its outcome; returns the new state:
-    ``delivered``, ``pending`` (retry at ``next_attempt_at``) or ``failed``."""
+    ``delivered``, ``pending`` (retry at ``next_attempt_at``) or ``failed``.
+
+    With ``owner``, only rows this dispatcher still holds are updated: a late outcome from a
+    claim that expired and was taken over must not undo what the new holder recorded.
+    """
     if error is None:
         state = "delivered"
     elif permanent or next_attempt_at is None:
@@ -211,11 +215,13 @@ def record_attempt(
         values["delivered_at"] = finished
     if state == "pending" and next_attempt_at is not None:
         values["next_attempt_at"] = next_attempt_at
+    held: list[ColumnElement[bool]] = [Delivery.id.in_(batch.delivery_ids)]
+    if owner is not None:
+        held += [Delivery.state == "sending", Delivery.claimed_by == owner]
     session.execute(
-        update(Delivery)
-        .where(Delivery.id.in_(batch.delivery_ids))
-        .values(**values)
-        .execution_options(synchronize_session=False)
+        update(Delivery).where(*held).values(**values).execution_options(
+            synchronize_session=False
+        )
     )
     return state
 

@@ -153,7 +153,7 @@ def _peers(app: App, session: Any, refs: Sequence[SeriesRef], source: str) -> St
         .where(Series.person_id.in_(person_ids), Source.name != source)
     )
     by_person: dict[str, list[PeerSummary]] = {}
-    for series, person, term, sname in session.execute(q).tuples():
+    for series, person, term, sname in session.execute(q):
         if sname not in app.sources:
             continue
         settings = app.config.detection_for(sname)

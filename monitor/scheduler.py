@@ -54,7 +54,7 @@ def last_rounds(session: Session) -> dict[str, datetime]:
         select(Source.name, func.max(Round.started_at))
         .join(Round, Round.source_id == Source.id)
         .group_by(Source.name)
-    ).tuples()
+    )
     return {name: started for name, started in rows if started is not None}
 
 
@@ -64,5 +64,5 @@ def due_rechecks(session: Session, now: datetime) -> dict[int, datetime]:
         select(Series.id, Series.next_check_at).where(
             Series.next_check_at.is_not(None), Series.next_check_at <= now
         )
-    ).tuples()
+    )
     return {sid: at for sid, at in rows if at is not None}

@@ -59,7 +59,7 @@ def history_rows(app: App, person: str, source: str | None, limit: int) -> list[
         if source:
             q = q.where(Source.name == source)
         rows = []
-        for snap, term, src, vantage in session.execute(q).tuples():
+        for snap, term, src, vantage in session.execute(q):
             rows.append(
                 {
                     "snapshot_id": snap.id,

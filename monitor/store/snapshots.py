@@ -97,7 +97,6 @@ def _ensure_images(session: Session, items: list[ImageItem], now: datetime) -> l
         chunk = hashes[chunk_start : chunk_start + 500]
         known.update(
             session.execute(select(Image.url_hash, Image.id).where(Image.url_hash.in_(chunk)))
-            .tuples()
             .all()
         )
     for item, h in zip(items, hashes, strict=True):
@@ -201,7 +200,7 @@ def sightings(session: Session, series_id: int) -> list[Sighting]:
         .join(Image, Image.id == SeriesImage.image_id)
         .where(SeriesImage.series_id == series_id)
         .order_by(SeriesImage.first_seen, Image.id)
-    ).tuples()
+    )
     for si, img in rows:
         last = max(si.last_seen, latest) if si.seen_open and latest else si.last_seen
         out.append(Sighting(img, si.first_seen, last, si.seen_open))
