@@ -97,6 +97,7 @@ def run(checks: list[Check], settings: DetectionSettings | None = None) -> Run:
 S = DetectionSettings()
 H = steady(100, 40)  # ten days of a steady series around 100 images
 HD = steady(100, 40, 40)  # the same with about 40 distinct domains
+P = [0, 0, 50, 50]  # gone, then half back: a confirmed drop, then a confirmed partial
 DECLINE = [round(100 * 0.97 ** (i / 4)) for i in range(240)]  # -3% a day for 60 days
 
 CASES: list[tuple[str, list[Check], list[Check], str, str, dict[str, Any]]] = [
@@ -118,8 +119,9 @@ CASES: list[tuple[str, list[Check], list[Check], str, str, dict[str, Any]]] = [
     ("below-tiny-min-never-alerts", steady(3, 40), ["nr"] * 6, "", "normal", {}),
     ("back-after-a-day-recovered", H, [0, 0, 0, 0, 100, 100], "drop recovered", "normal", {}),
     ("half-back-is-partial", H, [0, 0, 50, 50], "drop partial", "partial", {}),
-    ("partial-then-recovered", H, [0, 0, 50, 50, 90, 90], "drop partial recovered", "normal", {}),
-    ("partial-then-gone-again", H, [0, 0, 50, 50, 0, 0], "drop partial drop", "dropped", {}),
+    ("partial-then-recovered", H, [*P, 90, 90, 90], "drop partial recovered", "normal", {}),
+    ("partial-then-gone-again", H, [*P, 0, 0, 0], "drop partial drop", "dropped", {}),
+    ("partial-needs-3-to-leave", H, [*P, 90, 90, 50, 0, 0], "drop partial", "partial", {}),
     ("flapping-between-zones-holds", H, [0, 0, 60, 75, 60, 75, 60], "drop", "dropped", {}),
     ("one-good-check-does-not-recover", H, [0, 0, 100, 0], "drop", "dropped", {}),
     ("domains-collapse-is-soft-drop", HD, [(80, 3), (80, 3)], "drop", "dropped", {}),

@@ -110,6 +110,16 @@ class Engine:
         self._deadline = min(self._deadline, ts + self.round_gap)
         return events
 
+    def advance(self, now: datetime) -> list[Event]:
+        """Close the rounds that are over by ``now`` (their last record is more than
+        ``round_gap`` earlier); their events. A simulator calls this before deciding what
+        to check next, so a re-check asked for by a closing round can still be scheduled.
+        """
+        ts = now.timestamp()
+        if ts - self._deadline > 0:
+            return self._close_overdue(ts, keep=None)
+        return []
+
     def finish(self) -> list[Event]:
         """Close every open round; their events."""
         events: list[Event] = []
@@ -134,7 +144,7 @@ class Engine:
             if k.source != source and k in self.states
         )
 
-    def _close_overdue(self, ts: float, keep: str) -> list[Event]:
+    def _close_overdue(self, ts: float, keep: str | None) -> list[Event]:
         events: list[Event] = []
         overdue = [
             s for s, r in self._open.items() if s != keep and ts - r.last_ts > self.round_gap

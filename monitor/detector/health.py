@@ -4,14 +4,16 @@
 A round in which every check failed is a *failed round*. After ``unhealthy_checks`` failed
 rounds in a row, or failures lasting ``unhealthy_after``, the source is unhealthy: one
 ``source_unhealthy`` event, then ``source_recovered`` at its next round with a valid check.
-``incident_open`` makes an engine incident one event however many rounds it lasts.
+``incident_open`` makes an engine incident one event however many rounds it lasts; ``held``
+remembers who was dropping during it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from monitor.detector.points import SeriesKey
 from monitor.detector.settings import DetectionSettings
 
 HEALTH_VERSION = 1
@@ -26,6 +28,11 @@ class SourceHealth:
     unhealthy: bool = False
     incident_open: bool = False
     incident_since: float | None = None
+    # Series that showed a drop in a gated round and have not been seen normal since, with
+    # when they were last seen dropping. Until then they count as dropping even in rounds
+    # that miss them (a failed check, a re-check round), so an incident does not dissolve
+    # into per-person alerts one missing check at a time.
+    held: dict[SeriesKey, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able form."""
@@ -36,6 +43,7 @@ class SourceHealth:
             "unhealthy": self.unhealthy,
             "incident_open": self.incident_open,
             "incident_since": self.incident_since,
+            "held": [[*k, ts] for k, ts in sorted(self.held.items())],
         }
 
     @classmethod
@@ -49,6 +57,7 @@ class SourceHealth:
             unhealthy=d["unhealthy"],
             incident_open=d["incident_open"],
             incident_since=d["incident_since"],
+            held={SeriesKey(*h[:4]): h[4] for h in d["held"]},
         )
 
 

@@ -4,12 +4,11 @@
 the sense that matters here: no I/O, no clock (time comes from the points and ``now``). It
 updates the given states and health in place and returns them (see ``state.py``).
 
-A round is first judged as a whole: when most of the source's controls failed or fell, or
-many watched series show a new drop at once (at least max(incident_min_people,
-incident_fraction x watched series with a valid check)), it is the engine or the scraper.
-Then the round is *gated*: one ``source_incident`` (once per incident), no per-person drop
-events, and its watched points neither enter baselines nor confirm anything, exactly like
-failed checks.
+A round is first judged as a whole (``incidents.judge_round``): when most of the source's
+controls failed or fell, or many watched series drop at once, it is the engine or the
+scraper, and the round is *gated*: no per-person events, and its watched checks neither
+enter baselines nor confirm anything, exactly like failed checks. Then each check is
+committed to its series (``series.commit``).
 """
 
 from __future__ import annotations
@@ -24,6 +23,7 @@ from monitor.detector import reasons
 from monitor.detector.corroboration import PeerView
 from monitor.detector.events import ControlReading, Event, from_ts
 from monitor.detector.health import SourceHealth, update_health
+from monitor.detector.incidents import judge_round
 from monitor.detector.points import RoundInput, SeriesKey
 from monitor.detector.series import (
     Assessment,
@@ -35,6 +35,7 @@ from monitor.detector.series import (
 )
 from monitor.detector.settings import DetectionSettings
 from monitor.detector.state import Check, SeriesState
+from monitor.detector.stats import robust_z
 from monitor.detector.transitions import person_event
 
 logger = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ def process_round(
     items: list[_Item] = []
     readings: list[ControlReading] = []
     signals: set[SeriesKey] = set()
-    valid_watch = 0
+    observed: set[SeriesKey] = set()
     statuses: Counter[str] = Counter()
     for key, role, point in observations:
         state = out.states.get(key) or states.get(key) or SeriesState.new(s)
@@ -101,7 +102,7 @@ def process_round(
             )
             item.assessment = judged = assess(state, item.check, s)
             if not item.control:
-                valid_watch += 1
+                observed.add(key)
                 if judged.signal and state.episode is None:
                     signals.add(key)
         else:
@@ -112,29 +113,10 @@ def process_round(
 
     # --- judge the round as a whole -----------------------------------------------------
     out.controls = tuple(readings)
-    bad = sum(1 for r in readings if r.bad)
-    controls_bad = bool(readings) and bad / len(readings) >= s.controls_bad_fraction
-    threshold = max(s.incident_min_people, s.incident_fraction * valid_watch)
-    mass = len(signals) >= threshold
-    out.gated = valid_watch > 0 and (controls_bad or mass)
-    if out.gated:
-        explained = mass or bool(signals) or any(r.bad and r.observed is not None for r in readings)
-        if explained and not health.incident_open:
-            health.incident_open, health.incident_since = True, now_ts
-            out.events.append(
-                Event(
-                    event="source_incident",
-                    source=source,
-                    family=family,
-                    t=now,
-                    reason=reasons.incident_reason(readings, len(signals), valid_watch, threshold),
-                    controls=out.controls,
-                    people_involved=tuple(sorted({k.person for k in signals})),
-                )
-            )
-            logger.info("%s: engine incident, %d series dropping at once", source, len(signals))
-    elif valid_watch > 0:
-        health.incident_open, health.incident_since = False, None
+    judgement = judge_round(source, family, now, readings, signals, observed, health, s)
+    out.gated = judgement.gated
+    if judgement.event is not None:
+        out.events.append(judgement.event)
 
     failed_rounds = health.failed_rounds
     failed_round = bool(items) and all(i.check is None for i in items)
@@ -180,6 +162,7 @@ def process_round(
             continue
         if out.gated:
             note_valid(state, check)
+            state.held = item.key in signals
             continue
         moved = commit(state, check, verdict, s)
         if moved is not None:
@@ -192,7 +175,7 @@ def process_round(
                     out.controls,
                     s,
                     others_dropping=len(signals) - (1 if item.key in signals else 0),
-                    others_checked=valid_watch - 1,
+                    others_checked=len(observed) - 1,
                 )
             )
         if wants_recheck(state):
@@ -212,8 +195,13 @@ def _control_reading(item: _Item, s: DetectionSettings) -> ControlReading:
         # A control failing for longer than stale_after is broken, not a signal; the stale
         # event tells the user to fix it, and it stops gating the source.
         return ControlReading(item.key.term, item.status, None, baseline, not item.state.stale)
-    low = a.baseline is not None and check.images <= s.control_drop_ratio * a.baseline
-    fell = a.sufficient and low
+    # Same guard as for people: low *and* outside the control's own noise.
+    fell = (
+        a.sufficient
+        and a.baseline is not None
+        and check.images <= s.control_drop_ratio * a.baseline
+        and robust_z(check.images, state.short.counts, s.mad_floor) <= -s.z_threshold
+    )
     return ControlReading(item.key.term, item.status, check.images, a.baseline, fell)
 
 

@@ -78,7 +78,8 @@ def assess(state: SeriesState, check: Check, s: DetectionSettings) -> Assessment
     """Judge a valid check; expires old window entries (time only moves forward)."""
     if state.pending and check.ts - state.pending[-1].ts > s.pending_expires_after.total_seconds():
         _refute_pending(state)  # too old to confirm anything now
-    state.expire(check.ts)
+    if not state.held:
+        state.expire(check.ts)
     a = Assessment(sufficient=len(state.short) >= s.min_history)
     if not a.sufficient:
         return a
@@ -137,6 +138,7 @@ def commit(state: SeriesState, check: Check, a: Assessment, s: DetectionSettings
     """Apply an assessed valid check to the state; the transition it confirms, if any."""
     note_valid(state, check)
     state.sufficient = a.sufficient
+    state.held = False
     if state.episode is not None:
         return _track_episode(state, state.episode, check, s)
     if not a.sufficient or not a.signal:
@@ -192,8 +194,10 @@ def _track_episode(
         run, others = ep.partial_run, (ep.recover_run, ep.drop_run)
     else:
         run, others = ep.drop_run, (ep.recover_run, ep.partial_run)
+    if ep.state == "partial":
+        k = s.partial_exit_checks
     run.append(check)
-    del run[:-k]  # only the last K are ever needed; keeps a months-long episode O(1)
+    del run[:-k]  # only the last k are ever needed; keeps a months-long episode O(1)
     for other in others:
         other.clear()
     if len(ep.recover_run) >= k:

@@ -52,6 +52,10 @@ class DetectionSettings(BaseModel):
     # At or above this share of the frozen baseline for K checks: recovered; between
     # drop_ratio and this: partial.
     recover_ratio: float = Field(default=0.7, gt=0, le=1)
+    # A partial restoration sits between the two thresholds, where noise crosses one of them
+    # most often (at sigma 0.25 a level of 50% tops 70% on 1 check in 11), so leaving
+    # ``partial`` (to recovered, or back to dropped) takes this many checks in a row.
+    partial_exit_checks: int = Field(default=3, ge=1)
 
     # --- tiny baselines ------------------------------------------------------------------
     # Below this many images counts are discrete and flappy: alert only on a sustained,

@@ -101,6 +101,10 @@ class SeriesState:
     last_valid_t: float | None = None
     stale: bool = False
     sufficient: bool = False  # enough valid history for a verdict at the last valid check
+    # Dropping during an engine incident: its windows stop ageing so its baseline survives
+    # the incident, however long (else it would fade to insufficient_data and the incident
+    # would dissolve into per-person alerts).
+    held: bool = False
     last_status: str | None = None
     last_count: int | None = None
     last_domains: int | None = None
@@ -144,6 +148,7 @@ class SeriesState:
             "times": [self.first_t, self.last_t, self.last_valid_t],
             "stale": self.stale,
             "sufficient": self.sufficient,
+            "held": self.held,
             "last": [self.last_status, self.last_count, self.last_domains],
         }
 
@@ -161,7 +166,7 @@ class SeriesState:
         short_from = None if ref is None else ref - state.short.span
         for ts, count, domains in d["window"]:
             state.long.add(ts, count, domains)
-            if short_from is not None and ts >= short_from:
+            if short_from is not None and ts > short_from:
                 state.short.add(ts, count, domains)
         state.pending = [Check(*c) for c in d["pending"]]
         state.streak_images, state.streak_domains = d["streaks"]
@@ -169,5 +174,6 @@ class SeriesState:
         state.failures = d["failures"]
         state.stale = d["stale"]
         state.sufficient = d["sufficient"]
+        state.held = d["held"]
         state.last_status, state.last_count, state.last_domains = d["last"]
         return state

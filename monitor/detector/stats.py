@@ -65,10 +65,10 @@ class Window:
             insort(self.domains, domains)
 
     def expire(self, now: float) -> None:
-        """Drop the checks older than ``now - span``."""
+        """Drop the checks made ``span`` or more before ``now`` (the window is half-open)."""
         cutoff = now - self.span
         entries = self.entries
-        while entries and entries[0][0] < cutoff:
+        while entries and entries[0][0] <= cutoff:
             _, count, domains = entries.popleft()
             del self.counts[bisect_left(self.counts, count)]
             if domains is not None:

@@ -1,0 +1,94 @@
+"""Engine incidents: is this round the engine's (or our scraper's) fault?
+
+A round is *gated* when most of the source's controls failed or fell, or when many watched
+series drop at once: at least max(incident_min_people, incident_fraction x the watched
+series observed). Series held from an earlier gated round (see ``SourceHealth.held``) count
+as dropping while a round misses them. A gated round's watched checks are used for nothing
+(like failed checks), and the first gated round with something to explain raises one
+``source_incident`` listing the people who seemed to drop, in case it was a purge. The
+incident ends with the first round that is not gated.
+
+Controls failing with no drop in sight gate the round silently: nothing to explain, and a
+captcha storm is ``source_unhealthy``'s business.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from monitor.detector import reasons
+from monitor.detector.events import ControlReading, Event
+from monitor.detector.health import SourceHealth
+from monitor.detector.points import SeriesKey
+from monitor.detector.settings import DetectionSettings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Verdict:
+    """Whether the round is gated, and the incident event it opens (if any)."""
+
+    gated: bool
+    event: Event | None = None
+
+
+def judge_round(
+    source: str,
+    family: str,
+    now: datetime,
+    readings: Sequence[ControlReading],
+    signals: set[SeriesKey],
+    observed: set[SeriesKey],
+    health: SourceHealth,
+    s: DetectionSettings,
+) -> Verdict:
+    """Judge a round from its control readings and the watched series' drop signals.
+
+    ``signals``: watched series whose valid check looks like a new drop; ``observed``:
+    watched series with a valid check this round. Updates ``health`` (incident, held).
+    """
+    now_ts = now.timestamp()
+    stale = s.stale_after.total_seconds()
+    for key, seen in list(health.held.items()):
+        if now_ts - seen > stale:  # long unseen (removed from config?): stop counting it
+            del health.held[key]
+    unseen = {k for k in health.held if k not in observed}
+    dropping = signals | unseen
+    threshold = max(s.incident_min_people, s.incident_fraction * (len(observed) + len(unseen)))
+    mass = len(dropping) >= threshold
+    n = len(readings)
+    bad = sum(1 for r in readings if r.bad)
+    fell = sum(1 for r in readings if r.bad and r.observed is not None)
+    controls_bad = n > 0 and bad / n >= s.controls_bad_fraction
+    controls_fell = n > 0 and fell / n >= s.controls_bad_fraction
+    if not observed or not (controls_bad or mass):
+        if observed:
+            health.incident_open, health.incident_since = False, None
+            for key in observed:  # judged on their own from now on
+                health.held.pop(key, None)
+        return Verdict(gated=False)
+
+    for key in signals:
+        health.held[key] = now_ts
+    for key in observed - signals:
+        health.held.pop(key, None)
+    if health.incident_open or not (mass or controls_fell or signals):
+        return Verdict(gated=True)
+    health.incident_open, health.incident_since = True, now_ts
+    logger.info("%s: engine incident, %d series dropping at once", source, len(dropping))
+    event = Event(
+        event="source_incident",
+        source=source,
+        family=family,
+        t=now,
+        reason=reasons.incident_reason(
+            readings, len(dropping), len(observed) + len(unseen), threshold
+        ),
+        controls=tuple(readings),
+        people_involved=tuple(sorted({k.person for k in dropping})),
+    )
+    return Verdict(gated=True, event=event)
