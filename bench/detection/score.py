@@ -45,7 +45,7 @@ def summary(fig: Figures) -> dict[str, Any]:
     return {
         "events_major": fig.major[0],
         "recall_major": _ratio(fig.major[1], fig.major[0]),
-        "recall_all": _ratio(fig.every[1], fig.every[0]),
+        "recall_all_incl_minor": _ratio(fig.every[1], fig.every[0]),
         "recall_by_type": {k: _ratio(v[1], v[0]) for k, v in sorted(fig.by_type.items())},
         "recall_series": _ratio(fig.pairs[1], fig.pairs[0]),
         "false_alerts": fig.false_alerts,
