@@ -1,0 +1,257 @@
+"""Kept thumbnails: bounded, content-addressed next to the database, recognised by pHash."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from PIL import Image as PILImage
+from PIL import ImageDraw
+from sqlalchemy import select
+
+from monitor.app import App, build
+from monitor.config import parse_config
+from monitor.http import Fetcher
+from monitor.observation import ImageItem, Observation, Status
+from monitor.store import catalog
+from monitor.store.evidence_models import Thumbnail
+from monitor.store.models import Image
+from monitor.store.snapshots import record_snapshot
+from monitor.thumbnails import (
+    PHASH_MAX_DISTANCE,
+    fetch_url,
+    hamming,
+    inspect_image,
+    keep_thumbnails,
+    same_photo_elsewhere,
+)
+
+NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+# record_snapshot (monitor/store/snapshots.py) calls Result.tuples(), deprecated in SQLAlchemy
+# 2.1; the warning is the store's to fix, not a failure of what these tests check.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:The Result.tuples\\(\\) method is deprecated:DeprecationWarning"
+)
+
+
+def photo(seed: int, size: tuple[int, int] = (160, 120), fmt: str = "PNG") -> bytes:
+    """A deterministic 'photo' with structure (a flat image has no meaningful pHash)."""
+    im = PILImage.new("RGB", size, (30 + seed * 40 % 200, 90, 140))
+    draw = ImageDraw.Draw(im)
+    w, h = size
+    for i in range(6):
+        k = (seed * 7 + i * 13) % 10
+        box = (w * k // 12, h * ((i * 3 + seed) % 8) // 10, w * (k + 3) // 12, h * 9 // 10)
+        draw.rectangle(box, fill=((i * 50 + seed * 30) % 255, (i * 90) % 255, 255 - i * 30))
+    draw.ellipse((w // 3, h // 5, w * 2 // 3, h // 2 + seed * 3), fill=(250, 240, 200))
+    out = io.BytesIO()
+    im.save(out, fmt, quality=80) if fmt == "JPEG" else im.save(out, fmt)
+    return out.getvalue()
+
+
+def noisy_png(side: int) -> bytes:
+    """A PNG that does not compress (random-looking pixels), to exceed a byte cap."""
+    data = hashlib.shake_256(b"noise").digest(side * side * 3)
+    out = io.BytesIO()
+    PILImage.frombytes("RGB", (side, side), data).save(out, "PNG")
+    return out.getvalue()
+
+
+def make_app(tmp_path: Path, evidence: str = "  keep_thumbnails: true\n") -> App:
+    text = f"""\
+database:
+  url: sqlite:///{tmp_path / "m.db"}
+people:
+  - name: Chen Yixin
+sources:
+  baidu:
+    kind: baidu_images
+  bing:
+    kind: bing_images
+evidence:
+{evidence}"""
+    app = build(parse_config(text, "config.yaml", {}), channels=[], clock=lambda: NOW)
+    app.migrate()
+    return app
+
+
+def seed(app: App, source: str, items: list[ImageItem]) -> list[Image]:
+    """One ok check of Chen Yixin on ``source`` with ``items``; returns their image rows."""
+    with app.sessions() as session, session.begin():
+        refs = [r for r in catalog.sync(session, app.config) if r.source == source]
+        record_snapshot(
+            session,
+            series_id=refs[0].series_id,
+            observation=Observation(Status.OK, items=items),
+            started_at=NOW,
+            finished_at=NOW,
+        )
+    with app.sessions() as session:
+        rows = {i.image_url: i for i in session.scalars(select(Image))}
+    return [rows[i.image_url] for i in items]
+
+
+Router = Callable[[httpx.Request], httpx.Response]
+
+
+def serving(files: dict[str, bytes | httpx.Response]) -> tuple[Fetcher, list[str]]:
+    """A fetcher whose transport answers from ``files`` by URL; records each URL asked."""
+    asked: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        asked.append(str(request.url))
+        body = files.get(str(request.url))
+        if body is None:
+            return httpx.Response(404, text="not found")
+        if isinstance(body, httpx.Response):
+            return body
+        return httpx.Response(200, content=body, headers={"Content-Type": "image/png"})
+
+    async def no_sleep(_: float) -> None:
+        return None
+
+    return Fetcher(transport=httpx.MockTransport(handler), sleep=no_sleep), asked
+
+
+def item(n: int, host: str = "img.test") -> ImageItem:
+    return ImageItem(
+        f"https://{host}/full/{n}.jpg", f"https://{host}/thumb/{n}", f"https://news.test/{n}"
+    )
+
+
+def thumbs(app: App) -> list[Thumbnail]:
+    with app.sessions() as session:
+        return list(session.scalars(select(Thumbnail).order_by(Thumbnail.image_id)))
+
+
+async def test_nothing_is_fetched_when_thumbnails_are_off(tmp_path: Path) -> None:
+    app = make_app(tmp_path, evidence="  keep_raw: true\n")
+    images = seed(app, "baidu", [item(1)])
+    fetcher, asked = serving({"https://img.test/thumb/1": photo(1)})
+    async with fetcher:
+        assert await keep_thumbnails(app, fetcher, images) == 0
+    assert asked == [] and thumbs(app) == []
+
+
+async def test_thumbnail_is_kept_content_addressed_next_to_the_database(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    images = seed(app, "baidu", [item(1)])
+    data = photo(1)
+    fetcher, asked = serving({"https://img.test/thumb/1": data})
+    async with fetcher:
+        assert await keep_thumbnails(app, fetcher, images) == 1
+    assert asked == ["https://img.test/thumb/1"]  # the thumbnail, not the full image
+    sha = hashlib.sha256(data).hexdigest()
+    [row] = thumbs(app)
+    assert (row.sha256, row.path, row.size) == (sha, f"{sha[:2]}/{sha}.png", len(data))
+    assert row.content_type == "image/png" and row.phash and len(row.phash) == 16
+    assert (tmp_path / "m-thumbnails" / row.path).read_bytes() == data
+
+
+async def test_an_image_is_fetched_only_the_first_time_it_is_seen(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    images = seed(app, "baidu", [item(1)])
+    fetcher, asked = serving({"https://img.test/thumb/1": photo(1)})
+    async with fetcher:
+        await keep_thumbnails(app, fetcher, images)
+        assert await keep_thumbnails(app, fetcher, images) == 0
+    assert len(asked) == 1 and len(thumbs(app)) == 1
+
+
+async def test_identical_bytes_at_two_urls_are_one_file(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    images = seed(app, "baidu", [item(1), item(2)])
+    data = photo(1)
+    fetcher, _ = serving({"https://img.test/thumb/1": data, "https://img.test/thumb/2": data})
+    async with fetcher:
+        assert await keep_thumbnails(app, fetcher, images) == 2
+    rows = thumbs(app)
+    assert len({r.path for r in rows}) == 1
+    files = [p for p in (tmp_path / "m-thumbnails").rglob("*") if p.is_file()]
+    assert len(files) == 1
+
+
+async def test_a_thumbnail_over_the_byte_cap_is_not_kept(tmp_path: Path) -> None:
+    app = make_app(tmp_path, evidence="  keep_thumbnails: true\n  max_thumbnail_bytes: 4096\n")
+    images = seed(app, "baidu", [item(1)])
+    big = noisy_png(64)
+    assert len(big) > 4096
+    fetcher, asked = serving({"https://img.test/thumb/1": big})
+    async with fetcher:
+        assert await keep_thumbnails(app, fetcher, images) == 0
+    assert asked and thumbs(app) == []
+    assert not (tmp_path / "m-thumbnails").exists()
+
+
+async def test_the_count_of_kept_thumbnails_is_bounded(tmp_path: Path) -> None:
+    app = make_app(tmp_path, evidence="  keep_thumbnails: true\n  max_thumbnails: 2\n")
+    images = seed(app, "baidu", [item(1), item(2), item(3)])
+    files: dict[str, bytes | httpx.Response] = {
+        f"https://img.test/thumb/{n}": photo(n) for n in (1, 2, 3)
+    }
+    fetcher, asked = serving(files)
+    async with fetcher:
+        assert await keep_thumbnails(app, fetcher, images) == 2
+        assert await keep_thumbnails(app, fetcher, images) == 0
+    assert len(thumbs(app)) == 2 and len(asked) == 2
+
+
+async def test_a_page_instead_of_an_image_or_a_404_is_not_kept(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    images = seed(app, "baidu", [item(1), item(2)])
+    html = httpx.Response(200, text="<html>captcha</html>", headers={"Content-Type": "text/html"})
+    fetcher, asked = serving({"https://img.test/thumb/1": html})  # thumb/2 is a 404
+    async with fetcher:
+        assert await keep_thumbnails(app, fetcher, images) == 0
+    assert len(asked) == 2 and thumbs(app) == []
+
+
+def test_only_http_urls_are_fetched() -> None:
+    assert fetch_url(Image(image_url="ftp://x.test/a.jpg", thumb_url="javascript:alert(1)")) is None
+    assert fetch_url(Image(image_url="//x.test/a.jpg", thumb_url=None)) == "https://x.test/a.jpg"
+    assert fetch_url(
+        Image(image_url="https://x.test/a.jpg", thumb_url="data:image/png;base64,")
+    ) == ("https://x.test/a.jpg")
+
+
+def test_same_photo_resized_and_recompressed_is_within_the_distance() -> None:
+    original = inspect_image(photo(1))
+    copy = inspect_image(photo(1, size=(120, 90), fmt="JPEG"))
+    other = inspect_image(photo(4))
+    assert copy.sha256 != original.sha256  # different bytes, different URL ...
+    assert hamming(original.phash, copy.phash) <= PHASH_MAX_DISTANCE  # ... same photo
+    assert hamming(original.phash, other.phash) > PHASH_MAX_DISTANCE
+
+
+def test_a_non_image_is_refused_by_inspection() -> None:
+    with pytest.raises(ValueError, match="not an image"):
+        inspect_image(b"<html>hello</html>")
+
+
+async def test_vanished_photo_is_found_on_another_source_under_another_url(
+    tmp_path: Path,
+) -> None:
+    app = make_app(tmp_path)
+    [on_baidu, stays] = seed(app, "baidu", [item(1), item(9)])
+    [on_bing, unrelated] = seed(app, "bing", [item(7, "tse.bing.test"), item(8, "tse.bing.test")])
+    files: dict[str, bytes | httpx.Response] = {
+        "https://img.test/thumb/1": photo(1),
+        "https://img.test/thumb/9": photo(5),
+        "https://tse.bing.test/thumb/7": photo(1, size=(120, 90), fmt="JPEG"),
+        "https://tse.bing.test/thumb/8": photo(4),
+    }
+    fetcher, _ = serving(files)
+    async with fetcher:
+        assert await keep_thumbnails(app, fetcher, [on_baidu, stays, on_bing, unrelated]) == 4
+    seed(app, "baidu", [item(9)])  # image 1 vanishes from baidu
+    with app.sessions() as session:
+        baidu = next(r for r in catalog.sync(session, app.config) if r.source == "baidu")
+        found = same_photo_elsewhere(session, baidu.series_id, [on_baidu.id])
+    [match] = found[on_baidu.id]
+    assert (match.source, match.other_image_url) == ("bing", "https://tse.bing.test/full/7.jpg")
+    assert not match.same_url and match.distance <= PHASH_MAX_DISTANCE
