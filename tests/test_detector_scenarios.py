@@ -365,3 +365,15 @@ def test_many_people_dropping_at_once_without_controls_is_one_incident() -> None
     assert incident.event == "source_incident"
     assert len(incident.people_involved) == 4
     assert incident.controls == ()
+
+
+def test_erasure_during_a_control_outage_is_alerted_once_controls_answer() -> None:
+    specs = world()
+    override(specs, person("董经纬"), level=step(200, 0))
+    outage = lambda d: Status.BLOCKED if ONSET <= d < ONSET + 0.5 else Status.OK  # noqa: E731
+    override(specs, lambda k: k.person.startswith("control:"), status=outage)
+    result = simulate(specs)
+    (drop,) = result.events  # no incident: failed controls explain nothing, they only gate
+    assert drop.person == "董经纬"
+    assert drop.confirming[0].t >= day(ONSET + 0.5)
+    assert "controls healthy (3/3" in drop.reason

@@ -80,7 +80,7 @@ def update_health(
     if health.unhealthy:
         return None
     too_many = health.failed_rounds >= s.unhealthy_checks
-    too_long = now - health.failing_since >= s.unhealthy_after.total_seconds()
+    too_long = now - health.failing_since >= s.seconds.unhealthy_after
     if too_many or too_long:
         health.unhealthy = True
         return "unhealthy"

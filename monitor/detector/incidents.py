@@ -8,8 +8,9 @@ as dropping while a round misses them. A gated round's watched checks are used f
 ``source_incident`` listing the people who seemed to drop, in case it was a purge. The
 incident ends with the first round that is not gated.
 
-Controls failing with no drop in sight gate the round silently: nothing to explain, and a
-captcha storm is ``source_unhealthy``'s business.
+Controls that merely *failed* gate the round silently, even if someone seems to drop in it:
+the round cannot be trusted either way, the person's drop is judged in the next round whose
+controls answer, and a captcha storm is ``source_unhealthy``'s business.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def judge_round(
     watched series with a valid check this round. Updates ``health`` (incident, held).
     """
     now_ts = now.timestamp()
-    stale = s.stale_after.total_seconds()
+    stale = s.seconds.stale_after
     for key, seen in list(health.held.items()):
         if now_ts - seen > stale:  # long unseen (removed from config?): stop counting it
             del health.held[key]
@@ -76,7 +77,7 @@ def judge_round(
         health.held[key] = now_ts
     for key in observed - signals:
         health.held.pop(key, None)
-    if health.incident_open or not (mass or controls_fell or signals):
+    if health.incident_open or not (mass or controls_fell):
         return Verdict(gated=True)
     health.incident_open, health.incident_since = True, now_ts
     logger.info("%s: engine incident, %d series dropping at once", source, len(dropping))

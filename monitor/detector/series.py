@@ -23,7 +23,7 @@ from typing import Literal
 
 from monitor.detector.settings import DetectionSettings
 from monitor.detector.state import Check, Episode, EpisodeState, Metric, SeriesState
-from monitor.detector.stats import robust_z
+from monitor.detector.stats import median_sorted, robust_z
 from monitor.observation import Status
 
 _NO_RESULTS = Status.NO_RESULTS.value
@@ -64,27 +64,26 @@ class Change:
     relapse: bool = False  # back to dropped after a partial restoration
 
 
-def _days(seconds: float) -> int:
-    return round(seconds / 86400)
-
-
-def _lower_median(short: float, long: float, s: DetectionSettings) -> tuple[float, int]:
-    if short <= long:
-        return short, _days(s.short_window.total_seconds())
-    return long, _days(s.long_window.total_seconds())
-
-
 def assess(state: SeriesState, check: Check, s: DetectionSettings) -> Assessment:
     """Judge a valid check; expires old window entries (time only moves forward)."""
-    if state.pending and check.ts - state.pending[-1].ts > s.pending_expires_after.total_seconds():
+    # The hot path of the detector (every valid check): medians are read straight from
+    # the sorted lists, and the O(n log n) z-score is computed only after the ratio test.
+    sec = s.seconds
+    ts = check.ts
+    if state.pending and ts - state.pending[-1].ts > sec.pending_expires_after:
         _refute_pending(state)  # too old to confirm anything now
-    if not state.held:
-        state.expire(check.ts)
-    a = Assessment(sufficient=len(state.short) >= s.min_history)
-    if not a.sufficient:
-        return a
     short, long = state.short, state.long
-    a.baseline, a.baseline_days = _lower_median(short.counts_median(), long.counts_median(), s)
+    if not state.held:
+        short.expire(ts)
+        long.expire(ts)
+    if len(short.entries) < s.min_history:
+        return Assessment()
+    a = Assessment(sufficient=True)
+    short_med, long_med = median_sorted(short.counts), median_sorted(long.counts)
+    if short_med <= long_med:
+        a.baseline, a.baseline_days = short_med, sec.short_days
+    else:
+        a.baseline, a.baseline_days = long_med, sec.long_days
     if state.episode is not None:
         return a  # judged against the frozen baseline in commit, not as a new drop
     if a.baseline < s.tiny_baseline:
@@ -97,13 +96,18 @@ def assess(state: SeriesState, check: Check, s: DetectionSettings) -> Assessment
             check.images <= s.drop_ratio * a.baseline
             and robust_z(check.images, short.counts, s.mad_floor) <= -s.z_threshold
         )
-    if s.domains_rule and check.domains is not None and len(short.domains) >= s.min_history:
-        db, a.domains_days = _lower_median(short.domains_median(), long.domains_median(), s)
-        a.domains_baseline = db
+    domains = check.domains
+    if s.domains_rule and domains is not None and len(short.domains) >= s.min_history:
+        short_med, long_med = median_sorted(short.domains), median_sorted(long.domains)
+        if short_med <= long_med:
+            a.domains_baseline, a.domains_days = short_med, sec.short_days
+        else:
+            a.domains_baseline, a.domains_days = long_med, sec.long_days
+        db = a.domains_baseline
         a.domains_signal = (
             db >= s.domains_min_baseline
-            and check.domains <= s.drop_ratio * db
-            and robust_z(check.domains, short.domains, s.mad_floor) <= -s.z_threshold
+            and domains <= s.drop_ratio * db
+            and robust_z(domains, short.domains, s.mad_floor) <= -s.z_threshold
         )
     return a
 
@@ -128,7 +132,7 @@ def note_failed(state: SeriesState, ts: float, status: str, s: DetectionSettings
     state.failures += 1
     state.last_status = status
     ref = state.last_valid_t if state.last_valid_t is not None else state.first_t
-    if not state.stale and ts - ref > s.stale_after.total_seconds():
+    if not state.stale and ts - ref > s.seconds.stale_after:
         state.stale = True
         return True
     return False

@@ -11,7 +11,9 @@ names it, because ``extra="forbid"``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
+from functools import cached_property
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -88,6 +90,20 @@ class DetectionSettings(BaseModel):
     # A series without a valid check for this long is stale (one event until it recovers).
     stale_after: Duration = timedelta(days=3)
 
+    @cached_property
+    def seconds(self) -> Seconds:
+        """The durations as float seconds (and windows as days), computed once: the hot
+        path reads them for every check."""
+        return Seconds(
+            short_window=self.short_window.total_seconds(),
+            long_window=self.long_window.total_seconds(),
+            short_days=round(self.short_window.total_seconds() / 86400),
+            long_days=round(self.long_window.total_seconds() / 86400),
+            pending_expires_after=self.pending_expires_after.total_seconds(),
+            stale_after=self.stale_after.total_seconds(),
+            unhealthy_after=self.unhealthy_after.total_seconds(),
+        )
+
     @model_validator(mode="after")
     def _coherent(self) -> DetectionSettings:
         if self.recover_ratio <= self.drop_ratio:
@@ -117,6 +133,19 @@ class DetectionSettings(BaseModel):
         ``=`` raises ``ValueError``.
         """
         return self.with_overrides(parse_assignments(assignments))
+
+
+@dataclass(frozen=True, slots=True)
+class Seconds:
+    """``DetectionSettings`` durations in seconds."""
+
+    short_window: float
+    long_window: float
+    short_days: int
+    long_days: int
+    pending_expires_after: float
+    stale_after: float
+    unhealthy_after: float
 
 
 def parse_assignments(assignments: Iterable[str]) -> dict[str, str]:
