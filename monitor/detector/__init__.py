@@ -12,7 +12,8 @@ Modules, in the order a check flows through them::
     points         Point, SeriesKey, RoundInput: what comes in
     stats, state   windows, robust statistics, per-series state (to_dict/from_dict)
     series         the per-series rules: assess a check, commit it (pending, episodes)
-    health         per-source health: failed rounds, unhealthy/recovered, incidents
+    health         per-source health: failed rounds, unhealthy/recovered
+    incidents      is this round the engine's fault? (controls, many drops at once)
     corroboration  other sources, independence families, classification
     rounds         process_round: one round of one source, gated on controls
     transitions    reasons       a confirmed change -> Event with its explanation

@@ -85,6 +85,8 @@ def process_round(
     s = settings
     now_ts = now.timestamp()
     out = RoundOutcome(states={}, health=health)
+    if not observations:
+        return out  # nothing was checked: not a failed round, not a working one either
     items: list[_Item] = []
     readings: list[ControlReading] = []
     signals: set[SeriesKey] = set()

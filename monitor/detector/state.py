@@ -157,7 +157,9 @@ class SeriesState:
         """The state ``to_dict`` wrote; a fresh state if the version is not ours."""
         state = cls.new(settings)
         if d.get("version") != STATE_VERSION:
-            logger.info("detector state version %r is not %d: rebuilding", d.get("version"), 1)
+            logger.info(
+                "detector state version %r is not %d: rebuilding", d.get("version"), STATE_VERSION
+            )
             return state
         state.first_t, state.last_t, state.last_valid_t = d["times"]
         # The short window is the suffix of the long one still inside it at the last check
