@@ -38,11 +38,6 @@ from tests.helpers_delivery import (
     write_config,
 )
 
-# outbox.due_batches calls Result.tuples(), deprecated in SQLAlchemy 2.1 (see test_outbox).
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:The Result.tuples\\(\\) method is deprecated:DeprecationWarning"
-)
-
 
 class Extremes(random.Random):
     """An rng whose ``uniform`` returns the low or the high end of the range, in turn."""
@@ -348,11 +343,6 @@ async def test_drain_stops_when_nothing_is_due(tmp_path: Path) -> None:
     assert len(hook.sent) == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="Dispatcher.step() builds Semaphore(4) and ignores the concurrency argument",
-)
 async def test_concurrency_limits_the_sends_in_flight(tmp_path: Path) -> None:
     _, _, sessions = new_db(tmp_path)
     hook = FakeChannel("webhook:ops")
@@ -378,12 +368,6 @@ class Stalled(FakeChannel):
         raise transient("timed out after 15s")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="record_attempt() updates the rows without checking that this dispatcher still "
-    "holds the claim: a late failure from an expired claim turns 'delivered' back to 'pending'",
-)
 async def test_a_late_failure_from_an_expired_claim_does_not_undo_a_delivery(
     tmp_path: Path,
 ) -> None:

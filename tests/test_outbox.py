@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import os
 import socket
-import warnings
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
-import pytest
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,12 +28,6 @@ from tests.helpers_delivery import (
     open_sessions,
 )
 
-# outbox.due_batches calls Result.tuples(), deprecated in SQLAlchemy 2.1; the warning is
-# not what these tests are about (test_due_batches_uses_no_deprecated_sqlalchemy_api is).
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:The Result.tuples\\(\\) method is deprecated:DeprecationWarning"
-)
-
 
 def hold(sessions: sessionmaker[Session], owner: str, until_offset: timedelta) -> None:
     """Leave every delivery 'sending' under ``owner``, as a dispatcher mid-send would."""
@@ -47,31 +39,20 @@ def hold(sessions: sessionmaker[Session], owner: str, until_offset: timedelta) -
         )
 
 
-def due(sessions: sessionmaker[Session], now: object = NOW) -> list[outbox.Batch]:
+def due(sessions: sessionmaker[Session], now: datetime = NOW) -> list[outbox.Batch]:
     # A fresh session that is closed right away, as Dispatcher.step does.
     with sessions() as session:
-        return outbox.due_batches(session, now)  # type: ignore[arg-type]
+        return outbox.due_batches(session, now)
 
 
-def claim(sessions: sessionmaker[Session], batch: outbox.Batch, owner: str) -> bool:
+def claim(
+    sessions: sessionmaker[Session], batch: outbox.Batch, owner: str, now: datetime = NOW
+) -> bool:
     with sessions() as session, session.begin():
-        won = outbox.claim(session, batch, owner, NOW)
+        won = outbox.claim(session, batch, owner, now)
         if not won:
             session.rollback()
         return won
-
-
-@pytest.mark.xfail(
-    strict=True,
-    raises=DeprecationWarning,
-    reason="due_batches calls Result.tuples(), deprecated since SQLAlchemy 2.1",
-)
-def test_due_batches_uses_no_deprecated_sqlalchemy_api(tmp_path: Path) -> None:
-    _, _, sessions = new_db(tmp_path)
-    add_alert(sessions, ["email"])
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", DeprecationWarning)
-        assert len(due(sessions)) == 1
 
 
 def test_enqueue_writes_one_pending_delivery_per_channel(tmp_path: Path) -> None:
@@ -167,12 +148,6 @@ def test_second_claim_fails_when_another_dispatcher_has_delivered(tmp_path: Path
     assert len(attempts(sessions_a)) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="claim() accepts any 'pending' row, also one another dispatcher has just tried "
-    "and scheduled for a later retry, so a stale batch resends it at once, ignoring backoff",
-)
 def test_second_claim_fails_when_another_dispatcher_has_scheduled_a_retry(
     tmp_path: Path,
 ) -> None:
@@ -292,16 +267,17 @@ def test_record_attempt_sets_each_outcome_and_writes_one_attempt_per_row(
     ]
     for error, perm, retry_at, expected in outcomes:
         [batch] = due(sessions, later)
-        assert claim(sessions, batch, "host-a:1:aaaa")
+        assert claim(sessions, batch, "host-a:1:aaaa", later)
         with sessions() as session, session.begin():
             state = outbox.record_attempt(
                 session,
                 batch,
-                started=NOW,
-                finished=NOW,
+                started=later,
+                finished=later,
                 error=error,
                 permanent=perm,
                 next_attempt_at=retry_at,
+                owner="host-a:1:aaaa",
             )
         assert state == expected
         rows = deliveries(sessions)
