@@ -318,3 +318,7 @@ class Heartbeat(Base):
     started_at: Mapped[datetime] = mapped_column(UtcDateTime)
     beat_at: Mapped[datetime] = mapped_column(UtcDateTime)
     info: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+# Tables defined in other modules register on the same metadata (migrations compare all).
+from monitor.store import evidence_models as _evidence_models  # noqa: E402, F401
