@@ -12,6 +12,7 @@ import socket
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -286,3 +287,45 @@ def test_record_attempt_sets_each_outcome_and_writes_one_attempt_per_row(
         }
     assert len(attempts(sessions)) == 4  # two attempts, two rows each
     assert all(not a.ok for a in attempts(sessions))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="due_batches cuts its query at `limit` rows, which can split a group: the two "
+    "parts then go out as two messages with the same delivery id (and Message-ID), and a "
+    "receiver that drops duplicates drops the second part",
+)
+def test_due_batches_never_split_a_group_at_the_limit(tmp_path: Path) -> None:
+    _, _, sessions = new_db(tmp_path)
+    add_alert(sessions, ["email"], person="王毅")
+    add_alert(sessions, ["email"], person="陈一新")
+    for person in ("董经纬", "秦刚"):  # rows 3 and 4: the limit falls inside the group
+        add_alert(sessions, ["email"], group_key="round:5:drop", person=person)
+    with sessions() as session:
+        batches = outbox.due_batches(session, NOW, limit=3)
+    sizes = {b.delivery_uuid: len(b.delivery_ids) for b in batches}
+    group_uuid = deliveries(sessions)[2].delivery_uuid
+    # The group comes whole, or waits for the next pass: never a part of it.
+    assert sizes.get(group_uuid, 2) == 2
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="a group's delivery id is uuid5(fixed namespace, 'round:<id>:<event>/<channel>'): "
+    "two monitors (two vantages, or a fresh database) sending to one receiver reuse the same "
+    "ids for different alerts, so the receiver drops one as a duplicate",
+)
+def test_the_same_group_in_two_databases_gets_different_delivery_ids(tmp_path: Path) -> None:
+    first = tmp_path / "vantage-cn"
+    second = tmp_path / "vantage-us"
+    first.mkdir()
+    second.mkdir()
+    ids = []
+    for folder, person in ((first, "董经纬"), (second, "秦刚")):
+        _, _, sessions = new_db(folder)
+        add_alert(sessions, ["webhook:ops"], group_key="round:1:drop", person=person)
+        [row] = deliveries(sessions)
+        ids.append(row.delivery_uuid)
+    assert ids[0] != ids[1]
