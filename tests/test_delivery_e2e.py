@@ -154,6 +154,23 @@ async def test_webhook_reaches_a_receiver_that_verifies_the_signature(
     assert body["schema_version"] == 1
 
 
+async def test_drops_of_one_round_reach_the_receiver_as_one_signed_batch(
+    tmp_path: Path, receiver: tuple[Receiver, LocalServer]
+) -> None:
+    peer, server = receiver
+    app = app_for(tmp_path, FakeClock(NOW), webhook_url=f"{server.url}/hook")
+    for person in ("董经纬", "秦刚", "李尚福"):
+        add_alert(app.sessions, list(app.channels), group_key="round:3:drop", person=person)
+    assert (await app.dispatcher.step()).delivered == 1
+    [req] = server.requests
+    assert peer.bad_signatures == 0
+    assert req.headers["x-absence-event"] == "batch"
+    body = json.loads(req.body)
+    assert body["delivery_id"] == req.headers["x-absence-delivery"]
+    assert [a["person"] for a in body["alerts"]] == ["董经纬", "秦刚", "李尚福"]
+    assert {d.state for d in deliveries(app.sessions)} == {"delivered"}
+
+
 async def test_a_receiver_with_another_secret_rejects_the_webhook_and_it_fails(
     tmp_path: Path, receiver: tuple[Receiver, LocalServer]
 ) -> None:
