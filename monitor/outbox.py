@@ -28,7 +28,6 @@ from sqlalchemy.orm import Session
 
 from monitor.store.models import Alert, Delivery, DeliveryAttempt
 
-_NAMESPACE = uuid.UUID("8f0d0c56-4a53-4c1e-9a3e-5d1c0b7e2a11")
 LEASE = timedelta(minutes=5)
 
 
@@ -71,13 +70,25 @@ def enqueue(
             Delivery(
                 alert_id=alert.id,
                 channel=channel,
-                delivery_uuid=str(uuid.uuid5(_NAMESPACE, f"{alert.group_key}/{channel}")),
+                delivery_uuid=_group_uuid(session, alert.group_key, channel),
                 state="pending",
                 attempts=0,
                 next_attempt_at=now,
             )
         )
     return alert
+
+
+def _group_uuid(session: Session, group_key: str, channel: str) -> str:
+    """The delivery id of a group on a channel: shared by its alerts, unique across
+    databases (a round id repeats in another database, a random id does not)."""
+    existing = session.scalar(
+        select(Delivery.delivery_uuid)
+        .join(Alert, Alert.id == Delivery.alert_id)
+        .where(Alert.group_key == group_key, Delivery.channel == channel)
+        .limit(1)
+    )
+    return existing or str(uuid.uuid4())
 
 
 @dataclass(frozen=True)
@@ -113,20 +124,21 @@ def _pid_is_dead(claimed_by: str | None) -> bool:
 
 def due_batches(session: Session, now: datetime, limit: int = 200) -> list[Batch]:
     """Messages ready to send: pending and due, or claimed by a process that is gone."""
+    due = or_(
+        and_(Delivery.state == "pending", Delivery.next_attempt_at <= now),
+        Delivery.state == "sending",
+    )
+    query = select(Delivery, Alert.payload).join(Alert, Alert.id == Delivery.alert_id)
+    first = session.execute(query.where(due).order_by(Delivery.id).limit(limit)).all()
+    # The limit must never split a group: a part sent alone would carry the group's delivery
+    # id, and a receiver dropping duplicates would drop the other part.
+    uuids = {d.delivery_uuid for d, _ in first}
     rows = (
         session.execute(
-            select(Delivery, Alert.payload)
-            .join(Alert, Alert.id == Delivery.alert_id)
-            .where(
-                or_(
-                    and_(Delivery.state == "pending", Delivery.next_attempt_at <= now),
-                    Delivery.state == "sending",
-                )
-            )
-            .order_by(Delivery.id)
-            .limit(limit)
-        )
-        .all()
+            query.where(due, Delivery.delivery_uuid.in_(uuids)).order_by(Delivery.id)
+        ).all()
+        if uuids
+        else []
     )
     groups: dict[tuple[str, str], list[tuple[Delivery, dict[str, Any]]]] = {}
     for delivery, payload in rows:
@@ -219,9 +231,7 @@ def record_attempt(
     if owner is not None:
         held += [Delivery.state == "sending", Delivery.claimed_by == owner]
     session.execute(
-        update(Delivery).where(*held).values(**values).execution_options(
-            synchronize_session=False
-        )
+        update(Delivery).where(*held).values(**values).execution_options(synchronize_session=False)
     )
     return state
 

@@ -289,13 +289,6 @@ def test_record_attempt_sets_each_outcome_and_writes_one_attempt_per_row(
     assert all(not a.ok for a in attempts(sessions))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="due_batches cuts its query at `limit` rows, which can split a group: the two "
-    "parts then go out as two messages with the same delivery id (and Message-ID), and a "
-    "receiver that drops duplicates drops the second part",
-)
 def test_due_batches_never_split_a_group_at_the_limit(tmp_path: Path) -> None:
     _, _, sessions = new_db(tmp_path)
     add_alert(sessions, ["email"], person="王毅")
@@ -310,13 +303,6 @@ def test_due_batches_never_split_a_group_at_the_limit(tmp_path: Path) -> None:
     assert sizes.get(group_uuid, 2) == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="a group's delivery id is uuid5(fixed namespace, 'round:<id>:<event>/<channel>'): "
-    "two monitors (two vantages, or a fresh database) sending to one receiver reuse the same "
-    "ids for different alerts, so the receiver drops one as a duplicate",
-)
 def test_the_same_group_in_two_databases_gets_different_delivery_ids(tmp_path: Path) -> None:
     first = tmp_path / "vantage-cn"
     second = tmp_path / "vantage-us"
