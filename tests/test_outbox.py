@@ -12,7 +12,6 @@ import socket
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import pytest
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
