@@ -7,7 +7,8 @@ Two records say an image vanished, and the gallery merges them per (image, sourc
 - the ``vanished_images`` of the person's drop/partial alerts: what an alert told people,
   even if the image has come back since (then ``back`` is true).
 
-Each entry names the other sources whose latest result set still has the same image URL.
+Each entry names the other sources whose latest result set still has the same image URL,
+and (when thumbnails are kept) the sources still showing the same photo under another URL.
 Alerted images come first (newest alert first), then the rest by last seen; at most
 ``MAX_VANISHED`` entries, with the total so the page can say how many are not shown.
 """
@@ -25,6 +26,7 @@ from sqlalchemy.orm import Session
 from monitor.observation import ImageItem, normalize_url
 from monitor.store.models import Alert, Image, Series, SeriesImage, Source, Term
 from monitor.store.snapshots import url_hash
+from monitor.thumbnails import same_photo_elsewhere
 
 if TYPE_CHECKING:
     from monitor.report_data import AlertMark
@@ -37,6 +39,7 @@ class VanishedView:
     """An image gone from one source: when it was there and where it still is."""
 
     image_id: int | None
+    series_id: int | None
     image_url: str
     thumb_url: str | None
     page_url: str | None
@@ -47,6 +50,7 @@ class VanishedView:
     first_seen: datetime | None
     last_seen: datetime | None
     still_seen_on: list[str] = field(default_factory=list)
+    same_photo_on: list[str] = field(default_factory=list)  # another URL, same pHash
     alert_ids: list[int] = field(default_factory=list)
     back: bool = False  # in the source's results again since the alert
 
@@ -73,6 +77,7 @@ def vanished_views(
     for si, img, source, term in rows:
         views[(normalize_url(img.image_url), source)] = VanishedView(
             img.id,
+            si.series_id,
             img.image_url,
             img.thumb_url,
             img.page_url,
@@ -85,6 +90,7 @@ def vanished_views(
         )
     extra = _from_alerts(session, alerts, views)
     _fill_still_seen(session, series_ids, list(views.values()) + extra)
+    _fill_same_photo(session, list(views.values()) + extra)
     alerted = sorted(
         (v for v in [*views.values(), *extra] if v.alert_ids),
         key=lambda v: (-max(v.alert_ids), v.source),
@@ -133,6 +139,7 @@ def _view_from_payload(
         back = bool(si is not None and si.seen_open)
     return VanishedView(
         img.id if img is not None else None,
+        alert.series_id,
         vi["image_url"],
         _opt(vi.get("thumb_url")),
         _opt(vi.get("page_url")),
@@ -168,6 +175,20 @@ def _fill_still_seen(
     for v in views:
         if v.image_id is not None:
             v.still_seen_on = sorted(where.get(v.image_id, set()) - {v.source})
+
+
+def _fill_same_photo(session: Session, views: list[VanishedView]) -> None:
+    """Name the sources still showing the same photo (by kept thumbnail) at another URL."""
+    by_series: dict[int, list[VanishedView]] = {}
+    for v in views:
+        if v.series_id is not None and v.image_id is not None:
+            by_series.setdefault(v.series_id, []).append(v)
+    for series_id, group in by_series.items():
+        ids = [v.image_id for v in group if v.image_id is not None]
+        found = same_photo_elsewhere(session, series_id, ids)
+        for v in group:
+            matches = found.get(v.image_id, []) if v.image_id is not None else []
+            v.same_photo_on = sorted({m.source for m in matches if not m.same_url})
 
 
 def _opt(value: object) -> str | None:

@@ -28,9 +28,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
-import imagehash
-from PIL import Image as PILImage
-from PIL import UnidentifiedImageError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -72,6 +69,11 @@ class Decoded:
 
 def inspect_image(data: bytes) -> Decoded:
     """Decode ``data`` as an image; ``ValueError`` when it is not one we keep."""
+    # Imported here: pages that only read kept thumbnails need not load numpy and Pillow.
+    import imagehash
+    from PIL import Image as PILImage
+    from PIL import UnidentifiedImageError
+
     try:
         with PILImage.open(io.BytesIO(data)) as im:
             if im.format not in FORMATS:

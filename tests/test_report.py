@@ -374,3 +374,31 @@ def test_report_page_links_back_to_the_overview(seeded: Seeded) -> None:
     doc = lxml_html.fromstring(report_html(seeded.app, "Chen Yixin"))
     assert doc.xpath("//a[starts-with(., '←')]/@href") == ["../"]
     assert doc.xpath(f'//svg[@data-series="{seeded.baidu}"]')
+
+
+def test_same_photo_under_another_url_is_named_in_the_gallery(
+    seeded: Seeded, tmp_path: Path
+) -> None:
+    with seeded.app.sessions() as session, session.begin():
+        images = {i.image_url.rsplit("/", 1)[-1]: i.id for i in session.scalars(select(Image))}
+        for name, phash in (("c.jpg", "f0f0f0f0f0f0f0f0"), ("f.jpg", "f0f0f0f0f0f0f0f3")):
+            session.add(
+                Thumbnail(
+                    image_id=images[name],
+                    sha256=name * 8,
+                    phash=phash,
+                    path=f"x/{name}",
+                    size=1,
+                    content_type="image/jpeg",
+                    fetched_at=T0,
+                )
+            )
+    doc = lxml_html.fromstring(
+        write_report(seeded.app, [], tmp_path / "r.html").read_text(encoding="utf-8")
+    )
+    texts = {
+        li.xpath("string(div[@class='title'])"): li.text_content()
+        for li in doc.xpath("//ul[@class='gallery']/li")
+    }
+    assert "same photo still on bing under another URL" in texts["Story c"]
+    assert "same photo" not in texts["Story d"]

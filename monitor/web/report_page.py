@@ -113,6 +113,12 @@ def gallery(
             if v.still_seen_on
             else "not in the latest results of any other source"
         )
+        if v.same_photo_on:
+            still += (
+                "<div>same photo still on "
+                + ", ".join(f"<b>{esc(s)}</b>" for s in v.same_photo_on)
+                + " under another URL</div>"
+            )
         alerts = ", ".join(f"#{a}" for a in v.alert_ids)
         notes = f"<div>in alert {alerts}</div>" if alerts else ""
         if v.back:
