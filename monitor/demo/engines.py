@@ -70,7 +70,7 @@ class Kind:
 
 KINDS = {
     "baidu": Kind("baidu", 0, 30),
-    "bing": Kind("bing", 5, 33),
+    "bing": Kind("bing", 5, 27),
     "commons": Kind("commons", 0, 40, commons_only=True),
 }
 

@@ -260,8 +260,8 @@ def _due(app: App, after: Any, before: Any) -> dict[int, Any]:
             select(Series.id, Series.next_check_at).where(
                 Series.next_check_at > after, Series.next_check_at < before
             )
-        ).tuples()
-        return {sid: at for sid, at in rows}
+        )
+        return {row.id: row.next_check_at for row in rows}
 
 
 def _produced(app: App) -> list[Produced]:
