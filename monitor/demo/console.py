@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from monitor.demo.results import COMMONS_HOST
 from monitor.demo.script import PEOPLE, WATCHED
 from monitor.pipeline import CheckRow
 
@@ -56,7 +57,11 @@ def _vanished(alert: Payload) -> str | None:
     where = Counter(s for img in images for s in img["still_seen_on"])
     still = sum(1 for img in images if img["still_seen_on"])
     spread = ", ".join(f"{s} {n}" for s, n in sorted(where.items()))
-    first = next((img for img in images if img["still_seen_on"]), images[0])
+    # A news photo still found elsewhere makes the point best; any image will do otherwise.
+    first = next(
+        (i for i in images if i["still_seen_on"] and i["domain"] != COMMONS_HOST),
+        images[0],
+    )
     on = ", ".join(first["still_seen_on"]) or "nowhere else"
     example = f"{first['domain']} “{first['title']}” (still on {on})"
     return (

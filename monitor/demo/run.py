@@ -2,13 +2,12 @@
 
 ``Demo.run()`` starts the simulated engines (``engines.py``), an SMTP sink and a
 signature-checking webhook sink (``sinks.py``), builds the real application from a config
-(``script.config_text``) with a temporary SQLite database and a ``FakeClock``, and replays
-``script.timeline()``: for each round it sets every engine's behaviour, runs one round per
-source through the real pipeline (fetcher, parsers, store, detector, outbox), all sources at
-once as the daemon does, runs the early re-checks the detector asks for, and lets the real
-dispatcher deliver through the real email and webhook channels. It prints each round and
-each delivered alert, writes the report when that feature is available, and checks the
-alerts against the script (``verdict.py``): exit 0 when they match, 1 when they do not.
+(``script.config_text``) with a temporary SQLite database and a ``FakeClock``, replays the
+script through the real pipeline, dispatcher and channels (``player.py``), writes the
+report, and checks the alerts against the script (``verdict.py``): exit 0 when they match,
+1 when they do not. ``keep`` keeps the database and the report in a directory of your
+choice; otherwise the database is deleted and only the report is left in a temporary
+directory (printed at the end).
 """
 
 from __future__ import annotations
@@ -19,31 +18,24 @@ import secrets
 import shutil
 import sys
 import tempfile
-import time
-from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from sqlalchemy import select
 
-from monitor import render
 from monitor.app import App, build
 from monitor.clock import FakeClock
 from monitor.config import parse_config
-from monitor.demo import console, script
+from monitor.demo import script
 from monitor.demo.engines import Engines
+from monitor.demo.player import Peers, Player
 from monitor.demo.sinks import SmtpSink, WebhookSink
 from monitor.demo.verdict import Produced, Verdict, judge
 from monitor.errors import MonitorError
-from monitor.outbox import Batch
-from monitor.payload import AlertPayload, Message
-from monitor.pipeline import CheckRow, Pipeline
-from monitor.store.catalog import SeriesRef
-from monitor.store.models import Alert, Delivery, Series
+from monitor.store.models import Alert, Delivery
 
 ROUND_SECONDS = 0.5  # wall time per six-hour round at speed 1: a simulated day in 2 s
-MAX_RECHECKS = 4  # re-check rounds between two scheduled rounds (the detector asks for 1)
 
 
 @dataclass
@@ -55,22 +47,16 @@ class DemoResult:
     smtp: SmtpSink
     webhook: WebhookSink
     verdict: Verdict
-    report: Path | None = None
-    workdir: Path | None = None
-
-
-@dataclass
-class _Delivered:
-    batches: list[tuple[Batch, str, str | None]] = field(default_factory=list)
-
-    def __call__(self, batch: Batch, state: str, error: str | None) -> None:
-        self.batches.append((batch, state, error))
+    report: Path | None
+    workdir: Path
 
 
 class Demo:
     """One run of the demo; ``pause`` is the wall time per round (0: as fast as possible)."""
 
-    def __init__(self, *, out: TextIO, pause: float = ROUND_SECONDS, keep: str | None = None):
+    def __init__(
+        self, *, out: TextIO, pause: float = ROUND_SECONDS, keep: str | None = None
+    ) -> None:
         self.out = out
         self.pause = pause
         self.keep = Path(keep) if keep else None
@@ -79,18 +65,35 @@ class Demo:
         print(line, file=self.out, flush=True)
 
     async def run(self) -> DemoResult:
+        if self.keep is not None and (self.keep / "demo.db").exists():
+            raise MonitorError(
+                f"{self.keep / 'demo.db'} exists already: remove it or choose another --keep"
+            )
         workdir = self.keep or Path(tempfile.mkdtemp(prefix="absence-monitor-demo-"))
         workdir.mkdir(parents=True, exist_ok=True)
-        database = workdir / "demo.db"
-        if database.exists():
-            raise MonitorError(f"{database} exists already: remove it or choose another --keep")
-        secret = secrets.token_hex(16)
-        smtp = await SmtpSink().start()
+        report: Path | None = None
         try:
-            with (
-                Engines({n: s[1] for n, s in script.SOURCES.items()}, script.subject_of) as engines,
-                WebhookSink(secret) as hook,
-            ):
+            produced, smtp, hook, report = await self._run(workdir)
+        finally:
+            if self.keep is None:  # the report, if any, outlives the temporary database
+                for leftover in workdir.glob("demo.db*"):
+                    leftover.unlink()
+                if report is None:
+                    shutil.rmtree(workdir, ignore_errors=True)
+        verdict = judge(produced, smtp.alert_counts(), hook.alert_counts(), hook.rejected)
+        self._summary(verdict, report, workdir / "demo.db" if self.keep else None)
+        code = 1 if verdict.problems else 0
+        return DemoResult(code, produced, smtp, hook, verdict, report, workdir)
+
+    async def _run(
+        self, workdir: Path
+    ) -> tuple[list[Produced], SmtpSink, WebhookSink, Path | None]:
+        database = workdir / "demo.db"
+        secret = secrets.token_hex(16)  # reaches the config through ${DEMO_WEBHOOK_SECRET}
+        smtp = await SmtpSink().start()
+        engine_kinds = {name: spec[1] for name, spec in script.SOURCES.items()}
+        try:
+            with Engines(engine_kinds, script.subject_of) as engines, WebhookSink(secret) as hook:
                 urls = {name: engines[name].url for name in script.SOURCES}
                 text = script.config_text(urls, smtp.port, hook.url)
                 config = parse_config(text, "demo.yaml", {"DEMO_WEBHOOK_SECRET": secret})
@@ -99,23 +102,15 @@ class Demo:
                 try:
                     self._intro(urls, smtp, hook, database)
                     await asyncio.to_thread(app.migrate)
-                    await self._play(app, clock, engines, smtp, hook)
+                    peers = Peers(engines, smtp, hook)
+                    await Player(app, clock, peers, self.say, self.pause).play()
                     produced = await asyncio.to_thread(_produced, app)
-                    report = self._report(app, workdir)
+                    report = await asyncio.to_thread(self._report, app, workdir)
                 finally:
                     app.engine.dispose()
-            verdict = judge(produced, smtp.alert_counts(), hook.alert_counts(), hook.rejected)
         finally:
             await smtp.stop()
-        self._summary(verdict, report, database if self.keep else None)
-        if self.keep is None:
-            if report is None:
-                shutil.rmtree(workdir, ignore_errors=True)
-            else:
-                for leftover in workdir.glob("demo.db*"):
-                    leftover.unlink()
-        code = 0 if not verdict.problems else 1
-        return DemoResult(code, produced, smtp, hook, verdict, report, workdir)
+        return produced, smtp, hook, report
 
     def _intro(self, urls: dict[str, str], smtp: SmtpSink, hook: WebhookSink, db: Path) -> None:
         self.say("image-absence-monitor demo: a scripted erasure, replayed on simulated engines")
@@ -128,79 +123,6 @@ class Demo:
             f"{script.ROUNDS} rounds from {script.START:%Y-%m-%d}"
         )
         self.say()
-
-    async def _play(
-        self, app: App, clock: FakeClock, engines: Engines, smtp: SmtpSink, hook: WebhookSink
-    ) -> None:
-        refs = await asyncio.to_thread(app.series)
-        by_source: dict[str, list[SeriesRef]] = defaultdict(list)
-        for ref in refs:
-            by_source[ref.source].append(ref)
-        delivered = _Delivered()
-        app.dispatcher.on_delivered.append(delivered)
-        async with app.fetcher() as fetcher:
-            pipeline = app.pipeline(fetcher)
-            for slot in script.timeline():
-                started = time.monotonic()
-                clock.now = slot.at
-                for name, behaviour in slot.behaviours.items():
-                    engines[name].behave(behaviour)
-                if slot.note:
-                    self.say(f"{'':18}▶ {slot.note}")
-                rows = await _rounds(pipeline, by_source, "scheduled")
-                self.say(console.round_line(slot.at, rows))
-                await self._deliver(app, delivered, smtp, hook)
-                await self._rechecks(app, clock, pipeline, by_source, delivered, smtp, hook)
-                left = self.pause - (time.monotonic() - started)
-                if left > 0:
-                    await asyncio.sleep(left)
-
-    async def _rechecks(
-        self,
-        app: App,
-        clock: FakeClock,
-        pipeline: Pipeline,
-        by_source: dict[str, list[SeriesRef]],
-        delivered: _Delivered,
-        smtp: SmtpSink,
-        hook: WebhookSink,
-    ) -> None:
-        """Early re-checks due before the next round, each with its source's controls."""
-        next_round = clock.now + script.ROUND
-        for _ in range(MAX_RECHECKS):
-            due = await asyncio.to_thread(_due, app, clock.now, next_round)
-            if not due:
-                return
-            clock.now = min(due.values())
-            wanted = {sid for sid, at in due.items() if at <= clock.now}
-            batch = {
-                source: [r for r in refs if r.series_id in wanted or r.role == "control"]
-                for source, refs in by_source.items()
-                if any(r.series_id in wanted for r in refs)
-            }
-            rows = await _rounds(pipeline, batch, "recheck")
-            self.say(console.round_line(clock.now, rows, recheck=True))
-            await self._deliver(app, delivered, smtp, hook)
-
-    async def _deliver(
-        self, app: App, delivered: _Delivered, smtp: SmtpSink, hook: WebhookSink
-    ) -> None:
-        await app.dispatcher.drain()
-        messages: dict[tuple[int, ...], list[str]] = defaultdict(list)
-        payloads: dict[tuple[int, ...], list[AlertPayload]] = {}
-        subjects: dict[tuple[int, ...], str] = {}
-        for batch, state, error in delivered.batches:
-            alerts = [dict(p) for p in batch.payloads]
-            key = tuple(int(a["alert_id"]) for a in alerts)
-            payloads[key] = alerts  # type: ignore[assignment]
-            subjects[key] = render.subject(
-                Message(batch.delivery_uuid, payloads[key], batch.channel)
-            )
-            messages[key].append(_receipt(batch, state, error, smtp, hook))
-        delivered.batches.clear()
-        for key, receipts in messages.items():
-            for line in console.alert_block(payloads[key], subjects[key], receipts):
-                self.say(line)
 
     def _report(self, app: App, workdir: Path) -> Path | None:
         try:
@@ -225,46 +147,8 @@ class Demo:
             self.say("\nEverything happened as scripted.")
 
 
-def _receipt(batch: Batch, state: str, error: str | None, smtp: SmtpSink, hook: WebhookSink) -> str:
-    """Where a message went and whether the sink on the other end has it."""
-    if state != "delivered":
-        return f"{batch.channel} {state}: {error}"
-    if batch.channel == "email":
-        mails = [m for m in smtp.mails if m.delivery_id == batch.delivery_uuid]
-        return (
-            f"SMTP sink ({len(mails)} mail to {', '.join(mails[0].recipients)}) ✓"
-            if mails
-            else "SMTP sink: missing ✗"
-        )
-    posts = [p for p in hook.posts if p.delivery_id == batch.delivery_uuid]
-    return (
-        f"webhook sink ({len(posts)} POST, signature verified) ✓"
-        if posts
-        else "webhook sink: missing ✗"
-    )
-
-
-async def _rounds(
-    pipeline: Pipeline, by_source: dict[str, list[SeriesRef]], kind: str
-) -> dict[str, list[CheckRow]]:
-    """One round per source, all sources at once (each engine keeps its own pace)."""
-    names = list(by_source)
-    done = await asyncio.gather(*(pipeline.run_round(n, by_source[n], kind=kind) for n in names))
-    return dict(zip(names, done, strict=True))
-
-
-def _due(app: App, after: Any, before: Any) -> dict[int, Any]:
-    """Series whose early re-check falls between two scheduled rounds."""
-    with app.sessions() as session:
-        rows = session.execute(
-            select(Series.id, Series.next_check_at).where(
-                Series.next_check_at > after, Series.next_check_at < before
-            )
-        )
-        return {row.id: row.next_check_at for row in rows}
-
-
 def _produced(app: App) -> list[Produced]:
+    """Every alert in the outbox, with its round and its delivery states by channel."""
     with app.sessions() as session:
         out = []
         for alert in session.scalars(select(Alert).order_by(Alert.id)):
@@ -272,8 +156,7 @@ def _produced(app: App) -> list[Produced]:
                 d.channel: d.state
                 for d in session.scalars(select(Delivery).where(Delivery.alert_id == alert.id))
             }
-            at = alert.created_at
-            out.append(Produced(script.round_at(at), dict(alert.payload), states))
+            out.append(Produced(script.round_at(alert.created_at), dict(alert.payload), states))
         return out
 
 
@@ -281,10 +164,10 @@ def run_demo(*, speed: float = 1.0, keep: str | None = None) -> int:
     """Run the demo at ``speed`` (2 = twice as fast); returns the exit code."""
     if not speed > 0:
         raise MonitorError("--speed must be a positive number")
-    quiet = not logging.getLogger().isEnabledFor(logging.INFO)
     monitor_logger = logging.getLogger("monitor")
     level = monitor_logger.level
-    if quiet:  # the demo prints each alert itself; -v shows the daemon's own log lines
+    # The demo prints each alert itself; with -v the daemon's own log lines show too.
+    if not logging.getLogger().isEnabledFor(logging.INFO):
         monitor_logger.setLevel(logging.ERROR)
     try:
         demo = Demo(out=sys.stdout, pause=ROUND_SECONDS / speed, keep=keep)
