@@ -266,3 +266,17 @@ def test_demo_refuses_to_reuse_a_kept_database(tmp_path: Path) -> None:
 def test_demo_refuses_a_speed_that_is_not_positive() -> None:
     with pytest.raises(MonitorError, match="positive"):
         run_demo(speed=0)
+
+
+@pytest.mark.e2e
+def test_verdict_fails_the_demo_when_alerts_differ_from_the_script(demo: DemoResult) -> None:
+    from monitor.demo.verdict import Produced, judge
+
+    kept = [a for a in demo.alerts if a.payload["event"] != "drop"]
+    fake = {**kept[0].payload, "event": "drop", "person": script.COMPARISON, "source": "bing"}
+    changed = [*kept, Produced(script.CAPTCHA, fake, {"email": "delivered"})]
+    verdict = judge(changed, demo.smtp.alert_counts(), demo.webhook.alert_counts(), 0)
+    problems = "\n".join(verdict.problems)
+    assert "drop on baidu Dong Jingwei" in problems and "got 0" in problems
+    assert f"no alert about {script.COMPARISON}" in problems
+    assert "no drop on Bing" in problems
