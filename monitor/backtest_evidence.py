@@ -52,7 +52,8 @@ SAME_TIME_S = 1e-3
 class _SeriesImages:
     recent: deque[tuple[float, frozenset[str]]]  # (time, images) of recent ok checks
     latest: frozenset[str] = frozenset()  # images of the latest valid check
-    first_seen: dict[str, float] = field(default_factory=dict)
+    # url -> (first sighting, order of first sighting): ordered like the daemon's image ids
+    first_seen: dict[str, tuple[float, int]] = field(default_factory=dict)
 
 
 class ImageTracker:
@@ -85,8 +86,9 @@ class ImageTracker:
         if point.status is Status.OK:
             entry.recent.append((ts, seen))
         first = entry.first_seen
-        for url in seen:
-            first.setdefault(url, ts)
+        for url in images:
+            if url not in first:
+                first[url] = (ts, len(first))
 
     def vanished(self, event: Event) -> list[VanishedImage]:
         """The ``vanished_images`` of a drop or partial event ([] when nothing is known)."""
@@ -110,11 +112,12 @@ class ImageTracker:
             if other.source != key.source:
                 for url in self.series[other].latest & gone:
                     still.setdefault(url, []).append(other.source)
-        ordered = sorted(gone, key=lambda u: (entry.first_seen.get(u, 0.0), u))[:MAX_VANISHED]
+        first_seen = entry.first_seen
+        ordered = sorted(gone, key=lambda u: first_seen[u])[:MAX_VANISHED]
         return [
             vanished_image(
                 ImageItem(url),
-                from_ts(entry.first_seen.get(url, before[0])),
+                from_ts(first_seen[url][0]),
                 from_ts(before[0]),
                 still.get(url, ()),
             )
