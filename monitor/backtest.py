@@ -10,7 +10,7 @@ delivery, nothing written to the database.
 
 Settings: the config's ``detection:`` block and each source's overrides; ``--set
 detection.KEY=VALUE`` is applied on top of both (the command line wins everywhere). Without
-a config file (JSON Lines input only) the defaults are used.
+a config file the defaults are used (JSON Lines input, or ``--from-db`` with ``--database``).
 
 Families (which sources corroborate each other): a configured source's family is its
 kind's (or its ``family:`` option for ``html``/``feed``). A source the config does not name
@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import click
+from pydantic import ValidationError
 
 from monitor.backtest_evidence import ImageTracker, Payloads
 from monitor.backtest_input import BadInput, JsonlReader, Record
@@ -82,9 +83,16 @@ def apply_overrides(
             )
     try:
         return settings.with_overrides(parsed)
-    except ValueError as exc:  # pydantic's ValidationError, one problem per line
-        lines = [ln.strip() for ln in str(exc).splitlines()[1:] if ln.strip()]
-        raise ConfigError(" ".join(lines) or str(exc), key=f"--set{where}") from None
+    except ValidationError as exc:
+        problems = [
+            ".".join(["detection", *map(str, e["loc"])])
+            + ": "
+            + e["msg"].removeprefix("Value error, ")
+            if e["loc"]
+            else e["msg"].removeprefix("Value error, ")
+            for e in exc.errors()
+        ]
+        raise ConfigError("; ".join(problems), key=f"--set{where}") from None
 
 
 @dataclass(frozen=True)
@@ -238,8 +246,9 @@ def _pad(text: str, width: int) -> str:
 
 
 def _load_config(ctx: Any, from_db: bool) -> Any | None:
-    """The config; ``None`` when replaying a file and no config file exists."""
-    if not from_db and not Path(ctx.config_path).exists():
+    """The config; ``None`` (defaults) when no config file exists and none is needed: the
+    input is a file, or ``--database`` names the database."""
+    if not Path(ctx.config_path).exists() and (not from_db or ctx.database):
         click.echo(
             f"backtest: no config at {ctx.config_path}: default detection settings", err=True
         )

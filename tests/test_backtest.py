@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,6 +17,7 @@ from click.testing import CliRunner, Result
 
 from bench.detection.cases import CASES, check
 from monitor.backtest import family_from_name
+from monitor.backtest_input import parse_record
 from monitor.cli import cli
 from monitor.config import parse_config
 from monitor.observation import ImageItem, Observation, Status
@@ -212,6 +214,33 @@ def test_strict_exits_2_at_the_first_bad_line(tmp_path: Path) -> None:
     assert f"{path}:{numbers[0]}: not JSON" in result.stderr
     assert f"{path}:{numbers[1]}:" not in result.stderr
     assert "--strict" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"count": 5, "status": "no_results"}, 'status "no_results" has count and domains 0'),
+        ({"count": True}, 'status "ok" needs count as an integer >= 0, got true'),
+        ({"count": None}, 'status "ok" needs count as an integer >= 0, got null'),
+        ({"domains": 60}, "more domains (60) than images (50)"),
+        ({"role": "boss"}, 'unknown role "boss"'),
+        (
+            {"status": "blocked", "count": None, "domains": None, "images": ["x"]},
+            'images given for status "blocked"',
+        ),
+        ({"t": "yesterday"}, 't is not an ISO 8601 time: "yesterday"'),
+        ({"source": ""}, "source must be a non-empty string"),
+        ({"reported_total": -1}, "reported_total must be an integer >= 0"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else None,
+)
+def test_record_problems_are_named(changes: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match="^" + re.escape(message)):
+        parse_record({**record(0, 50), **changes}, "in.jsonl:1", "default")
+
+
+def test_record_without_vantage_gets_the_default_vantage() -> None:
+    assert parse_record(record(0, 50), "in.jsonl:1", "home").key.vantage == "home"
 
 
 def test_input_and_from_db_together_is_a_usage_error(tmp_path: Path) -> None:
