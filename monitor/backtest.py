@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 from pydantic import ValidationError
@@ -44,6 +44,9 @@ from monitor.backtest_input import BadInput, JsonlReader, Record
 from monitor.detector import DetectionSettings, Engine, parse_assignments
 from monitor.detector.events import Event, iso
 from monitor.errors import ConfigError
+
+if TYPE_CHECKING:
+    from monitor.config import Config
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +108,7 @@ class Setup:
     vantage: str = "default"
 
     @classmethod
-    def from_config(cls, config: Any | None, overrides: Iterable[str] = ()) -> Setup:
+    def from_config(cls, config: Config | None, overrides: Iterable[str] = ()) -> Setup:
         """The setup of ``config`` (``None``: defaults) with ``--set`` ``overrides``."""
         from monitor import sources
 
@@ -245,7 +248,7 @@ def _pad(text: str, width: int) -> str:
     return text + " " * (width - _width(text))
 
 
-def _load_config(ctx: Any, from_db: bool) -> Any | None:
+def _load_config(ctx: Any, from_db: bool) -> Config | None:
     """The config; ``None`` (defaults) when no config file exists and none is needed: the
     input is a file, or ``--database`` names the database."""
     if not Path(ctx.config_path).exists() and (not from_db or ctx.database):
@@ -253,7 +256,8 @@ def _load_config(ctx: Any, from_db: bool) -> Any | None:
             f"backtest: no config at {ctx.config_path}: default detection settings", err=True
         )
         return None
-    return ctx.load()
+    config: Config = ctx.load()
+    return config
 
 
 def run_backtest_cli(
