@@ -14,15 +14,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import resource
+import signal
+import socket
 import sqlite3
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 from monitor.app import build
 from monitor.config import parse_config
-from monitor.testing import LocalServer, Reply, Request
+from monitor.testing import LocalServer, Reply
 
 FIX = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "sources" / "bing_images"
 
@@ -36,22 +40,28 @@ def main() -> None:
     ap.add_argument("--series", type=int, default=1000)
     ap.add_argument("--hosts", type=int, default=6)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--concurrency", type=int, default=4, help="requests in flight per host")
+    ap.add_argument("--serve", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.serve:
+        serve(args.serve)
+        return
 
-    page = (FIX / "search-results-stripped.html").read_bytes()
-
-    def handler(req: Request) -> Reply:
-        return Reply(200, page)
-
-    servers = [LocalServer(handler).start() for _ in range(args.hosts)]
+    # The engines run in another process, so the figures are the monitor's own CPU.
+    ports = [free_port() for _ in range(args.hosts)]
+    servers = [
+        subprocess.Popen([sys.executable, "-m", "bench.round", "--serve", str(p)]) for p in ports
+    ]
+    urls = [f"http://127.0.0.1:{p}" for p in ports]
+    wait_listening(ports)
     tmp = Path(tempfile.mkdtemp(prefix="bench-round-"))
     db = tmp / "bench.db"
     per_host = -(-args.series // args.hosts)
     people = "\n".join(f"  - name: person {i:05d}" for i in range(per_host))
     sources = "\n".join(
-        f"  s{h}:\n    kind: bing_images\n    base_url: {s.url}\n    rate: 1000/1s\n"
-        f"    concurrency: 16\n    every: 6h"
-        for h, s in enumerate(servers)
+        f"  s{h}:\n    kind: bing_images\n    base_url: {url}\n    rate: 1000/1s\n"
+        f"    concurrency: {args.concurrency}\n    every: 6h"
+        for h, url in enumerate(urls)
     )
     config = parse_config(
         f"database: {{url: 'sqlite:///{db}'}}\npeople:\n{people}\nsources:\n{sources}\n",
@@ -93,8 +103,33 @@ def main() -> None:
         f"db bytes per snapshot: first round {growth[0]:.0f}, "
         f"unchanged rounds median {statistics.median(growth[1:] or [0]):.0f}"
     )
-    for s in servers:
-        s.stop()
+    for proc in servers:
+        proc.terminate()
+        proc.wait()
+
+
+def serve(port: int) -> None:
+    page = (FIX / "search-results-stripped.html").read_bytes()
+    server = LocalServer(lambda req: Reply(200, page), port=port).start()
+    try:
+        signal.sigwait({signal.SIGTERM, signal.SIGINT})
+    finally:
+        server.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_listening(ports: list[int]) -> None:
+    for port in ports:
+        for _ in range(100):
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)
 
 
 if __name__ == "__main__":

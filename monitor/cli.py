@@ -270,7 +270,8 @@ def report(ctx: Ctx, people: tuple[str, ...], output: str) -> None:
 
 
 @cli.command("demo")
-@click.option("--speed", type=float, default=1.0, help="Faster (>1) or slower replay.")
+@click.option("--speed", type=click.FloatRange(min=0, min_open=True), default=1.0,
+              help="Faster (>1) or slower replay.")
 @click.option(
     "--keep",
     type=click.Path(),

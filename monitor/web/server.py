@@ -23,6 +23,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from sqlalchemy import func, select
 
 from monitor import outbox
+from monitor.errors import MonitorError
 from monitor.metrics import Metrics
 from monitor.store.models import Heartbeat
 
@@ -127,5 +128,9 @@ class StatusServer:
         if path.startswith("/report/"):
             from monitor.web.overview import report_html
 
-            return 200, html, report_html(self.app, unquote(path[len("/report/") :])).encode()
+            try:
+                page = report_html(self.app, unquote(path[len("/report/") :]))
+            except MonitorError as exc:  # an unknown person is a 404, not a server error
+                return 404, "text/plain; charset=utf-8", f"{exc}\n".encode()
+            return 200, html, page.encode()
         return 404, "text/plain", b"not found\n"
