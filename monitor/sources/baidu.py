@@ -74,7 +74,7 @@ class BaiduImages(Source):
     """Baidu image search; ``warmup_request`` fetches the home page for session cookies."""
 
     kind: ClassVar[str] = "baidu_images"
-    family: ClassVar[str] = "chinese"
+    family: str = "chinese"
     default_base_url: ClassVar[str] = "https://image.baidu.com"
     Options: ClassVar[type[SourceOptions]] = BaiduOptions
     options: BaiduOptions

@@ -75,8 +75,9 @@ class Source:
     kind: ClassVar[str] = ""
     default_base_url: ClassVar[str] = ""
     Options: ClassVar[type[SourceOptions]] = SourceOptions
-    # A Chinese engine, Bing-family, or independent: used to group corroboration.
-    family: ClassVar[str] = "independent"
+    # chinese, bing, google or independent: groups sources by independence for
+    # corroboration. A class default; html and feed sources set it per instance.
+    family: str = "independent"
 
     def __init__(self, name: str, options: SourceOptions) -> None:
         self.name = name

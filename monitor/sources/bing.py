@@ -50,7 +50,7 @@ class BingImages(Source):
     """Bing image search via ``a.iusc`` anchors; no reported total."""
 
     kind: ClassVar[str] = "bing_images"
-    family: ClassVar[str] = "bing"
+    family: str = "bing"
     default_base_url: ClassVar[str] = "https://www.bing.com"
     Options: ClassVar[type[SourceOptions]] = BingOptions
     options: BingOptions

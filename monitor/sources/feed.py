@@ -85,7 +85,7 @@ class FeedSource(Source):
     """Entries of an RSS or Atom feed that mention the term, with their images."""
 
     kind: ClassVar[str] = "feed"
-    family: ClassVar[str] = "independent"
+    family: str = "independent"
     default_base_url: ClassVar[str] = ""  # the url option is the whole address
     Options: ClassVar[type[SourceOptions]] = FeedOptions
     options: FeedOptions
@@ -93,7 +93,7 @@ class FeedSource(Source):
     def __init__(self, name: str, options: SourceOptions) -> None:
         super().__init__(name, coerce_options(options, FeedOptions))
         # A state broadcaster's feed and a foreign paper's are different witnesses.
-        self.family = self.options.family  # type: ignore[misc]
+        self.family = self.options.family
 
     def build_request(self, term: str, page: int) -> httpx.Request:
         # A feed has one page; every page number asks for the same document.

@@ -77,7 +77,7 @@ class Gdelt(Source):
     """News articles mentioning the term over a recent window, with their social images."""
 
     kind: ClassVar[str] = "gdelt"
-    family: ClassVar[str] = "independent"
+    family: str = "independent"
     default_base_url: ClassVar[str] = "https://api.gdeltproject.org"
     Options: ClassVar[type[SourceOptions]] = GdeltOptions
     options: GdeltOptions

@@ -63,7 +63,7 @@ class GoogleCse(Source):
     """Google image results through a Programmable Search Engine (``cx``) and an API key."""
 
     kind: ClassVar[str] = "google_cse"
-    family: ClassVar[str] = "google"
+    family: str = "google"
     default_base_url: ClassVar[str] = "https://www.googleapis.com"
     Options: ClassVar[type[SourceOptions]] = GoogleCseOptions
     options: GoogleCseOptions

@@ -133,7 +133,7 @@ class HtmlSource(Source):
     """A site search page parsed with configured CSS selectors."""
 
     kind: ClassVar[str] = "html"
-    family: ClassVar[str] = "independent"
+    family: str = "independent"
     default_base_url: ClassVar[str] = ""  # the url option is the whole address
     Options: ClassVar[type[SourceOptions]] = HtmlOptions
     options: HtmlOptions
@@ -141,7 +141,7 @@ class HtmlSource(Source):
     def __init__(self, name: str, options: SourceOptions) -> None:
         super().__init__(name, coerce_options(options, HtmlOptions))
         # Which independence group a site belongs to is the user's call (state media or not).
-        self.family = self.options.family  # type: ignore[misc]
+        self.family = self.options.family
 
     def page_url(self, term: str, page: int) -> str:
         """The search URL for ``term`` and ``page`` (before ``base_url`` is applied)."""

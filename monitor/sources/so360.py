@@ -48,7 +48,7 @@ class SoImages(Source):
     """360 image search (image.so.com) JSON answers."""
 
     kind: ClassVar[str] = "so_images"
-    family: ClassVar[str] = "chinese"
+    family: str = "chinese"
     default_base_url: ClassVar[str] = "https://image.so.com"
     Options: ClassVar[type[SourceOptions]] = SoOptions
     options: SoOptions

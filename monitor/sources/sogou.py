@@ -55,7 +55,7 @@ class SogouImages(Source):
     """Sogou image search (pic.sogou.com) legacy JSON answers."""
 
     kind: ClassVar[str] = "sogou_images"
-    family: ClassVar[str] = "chinese"
+    family: str = "chinese"
     default_base_url: ClassVar[str] = "https://pic.sogou.com"
     Options: ClassVar[type[SourceOptions]] = SourceOptions  # no kind-specific options
 

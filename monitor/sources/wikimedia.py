@@ -67,7 +67,7 @@ class WikimediaCommons(Source):
     """Files on Wikimedia Commons matching a term, or the files of a category."""
 
     kind: ClassVar[str] = "wikimedia_commons"
-    family: ClassVar[str] = "independent"
+    family: str = "independent"
     default_base_url: ClassVar[str] = "https://commons.wikimedia.org"
     Options: ClassVar[type[SourceOptions]] = WikimediaOptions
     options: WikimediaOptions
