@@ -162,9 +162,13 @@ def subject(message: Message) -> str:
         return clean(PREFIX + _alert_subject(alerts[0]))
     sources = {a["source"] for a in alerts}
     where = clean(alerts[0]["source"]) if len(sources) == 1 else "several sources"
-    what = "drops" if all(a["event"] == "drop" for a in alerts) else "alerts"
-    names = [_who(a) for a in alerts[:MAX_NAMES_IN_SUBJECT]]
-    if len(alerts) > MAX_NAMES_IN_SUBJECT:
+    plural = {"drop": "drops", "partial": "partial restorations", "recovered": "recoveries"}
+    events = {a["event"] for a in alerts}
+    what = plural.get(next(iter(events)), "alerts") if len(events) == 1 else "alerts"
+    # A person watched under several names appears once: the subject names people.
+    unique = list(dict.fromkeys(_who(a) for a in alerts))
+    names = unique[:MAX_NAMES_IN_SUBJECT]
+    if len(unique) > MAX_NAMES_IN_SUBJECT:
         names.append("…")
     return clean(f"{PREFIX}{len(alerts)} {what} on {where}: {', '.join(names)}")
 
