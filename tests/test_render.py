@@ -248,3 +248,15 @@ def test_subject_shortens_a_long_reason_with_an_ellipsis() -> None:
     subject = render.subject(message(drop(event="source_unhealthy", reason="x " * 100)))
     reason = subject.removeprefix("[absence] baidu_images is failing: ")
     assert reason.endswith("x…") and len(reason) == 80
+
+
+def test_subject_of_a_group_names_a_person_watched_under_two_names_once() -> None:
+    subject = render.subject(
+        message(drop("Dong Jingwei", term="董经纬"), drop("Dong Jingwei", term="Dong Jingwei"))
+    )
+    assert subject == "[absence] 2 drops on baidu_images: Dong Jingwei"
+
+
+def test_subject_of_a_group_of_recoveries_says_recoveries() -> None:
+    subject = render.subject(message(drop("A", event="recovered"), drop("B", event="recovered")))
+    assert subject == "[absence] 2 recoveries on baidu_images: A, B"
