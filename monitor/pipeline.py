@@ -126,7 +126,26 @@ class Pipeline:
         checked = await asyncio.gather(*(one(r, d) for r, d in zip(refs, delays, strict=True)))
         from monitor.roundwriter import write_round
 
-        return await asyncio.to_thread(write_round, self.app, source, list(checked), started, kind)
+        rows = await asyncio.to_thread(write_round, self.app, source, list(checked), started, kind)
+        if self.app.config.evidence.keep_thumbnails:
+            await self._keep_thumbnails(started)
+        return rows
+
+    async def _keep_thumbnails(self, since: datetime) -> None:
+        """Local copies of the thumbnails first seen in this round (evidence, optional).
+
+        After the round's commit, so a slow thumbnail host never holds up its snapshots.
+        """
+        from sqlalchemy import select
+
+        from monitor.store.models import Image
+        from monitor.thumbnails import keep_thumbnails
+
+        with self.app.sessions() as session:
+            images = list(session.scalars(select(Image).where(Image.first_seen >= since)))
+        kept = await keep_thumbnails(self.app, self.fetcher, images)
+        if kept:
+            logger.info("kept %d new thumbnail(s)", kept)
 
     async def run_all(self, refs: Sequence[SeriesRef], *, progress: bool = False) -> list[CheckRow]:
         """One round per source, all sources at once (each host keeps its own pace)."""
