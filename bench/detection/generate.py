@@ -142,6 +142,9 @@ def _series_lines(
         if domains is None:
             d = round(count * spec.dfrac * math.exp(rng.gauss(0.0, 0.15)))
             domains = 0 if count == 0 else max(1, min(count, d))
+        else:
+            # A soft drop later cut by a glitch or an incident: never more domains than images.
+            domains = 0 if count == 0 else min(domains, count)
         status = "ok" if count > 0 else "no_results"
         u = frng.random()
         if (
