@@ -25,16 +25,12 @@ from monitor.backtest_input import Record
 from monitor.detector.events import Event, from_ts
 from monitor.detector.points import SeriesKey
 from monitor.detector.settings import DetectionSettings
-from monitor.evidence import MAX_VANISHED
+from monitor.evidence import MAX_VANISHED, payload_of
 from monitor.observation import ImageItem, Status
 from monitor.payload import (
     AlertPayload,
-    CheckInfo,
-    ControlCheck,
     EpisodeInfo,
-    OtherSource,
     VanishedImage,
-    build_payload,
     iso_utc,
     vanished_image,
 )
@@ -137,44 +133,11 @@ class Payloads:
     def payload(self, event: Event) -> AlertPayload:
         """The payload the daemon would have queued for ``event``."""
         self.alerts += 1
-        metric = event.metric or "images"
-        return build_payload(
-            event=event.event,
+        return payload_of(
+            event,
             alert_id=self.alerts,
-            checked_at=event.t,
-            reason=event.reason,
-            person=event.person,
-            term=event.term,
-            source=event.source,
-            vantage=event.vantage,
-            observed=event.observed,
-            baseline=event.baseline,
-            baseline_window_days=event.baseline_window_days,
-            ratio=event.ratio,
-            metric=event.metric,
-            classification=event.classification,
             episode=self._episode(event),
-            confirming_checks=[
-                CheckInfo(checked_at=iso_utc(c.t), status=c.status, observed=c.value(metric))
-                for c in event.confirming
-            ],
-            vanished_images=self.images.vanished(event),
-            other_sources=[
-                OtherSource(
-                    source=p.source,
-                    family=p.family,
-                    status=p.status,
-                    observed=p.observed,
-                    baseline=p.baseline,
-                    state=p.state,
-                )
-                for p in event.other_sources
-            ],
-            controls=[
-                ControlCheck(term=c.term, status=c.status, observed=c.observed, baseline=c.baseline)
-                for c in event.controls
-            ],
-            people_involved=list(event.people_involved),
+            vanished=self.images.vanished(event),
         )
 
     def _episode(self, event: Event) -> EpisodeInfo | None:

@@ -144,14 +144,11 @@ def vanished_images(session: Session, series_id: int, event: Event) -> list[Vani
 def _still_seen(session: Session, series: Series, image_ids: set[int]) -> dict[int, list[str]]:
     """For each image, the other sources whose latest valid result of this person has it."""
     out: dict[int, list[str]] = {}
-    others = (
-        session.execute(
-            select(Series.id, Source.name)
-            .join(Source, Source.id == Series.source_id)
-            .where(Series.person_id == series.person_id, Series.source_id != series.source_id)
-        )
-        .all()
-    )
+    others = session.execute(
+        select(Series.id, Source.name)
+        .join(Source, Source.id == Series.source_id)
+        .where(Series.person_id == series.person_id, Series.source_id != series.source_id)
+    ).all()
     for other_id, name in others:
         latest = session.scalar(
             select(Snapshot.image_set_id)
@@ -167,24 +164,18 @@ def _still_seen(session: Session, series: Series, image_ids: set[int]) -> dict[i
     return out
 
 
-def build_alert_payload(
-    app: App, session: Session, event: Event, series_id: int | None, now: datetime
+def payload_of(
+    event: Event,
+    *,
+    alert_id: int,
+    episode: EpisodeInfo | None,
+    vanished: list[VanishedImage],
 ) -> AlertPayload:
-    """The payload of ``event`` (``alert_id`` is filled in by the outbox)."""
-    vanished: list[VanishedImage] = []
-    if series_id is not None and event.event in ("drop", "partial"):
-        vanished = vanished_images(session, series_id, event)
+    """The payload of a detector event; pure (the daemon and the backtest both use it)."""
     metric = event.metric or "images"
-    episode: EpisodeInfo | None = None
-    if event.episode_start is not None:
-        episode = EpisodeInfo(
-            id=series_id or 0,
-            started_at=iso_utc(event.episode_start),
-            state=event.episode_state or "open",
-        )
     return build_payload(
         event=event.event,
-        alert_id=0,
+        alert_id=alert_id,
         checked_at=event.t,
         reason=event.reason,
         person=event.person,
@@ -220,3 +211,20 @@ def build_alert_payload(
         ],
         people_involved=list(event.people_involved),
     )
+
+
+def build_alert_payload(
+    app: App, session: Session, event: Event, series_id: int | None, now: datetime
+) -> AlertPayload:
+    """The payload of ``event`` as the daemon sends it (``alert_id`` filled by the outbox)."""
+    vanished: list[VanishedImage] = []
+    if series_id is not None and event.event in ("drop", "partial"):
+        vanished = vanished_images(session, series_id, event)
+    episode: EpisodeInfo | None = None
+    if event.episode_start is not None:
+        episode = EpisodeInfo(
+            id=series_id or 0,
+            started_at=iso_utc(event.episode_start),
+            state=event.episode_state or "open",
+        )
+    return payload_of(event, alert_id=0, episode=episode, vanished=vanished)
