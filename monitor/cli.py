@@ -41,6 +41,15 @@ class Ctx:
     def database_url(self, config: Any) -> str:
         return self.database or str(config.database.url)
 
+    def app(self) -> Any:
+        """Load the config and build the app; its connections close when the command ends."""
+        from monitor.app import build
+
+        config = self.load()
+        app = build(config, database_url=self.database_url(config))
+        click.get_current_context().call_on_close(app.engine.dispose)
+        return app
+
 
 def handle_errors(func: F) -> F:
     """Turn expected failures into one-line messages and exit codes."""
@@ -140,6 +149,7 @@ def db_upgrade(ctx: Ctx) -> None:
     migrate.upgrade(engine)
     after = migrate.current_revision(engine)
     click.echo(f"database {mask(engine.url.render_as_string())}: {before or 'empty'} -> {after}")
+    engine.dispose()
 
 
 @db_group.command("prune")
@@ -148,10 +158,7 @@ def db_upgrade(ctx: Ctx) -> None:
 @handle_errors
 def db_prune(ctx: Ctx, dry_run: bool) -> None:
     """Apply evidence retention (raw responses older than evidence.raw_retention)."""
-    from monitor.app import build
-
-    config = ctx.load()
-    app = build(config, database_url=ctx.database_url(config))
+    app = ctx.app()
     click.echo(app.prune(dry_run=dry_run))
 
 
@@ -170,11 +177,9 @@ def check(
     ctx: Ctx, people: tuple[str, ...], source_names: tuple[str, ...], no_deliver: bool
 ) -> None:
     """Check every series (or the filtered ones) once, now; store, detect, deliver alerts."""
-    from monitor.app import build
     from monitor.cli_output import print_round_table
 
-    config = ctx.load()
-    app = build(config, database_url=ctx.database_url(config))
+    app = ctx.app()
     results = app.check_now(
         people=people, sources=source_names, progress=sys.stderr.isatty(), deliver=not no_deliver
     )
@@ -207,11 +212,9 @@ def run(ctx: Ctx) -> None:
 @handle_errors
 def history(ctx: Ctx, person: str, source_name: str | None, fmt: str, limit: int) -> None:
     """Show the snapshots of PERSON: every field, as a table, CSV or JSON."""
-    from monitor.app import build
     from monitor.timeline import render_history
 
-    config = ctx.load()
-    app = build(config, database_url=ctx.database_url(config))
+    app = ctx.app()
     render_history(app, person, source_name, fmt, limit, sys.stdout)
 
 
@@ -226,11 +229,9 @@ def alerts_group() -> None:
 @handle_errors
 def alerts_list(ctx: Ctx, limit: int) -> None:
     """Show recent alerts with their delivery state per channel."""
-    from monitor.app import build
     from monitor.cli_output import print_alerts
 
-    config = ctx.load()
-    app = build(config, database_url=ctx.database_url(config))
+    app = ctx.app()
     print_alerts(app.list_alerts(limit))
 
 
@@ -239,10 +240,7 @@ def alerts_list(ctx: Ctx, limit: int) -> None:
 @handle_errors
 def alerts_test(ctx: Ctx) -> None:
     """Send a test event through every channel and report each channel's result."""
-    from monitor.app import build
-
-    config = ctx.load()
-    app = build(config, database_url=ctx.database_url(config))
+    app = ctx.app()
     results = app.send_test_alert()
     failed = 0
     for channel, error in results:
@@ -260,11 +258,9 @@ def alerts_test(ctx: Ctx) -> None:
 @handle_errors
 def report(ctx: Ctx, people: tuple[str, ...], output: str) -> None:
     """Write a self-contained HTML report (charts, episodes, vanished images)."""
-    from monitor.app import build
     from monitor.report import write_report
 
-    config = ctx.load()
-    app = build(config, database_url=ctx.database_url(config))
+    app = ctx.app()
     path = write_report(app, list(people), Path(output))
     click.echo(f"report written to {path}")
 

@@ -266,4 +266,7 @@ def run_daemon(config: Config, *, database_url: str, config_path: str) -> int:
     if logging.getLogger().level > logging.INFO:
         logging.getLogger().setLevel(logging.INFO)  # a daemon logs one line per check
     app = build(config, database_url=database_url)
-    return asyncio.run(Daemon(app).run())
+    try:
+        return asyncio.run(Daemon(app).run())
+    finally:
+        app.engine.dispose()

@@ -68,5 +68,9 @@ class DaemonLock:
             os.close(self._fd)
             self._fd = None
         if self._conn is not None:
+            # The lock belongs to the session, and a pooled connection outlives close():
+            # unlock explicitly, then drop the connection rather than return it to the pool.
+            self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_KEY})
+            self._conn.invalidate()
             self._conn.close()
             self._conn = None
