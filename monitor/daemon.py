@@ -188,7 +188,10 @@ class Daemon:
     def _on_submitted(self, event: JobSubmissionEvent) -> None:
         now = datetime.now(UTC)
         for scheduled in event.scheduled_run_times:
-            self.metrics.lag.observe(max(0.0, (now - scheduled).total_seconds()))
+            lag = max(0.0, (now - scheduled).total_seconds())
+            self.metrics.lag.observe(lag)
+            if event.job_id.startswith("round:"):
+                logger.info("%s started %.3fs after its scheduled time", event.job_id, lag)
 
     # -- steps (each reports whether it did work) ---------------------------------------
     async def round_step(
