@@ -39,7 +39,7 @@ from monitor.app import App, build
 from monitor.config import Config
 from monitor.lock import DaemonLock
 from monitor.metrics import Metrics
-from monitor.pipeline import Pipeline
+from monitor.pipeline import CheckRow, Pipeline
 from monitor.scheduler import due_rechecks, first_run, last_rounds, start_offsets
 from monitor.store.catalog import SeriesRef
 from monitor.store.models import Heartbeat
@@ -195,32 +195,45 @@ class Daemon:
 
     # -- steps (each reports whether it did work) ---------------------------------------
     async def round_step(
-        self, source: str, refs: list[SeriesRef] | None = None, kind: str = "scheduled"
-    ) -> bool:
-        """One round of ``source`` (all its series, or ``refs``)."""
+        self,
+        source: str,
+        refs: list[SeriesRef] | None = None,
+        kind: str = "scheduled",
+        *,
+        spread: bool = True,
+    ) -> list[CheckRow]:
+        """One round of ``source`` (all its series, or ``refs``); returns its rows.
+
+        ``spread`` starts a scheduled round's checks over a slice of the interval; a replay
+        on a compressed clock (the demo) turns it off.
+        """
         assert self.pipeline is not None
         refs = refs if refs is not None else [r for r in self.refs if r.source == source]
         if not refs:
-            return False
+            return []
         every = self.app.config.sources[source].every
-        offsets = start_offsets(len(refs), every, self.rng) if kind == "scheduled" else None
+        offsets = (
+            start_offsets(len(refs), every, self.rng) if kind == "scheduled" and spread else None
+        )
         async with self.source_locks[source]:
-            await self.pipeline.run_round(source, refs, kind=kind, offsets=offsets)
-        return True
+            return await self.pipeline.run_round(source, refs, kind=kind, offsets=offsets)
 
-    async def recheck_step(self) -> bool:
-        """Early re-checks the detector asked for, each with its source's controls."""
+    async def recheck_step(self) -> dict[str, list[CheckRow]]:
+        """Early re-checks the detector asked for, each with its source's controls;
+        returns the rows of each source re-checked."""
         with self.app.sessions() as session:
             due = due_rechecks(session, self.app.clock())
         if not due:
-            return False
+            return {}
         by_source: dict[str, list[SeriesRef]] = defaultdict(list)
         for ref in self.refs:
             if ref.series_id in due or ref.role == "control":
                 by_source[ref.source].append(ref)
-        wanted = {r.source for r in self.refs if r.series_id in due}
-        await asyncio.gather(*(self.round_step(s, by_source[s], kind="recheck") for s in wanted))
-        return True
+        wanted = sorted({r.source for r in self.refs if r.series_id in due})
+        done = await asyncio.gather(
+            *(self.round_step(s, by_source[s], kind="recheck") for s in wanted)
+        )
+        return dict(zip(wanted, done, strict=True))
 
     async def dispatch_step(self) -> bool:
         result = await self.app.dispatcher.step()

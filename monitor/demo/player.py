@@ -1,12 +1,12 @@
 """Replays the script against a built ``App``: rounds, early re-checks, deliveries.
 
 ``Player.play()`` walks ``script.timeline()``. For each round it sets the simulated time
-and every engine's behaviour, runs one round per source through the real pipeline, all
-sources at once as the daemon does, then lets the real dispatcher deliver what the round
-put in the outbox. Before the next round it runs the early re-checks the detector asked for
-(``series.next_check_at``), at their own simulated time and with the source's controls,
-as the daemon does. It prints one line per round and a short block per delivered message,
-with what the SMTP sink and the webhook sink received.
+and every engine's behaviour and calls the daemon's own step functions (``Daemon.round_step``
+for every source at once, ``Daemon.recheck_step`` at the simulated time of each early
+re-check the detector asked for, the dispatcher after each): the daemon's code path, with
+the simulated clock taking the place of APScheduler's timer. It prints one line per round
+and a short block per delivered message, with what the SMTP sink and the webhook sink
+received.
 """
 
 from __future__ import annotations
@@ -23,12 +23,12 @@ from sqlalchemy import select
 from monitor import render
 from monitor.app import App
 from monitor.clock import FakeClock
+from monitor.daemon import Daemon
 from monitor.demo import console, script
 from monitor.demo.engines import Engines
 from monitor.demo.sinks import SmtpSink, WebhookSink
 from monitor.outbox import Batch
 from monitor.payload import AlertPayload, Message
-from monitor.pipeline import CheckRow, Pipeline
 from monitor.store.catalog import SeriesRef
 from monitor.store.models import Series
 
@@ -62,10 +62,12 @@ class Player:
         )
 
     async def play(self) -> None:
-        for ref in await asyncio.to_thread(self.app.series):
+        daemon = Daemon(self.app)
+        daemon.refs = await asyncio.to_thread(self.app.series)
+        for ref in daemon.refs:
             self.by_source[ref.source].append(ref)
         async with self.app.fetcher() as fetcher:
-            pipeline = self.app.pipeline(fetcher)
+            daemon.pipeline = self.app.pipeline(fetcher)
             for slot in script.timeline():
                 started = time.monotonic()
                 self.clock.now = slot.at
@@ -73,28 +75,24 @@ class Player:
                     self.peers.engines[name].behave(behaviour)
                 if slot.note:
                     self.say(f"{'':18}▶ {slot.note}")
-                rows = await _rounds(pipeline, self.by_source, "scheduled")
-                self.say(console.round_line(slot.at, rows))
+                names = list(self.by_source)
+                done = await asyncio.gather(*(daemon.round_step(n, spread=False) for n in names))
+                self.say(console.round_line(slot.at, dict(zip(names, done, strict=True))))
                 await self.deliver()
-                await self.rechecks(pipeline, slot.at + script.ROUND)
+                await self.rechecks(daemon, slot.at + script.ROUND)
                 left = self.pause - (time.monotonic() - started)
                 if left > 0:
                     await asyncio.sleep(left)
 
-    async def rechecks(self, pipeline: Pipeline, next_round: datetime) -> None:
-        """Early re-checks due before ``next_round``, each with its source's controls."""
+    async def rechecks(self, daemon: Daemon, next_round: datetime) -> None:
+        """Early re-checks due before ``next_round``, run by the daemon's recheck step at
+        their own simulated time."""
         for _ in range(MAX_RECHECKS):
             due = await asyncio.to_thread(_due, self.app, self.clock.now, next_round)
             if not due:
                 return
             self.clock.now = min(due.values())
-            wanted = {sid for sid, at in due.items() if at <= self.clock.now}
-            batch = {
-                source: [r for r in refs if r.series_id in wanted or r.role == "control"]
-                for source, refs in self.by_source.items()
-                if any(r.series_id in wanted for r in refs)
-            }
-            rows = await _rounds(pipeline, batch, "recheck")
+            rows = await daemon.recheck_step()
             self.say(console.round_line(self.clock.now, rows, recheck=True))
             await self.deliver()
 
@@ -127,15 +125,6 @@ class Player:
         if not posts:
             return "webhook sink: no such POST ✗"
         return f"webhook sink ({len(posts)} POST, signature verified) ✓"
-
-
-async def _rounds(
-    pipeline: Pipeline, by_source: dict[str, list[SeriesRef]], kind: str
-) -> dict[str, list[CheckRow]]:
-    """One round per source, all sources at once (each engine keeps its own pace)."""
-    names = list(by_source)
-    done = await asyncio.gather(*(pipeline.run_round(n, by_source[n], kind=kind) for n in names))
-    return dict(zip(names, done, strict=True))
 
 
 def _due(app: App, after: datetime, before: datetime) -> dict[int, datetime]:
