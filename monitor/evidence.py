@@ -2,7 +2,8 @@
 
 - ``vanished_images``: the images of the last valid check before a drop's first confirming
   check that are missing from the current one, each with first/last seen and the other
-  sources where the same image is still in the latest result set.
+  sources where the same image is still in the latest result set (the same URL, or, when
+  thumbnails are kept, the same photo by perceptual hash).
 - ``keep_raw``: the compressed body of the last healthy check of each series (replaced only
   when the body changed, so an unchanged result costs no write) and of every confirming
   check of a drop (kept until ``db prune`` removes it after ``evidence.raw_retention``).
@@ -41,6 +42,7 @@ from monitor.store.models import (
     Snapshot,
     Source,
 )
+from monitor.thumbnails import same_photo_elsewhere
 
 if TYPE_CHECKING:
     from monitor.app import App
@@ -126,6 +128,11 @@ def vanished_images(session: Session, series_id: int, event: Event) -> list[Vani
     series = session.get(Series, series_id)
     assert series is not None
     still = _still_seen(session, series, gone)
+    # With kept thumbnails, the same photo under another URL counts too (perceptual hash).
+    for image_id, matches in same_photo_elsewhere(session, series_id, sorted(gone)).items():
+        for match in matches:
+            if match.source not in still.get(image_id, []):
+                still.setdefault(image_id, []).append(match.source)
     rows = session.execute(
         select(Image, SeriesImage)
         .join(SeriesImage, SeriesImage.image_id == Image.id)

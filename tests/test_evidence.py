@@ -1,0 +1,76 @@
+"""What a drop alert lists as vanished, and where each vanished image is still seen."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+from sqlalchemy import select
+
+from monitor.detector.events import Confirmation, Event
+from monitor.evidence import vanished_images
+from monitor.store import catalog
+from monitor.store.models import Snapshot
+from monitor.thumbnails import keep_thumbnails
+from tests.test_thumbnails import NOW, item, make_app, photo, seed, serving
+
+
+def drop_confirmed_by(snapshot_id: int) -> Event:
+    return Event(
+        event="drop",
+        source="baidu",
+        family="chinese",
+        t=NOW,
+        reason="test",
+        person="Chen Yixin",
+        term="Chen Yixin",
+        confirming=(Confirmation(NOW, "ok", 1, 1, snapshot_id),),
+    )
+
+
+async def test_vanished_image_is_still_seen_where_the_same_photo_is_under_another_url(
+    tmp_path: Path,
+) -> None:
+    app = make_app(tmp_path)
+    [on_baidu, stays] = seed(app, "baidu", [item(1), item(9)])
+    [on_bing] = seed(app, "bing", [item(7, "tse.bing.test")])
+    files: dict[str, bytes | httpx.Response] = {
+        "https://img.test/thumb/1": photo(1),
+        "https://img.test/thumb/9": photo(5),
+        "https://tse.bing.test/thumb/7": photo(1, size=(120, 90), fmt="JPEG"),
+    }
+    fetcher, _ = serving(files)
+    async with fetcher:
+        await keep_thumbnails(app, fetcher, [on_baidu, stays, on_bing])
+    seed(app, "baidu", [item(9)])  # image 1 vanishes from Baidu
+    with app.sessions() as session:
+        baidu = next(r for r in catalog.sync(session, app.config) if r.source == "baidu")
+        last = session.scalar(
+            select(Snapshot.id)
+            .where(Snapshot.series_id == baidu.series_id)
+            .order_by(Snapshot.id.desc())
+            .limit(1)
+        )
+        assert last is not None
+        [gone] = vanished_images(session, baidu.series_id, drop_confirmed_by(last))
+    assert gone["image_url"] == "https://img.test/full/1.jpg"
+    assert gone["still_seen_on"] == ["bing"]
+
+
+def test_vanished_image_without_thumbnails_is_matched_by_url_only(tmp_path: Path) -> None:
+    app = make_app(tmp_path, evidence="  keep_thumbnails: false\n")
+    seed(app, "baidu", [item(1), item(2)])
+    seed(app, "bing", [item(2), item(3)])
+    seed(app, "baidu", [item(3)])  # 1 and 2 vanish from Baidu; 2 is still on Bing
+    with app.sessions() as session:
+        baidu = next(r for r in catalog.sync(session, app.config) if r.source == "baidu")
+        last = session.scalar(
+            select(Snapshot.id)
+            .where(Snapshot.series_id == baidu.series_id)
+            .order_by(Snapshot.id.desc())
+            .limit(1)
+        )
+        assert last is not None
+        gone = vanished_images(session, baidu.series_id, drop_confirmed_by(last))
+    seen = {g["image_url"]: g["still_seen_on"] for g in gone}
+    assert seen == {"https://img.test/full/1.jpg": [], "https://img.test/full/2.jpg": ["bing"]}
