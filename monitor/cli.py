@@ -167,6 +167,40 @@ def _database_url_only(ctx: Ctx) -> str:
     return str(ctx.database_url(ctx.load()))
 
 
+@cli.command("raw")
+@click.argument("snapshot_id", type=int)
+@click.option("-o", "--output", type=click.Path(), default="-", show_default=True,
+              help="Where to write the body ('-' for standard output).")
+@pass_ctx
+@handle_errors
+def raw(ctx: Ctx, snapshot_id: int, output: str) -> None:
+    """Write the raw response kept as evidence for SNAPSHOT_ID (see `history`), as the
+    engine sent it; its SHA-256 and content type go to stderr."""
+    import gzip
+    import hashlib
+
+    from monitor.store.models import RawResponse
+
+    app = ctx.app()
+    app.migrate()
+    with app.sessions() as session:
+        row = session.query(RawResponse).filter_by(snapshot_id=snapshot_id).one_or_none()
+        if row is None:
+            raise MonitorError(
+                f"no raw response kept for snapshot {snapshot_id} (kept: the last healthy check "
+                "of each series and the confirming checks of drops, until `db prune`)"
+            )
+        body = gzip.decompress(row.body_gz)
+        if hashlib.sha256(body).hexdigest() != row.sha256:
+            raise MonitorError(f"snapshot {snapshot_id}: the kept body does not match its hash")
+        click.echo(f"snapshot {snapshot_id}: {len(body)} bytes, {row.content_type or '?'}, "
+                   f"sha256 {row.sha256}, kept as {row.reason}", err=True)
+    if output == "-":
+        sys.stdout.buffer.write(body)
+    else:
+        Path(output).write_bytes(body)
+
+
 @cli.command("check")
 @click.option("--person", "people", multiple=True, metavar="NAME", help="Only this person.")
 @click.option("--source", "source_names", multiple=True, metavar="NAME", help="Only this source.")

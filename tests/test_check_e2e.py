@@ -89,3 +89,29 @@ sources:
     # Baidu's home page was visited first for cookies, once.
     assert sum(1 for r in server.requests if r.path == "/") == 1
     assert "blocked" in proc.stdout and "parse_error" in proc.stdout
+
+
+def test_raw_returns_the_body_the_engine_sent_for_a_snapshot(
+    server: LocalServer, tmp_path: Path
+) -> None:
+    db = tmp_path / "m.db"
+    config = tmp_path / "config.yaml"
+    config.write_text(f"""
+database: {{url: "sqlite:///{db}"}}
+people: [{{name: Dong Jingwei}}]
+sources:
+  baidu: {{kind: baidu_images, base_url: "{server.url}", rate: 50/1s}}
+""", encoding="utf-8")
+    run = [sys.executable, "-m", "monitor", "--config", str(config)]
+    subprocess.run([*run, "check"], capture_output=True, check=True, timeout=60)
+    with sqlite3.connect(db) as conn:
+        [(snapshot_id,)] = conn.execute("select id from snapshots").fetchall()
+    proc = subprocess.run([*run, "raw", str(snapshot_id)], capture_output=True, timeout=60,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == (FIX / "baidu_images/acjson-results.json").read_bytes()
+    assert b"sha256" in proc.stderr
+    missing = subprocess.run([*run, "raw", "999"], capture_output=True, text=True, timeout=60,
+                             check=False)
+    assert missing.returncode == 1
+    assert "no raw response kept for snapshot 999" in missing.stderr
