@@ -169,8 +169,14 @@ def _database_url_only(ctx: Ctx) -> str:
 
 @cli.command("raw")
 @click.argument("snapshot_id", type=int)
-@click.option("-o", "--output", type=click.Path(), default="-", show_default=True,
-              help="Where to write the body ('-' for standard output).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(),
+    default="-",
+    show_default=True,
+    help="Where to write the body ('-' for standard output).",
+)
 @pass_ctx
 @handle_errors
 def raw(ctx: Ctx, snapshot_id: int, output: str) -> None:
@@ -193,8 +199,11 @@ def raw(ctx: Ctx, snapshot_id: int, output: str) -> None:
         body = gzip.decompress(row.body_gz)
         if hashlib.sha256(body).hexdigest() != row.sha256:
             raise MonitorError(f"snapshot {snapshot_id}: the kept body does not match its hash")
-        click.echo(f"snapshot {snapshot_id}: {len(body)} bytes, {row.content_type or '?'}, "
-                   f"sha256 {row.sha256}, kept as {row.reason}", err=True)
+        click.echo(
+            f"snapshot {snapshot_id}: {len(body)} bytes, {row.content_type or '?'}, "
+            f"sha256 {row.sha256}, kept as {row.reason}",
+            err=True,
+        )
     if output == "-":
         sys.stdout.buffer.write(body)
     else:
@@ -300,8 +309,12 @@ def report(ctx: Ctx, people: tuple[str, ...], output: str) -> None:
 
 
 @cli.command("demo")
-@click.option("--speed", type=click.FloatRange(min=0, min_open=True), default=1.0,
-              help="Faster (>1) or slower replay.")
+@click.option(
+    "--speed",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    help="Faster (>1) or slower replay.",
+)
 @click.option(
     "--keep",
     type=click.Path(),

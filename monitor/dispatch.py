@@ -90,6 +90,7 @@ class Dispatcher:
             batches = outbox.due_batches(session, now)
         if not batches:
             return result
+
         async def one(batch: outbox.Batch) -> None:
             async with self._limit:
                 await self._deliver(batch, result)

@@ -96,8 +96,7 @@ def _ensure_images(session: Session, items: list[ImageItem], now: datetime) -> l
     for chunk_start in range(0, len(hashes), 500):
         chunk = hashes[chunk_start : chunk_start + 500]
         known.update(
-            session.execute(select(Image.url_hash, Image.id).where(Image.url_hash.in_(chunk)))
-            .all()
+            session.execute(select(Image.url_hash, Image.id).where(Image.url_hash.in_(chunk))).all()
         )
     for item, h in zip(items, hashes, strict=True):
         if h not in known:
