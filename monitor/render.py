@@ -67,9 +67,13 @@ def safe_url(url: str | None) -> str | None:
     url = url.strip()
     if url.startswith("//"):
         url = "https:" + url
+    # Browsers drop tabs and newlines inside URLs ("java\tscript:"): refuse them outright.
     if _URL_FORBIDDEN.search(url):
         return None
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unbalanced IPv6 bracket
+        return None
     return url if parts.scheme.lower() in ("http", "https") and parts.netloc else None
 
 

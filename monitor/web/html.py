@@ -19,31 +19,14 @@ import html
 from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
-from urllib.parse import urlsplit
+
+# One URL rule for mail and pages: only absolute http(s) URLs become links or images.
+from monitor.render import safe_url as safe_url
 
 
 def esc(value: object) -> str:
     """``value`` as text safe inside an element or a double-quoted attribute."""
     return html.escape("" if value is None else str(value), quote=True)
-
-
-def safe_url(url: str | None) -> str | None:
-    """``url`` when it is an absolute http(s) URL (``//host`` counts as https), else None."""
-    if not url:
-        return None
-    url = url.strip()
-    if url.startswith("//"):
-        url = "https:" + url
-    # Browsers drop tabs and newlines inside URLs ("java\tscript:"); refuse them outright.
-    if any(ch in url for ch in "\t\r\n\x00") or any(ord(ch) < 0x20 for ch in url):
-        return None
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        return None
-    return url
 
 
 def link(url: str | None, text: object, *, cls: str = "") -> str:
