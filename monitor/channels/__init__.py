@@ -8,7 +8,6 @@ are a config error (give the webhooks ``name:``s).
 
 from __future__ import annotations
 
-import importlib
 import ssl
 from collections.abc import Mapping
 from typing import Any
@@ -18,6 +17,7 @@ import httpx
 from monitor.channels.base import Channel, ChannelDeps
 from monitor.clock import Clock, utcnow
 from monitor.errors import ConfigError
+from monitor.registry import load_plugin
 
 REGISTRY: dict[str, str] = {
     "email": "monitor.channels.email:EmailChannel",
@@ -28,16 +28,7 @@ REGISTRY: dict[str, str] = {
 
 def load(kind: str) -> type[Channel]:
     """Import and return the class registered for ``kind``; ``LookupError`` if unknown."""
-    try:
-        target = REGISTRY[kind]
-    except KeyError:
-        known = ", ".join(sorted(REGISTRY))
-        raise LookupError(f'unknown channel kind "{kind}" (known: {known})') from None
-    module_name, _, class_name = target.partition(":")
-    cls = getattr(importlib.import_module(module_name), class_name)
-    if not (isinstance(cls, type) and issubclass(cls, Channel)):
-        raise TypeError(f"{target} is not a Channel")
-    return cls
+    return load_plugin(REGISTRY, kind, Channel, "channel")
 
 
 def build_channels(

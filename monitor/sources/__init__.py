@@ -6,8 +6,7 @@ An unknown kind is a config error at load time. Adding a source is adding a modu
 
 from __future__ import annotations
 
-import importlib
-
+from monitor.registry import load_plugin
 from monitor.sources.base import Source, SourceOptions
 
 REGISTRY: dict[str, str] = {
@@ -25,16 +24,7 @@ REGISTRY: dict[str, str] = {
 
 def load(kind: str) -> type[Source]:
     """Import and return the class registered for ``kind``; ``LookupError`` if unknown."""
-    try:
-        target = REGISTRY[kind]
-    except KeyError:
-        known = ", ".join(sorted(REGISTRY))
-        raise LookupError(f'unknown source kind "{kind}" (known: {known})') from None
-    module_name, _, class_name = target.partition(":")
-    cls = getattr(importlib.import_module(module_name), class_name)
-    if not (isinstance(cls, type) and issubclass(cls, Source)):
-        raise TypeError(f"{target} is not a Source")
-    return cls
+    return load_plugin(REGISTRY, kind, Source, "source")
 
 
 __all__ = ["REGISTRY", "Source", "SourceOptions", "load"]
