@@ -1,0 +1,110 @@
+"""The daemon's status endpoint on 127.0.0.1: /healthz, /metrics, the pages, the token."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from monitor import outbox
+from monitor.app import App, build
+from monitor.clock import FakeClock
+from monitor.config import parse_config
+from monitor.metrics import Metrics
+from monitor.store.models import Heartbeat
+from monitor.web.server import StatusServer
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(NOW)
+
+
+@pytest.fixture
+def app(tmp_path: Path, clock: FakeClock) -> App:
+    config = parse_config(
+        f"database: {{url: 'sqlite:///{tmp_path / 'm.db'}'}}\n"
+        "people: [{name: Dong Jingwei}]\nsources: {bing: {kind: bing_images}}\n",
+        "config.yaml",
+        {},
+    )
+    app = build(config, channels=[], clock=clock)
+    app.migrate()
+    app.series()
+    return app
+
+
+def serve(app: App, token: str | None = None) -> Iterator[tuple[str, Metrics]]:
+    metrics = Metrics()
+    server = StatusServer(app, metrics, "127.0.0.1", 0, token=token)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{server.port}", metrics
+    finally:
+        server.stop()
+
+
+def get(url: str, **kw: object) -> httpx.Response:
+    return httpx.get(url, trust_env=False, **kw)  # type: ignore[arg-type]
+
+
+def beat(app: App, at: datetime) -> None:
+    with app.sessions() as session, session.begin():
+        session.add(Heartbeat(instance="t", pid=1, host="h", started_at=at, beat_at=at))
+
+
+def test_healthz_is_ok_with_a_fresh_heartbeat_and_503_when_it_is_old(
+    app: App, clock: FakeClock
+) -> None:
+    beat(app, NOW)
+    for url, _ in serve(app):
+        ok = get(f"{url}/healthz")
+        assert ok.status_code == 200 and ok.json()["ok"] is True
+        clock.advance(timedelta(minutes=5))
+        stale = get(f"{url}/healthz")
+        assert stale.status_code == 503
+        assert stale.json()["problems"] == ["heartbeat is old"]
+
+
+def test_healthz_is_503_when_an_undelivered_alert_is_old(app: App, clock: FakeClock) -> None:
+    with app.sessions() as session, session.begin():
+        outbox.enqueue(session, payload={"event": "test"}, channels=["email"], now=NOW)
+    clock.advance(timedelta(hours=1))
+    beat(app, clock.now)
+    for url, _ in serve(app):
+        answer = get(f"{url}/healthz")
+        assert answer.status_code == 503
+        assert answer.json()["outbox_depth"] == 1
+        assert answer.json()["problems"][0].startswith("undelivered alerts since")
+
+
+def test_metrics_are_in_prometheus_format(app: App) -> None:
+    for url, metrics in serve(app):
+        metrics.observe_check("bing", "blocked", 0.4, NOW.timestamp())
+        text = get(f"{url}/metrics").text
+        assert 'absence_checks_total{source="bing",status="blocked"} 1.0' in text
+        assert "absence_fetch_seconds_bucket" in text
+        assert "absence_outbox_depth" in text
+
+
+def test_pages_need_the_token_when_one_is_set_but_healthz_does_not(app: App) -> None:
+    beat(app, NOW)
+    for url, _ in serve(app, token="s3cret-token"):
+        assert get(f"{url}/metrics").status_code == 401
+        assert get(f"{url}/metrics?token=wrong").status_code == 401
+        assert get(f"{url}/metrics?token=s3cret-token").status_code == 200
+        bearer = {"Authorization": "Bearer s3cret-token"}
+        assert get(f"{url}/", headers=bearer).status_code == 200
+        assert get(f"{url}/healthz").status_code == 200
+
+
+def test_report_of_an_unknown_person_is_404(app: App) -> None:
+    for url, _ in serve(app):
+        assert get(f"{url}/report/Nobody%20Here").status_code == 404
+        assert get(f"{url}/nothing").status_code == 404
