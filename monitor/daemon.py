@@ -10,7 +10,8 @@ Jobs (thin wrappers around step functions):
 - one round per enabled source every ``every`` (first run from the database, see
   ``scheduler.first_run``), checks spread over a slice of the interval;
 - early re-checks asked for by the detector, with the source's controls, every minute;
-- the dispatcher every ``alerts.dispatch_every``; a heartbeat row every ``HEARTBEAT``.
+- the dispatcher every ``alerts.dispatch_every``; a heartbeat row every ``HEARTBEAT``;
+- retention (``db prune``) once a day.
 
 Rounds of one source never overlap (a lock per source), so the detector sees each series'
 checks in time order. SIGHUP is not a reload: restart the service to apply a new config.
@@ -48,6 +49,7 @@ logger = logging.getLogger(__name__)
 HEARTBEAT = timedelta(seconds=15)
 SHUTDOWN_GRACE = float(os.environ.get("ABSENCE_MONITOR_SHUTDOWN_GRACE", "20"))
 RECHECK_EVERY = timedelta(seconds=60)
+PRUNE_DELAY = timedelta(minutes=10)  # not in the first minutes after a (re)start
 
 
 class Daemon:
@@ -234,6 +236,12 @@ class Daemon:
             *(self.round_step(s, by_source[s], kind="recheck") for s in wanted)
         )
         return dict(zip(wanted, done, strict=True))
+
+    async def prune_step(self) -> bool:
+        """Apply ``evidence.raw_retention`` (raw responses; counts are kept forever)."""
+        message = await asyncio.to_thread(self.app.prune)
+        logger.info("retention: %s", message)
+        return not message.startswith("removed 0 ")
 
     async def dispatch_step(self) -> bool:
         result = await self.app.dispatcher.step()
