@@ -39,7 +39,7 @@ def test_checks_of_a_round_are_spread_over_a_slice_of_the_interval() -> None:
     offsets = start_offsets(1000, SIX_H, random.Random(3))
     assert len(offsets) == 1000
     assert offsets == sorted(offsets)
-    assert 0 <= offsets[0] and offsets[-1] <= SPREAD_CAP.total_seconds()
+    assert offsets[0] >= 0 and offsets[-1] <= SPREAD_CAP.total_seconds()
     # no second holds more than a handful of starts
     per_second: dict[int, int] = {}
     for o in offsets:
