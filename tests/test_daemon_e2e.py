@@ -164,7 +164,10 @@ def test_restart_does_not_recheck_everything_at_once(engines, tmp_path: Path) ->
     assert "source bing: every 1:00:00, next round at" in out
 
 
-def test_kill_9_mid_round_then_restart_delivers_every_alert_once(engines, tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["kill-9", "sigterm"])
+def test_stop_mid_round_then_restart_delivers_every_alert_once(
+    engines, tmp_path: Path, sig: int
+) -> None:
     e, server = engines
     cfg = write_config(tmp_path, server.url)
     proc = start(cfg)
@@ -176,7 +179,7 @@ def test_kill_9_mid_round_then_restart_delivers_every_alert_once(engines, tmp_pa
         e.delay = 0.3
         time.sleep(0.5)
     finally:
-        stop(proc, signal.SIGKILL)  # in the middle of a round
+        stop(proc, sig)  # in the middle of a round
     e.delay = 0.0
     e.erased = False  # the images come back: a recovered alert follows
     proc = start(cfg)
