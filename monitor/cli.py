@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from monitor import __version__, logs
 from monitor.errors import ConfigError, DatabaseError, MonitorError
@@ -63,6 +64,11 @@ def handle_errors(func: F) -> F:
             sys.exit(2)
         except DatabaseError as exc:
             click.echo(f"database: {mask(str(exc))}", err=True)
+            sys.exit(1)
+        except SQLAlchemyError as exc:
+            # The driver's own words ("file is not a database", "connection refused"), once.
+            original = getattr(exc, "orig", None) or exc
+            click.echo(f"database: {mask(str(original)).splitlines()[0]}", err=True)
             sys.exit(1)
         except MonitorError as exc:
             click.echo(f"error: {mask(str(exc))}", err=True)

@@ -81,3 +81,31 @@ def test_db_upgrade_creates_the_schema_in_a_new_sqlite_file(tmp_path: Path) -> N
     with sqlite3.connect(db) as conn:
         tables = {r[0] for r in conn.execute("select name from sqlite_master where type='table'")}
     assert {"snapshots", "image_sets", "alerts", "deliveries"} <= tables
+
+
+def test_a_file_that_is_not_a_database_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    bad = tmp_path / "notes.db"
+    bad.write_text("these are my notes\n" * 100, encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "monitor", "--config", str(ROOT / "config.yaml"),
+         "--database", f"sqlite:///{bad}", "db", "upgrade"],
+        capture_output=True, text=True, check=False,
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == "database: file is not a database"
+    assert bad.read_text(encoding="utf-8").startswith("these are my notes")  # nothing lost
+
+
+def test_a_database_migrated_by_a_newer_version_is_refused(tmp_path: Path) -> None:
+    import sqlite3
+
+    db = tmp_path / "m.db"
+    args = ["--config", str(ROOT / "config.yaml"), "--database", f"sqlite:///{db}"]
+    assert CliRunner().invoke(cli, [*args, "db", "upgrade"]).exit_code == 0
+    with sqlite3.connect(db) as conn:
+        conn.execute("update alembic_version set version_num = '9999'")
+    result = CliRunner().invoke(cli, [*args, "db", "upgrade"])
+    assert result.exit_code == 1
+    assert "schema revision 9999, which this version of absence-monitor does not know" in (
+        result.output
+    )

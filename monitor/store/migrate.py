@@ -39,9 +39,19 @@ def alembic_config(engine: Engine) -> AlembicConfig:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to ``revision``; refuses a database that is not ours."""
+    """Bring the schema to ``revision``; refuses a database that is not ours, or one that a
+    newer version of the program has migrated beyond what this one knows."""
     _refuse_foreign(engine)
     cfg = alembic_config(engine)
+    current = current_revision(engine)
+    scripts = ScriptDirectory.from_config(cfg)
+    known = {s.revision for s in scripts.walk_revisions()}
+    if current is not None and current not in known:
+        raise DatabaseError(
+            f"the database is at schema revision {current}, which this version of "
+            f"absence-monitor does not know (it knows up to {scripts.get_current_head()}): "
+            "it was migrated by a newer version; upgrade absence-monitor"
+        )
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
