@@ -55,7 +55,7 @@ def print_alerts(
         console.print("no alerts yet")
         return
     table = Table(title="alerts")
-    for col in ("id", "created", "event", "person", "source", "deliveries"):
+    for col in ("id", "created", "event", "person", "term", "source", "snapshot", "deliveries"):
         table.add_column(col)
     for alert, deliveries in items:
         p = alert.payload
@@ -73,7 +73,9 @@ def print_alerts(
             f"{alert.created_at:%Y-%m-%d %H:%M}",
             alert.event,
             escape(str(p.get("person") or "-")),
+            escape(str(p.get("term") or "-")),
             escape(str(p.get("source") or "-")),
+            "-" if alert.snapshot_id is None else str(alert.snapshot_id),  # for `raw`
             escape(states),
         )
     console.print(table)
