@@ -17,7 +17,7 @@ import hashlib
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from monitor.detector.events import Event
@@ -92,6 +92,18 @@ def keep_raw(session: Session, snap: Snapshot, obs: Observation, reason: str) ->
             reason=reason,
         )
     )
+
+
+def protect_raw(session: Session, snapshot_ids: tuple[int, ...]) -> None:
+    """Mark the kept bodies of a drop's confirming checks as ``confirming``: an earlier one
+    was kept as the series' last healthy body, which the next change would replace."""
+    if snapshot_ids:
+        session.execute(
+            update(RawResponse)
+            .where(RawResponse.snapshot_id.in_(snapshot_ids))
+            .values(reason="confirming")
+            .execution_options(synchronize_session=False)
+        )
 
 
 def _set_of(session: Session, set_id: int | None) -> set[int]:

@@ -23,7 +23,7 @@ from monitor.detector.events import Event, PeerSummary
 from monitor.detector.health import SourceHealth
 from monitor.detector.points import Point, RoundInput, SeriesKey
 from monitor.detector.state import SeriesState
-from monitor.evidence import build_alert_payload, keep_raw
+from monitor.evidence import build_alert_payload, keep_raw, protect_raw
 from monitor.store.catalog import SeriesRef
 from monitor.store.models import Episode, Person, Round, Series, Snapshot, Source, Term
 from monitor.store.snapshots import mark_excluded, record_snapshot
@@ -224,6 +224,7 @@ def _enqueue(
     snapshot = snaps.get(series_id) if series_id is not None else None
     if snapshot is not None and event.event in ("drop", "partial") and checked is not None:
         keep_raw(session, snapshot, checked.observation, "confirming")
+        protect_raw(session, event.snapshot_ids)
     episode = _episode(session, event, series_id, src.id, now)
     payload: dict[str, Any] = dict(build_alert_payload(app, session, event, series_id, now))
     if episode is not None and payload.get("episode"):

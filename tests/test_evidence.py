@@ -74,3 +74,37 @@ def test_vanished_image_without_thumbnails_is_matched_by_url_only(tmp_path: Path
         gone = vanished_images(session, baidu.series_id, drop_confirmed_by(last))
     seen = {g["image_url"]: g["still_seen_on"] for g in gone}
     assert seen == {"https://img.test/full/1.jpg": [], "https://img.test/full/2.jpg": ["bing"]}
+
+
+def test_confirming_bodies_survive_the_next_healthy_body(tmp_path: Path) -> None:
+    from monitor.evidence import keep_raw, protect_raw
+    from monitor.observation import Observation, Status
+    from monitor.store.models import RawResponse
+    from monitor.store.snapshots import record_snapshot
+
+    app = make_app(tmp_path, evidence="  keep_thumbnails: false\n")
+    with app.sessions() as session, session.begin():
+        baidu = next(r for r in catalog.sync(session, app.config) if r.source == "baidu")
+        ids = []
+        for body in (b"before the drop", b"first sign", b"first sign"):
+            obs = Observation(Status.OK, items=[item(1)], raw=body)
+            snap = record_snapshot(
+                session, series_id=baidu.series_id, observation=obs, started_at=NOW, finished_at=NOW
+            )
+            keep_raw(session, snap, obs, "healthy")
+            ids.append(snap.id)
+        # The second low check confirms the drop: both low checks are its evidence.
+        keep_raw(session, snap, obs, "confirming")
+        protect_raw(session, (ids[1], ids[2]))
+        recovered = Observation(Status.OK, items=[item(1), item(2)], raw=b"images are back")
+        snap = record_snapshot(
+            session,
+            series_id=baidu.series_id,
+            observation=recovered,
+            started_at=NOW,
+            finished_at=NOW,
+        )
+        keep_raw(session, snap, recovered, "healthy")
+    with app.sessions() as session:
+        kept = {r.snapshot_id: r.reason for r in session.scalars(select(RawResponse))}
+    assert kept == {ids[1]: "confirming", ids[2]: "confirming", snap.id: "healthy"}
