@@ -23,8 +23,8 @@ from pathlib import Path
 
 from bench.detection.corpus import CHECKS_PER_DAY
 from bench.detection.generate import generate
-from monitor.backtest import Replayer, Setup, run_backtest
-from monitor.backtest_input import JsonlReader
+from monitor.backtest.records import JsonlReader
+from monitor.backtest.replay import Replayer, Setup, run_backtest
 
 SERIES = 40 * 7 + 3 * 7  # people x sources + controls x sources (generate's defaults)
 

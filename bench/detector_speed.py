@@ -17,8 +17,8 @@ import statistics
 import time
 from datetime import UTC, datetime, timedelta
 
+from monitor.core.observation import Status
 from monitor.detector import Engine, Point, Role, SeriesKey
-from monitor.observation import Status
 
 SOURCES = {
     "baidu_images": "chinese",

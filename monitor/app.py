@@ -19,19 +19,19 @@ import httpx
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor import outbox, sources
+from monitor import sources
+from monitor.alerts.payload import Message
 from monitor.channels import build_channels
 from monitor.channels.base import Channel
-from monitor.clock import Clock, utcnow
+from monitor.channels.dispatch import Dispatcher, RetryPolicy
 from monitor.config import Config
-from monitor.dispatch import Dispatcher, RetryPolicy
-from monitor.errors import ChannelError
-from monitor.http import Fetcher
-from monitor.metrics import Metrics
-from monitor.payload import Message
-from monitor.pipeline import CheckRow, Pipeline
+from monitor.core.clock import Clock, utcnow
+from monitor.core.errors import ChannelError
+from monitor.core.metrics import Metrics
+from monitor.fetch.client import Fetcher
+from monitor.rounds import CheckRow, Pipeline
 from monitor.sources.base import Source
-from monitor.store import catalog, migrate
+from monitor.store import catalog, migrate, outbox
 from monitor.store.catalog import SeriesRef
 from monitor.store.db import create_db_engine, session_factory
 
@@ -104,7 +104,7 @@ class App:
         deliver: bool = True,
     ) -> list[CheckRow]:
         """Every (filtered) series once, now: fetch, store, detect, deliver."""
-        from monitor.errors import ConfigError
+        from monitor.core.errors import ConfigError
 
         unknown = [s for s in sources if s not in self.config.sources]
         if unknown:
@@ -132,7 +132,7 @@ class App:
 
     def send_test_alert(self) -> list[tuple[str, str | None]]:
         """A ``test`` event straight through every channel; (channel, error or None)."""
-        from monitor.payload import build_payload
+        from monitor.alerts.payload import build_payload
 
         async def go() -> list[tuple[str, str | None]]:
             out: list[tuple[str, str | None]] = []

@@ -34,8 +34,8 @@ from typing import Any
 
 import httpx
 
-from monitor.errors import Blocked, ParseError
-from monitor.observation import ImageItem, Observation, PageResult, Status
+from monitor.core.errors import Blocked, ParseError
+from monitor.core.observation import ImageItem, Observation, PageResult, Status
 from monitor.sources import load
 from monitor.sources.base import Source
 

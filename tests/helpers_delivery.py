@@ -35,12 +35,11 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor import outbox
+from monitor.alerts.payload import AlertPayload, Message, build_payload
 from monitor.channels.base import Channel
-from monitor.clock import FakeClock
-from monitor.errors import ChannelError
-from monitor.payload import AlertPayload, Message, build_payload
-from monitor.store import migrate
+from monitor.core.clock import FakeClock
+from monitor.core.errors import ChannelError
+from monitor.store import migrate, outbox
 from monitor.store.db import create_db_engine, session_factory
 from monitor.store.models import Alert, Delivery, DeliveryAttempt
 from monitor.testing import Reply, Request

@@ -16,12 +16,12 @@ import pytest
 from click.testing import CliRunner, Result
 
 from bench.detection.cases import CASES, check
-from monitor.backtest import family_from_name
-from monitor.backtest_input import parse_record
-from monitor.cli import cli
+from monitor.alerts.payload import AlertPayload, validate_payload
+from monitor.backtest.records import parse_record
+from monitor.backtest.replay import family_from_name
+from monitor.cli.main import cli
 from monitor.config import parse_config
-from monitor.observation import ImageItem, Observation, Status
-from monitor.payload import AlertPayload, validate_payload
+from monitor.core.observation import ImageItem, Observation, Status
 from monitor.store import catalog
 from monitor.store.db import create_db_engine, session_factory
 from monitor.store.migrate import upgrade

@@ -29,9 +29,9 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 
-from monitor.report import write_report
 from monitor.testing import LocalServer, Reply, Request
-from monitor.web.overview import overview_html, report_html
+from monitor.web.document import write_report
+from monitor.web.overview_page import overview_html, report_html
 from tests.test_report import seed_report_app
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -23,13 +23,13 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from monitor import render
+from monitor.alerts import render
+from monitor.alerts.payload import AlertPayload, Message, build_payload, vanished_image
 from monitor.channels import build_channels
 from monitor.channels.email import EmailChannel
-from monitor.clock import FakeClock
-from monitor.errors import ChannelError
-from monitor.observation import ImageItem
-from monitor.payload import AlertPayload, Message, build_payload, vanished_image
+from monitor.core.clock import FakeClock
+from monitor.core.errors import ChannelError
+from monitor.core.observation import ImageItem
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 USER, PASSWORD = "alerts@example.org", "correct-horse-battery"

@@ -13,9 +13,9 @@ from typing import Any, ClassVar
 
 import pytest
 
+from monitor.alerts.payload import Message, build_payload
 from monitor.channels import REGISTRY, Channel, build_channels, load
-from monitor.errors import ChannelError, ConfigError
-from monitor.payload import Message, build_payload
+from monitor.core.errors import ChannelError, ConfigError
 
 HAS_APPRISE = importlib.util.find_spec("apprise") is not None
 needs_apprise = pytest.mark.skipif(not HAS_APPRISE, reason="the apprise extra is not installed")

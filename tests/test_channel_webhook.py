@@ -1,6 +1,6 @@
 """Webhooks against a real HTTP receiver on 127.0.0.1 that verifies each signature.
 
-Also the payload schema the receiver gets (``monitor.payload``): it is the webhook's
+Also the payload schema the receiver gets (``monitor.alerts.payload``): it is the webhook's
 contract, so its tests live here.
 """
 
@@ -24,11 +24,7 @@ import httpx
 import pytest
 
 from monitor import __version__
-from monitor.channels import build_channels
-from monitor.channels.base import mask_url
-from monitor.channels.webhook import WebhookChannel, sign
-from monitor.errors import ChannelError, ConfigError
-from monitor.payload import (
+from monitor.alerts.payload import (
     SCHEMA_VERSION,
     AlertPayload,
     Message,
@@ -37,6 +33,10 @@ from monitor.payload import (
     validate_payload,
     webhook_body,
 )
+from monitor.channels import build_channels
+from monitor.channels.base import mask_url
+from monitor.channels.webhook import WebhookChannel, sign
+from monitor.core.errors import ChannelError, ConfigError
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 SECRET = "s3cr3t-webhook-key"

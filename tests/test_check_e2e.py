@@ -23,12 +23,14 @@ def engine(req: Request) -> Reply:
         return Reply(200, "<html>home</html>", headers={"Set-Cookie": "BAIDUID=abc; Path=/"})
     if req.path == "/search/acjson":
         if term == "blocked person":
-            return Reply(200, (FIX / "baidu_images/acjson-antiflag-1.json").read_bytes(),
-                         "application/json")
+            return Reply(
+                200, (FIX / "baidu_images/acjson-antiflag-1.json").read_bytes(), "application/json"
+            )
         if term == "broken person":
             return Reply(200, "<html><body>new layout</body></html>")
-        return Reply(200, (FIX / "baidu_images/acjson-results.json").read_bytes(),
-                     "application/json")
+        return Reply(
+            200, (FIX / "baidu_images/acjson-results.json").read_bytes(), "application/json"
+        )
     if req.path == "/images/async":
         if term == "nobody":
             return Reply(200, (FIX / "bing_images/no-results-constructed.html").read_bytes())
@@ -45,7 +47,8 @@ def server() -> Iterator[LocalServer]:
 def test_check_stores_snapshots_with_honest_statuses(server: LocalServer, tmp_path: Path) -> None:
     db = tmp_path / "m.db"
     config = tmp_path / "config.yaml"
-    config.write_text(f"""
+    config.write_text(
+        f"""
 database:
   url: sqlite:///{db}
 people:
@@ -65,10 +68,15 @@ sources:
     rate: 50/1s
     concurrency: 4
     controls: [giant panda]
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     proc = subprocess.run(
         [sys.executable, "-m", "monitor", "--config", str(config), "check"],
-        capture_output=True, text=True, check=False, timeout=60,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
     )
     assert proc.returncode == 0, proc.stderr
     with sqlite3.connect(db) as conn:
@@ -96,22 +104,27 @@ def test_raw_returns_the_body_the_engine_sent_for_a_snapshot(
 ) -> None:
     db = tmp_path / "m.db"
     config = tmp_path / "config.yaml"
-    config.write_text(f"""
+    config.write_text(
+        f"""
 database: {{url: "sqlite:///{db}"}}
 people: [{{name: Dong Jingwei}}]
 sources:
   baidu: {{kind: baidu_images, base_url: "{server.url}", rate: 50/1s}}
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     run = [sys.executable, "-m", "monitor", "--config", str(config)]
     subprocess.run([*run, "check"], capture_output=True, check=True, timeout=60)
     with sqlite3.connect(db) as conn:
         [(snapshot_id,)] = conn.execute("select id from snapshots").fetchall()
-    proc = subprocess.run([*run, "raw", str(snapshot_id)], capture_output=True, timeout=60,
-                          check=False)
+    proc = subprocess.run(
+        [*run, "raw", str(snapshot_id)], capture_output=True, timeout=60, check=False
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == (FIX / "baidu_images/acjson-results.json").read_bytes()
     assert b"sha256" in proc.stderr
-    missing = subprocess.run([*run, "raw", "999"], capture_output=True, text=True, timeout=60,
-                             check=False)
+    missing = subprocess.run(
+        [*run, "raw", "999"], capture_output=True, text=True, timeout=60, check=False
+    )
     assert missing.returncode == 1
     assert "no raw response kept for snapshot 999" in missing.stderr

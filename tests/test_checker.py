@@ -14,10 +14,10 @@ from typing import ClassVar
 import httpx
 import pytest
 
-from monitor.checker import run_check
-from monitor.errors import Blocked, ParseError
-from monitor.http import Fetcher
-from monitor.observation import ImageItem, PageResult, Status
+from monitor.check import run_check
+from monitor.core.errors import Blocked, ParseError
+from monitor.core.observation import ImageItem, PageResult, Status
+from monitor.fetch.client import Fetcher
 from monitor.sources.base import Source, SourceOptions
 
 Handler = Callable[[httpx.Request], Coroutine[None, None, httpx.Response]]
@@ -164,7 +164,7 @@ async def test_parser_bug_is_parse_error_never_zero(caplog: pytest.LogCaptureFix
     assert obs.status is Status.PARSE_ERROR
     assert obs.reason == "parse raised KeyError: 'objURL'"
     assert obs.image_count is None and obs.domain_count is None
-    assert any(r.exc_info for r in caplog.records if r.name == "monitor.checker")
+    assert any(r.exc_info for r in caplog.records if r.name == "monitor.check")
 
 
 async def test_no_results_only_when_the_parser_says_so() -> None:

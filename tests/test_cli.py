@@ -10,7 +10,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from monitor.cli import cli
+from monitor.cli.main import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,8 +29,15 @@ COMMANDS = all_commands(cli)
 
 def test_the_documented_commands_exist() -> None:
     expected = {
-        ("config", "check"), ("db", "upgrade"), ("check",), ("run",), ("history",),
-        ("alerts", "list"), ("alerts", "test"), ("report",), ("demo",),
+        ("config", "check"),
+        ("db", "upgrade"),
+        ("check",),
+        ("run",),
+        ("history",),
+        ("alerts", "list"),
+        ("alerts", "test"),
+        ("report",),
+        ("demo",),
     }
     assert expected <= set(COMMANDS)
 
@@ -53,13 +60,14 @@ def test_config_check_on_the_shipped_config_succeeds() -> None:
 def test_broken_config_is_one_line_and_exit_2(tmp_path: Path) -> None:
     bad = tmp_path / "config.yaml"
     bad.write_text(
-        "people:\n  - name: X\nsources:\n  baidu:\n    kind: baidu_images\n"
-        '    every: "6 hours"\n',
+        'people:\n  - name: X\nsources:\n  baidu:\n    kind: baidu_images\n    every: "6 hours"\n',
         encoding="utf-8",
     )
     proc = subprocess.run(
         [sys.executable, "-m", "monitor", "--config", str(bad), "config", "check"],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 2
     assert proc.stderr.strip() == (
@@ -71,8 +79,8 @@ def test_broken_config_is_one_line_and_exit_2(tmp_path: Path) -> None:
 def test_db_upgrade_creates_the_schema_in_a_new_sqlite_file(tmp_path: Path) -> None:
     db = tmp_path / "new.db"
     result = CliRunner().invoke(
-        cli, ["--config", str(ROOT / "config.yaml"), "--database", f"sqlite:///{db}",
-              "db", "upgrade"],
+        cli,
+        ["--config", str(ROOT / "config.yaml"), "--database", f"sqlite:///{db}", "db", "upgrade"],
     )
     assert result.exit_code == 0, result.output
     assert db.exists()
@@ -87,9 +95,20 @@ def test_a_file_that_is_not_a_database_is_one_line_and_exit_1(tmp_path: Path) ->
     bad = tmp_path / "notes.db"
     bad.write_text("these are my notes\n" * 100, encoding="utf-8")
     proc = subprocess.run(
-        [sys.executable, "-m", "monitor", "--config", str(ROOT / "config.yaml"),
-         "--database", f"sqlite:///{bad}", "db", "upgrade"],
-        capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "monitor",
+            "--config",
+            str(ROOT / "config.yaml"),
+            "--database",
+            f"sqlite:///{bad}",
+            "db",
+            "upgrade",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 1
     assert proc.stderr.strip() == "database: file is not a database"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from monitor.config import load_config, parse_config
-from monitor.errors import ConfigError
+from monitor.core.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -96,7 +96,7 @@ def test_environment_variable_is_substituted() -> None:
 
 
 def test_substituted_secret_is_masked() -> None:
-    from monitor.secrets import mask
+    from monitor.core.secrets import mask
 
     text = MINIMAL + "alerts:\n  webhooks:\n    - url: http://x/\n      secret: ${HOOK_SECRET}\n"
     parse(text, {"HOOK_SECRET": "very-secret-token-123"})

@@ -53,8 +53,9 @@ def engines() -> Iterator[tuple[Engines, LocalServer]]:
 
 def write_config(tmp: Path, url: str, every: str = "1s") -> Path:
     cfg = tmp / "config.yaml"
-    cfg.write_text(f"""
-database: {{url: "sqlite:///{tmp / 'm.db'}"}}
+    cfg.write_text(
+        f"""
+database: {{url: "sqlite:///{tmp / "m.db"}"}}
 people: [{{name: Dong Jingwei}}, {{name: Chen Yixin}}, {{name: Li Qiang}}]
 sources:
   bing:
@@ -68,7 +69,9 @@ detection: {{min_history: 4, tiny_baseline: 2, tiny_min_baseline: 1}}
 alerts:
   webhooks: [{{url: "{url}/hook", name: receiver}}]
   dispatch_every: 1s
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     return cfg
 
 
@@ -76,7 +79,10 @@ def start(cfg: Path) -> subprocess.Popen[str]:
     env = {**os.environ, "ABSENCE_MONITOR_SHUTDOWN_GRACE": "5"}
     return subprocess.Popen(
         [sys.executable, "-m", "monitor", "--config", str(cfg), "run"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
     )
 
 
@@ -137,7 +143,10 @@ def test_second_daemon_on_the_same_database_refuses(engines, tmp_path: Path) -> 
         wait_for(lambda: len(db_rows(tmp_path, "select id from heartbeats")) >= 1)
         second = subprocess.run(
             [sys.executable, "-m", "monitor", "--config", str(cfg), "run"],
-            capture_output=True, text=True, timeout=20, check=False,
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=False,
         )
         assert second.returncode == 1
         assert "another absence-monitor daemon is running" in second.stderr
@@ -150,8 +159,12 @@ def test_restart_does_not_recheck_everything_at_once(engines, tmp_path: Path) ->
     _, server = engines
     cfg = write_config(tmp_path, server.url, every="1h")
     # A round just happened (as if the daemon had run it before a restart).
-    subprocess.run([sys.executable, "-m", "monitor", "--config", str(cfg), "check"],
-                   capture_output=True, check=True, timeout=60)
+    subprocess.run(
+        [sys.executable, "-m", "monitor", "--config", str(cfg), "check"],
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
     assert len(db_rows(tmp_path, "select id from rounds")) == 1
     proc = start(cfg)
     try:
@@ -174,8 +187,10 @@ def test_stop_mid_round_then_restart_delivers_every_alert_once(
     try:
         wait_for(lambda: len(db_rows(tmp_path, "select id from rounds")) >= 5)
         e.erased = True
-        wait_for(lambda: db_rows(tmp_path, "select count(*) from alerts where event='drop'")
-                 [0][0] >= 1, timeout=30)
+        wait_for(
+            lambda: db_rows(tmp_path, "select count(*) from alerts where event='drop'")[0][0] >= 1,
+            timeout=30,
+        )
         e.delay = 0.3
         time.sleep(0.5)
     finally:
@@ -184,17 +199,29 @@ def test_stop_mid_round_then_restart_delivers_every_alert_once(
     e.erased = False  # the images come back: a recovered alert follows
     proc = start(cfg)
     try:
-        wait_for(lambda: db_rows(
-            tmp_path, "select count(*) from alerts where event='recovered'")[0][0] >= 1)
-        wait_for(lambda: db_rows(
-            tmp_path, "select count(*) from deliveries where state != 'delivered'")[0][0] == 0)
+        wait_for(
+            lambda: (
+                db_rows(tmp_path, "select count(*) from alerts where event='recovered'")[0][0] >= 1
+            )
+        )
+        wait_for(
+            lambda: (
+                db_rows(tmp_path, "select count(*) from deliveries where state != 'delivered'")[0][
+                    0
+                ]
+                == 0
+            )
+        )
     finally:
         stop(proc)
     assert rounds_are_whole(tmp_path)
     alerts = db_rows(tmp_path, "select id, event from alerts")
     delivered = [json.loads(r.body) for r in e.hooks]
-    ids = [a["alert_id"] for body in delivered
-           for a in (body["alerts"] if body["event"] == "batch" else [body])]
+    ids = [
+        a["alert_id"]
+        for body in delivered
+        for a in (body["alerts"] if body["event"] == "batch" else [body])
+    ]
     # Every alert reached the receiver, and none twice.
     assert sorted(ids) == sorted(a[0] for a in alerts)
     assert {"drop", "recovered"} <= {a[1] for a in alerts}

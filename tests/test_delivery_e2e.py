@@ -26,9 +26,9 @@ from aiosmtpd.controller import Controller
 from click.testing import CliRunner
 
 from monitor.app import App, build
-from monitor.cli import cli
-from monitor.clock import FakeClock
+from monitor.cli.main import cli
 from monitor.config import load_config
+from monitor.core.clock import FakeClock
 from monitor.testing import LocalServer, Reply, Request
 from tests.helpers_delivery import (
     CRASH_EXIT,

@@ -13,13 +13,13 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
+from monitor.core.errors import Blocked, MonitorError, ParseError
+from monitor.core.observation import PageResult
 from monitor.demo import script
 from monitor.demo.engines import Behaviour, Engine, State
 from monitor.demo.formats import encode_objurl, fixture
 from monitor.demo.results import pool, state_media
 from monitor.demo.run import Demo, DemoResult, run_demo
-from monitor.errors import Blocked, MonitorError, ParseError
-from monitor.observation import PageResult
 from monitor.sources import load
 from monitor.sources.baidu import decode_objurl
 from monitor.sources.base import Source
@@ -166,7 +166,7 @@ def of(alerts: list[dict[str, Any]], event: str, source: str | None = None) -> l
 
 
 def round_of(alert: dict[str, Any]) -> int:
-    from monitor.payload import parse_iso
+    from monitor.alerts.payload import parse_iso
 
     return script.round_at(parse_iso(alert["checked_at"]))
 

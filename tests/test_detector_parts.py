@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
+from monitor.alerts.payload import build_payload
+from monitor.core.observation import Status
 from monitor.detector import (
     NO_PEERS,
     DetectionSettings,
@@ -24,8 +26,6 @@ from monitor.detector import (
     classify,
     process_round,
 )
-from monitor.observation import Status
-from monitor.payload import build_payload
 
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
 A = SeriesKey("秦刚", "秦刚", "baidu_images")

@@ -21,8 +21,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from monitor.core.observation import Status
 from monitor.detector import DetectionSettings, Engine, Event, Point, Role, SeriesKey
-from monitor.observation import Status
 
 pytestmark = pytest.mark.scenario
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from monitor.core.observation import Status
 from monitor.detector import (
     NO_PEERS,
     DetectionSettings,
@@ -26,7 +27,6 @@ from monitor.detector import (
     SourceHealth,
     process_round,
 )
-from monitor.observation import Status
 
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
 KEY = SeriesKey("董经纬", "董经纬", "baidu_images")

@@ -17,12 +17,12 @@ from click.testing import CliRunner
 from sqlalchemy import update
 
 from monitor.app import build
-from monitor.cli import cli
-from monitor.clock import FakeClock
+from monitor.channels.dispatch import Dispatcher, RetryPolicy
+from monitor.cli.main import cli
 from monitor.config import load_config
-from monitor.dispatch import Dispatcher, RetryPolicy
-from monitor.outbox import LEASE
+from monitor.core.clock import FakeClock
 from monitor.store.models import Delivery
+from monitor.store.outbox import LEASE
 from tests.helpers_delivery import (
     NOW,
     FakeChannel,

@@ -8,10 +8,10 @@ import httpx
 from sqlalchemy import select
 
 from monitor.detector.events import Confirmation, Event
-from monitor.evidence import vanished_images
+from monitor.evidence.thumbnails import keep_thumbnails
 from monitor.store import catalog
+from monitor.store.evidence import vanished_images
 from monitor.store.models import Snapshot
-from monitor.thumbnails import keep_thumbnails
 from tests.test_thumbnails import NOW, item, make_app, photo, seed, serving
 
 
@@ -77,8 +77,8 @@ def test_vanished_image_without_thumbnails_is_matched_by_url_only(tmp_path: Path
 
 
 def test_confirming_bodies_survive_the_next_healthy_body(tmp_path: Path) -> None:
-    from monitor.evidence import keep_raw, protect_raw
-    from monitor.observation import Observation, Status
+    from monitor.core.observation import Observation, Status
+    from monitor.store.evidence import keep_raw, protect_raw
     from monitor.store.models import RawResponse
     from monitor.store.snapshots import record_snapshot
 

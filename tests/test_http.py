@@ -19,10 +19,10 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
-from monitor.http import Fetcher, FetchPolicy
-from monitor.http_body import choose_encoding, mask_url
-from monitor.http_policy import HostLimiter, network_reason
-from monitor.observation import Status
+from monitor.core.observation import Status
+from monitor.fetch.body import choose_encoding, mask_url
+from monitor.fetch.client import Fetcher, FetchPolicy
+from monitor.fetch.policy import HostLimiter, network_reason
 from monitor.sources.base import SourceOptions
 
 Handler = Callable[[httpx.Request], Coroutine[None, None, httpx.Response]]
@@ -462,10 +462,10 @@ async def test_each_proxy_setting_gets_its_own_client() -> None:
 async def test_failure_log_masks_secrets(caplog: pytest.LogCaptureFixture) -> None:
     handler, _ = sequence(httpx.Response(404))
     url = "https://api.engine.test/v1?q=x&key=SECRET1&cx=abc&token=SECRET2"
-    with caplog.at_level(logging.DEBUG, logger="monitor.http"):
+    with caplog.at_level(logging.DEBUG, logger="monitor.fetch.client"):
         async with make_fetcher(handler) as fetcher:
             await fetcher.fetch(get(url), FAST)
-    ours = [r.getMessage() for r in caplog.records if r.name == "monitor.http"]
+    ours = [r.getMessage() for r in caplog.records if r.name == "monitor.fetch.client"]
     assert len(ours) == 1 and "HTTP 404" in ours[0]
     assert "SECRET" not in ours[0] and "cx=abc" in ours[0]
 

@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from monitor import secrets
-from monitor.logs import JsonFormatter
-from monitor.secrets import MaskingFilter, mask
+from monitor.core import secrets
+from monitor.core.logs import JsonFormatter
+from monitor.core.secrets import MaskingFilter, mask
 
 
 def test_json_formatter_writes_one_object_per_line_with_extras() -> None:
     record = logging.makeLogRecord(
         {
-            "name": "monitor.pipeline",
+            "name": "monitor.rounds",
             "levelname": "INFO",
             "msg": "check %s: %s",
             "args": ("董经纬 @ baidu", "ok"),
@@ -28,7 +28,7 @@ def test_json_formatter_writes_one_object_per_line_with_extras() -> None:
     line = JsonFormatter().format(record)
     data = json.loads(line)
     assert data["message"] == "check 董经纬 @ baidu: ok"
-    assert data["level"] == "info" and data["logger"] == "monitor.pipeline"
+    assert data["level"] == "info" and data["logger"] == "monitor.rounds"
     assert data["source"] == "baidu"
     assert "\n" not in line
 

@@ -9,7 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-from monitor.errors import DatabaseError
+from monitor.core.errors import DatabaseError
 from monitor.store import migrate
 from monitor.store.db import create_db_engine
 from monitor.store.models import Base

@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor import outbox
+from monitor.store import outbox
 from monitor.store.models import Delivery
 from tests.helpers_delivery import (
     NOW,

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image as PILImage
 
-from monitor.cli import cli
+from monitor.cli.main import cli
 from monitor.testing import LocalServer, Reply, Request
 
 pytestmark = pytest.mark.e2e

@@ -18,8 +18,8 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine, inspect, select, text
 from sqlalchemy.engine import make_url
 
-from monitor.cli import cli
-from monitor.lock import AlreadyRunning, DaemonLock
+from monitor.cli.main import cli
+from monitor.daemon.lock import AlreadyRunning, DaemonLock
 from monitor.store import migrate
 from monitor.store.db import create_db_engine, session_factory
 from monitor.store.models import Base, Snapshot
@@ -52,8 +52,9 @@ def test_postgres_upgrade_to_head_matches_models(pg_url: str) -> None:
     engine = create_db_engine(pg_url)
     migrate.upgrade(engine)
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}),
-                                Base.metadata)
+        diff = compare_metadata(
+            MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata
+        )
     assert diff == []
     migrate.downgrade(engine, "base")
     assert set(inspect(engine).get_table_names()) == {"alembic_version"}
@@ -67,11 +68,14 @@ def test_postgres_check_stores_snapshots(pg_url: str, tmp_path: Path) -> None:
 
     with LocalServer(engine_handler) as server:
         cfg = tmp_path / "config.yaml"
-        cfg.write_text(f"""
+        cfg.write_text(
+            f"""
 people: [{{name: Dong Jingwei}}, {{name: 陈一新}}]
 sources:
   bing: {{kind: bing_images, base_url: "{server.url}", rate: 50/1s, controls: [panda]}}
-""", encoding="utf-8")
+""",
+            encoding="utf-8",
+        )
         result = CliRunner().invoke(cli, ["--config", str(cfg), "--database", pg_url, "check"])
         assert result.exit_code == 0, result.output
     engine = create_db_engine(pg_url)

@@ -8,9 +8,8 @@ from typing import Any
 
 import pytest
 
-from monitor import render
-from monitor.observation import ImageItem
-from monitor.payload import (
+from monitor.alerts import render
+from monitor.alerts.payload import (
     AlertPayload,
     CheckInfo,
     ControlCheck,
@@ -21,6 +20,7 @@ from monitor.payload import (
     iso_utc,
     vanished_image,
 )
+from monitor.core.observation import ImageItem
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 

@@ -21,19 +21,19 @@ from lxml import html as lxml_html
 from sqlalchemy import select
 
 from monitor.app import App, build
-from monitor.cli import cli
+from monitor.cli.main import cli
 from monitor.config import parse_config
+from monitor.core.errors import MonitorError
+from monitor.core.observation import ImageItem, Observation, Status
 from monitor.detector.state import Check, SeriesState
 from monitor.detector.state import Episode as StateEpisode
-from monitor.errors import MonitorError
-from monitor.observation import ImageItem, Observation, Status
-from monitor.outbox import enqueue
-from monitor.report import write_report
 from monitor.store import catalog
 from monitor.store.evidence_models import Thumbnail
 from monitor.store.models import Episode, Image, Series
+from monitor.store.outbox import enqueue
 from monitor.store.snapshots import record_snapshot
-from monitor.web.overview import overview_html, report_html
+from monitor.web.document import write_report
+from monitor.web.overview_page import overview_html, report_html
 
 # record_snapshot (monitor/store/snapshots.py) calls Result.tuples(), deprecated in SQLAlchemy
 # 2.1; the warning is the store's to fix, not a failure of what these tests check.

@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from monitor.app import build
-from monitor.clock import FakeClock
 from monitor.config import parse_config
-from monitor.daemon import Daemon
-from monitor.scheduler import CATCH_UP_WINDOW, SPREAD_CAP, first_run, start_offsets
+from monitor.core.clock import FakeClock
+from monitor.daemon.schedule import CATCH_UP_WINDOW, SPREAD_CAP, first_run, start_offsets
+from monitor.daemon.service import Daemon
 from monitor.store.models import RawResponse, Round, Snapshot, Source
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)

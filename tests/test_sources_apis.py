@@ -14,10 +14,10 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from monitor.checker import run_check
-from monitor.errors import Blocked, ParseError
-from monitor.http import Fetcher
-from monitor.observation import PageResult, Status
+from monitor.check import run_check
+from monitor.core.errors import Blocked, ParseError
+from monitor.core.observation import PageResult, Status
+from monitor.fetch.client import Fetcher
 from monitor.sources.base import Source
 from monitor.sources.gdelt import gdelt_timespan
 from tests.golden import make_source

@@ -8,7 +8,7 @@ import json
 import httpx
 import pytest
 
-from monitor.errors import Blocked, ParseError
+from monitor.core.errors import Blocked, ParseError
 from monitor.sources import load
 from tests.golden import make_source
 

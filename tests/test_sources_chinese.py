@@ -8,10 +8,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from monitor.errors import Blocked, ParseError
+from monitor.core.errors import Blocked, ParseError
 from monitor.sources import load
-from monitor.sources._util import parse_int, response_text, strip_tags
 from monitor.sources.baidu import decode_objurl
+from monitor.sources.parsing import parse_int, response_text, strip_tags
 from monitor.sources.sogou import unwrap_redirect
 from tests.golden import make_source
 

@@ -13,13 +13,13 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from monitor.checker import run_check
-from monitor.errors import Blocked, ParseError
-from monitor.http import Fetcher
-from monitor.observation import PageResult, Status
+from monitor.check import run_check
+from monitor.core.errors import Blocked, ParseError
+from monitor.core.observation import PageResult, Status
+from monitor.fetch.client import Fetcher
 from monitor.sources.base import Source
 from monitor.sources.feed import TERM_EXTENSION, mentions, term_pattern
-from monitor.sources.html import marker_selector
+from monitor.sources.webpage import marker_selector
 from tests.golden import make_source
 
 SITE: dict[str, Any] = {

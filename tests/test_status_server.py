@@ -9,13 +9,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from monitor import outbox
 from monitor.app import App, build
-from monitor.clock import FakeClock
 from monitor.config import parse_config
-from monitor.metrics import Metrics
+from monitor.core.clock import FakeClock
+from monitor.core.metrics import Metrics
+from monitor.daemon.server import StatusServer
+from monitor.store import outbox
 from monitor.store.models import Heartbeat
-from monitor.web.server import StatusServer
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 pytestmark = pytest.mark.e2e

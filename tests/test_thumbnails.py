@@ -16,13 +16,8 @@ from sqlalchemy import select
 
 from monitor.app import App, build
 from monitor.config import parse_config
-from monitor.http import Fetcher
-from monitor.observation import ImageItem, Observation, Status
-from monitor.store import catalog
-from monitor.store.evidence_models import Thumbnail
-from monitor.store.models import Image
-from monitor.store.snapshots import record_snapshot
-from monitor.thumbnails import (
+from monitor.core.observation import ImageItem, Observation, Status
+from monitor.evidence.thumbnails import (
     PHASH_MAX_DISTANCE,
     fetch_url,
     hamming,
@@ -30,6 +25,11 @@ from monitor.thumbnails import (
     keep_thumbnails,
     same_photo_elsewhere,
 )
+from monitor.fetch.client import Fetcher
+from monitor.store import catalog
+from monitor.store.evidence_models import Thumbnail
+from monitor.store.models import Image
+from monitor.store.snapshots import record_snapshot
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 # record_snapshot (monitor/store/snapshots.py) calls Result.tuples(), deprecated in SQLAlchemy

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.detection.corpus import SOURCES, parse_t, read_jsonl, write_jsonl
+from monitor.core.observation import Status
 from monitor.detector import DetectionSettings, Engine, Point, SeriesKey
 from monitor.detector.points import Role
-from monitor.observation import Status
 
 logger = logging.getLogger(__name__)
 

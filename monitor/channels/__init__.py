@@ -15,9 +15,9 @@ from typing import Any
 import httpx
 
 from monitor.channels.base import Channel, ChannelDeps
-from monitor.clock import Clock, utcnow
-from monitor.errors import ConfigError
-from monitor.registry import load_plugin
+from monitor.core.clock import Clock, utcnow
+from monitor.core.errors import ConfigError
+from monitor.core.registry import load_plugin
 
 REGISTRY: dict[str, str] = {
     "email": "monitor.channels.email:EmailChannel",

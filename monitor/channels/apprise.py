@@ -17,10 +17,10 @@ from collections.abc import Mapping
 from typing import Any, Self
 from urllib.parse import urlsplit
 
-from monitor import render
+from monitor.alerts import render
+from monitor.alerts.payload import Message
 from monitor.channels.base import Channel, ChannelDeps, mask_url, required
-from monitor.errors import ChannelError, ConfigError
-from monitor.payload import Message
+from monitor.core.errors import ChannelError, ConfigError
 
 logger = logging.getLogger(__name__)
 

@@ -23,10 +23,10 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 
 from monitor import __version__
-from monitor.clock import Clock, utcnow
-from monitor.errors import ConfigError
-from monitor.payload import Message
-from monitor.units import parse_duration
+from monitor.alerts.payload import Message
+from monitor.core.clock import Clock, utcnow
+from monitor.core.errors import ConfigError
+from monitor.core.units import parse_duration
 
 USER_AGENT = f"image-absence-monitor/{__version__}"
 MASK = "***"

@@ -2,7 +2,7 @@
 
 The stdlib ``smtplib`` runs in a worker thread (``asyncio.to_thread``): alerts are few, so a
 blocking client per message costs nothing and spares a dependency. Each mail is
-multipart/alternative (text, then HTML from ``monitor.render``). Its ``Message-ID`` is
+multipart/alternative (text, then HTML from ``monitor.alerts.render``). Its ``Message-ID`` is
 derived from the delivery id, so the one possible duplicate (resent after a crash) carries
 the same Message-ID and ``X-Absence-Delivery`` as the first copy.
 
@@ -25,11 +25,11 @@ from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime
 from typing import Any, Literal, Self
 
-from monitor import render
+from monitor.alerts import render
+from monitor.alerts.payload import Message
 from monitor.channels.base import USER_AGENT, Channel, ChannelDeps, required, scrub, seconds
-from monitor.clock import Clock, utcnow
-from monitor.errors import ChannelError, ConfigError
-from monitor.payload import Message
+from monitor.core.clock import Clock, utcnow
+from monitor.core.errors import ChannelError, ConfigError
 
 logger = logging.getLogger(__name__)
 

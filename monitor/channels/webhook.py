@@ -21,6 +21,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from monitor.alerts.payload import Message, encode
+from monitor.alerts.render import clean
 from monitor.channels.base import (
     USER_AGENT,
     Channel,
@@ -31,9 +33,7 @@ from monitor.channels.base import (
     seconds,
     url_secrets,
 )
-from monitor.errors import ChannelError, ConfigError
-from monitor.payload import Message, encode
-from monitor.render import clean
+from monitor.core.errors import ChannelError, ConfigError
 
 logger = logging.getLogger(__name__)
 

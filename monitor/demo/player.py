@@ -20,17 +20,17 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from monitor import render
+from monitor.alerts import render
+from monitor.alerts.payload import AlertPayload, Message
 from monitor.app import App
-from monitor.clock import FakeClock
-from monitor.daemon import Daemon
+from monitor.core.clock import FakeClock
+from monitor.daemon.service import Daemon
 from monitor.demo import console, script
 from monitor.demo.engines import Engines
 from monitor.demo.sinks import SmtpSink, WebhookSink
-from monitor.outbox import Batch
-from monitor.payload import AlertPayload, Message
 from monitor.store.catalog import SeriesRef
 from monitor.store.models import Series
+from monitor.store.outbox import Batch
 
 MAX_RECHECKS = 4  # re-check rounds between two scheduled rounds (the detector asks for 1)
 

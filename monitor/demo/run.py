@@ -25,14 +25,14 @@ from typing import TextIO
 from sqlalchemy import select
 
 from monitor.app import App, build
-from monitor.clock import FakeClock
 from monitor.config import parse_config
+from monitor.core.clock import FakeClock
+from monitor.core.errors import MonitorError
 from monitor.demo import script
 from monitor.demo.engines import Engines
 from monitor.demo.player import Peers, Player
 from monitor.demo.sinks import SmtpSink, WebhookSink
 from monitor.demo.verdict import Produced, Verdict, judge
-from monitor.errors import MonitorError
 from monitor.store.models import Alert, Delivery
 
 ROUND_SECONDS = 0.5  # wall time per six-hour round at speed 1: a simulated day in 2 s
@@ -126,7 +126,7 @@ class Demo:
 
     def _report(self, app: App, workdir: Path) -> Path | None:
         try:
-            from monitor.report import write_report
+            from monitor.web.document import write_report
 
             return write_report(app, list(script.PEOPLE), workdir / "report.html")
         except MonitorError as exc:

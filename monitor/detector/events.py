@@ -1,6 +1,6 @@
 """What the detector reports: events, and the evidence each one carries.
 
-An ``Event`` holds every field the alert payload (``monitor.payload``) needs except what
+An ``Event`` holds every field the alert payload (``monitor.alerts.payload``) needs except what
 only the store knows (alert id, episode id, vanished images: the pipeline finds those from
 ``snapshot_ids``). ``Event.to_dict()`` uses the payload's key names and record shapes, plus
 ``t`` and ``family``, so the backtest can print it as a JSON line and the pipeline can pass

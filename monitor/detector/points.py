@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, NamedTuple
 
-from monitor.observation import Status
+from monitor.core.observation import Status
 
 Role = Literal["watch", "control"]
 ROLES: frozenset[str] = frozenset({"watch", "control"})

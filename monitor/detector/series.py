@@ -21,10 +21,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from monitor.core.observation import Status
 from monitor.detector.settings import DetectionSettings
 from monitor.detector.state import Check, Episode, EpisodeState, Metric, SeriesState
 from monitor.detector.stats import median_sorted, robust_z
-from monitor.observation import Status
 
 _NO_RESULTS = Status.NO_RESULTS.value
 

@@ -6,7 +6,7 @@ An unknown kind is a config error at load time. Adding a source is adding a modu
 
 from __future__ import annotations
 
-from monitor.registry import load_plugin
+from monitor.core.registry import load_plugin
 from monitor.sources.base import Source, SourceOptions
 
 REGISTRY: dict[str, str] = {
@@ -17,7 +17,7 @@ REGISTRY: dict[str, str] = {
     "so_images": "monitor.sources.so360:SoImages",
     "sogou_images": "monitor.sources.sogou:SogouImages",
     "google_cse": "monitor.sources.google_cse:GoogleCse",
-    "html": "monitor.sources.html:HtmlSource",
+    "html": "monitor.sources.webpage:HtmlSource",
     "feed": "monitor.sources.feed:FeedSource",
 }
 

@@ -23,8 +23,8 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
-from monitor.observation import PageResult
-from monitor.units import Rate, format_duration, parse_duration, parse_rate
+from monitor.core.observation import PageResult
+from monitor.core.units import Rate, format_duration, parse_duration, parse_rate
 
 
 def _duration(v: Any) -> timedelta:

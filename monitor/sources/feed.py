@@ -30,10 +30,10 @@ import httpx
 from bs4 import BeautifulSoup, Tag
 from pydantic import Field, field_validator
 
-from monitor.errors import ParseError
-from monitor.observation import ImageItem, PageResult
-from monitor.sources._util import browser_headers, coerce_options, strip_tags
+from monitor.core.errors import ParseError
+from monitor.core.observation import ImageItem, PageResult
 from monitor.sources.base import Source, SourceOptions
+from monitor.sources.parsing import browser_headers, coerce_options, strip_tags
 
 logger = logging.getLogger(__name__)
 

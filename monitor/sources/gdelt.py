@@ -21,9 +21,10 @@ from typing import Any, ClassVar
 import httpx
 from pydantic import Field, field_validator
 
-from monitor.errors import Blocked, ParseError
-from monitor.observation import ImageItem, PageResult
-from monitor.sources._util import (
+from monitor.core.errors import Blocked, ParseError
+from monitor.core.observation import ImageItem, PageResult
+from monitor.sources.base import Duration, Source, SourceOptions
+from monitor.sources.parsing import (
     browser_headers,
     coerce_options,
     load_json,
@@ -31,7 +32,6 @@ from monitor.sources._util import (
     response_text,
     strip_tags,
 )
-from monitor.sources.base import Duration, Source, SourceOptions
 
 logger = logging.getLogger(__name__)
 

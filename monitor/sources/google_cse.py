@@ -19,9 +19,10 @@ from typing import Any, ClassVar, Literal
 import httpx
 from pydantic import Field, SecretStr, model_validator
 
-from monitor.errors import Blocked, ParseError
-from monitor.observation import ImageItem, PageResult, domain_of
-from monitor.sources._util import (
+from monitor.core.errors import Blocked, ParseError
+from monitor.core.observation import ImageItem, PageResult, domain_of
+from monitor.sources.base import Source, SourceOptions
+from monitor.sources.parsing import (
     browser_headers,
     coerce_options,
     load_json,
@@ -30,7 +31,6 @@ from monitor.sources._util import (
     response_text,
     strip_tags,
 )
-from monitor.sources.base import Source, SourceOptions
 
 logger = logging.getLogger(__name__)
 

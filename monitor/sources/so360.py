@@ -16,9 +16,10 @@ from typing import Any, ClassVar
 import httpx
 from pydantic import Field
 
-from monitor.errors import Blocked, ParseError
-from monitor.observation import ImageItem, PageResult
-from monitor.sources._util import (
+from monitor.core.errors import Blocked, ParseError
+from monitor.core.observation import ImageItem, PageResult
+from monitor.sources.base import Source, SourceOptions
+from monitor.sources.parsing import (
     browser_headers,
     coerce_options,
     host_of,
@@ -29,7 +30,6 @@ from monitor.sources._util import (
     response_text,
     strip_tags,
 )
-from monitor.sources.base import Source, SourceOptions
 
 logger = logging.getLogger(__name__)
 

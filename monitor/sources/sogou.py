@@ -18,9 +18,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from monitor.errors import Blocked, ParseError
-from monitor.observation import ImageItem, PageResult
-from monitor.sources._util import (
+from monitor.core.errors import Blocked, ParseError
+from monitor.core.observation import ImageItem, PageResult
+from monitor.sources.base import Source, SourceOptions
+from monitor.sources.parsing import (
     browser_headers,
     host_of,
     load_json,
@@ -30,7 +31,6 @@ from monitor.sources._util import (
     response_text,
     strip_tags,
 )
-from monitor.sources.base import Source, SourceOptions
 
 logger = logging.getLogger(__name__)
 

@@ -23,9 +23,10 @@ from urllib.parse import quote, urlsplit
 import httpx
 from pydantic import Field
 
-from monitor.errors import Blocked, ParseError
-from monitor.observation import ImageItem, PageResult
-from monitor.sources._util import (
+from monitor.core.errors import Blocked, ParseError
+from monitor.core.observation import ImageItem, PageResult
+from monitor.sources.base import Source, SourceOptions
+from monitor.sources.parsing import (
     browser_headers,
     coerce_options,
     load_json,
@@ -33,7 +34,6 @@ from monitor.sources._util import (
     response_text,
     strip_tags,
 )
-from monitor.sources.base import Source, SourceOptions
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.errors import DatabaseError
+from monitor.core.errors import DatabaseError
 
 
 def sqlite_path(url: str) -> Path | None:

@@ -15,7 +15,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect
 
 from alembic import command
-from monitor.errors import DatabaseError
+from monitor.core.errors import DatabaseError
 
 
 def script_location() -> str:

@@ -38,7 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-from monitor.observation import Status
+from monitor.core.observation import Status
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",

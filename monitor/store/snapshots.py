@@ -22,7 +22,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from monitor.observation import ImageItem, Observation, Status
+from monitor.core.observation import ImageItem, Observation, Status
 from monitor.store.models import Image, ImageSet, ImageSetMember, SeriesImage, Snapshot
 
 VALID = (Status.OK.value, Status.NO_RESULTS.value)

@@ -19,8 +19,8 @@ import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from monitor.report_data import Point, SeriesView, Span
-from monitor.web.html import esc, fmt_num, fmt_time
+from monitor.report.data import Point, SeriesView, Span
+from monitor.web.markup import esc, fmt_num, fmt_time
 
 WIDTH, HEIGHT = 760, 160
 LEFT, RIGHT, TOP, BOTTOM = 48, 14, 16, 34

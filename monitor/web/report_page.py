@@ -4,7 +4,7 @@
 ``report_document`` renders one or several people into one self-contained file (what
 ``absence-monitor report`` writes). Both read the database only; kept thumbnails are
 embedded as ``data:`` URIs so that an erased photo stays visible in the saved file.
-Escaping and URL rules: see ``monitor.web.html``.
+Escaping and URL rules: see ``monitor.web.markup``.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from monitor.observation import domain_of
-from monitor.report_data import PersonView, SeriesView, person_view
-from monitor.report_vanished import VanishedView
+from monitor.core.observation import domain_of
+from monitor.report.data import PersonView, SeriesView, person_view
+from monitor.report.vanished import VanishedView
 from monitor.web.chart import series_chart
-from monitor.web.html import esc, fmt_num, link, page, safe_url, time_tag
+from monitor.web.markup import esc, fmt_num, link, page, safe_url, time_tag
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -221,7 +221,7 @@ def report_document(
 
 def local_thumbnails(app: App, session: Session, views: Sequence[PersonView]) -> dict[int, Path]:
     """Kept thumbnails of the vanished images, when there are any on disk."""
-    from monitor.thumbnails import local_copies, thumbnail_dir
+    from monitor.evidence.thumbnails import local_copies, thumbnail_dir
 
     directory = thumbnail_dir(app)
     ids = [v.image_id for p in views for v in p.vanished if v.image_id is not None]

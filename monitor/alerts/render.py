@@ -1,0 +1,330 @@
+"""Pure rendering of a ``Message`` into a subject, a plain-text body and an HTML body.
+
+Both bodies are drawn from one intermediate form (sections of lines of spans), so they
+always say the same thing. Everything in a payload may come from a scraped page or an
+engine's answer (titles, URLs, domains, even names), so:
+
+- HTML: every string goes through ``html.escape``; only absolute ``http(s)`` URLs become an
+  ``href`` or ``src`` (a ``javascript:`` or ``data:`` URL is shown as inert text, never linked);
+- both forms: control characters and bidi overrides are removed, so a title can neither
+  inject a header line nor reverse the text around it.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from monitor.alerts.payload import AlertPayload, Message, VanishedImage, parse_iso
+
+PREFIX = "[absence] "
+MAX_IMAGES = 50  # per alert in a mail body; the webhook payload carries them all
+MAX_NAMES_IN_SUBJECT = 2
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_URL_FORBIDDEN = re.compile(r"[\x00-\x20\x7f-\x9f\"'<>\\`]")
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A link; rendered as plain text when its URL is not http(s)."""
+
+    text: str
+    url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Img:
+    """A thumbnail; dropped from HTML when its URL is not http(s), shown as a URL in text."""
+
+    url: str | None
+    alt: str
+
+
+Span = str | Link | Img
+Line = list[Span]
+
+
+@dataclass(slots=True)
+class Section:
+    """A heading and its lines; an empty heading means the alert's opening paragraph."""
+
+    heading: str
+    lines: list[Line]
+
+
+def clean(text: object) -> str:
+    """``text`` as one line: control characters and bidi overrides become spaces."""
+    return " ".join(_UNSAFE.sub(" ", str(text)).split())
+
+
+def safe_url(url: str | None) -> str | None:
+    """``url`` if it is an absolute http(s) URL without whitespace or quotes, else ``None``."""
+    if not url:
+        return None
+    url = url.strip()
+    if url.startswith("//"):
+        url = "https:" + url
+    # Browsers drop tabs and newlines inside URLs ("java\tscript:"): refuse them outright.
+    if _URL_FORBIDDEN.search(url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unbalanced IPv6 bracket
+        return None
+    return url if parts.scheme.lower() in ("http", "https") and parts.netloc else None
+
+
+# --- numbers and words ----------------------------------------------------------------------
+
+
+def _num(value: float | None) -> str:
+    if value is None:
+        return "?"
+    return f"{value:.0f}" if abs(value) >= 10 or float(value).is_integer() else f"{value:.1f}"
+
+
+def _count(n: int | None, metric: str | None) -> str:
+    word = "domains" if metric == "domains" else "images"
+    return f"{_num(n)} {word[:-1] if n == 1 else word}"
+
+
+def _ratio(a: AlertPayload) -> float | None:
+    if a["ratio"] is not None:
+        return a["ratio"]
+    if a["observed"] is not None and a["baseline"]:
+        return a["observed"] / a["baseline"]
+    return None
+
+
+def _change(ratio: float) -> str:
+    """``0.03`` -> ``−97%`` (a real minus sign), ``1.05`` -> ``+5%``."""
+    pct = round((ratio - 1) * 100)
+    return f"−{-pct}%" if pct < 0 else f"+{pct}%" if pct > 0 else "±0%"
+
+
+def _window(a: AlertPayload) -> str:
+    days = a["baseline_window_days"]
+    return f"{days}-day median" if days else "baseline"
+
+
+def _when(ts: str | None) -> str:
+    return parse_iso(ts).strftime("%Y-%m-%d %H:%M UTC") if ts else "?"
+
+
+def _short(text: str, limit: int = 80) -> str:
+    text = clean(text)
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _who(a: AlertPayload) -> str:
+    return clean(a["person"] or a["term"] or "?")
+
+
+# --- subject --------------------------------------------------------------------------------
+
+
+def _alert_subject(a: AlertPayload) -> str:
+    who, src, ev = _who(a), clean(a["source"] or "?"), a["event"]
+    count = _count(a["observed"], a["metric"])
+    ratio = _ratio(a)
+    if ev == "drop":
+        how = f"{count}, {_change(ratio)} vs {_window(a)}" if ratio is not None else count
+        extra = (
+            f" ({a['classification']})"
+            if a["classification"] not in (None, "single_source")
+            else ""
+        )
+        return f"{who} on {src}: {how}{extra}"
+    if ev in ("partial", "recovered"):
+        word = "partly back" if ev == "partial" else "recovered"
+        share = (
+            f", {round(ratio * 100)}% of the {_num(a['baseline'])} before the drop"
+            if ratio is not None
+            else ""
+        )
+        return f"{who} on {src} {word}: {count}{share}"
+    if ev == "source_incident":
+        n = len(a["people_involved"])
+        what = f"{n} people dropped at once" if n else _short(a["reason"])
+        return f"incident on {src}: {what} (engine or scraper, not counted as drops)"
+    if ev == "source_unhealthy":
+        return f"{src} is failing: {_short(a['reason'])}"
+    if ev == "source_recovered":
+        return f"{src} works again"
+    if ev == "stale":
+        return f"stale: {who} on {src}: {_short(a['reason']) or 'no valid check lately'}"
+    return "test alert from image-absence-monitor"
+
+
+def subject(message: Message) -> str:
+    """One line saying who, where and how much; a group names its first people."""
+    alerts = message.alerts
+    if not message.is_batch:
+        return clean(PREFIX + _alert_subject(alerts[0]))
+    sources = {a["source"] for a in alerts}
+    where = clean(alerts[0]["source"]) if len(sources) == 1 else "several sources"
+    plural = {"drop": "drops", "partial": "partial restorations", "recovered": "recoveries"}
+    events = {a["event"] for a in alerts}
+    what = plural.get(next(iter(events)), "alerts") if len(events) == 1 else "alerts"
+    # A person watched under several names appears once: the subject names people.
+    unique = list(dict.fromkeys(_who(a) for a in alerts))
+    names = unique[:MAX_NAMES_IN_SUBJECT]
+    if len(unique) > MAX_NAMES_IN_SUBJECT:
+        names.append("…")
+    return clean(f"{PREFIX}{len(alerts)} {what} on {where}: {', '.join(names)}")
+
+
+# --- the intermediate form -----------------------------------------------------------------
+
+
+def _opening(a: AlertPayload) -> Section:
+    lines: list[Line] = []
+    if a["observed"] is not None or a["baseline"] is not None:
+        ratio = _ratio(a)
+        change = f": {_change(ratio)}" if ratio is not None else ""
+        lines.append(
+            [
+                f"Observed {_count(a['observed'], a['metric'])} against a baseline of "
+                f"{_num(a['baseline'])} ({_window(a)}){change}."
+            ]
+        )
+    if a["reason"]:
+        lines.append([f"Why: {clean(a['reason'])}"])
+    if a["classification"]:
+        lines.append([f"Classification: {a['classification']}."])
+    if a["episode"]:
+        ep = a["episode"]
+        lines.append(
+            [f"Episode #{ep['id']}, started {_when(ep['started_at'])}, {clean(ep['state'])}."]
+        )
+    place = f" from vantage {clean(a['vantage'])}" if a["vantage"] else ""
+    term = f" for the term “{clean(a['term'])}”" if a["term"] and a["term"] != a["person"] else ""
+    lines.append([f"Checked {_when(a['checked_at'])}{place}{term}; alert #{a['alert_id']}."])
+    return Section("", lines)
+
+
+def _image_line(img: VanishedImage) -> Line:
+    title = clean(img["title"] or img["page_url"] or img["image_url"])
+    seen_on = ", ".join(clean(s) for s in img["still_seen_on"]) or "no other source"
+    return [
+        Img(img["thumb_url"] or img["image_url"], title),
+        Link(title, img["page_url"]),
+        f" — {clean(img['domain'] or '?')} — first seen {_when(img['first_seen'])}, "
+        f"last seen {_when(img['last_seen'])}; still seen on: {seen_on} — ",
+        Link("image", img["image_url"]),
+    ]
+
+
+def sections(a: AlertPayload) -> list[Section]:
+    """What a mail says about one alert, in reading order."""
+    out = [_opening(a)]
+    checks: list[Line] = [
+        [f"{_when(c['checked_at'])}: {clean(c['status'])}, {_count(c['observed'], a['metric'])}"]
+        for c in a["confirming_checks"]
+    ]
+    images: list[Line] = [_image_line(i) for i in a["vanished_images"][:MAX_IMAGES]]
+    if len(a["vanished_images"]) > MAX_IMAGES:
+        images.append(
+            [f"… and {len(a['vanished_images']) - MAX_IMAGES} more (see the webhook payload)"]
+        )
+    others: list[Line] = [
+        [
+            f"{clean(o['source'])} ({clean(o['family'])}): {clean(o['status'] or 'no check')}, "
+            f"{_num(o['observed'])} vs baseline {_num(o['baseline'])}, {clean(o['state'])}"
+        ]
+        for o in a["other_sources"]
+    ]
+    controls: list[Line] = [
+        [
+            f"“{clean(c['term'])}”: {clean(c['status'] or 'no check')}, "
+            f"{_num(c['observed'])} vs baseline {_num(c['baseline'])}"
+        ]
+        for c in a["controls"]
+    ]
+    people: list[Line] = [[clean(p)] for p in a["people_involved"]]
+    for heading, lines in (
+        ("Confirming checks", checks),
+        (f"Vanished images ({len(a['vanished_images'])})", images),
+        ("Other sources", others),
+        ("Controls on this source", controls),
+        ("People involved", people),
+    ):
+        if lines:
+            out.append(Section(heading, lines))
+    return out
+
+
+# --- the two renderers ------------------------------------------------------------------------
+
+
+def _text_span(span: Span) -> str:
+    if isinstance(span, Link):
+        return f"{clean(span.text)} <{clean(span.url)}>" if span.url else clean(span.text)
+    if isinstance(span, Img):
+        return ""  # the image and page links already say where it is
+    return span
+
+
+def _html_span(span: Span) -> str:
+    if isinstance(span, Link):
+        url = safe_url(span.url)
+        text = html.escape(clean(span.text))
+        return f'<a href="{html.escape(url)}">{text}</a>' if url else text
+    if isinstance(span, Img):
+        url = safe_url(span.url)
+        if not url:
+            return ""
+        alt = html.escape(clean(span.alt))
+        return (
+            f'<img src="{html.escape(url)}" alt="{alt}" width="80" '
+            'referrerpolicy="no-referrer" style="vertical-align:middle;margin-right:6px"> '
+        )
+    return html.escape(span)
+
+
+def _each(message: Message) -> Iterable[tuple[int, AlertPayload]]:
+    return enumerate(message.alerts, start=1)
+
+
+def text_body(message: Message) -> str:
+    """The plain-text body."""
+    out: list[str] = []
+    if message.is_batch:
+        out += [subject(message).removeprefix(PREFIX), ""]
+    for n, alert in _each(message):
+        title = _alert_subject(alert)
+        if message.is_batch:
+            title = f"{n}/{len(message.alerts)}. {title}"
+        out += [title, "=" * len(title), ""]
+        for sec in sections(alert):
+            if sec.heading:
+                out += [sec.heading, "-" * len(sec.heading)]
+            out += [
+                ("- " if sec.heading else "") + "".join(map(_text_span, line)) for line in sec.lines
+            ]
+            out.append("")
+    out.append(f"Delivery {clean(message.delivery_id)} — image-absence-monitor")
+    return "\n".join(out) + "\n"
+
+
+def html_body(message: Message) -> str:
+    """The HTML body: escaped throughout, links and thumbnails only for http(s) URLs."""
+    parts = ['<!DOCTYPE html><html><body style="font-family:sans-serif">']
+    if message.is_batch:
+        parts.append(f"<h1>{html.escape(subject(message).removeprefix(PREFIX))}</h1>")
+    for _n, alert in _each(message):
+        parts.append(f"<h2>{html.escape(_alert_subject(alert))}</h2>")
+        for sec in sections(alert):
+            lines = ["".join(map(_html_span, line)) for line in sec.lines]
+            if not sec.heading:
+                parts += [f"<p>{line}</p>" for line in lines]
+                continue
+            parts.append(f"<h3>{html.escape(sec.heading)}</h3><ul>")
+            parts += [f"<li>{line}</li>" for line in lines]
+            parts.append("</ul>")
+    parts.append(f"<p><small>Delivery {html.escape(clean(message.delivery_id))}</small></p>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"

@@ -1,0 +1,152 @@
+"""One check: one term on one source, through the shared fetcher, into one ``Observation``.
+
+``run_check`` warms the source up once per fetcher, then reads result pages
+``0 .. max_pages-1`` until a page says there is no more, and returns an ``Observation``.
+It never raises for what an engine or a parser does: every failure becomes a failed
+status with a reason. The caller reads its clock before and after if it needs times.
+``pages`` counts the pages requested, a failing one included. ``elapsed_ms`` is the time
+the check spent on the engine (requests, retries, parsing), not the time it queued
+behind other checks for the host's politeness slots.
+
+The rules that keep "the engine shows nothing" apart from "we could not tell":
+
+- ``no_results`` only when the parser positively recognised an empty answer on page 0;
+- a page 0 with no items and no such recognition is a ``parse_error``;
+- a failure on any page fails the whole check (see ``_failed``);
+- any exception a parser raises other than ``Blocked``/``ParseError`` is a bug in that
+  parser and becomes ``parse_error`` naming the exception, never zero images.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+import httpx
+
+from monitor.core.errors import Blocked, ParseError
+from monitor.core.observation import ImageItem, Observation, PageResult, Status
+from monitor.fetch.client import Fetcher
+from monitor.fetch.policy import FetchPolicy
+from monitor.sources.base import Source
+
+logger = logging.getLogger(__name__)
+
+
+async def run_check(
+    source: Source,
+    term: str,
+    fetcher: Fetcher,
+    *,
+    policy: FetchPolicy | None = None,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> Observation:
+    """Check ``term`` on ``source``; see the module docstring for the status rules.
+
+    ``policy`` defaults to ``FetchPolicy.from_options(source.options)``; pass one built
+    once per source to spare ~1000 checks a round the rebuilding.
+    """
+    started = monotonic()
+    policy = policy or FetchPolicy.from_options(source.options)
+    waited = 0.0
+    items: list[ImageItem] = []
+    reported_total: int | None = None
+    no_results = False
+    response: httpx.Response | None = None
+    pages = 0
+
+    def elapsed_ms() -> int:
+        return max(0, round((monotonic() - started - waited) * 1000))
+
+    def failed(status: Status, reason: str, http_status: int | None) -> Observation:
+        return _failed(status, reason, http_status, pages, elapsed_ms(), response)
+
+    try:
+        warmup = source.warmup_request()
+    except Exception as exc:
+        return failed(Status.PARSE_ERROR, _bug("warmup_request", exc, source), None)
+    await fetcher.warm_up(source.name, warmup, policy)
+
+    for page in range(source.options.max_pages):
+        try:
+            request = source.build_request(term, page)
+        except Exception as exc:
+            return failed(Status.PARSE_ERROR, _bug("build_request", exc, source), None)
+        result = await fetcher.fetch(request, policy)
+        waited += result.waited
+        pages += 1
+        # Evidence is the response that decided the outcome; after a network error there
+        # is none, and an earlier page's body would mislead whoever reads the evidence.
+        response = result.response
+        if result.status is not None:
+            return failed(result.status, result.reason or str(result.status), result.http_status)
+        assert response is not None  # a successful fetch always carries its response
+        try:
+            parsed = source.parse(response, page)
+            _check_consistent(parsed, page)
+        except Blocked as exc:
+            return failed(Status.BLOCKED, exc.reason, response.status_code)
+        except ParseError as exc:
+            return failed(Status.PARSE_ERROR, exc.reason, response.status_code)
+        except Exception as exc:
+            return failed(Status.PARSE_ERROR, _bug("parse", exc, source), response.status_code)
+        items.extend(parsed.items)
+        if page == 0:
+            reported_total = parsed.reported_total
+            no_results = parsed.no_results
+        if not parsed.has_more or not parsed.items:
+            break
+
+    assert response is not None
+    return Observation(
+        status=Status.NO_RESULTS if no_results else Status.OK,
+        items=items,
+        reported_total=reported_total,
+        http_status=response.status_code,
+        pages=pages,
+        elapsed_ms=elapsed_ms(),
+        raw=response.content,
+        raw_content_type=response.headers.get("content-type"),
+    )
+
+
+def _check_consistent(parsed: PageResult, page: int) -> None:
+    """Refuse page results that would let a count slip through as something else."""
+    if parsed.no_results and parsed.items:
+        raise ParseError(f"parser said no results but returned {len(parsed.items)} items")
+    if page == 0 and not parsed.items and not parsed.no_results:
+        raise ParseError("no items found and no recognised no-results answer")
+
+
+def _failed(
+    status: Status,
+    reason: str,
+    http_status: int | None,
+    pages: int,
+    elapsed_ms: int,
+    response: httpx.Response | None,
+) -> Observation:
+    """A failed check: no items and no total, whatever earlier pages found.
+
+    Why all or nothing: the stored figure is "distinct images on the first N pages". If
+    page 2 fails and we stored page 1's images as the count, the series would drop by a
+    page's worth of images for a reason that has nothing to do with the engine removing
+    anything — exactly the false "images disappeared" signal the monitor exists to avoid.
+    The last response is kept as evidence of what went wrong.
+    """
+    return Observation(
+        status=status,
+        reason=reason,
+        http_status=http_status,
+        pages=pages,
+        elapsed_ms=elapsed_ms,
+        raw=response.content if response is not None else None,
+        raw_content_type=response.headers.get("content-type") if response is not None else None,
+    )
+
+
+def _bug(where: str, exc: Exception, source: Source) -> str:
+    """Log a source's unexpected exception with its traceback; return a short reason."""
+    logger.error("bug in %s.%s", source.describe(), where, exc_info=exc)
+    return f"{where} raised {type(exc).__name__}: {exc}"[:300]

@@ -1,0 +1,49 @@
+"""The summary printed by ``config check``: what the config will make the monitor do."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from monitor.config import Config
+from monitor.core.secrets import mask
+from monitor.core.units import format_duration
+
+
+def config_summary(config: Config) -> str:
+    """People, terms, sources, series and checks per day, one fact per line."""
+    watched = [p for p in config.people if p.role == "watch"]
+    controls_people = [p for p in config.people if p.role == "control"]
+    lines = [
+        f"{config.path}: OK",
+        f"database: {mask(config.database.url)}",
+        f"vantage: {config.vantage}",
+        f"people: {len(watched)} watched, {len(controls_people)} control "
+        f"({', '.join(p.name for p in config.people)})",
+        f"terms: {sum(len(p.terms) for p in config.people)}",
+    ]
+    total_series = 0
+    per_day = 0.0
+    lines.append("sources:")
+    for name, opts in config.sources.items():
+        if not opts.enabled:
+            lines.append(f"  {name:<12} {opts.kind:<18} disabled")
+            continue
+        terms = sum(len(p.terms) for p in config.people if p.sources is None or name in p.sources)
+        series = terms + len(opts.controls)
+        checks = series * opts.max_pages * timedelta(days=1) / opts.every
+        total_series += series
+        per_day += checks
+        lines.append(
+            f"  {name:<12} {opts.kind:<18} every {format_duration(opts.every):<4} "
+            f"{series:>4} series ({len(opts.controls)} controls)  "
+            f"{checks:>7.0f} requests/day  rate {opts.rate}"
+        )
+    lines.append(f"series: {total_series}")
+    lines.append(f"checks per day: {per_day:.0f}")
+    channels = []
+    if config.alerts.email:
+        channels.append(f"email to {', '.join(config.alerts.email.to)}")
+    channels += [f"webhook {w.name or mask(w.url)}" for w in config.alerts.webhooks]
+    channels += [f"apprise {mask(u)}" for u in config.alerts.apprise]
+    lines.append(f"alert channels: {'; '.join(channels) if channels else 'none'}")
+    return "\n".join(lines)

@@ -1,0 +1,136 @@
+"""The daemon's optional read-only HTTP endpoint (``server.enabled``; 127.0.0.1 by default).
+
+- ``/healthz``: 200 when the heartbeat is fresh and no undelivered alert is old; else 503
+  with the reason (for Docker HEALTHCHECK, systemd watchdogs, uptime checkers);
+- ``/metrics``: Prometheus text format;
+- ``/``: the overview page; ``/report/<person>``: a person's report (issue 6 pages).
+
+With ``server.token`` set, every path but ``/healthz`` needs ``Authorization: Bearer <token>``
+or ``?token=<token>``. It runs in a thread of its own and only reads the database.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import threading
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from sqlalchemy import func, select
+
+from monitor.core.errors import MonitorError
+from monitor.core.metrics import Metrics
+from monitor.store import outbox
+from monitor.store.models import Heartbeat
+
+if TYPE_CHECKING:
+    from monitor.app import App
+
+logger = logging.getLogger(__name__)
+HEARTBEAT_MAX_AGE = timedelta(seconds=90)
+OUTBOX_MAX_AGE = timedelta(minutes=30)
+
+
+def health(app: App) -> tuple[bool, dict[str, Any]]:
+    """Whether the daemon is healthy, and the facts behind the answer."""
+    now = app.clock()
+    with app.sessions() as session:
+        beat = session.scalar(select(func.max(Heartbeat.beat_at)))
+        depth, oldest = outbox.outbox_depth(session)
+    problems = []
+    if beat is None or now - beat > HEARTBEAT_MAX_AGE:
+        problems.append("heartbeat is old" if beat else "no heartbeat yet")
+    if oldest is not None and now - oldest > OUTBOX_MAX_AGE:
+        problems.append(f"undelivered alerts since {oldest.isoformat(timespec='seconds')}")
+    facts = {
+        "ok": not problems,
+        "problems": problems,
+        "heartbeat": beat.isoformat() if beat else None,
+        "outbox_depth": depth,
+        "outbox_oldest": oldest.isoformat() if oldest else None,
+    }
+    return not problems, facts
+
+
+class StatusServer:
+    """A small threaded HTTP server over an ``App``."""
+
+    def __init__(
+        self, app: App, metrics: Metrics, host: str, port: int, token: str | None = None
+    ) -> None:
+        outer = self
+        self.app, self.metrics, self.token = app, metrics, token
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                try:
+                    status, ctype, body = outer.route(self.path, self.headers.get("Authorization"))
+                except Exception:
+                    logger.exception("status endpoint failed on %s", self.path)
+                    status, ctype, body = 500, "text/plain", b"internal error\n"
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("X-Content-Type-Options", "nosniff")
+                self.send_header(
+                    "Content-Security-Policy",
+                    "default-src 'none'; img-src 'self' data: https: http:; "
+                    "style-src 'unsafe-inline'; script-src 'unsafe-inline'",
+                )
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                logger.debug("http: " + format, *args)
+
+        self.httpd = ThreadingHTTPServer((host, port), Handler)
+        self.httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self.httpd.server_address[1])
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def _authorized(self, query: dict[str, list[str]], auth: str | None) -> bool:
+        if not self.token:
+            return True
+        given = (query.get("token") or [""])[0]
+        if auth and auth.startswith("Bearer "):
+            given = auth[7:]
+        return hmac.compare_digest(given.encode(), self.token.encode())
+
+    def route(self, raw_path: str, auth: str | None) -> tuple[int, str, bytes]:
+        parts = urlsplit(raw_path)
+        path, query = parts.path, parse_qs(parts.query)
+        if path == "/healthz":
+            ok, facts = health(self.app)
+            return (200 if ok else 503), "application/json", json.dumps(facts).encode()
+        if not self._authorized(query, auth):
+            return 401, "text/plain", b"token required\n"
+        if path == "/metrics":
+            return 200, "text/plain; version=0.0.4; charset=utf-8", self.metrics.render()
+        html = "text/html; charset=utf-8"
+        if path == "/":
+            from monitor.web.overview_page import overview_html
+
+            return 200, html, overview_html(self.app).encode()
+        if path.startswith("/report/"):
+            from monitor.web.overview_page import report_html
+
+            try:
+                page = report_html(self.app, unquote(path[len("/report/") :]))
+            except MonitorError as exc:  # an unknown person is a 404, not a server error
+                return 404, "text/plain; charset=utf-8", f"{exc}\n".encode()
+            return 200, html, page.encode()
+        return 404, "text/plain", b"not found\n"

@@ -1,0 +1,306 @@
+"""The shared HTTP fetcher: polite per host, bounded in time and size, honest about failure.
+
+``Fetcher.fetch(request, policy)`` sends a request a source built and returns a
+``FetchResult``: a complete response, or the failed ``Status`` the check is stored with:
+
+- 403, and 429 still answered after the retries, are ``blocked``; other 4xx, 3xx loops and
+  5xx still answered after the retries are ``http_error``;
+- network errors and timeouts still failing after the retries are ``network_error``;
+- a body over ``max_bytes`` (counted while streaming, after decompression) or a body that
+  cannot be decompressed is ``parse_error``.
+
+Each host has a ``HostLimiter`` (concurrency and spacing); every attempt, retries included,
+takes a slot, so failures never multiply the load on a host. Hosts share nothing else:
+a hanging host only ties up its own slots. There is one ``httpx.AsyncClient`` per proxy
+setting (httpx binds proxies to clients); its cookie jar keeps what engines hand out.
+Everything outside the process (transport, sleep, clocks, randomness) is injectable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from dataclasses import dataclass
+from importlib.util import find_spec
+from types import TracebackType
+
+import httpx
+
+from monitor.core.clock import Clock, utcnow
+from monitor.core.observation import Status
+from monitor.fetch.body import complete_response, mask_url, read_capped
+from monitor.fetch.policy import (
+    FetchPolicy,
+    FetchResult,
+    HostLimiter,
+    Monotonic,
+    Sleep,
+    backoff_delay,
+    network_reason,
+    retry_after_seconds,
+)
+
+__all__ = ["FetchPolicy", "FetchResult", "Fetcher"]
+
+logger = logging.getLogger(__name__)
+
+# Advertise only what httpx can decode here (br and zstd need optional packages).
+_ACCEPT_ENCODING = ", ".join(
+    ["gzip", "deflate"]
+    + (["br"] if find_spec("brotli") or find_spec("brotlicffi") else [])
+    + (["zstd"] if find_spec("zstandard") else [])
+)
+_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,application/json;q=0.9,*/*;q=0.8"
+
+
+@dataclass(frozen=True, slots=True)
+class _Attempt:
+    """One try: its result, whether another try may help, and how long the server asked."""
+
+    result: FetchResult
+    retry: bool = False
+    retry_after: float | None = None
+
+
+class Fetcher:
+    """Sends requests for all sources of the process; see the module docstring.
+
+    Limiter settings come from the first policy that reaches a host: two sources on one
+    host share one budget (politeness is owed to the host, not to the source).
+    """
+
+    def __init__(
+        self,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Sleep = asyncio.sleep,
+        monotonic: Monotonic = time.monotonic,
+        clock: Clock = utcnow,
+        rng: random.Random | None = None,
+        max_redirects: int = 5,
+        backoff_base: float = 1.0,
+        backoff_cap: float = 30.0,
+        retry_after_cap: float = 120.0,
+        warmup_retry_after: float = 600.0,
+    ) -> None:
+        self._transport = transport
+        self._sleep = sleep
+        self._monotonic = monotonic
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self.max_redirects = max_redirects
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.retry_after_cap = retry_after_cap
+        self.warmup_retry_after = warmup_retry_after
+        self._clients: dict[str | None, httpx.AsyncClient] = {}
+        self._hosts: dict[str, HostLimiter] = {}
+        self._warm: dict[str, tuple[bool, float]] = {}  # key -> (succeeded, when)
+        self._warm_locks: dict[str, asyncio.Lock] = {}
+
+    async def __aenter__(self) -> Fetcher:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close every client (and its connections)."""
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.aclose()
+
+    def client(self, proxy: str | None = None) -> httpx.AsyncClient:
+        """The shared client for a proxy setting, created on first use."""
+        client = self._clients.get(proxy)
+        if client is None:
+            injected = self._transport is not None
+            client = httpx.AsyncClient(
+                transport=self._transport,
+                # httpx mounts a proxy transport even beside an injected one, which would
+                # route test traffic around the mock; tests inject, production proxies.
+                proxy=None if injected else proxy,
+                trust_env=not injected,
+                follow_redirects=True,
+                max_redirects=self.max_redirects,
+                # Per-host limiters bound the connections; a pool limit would only add a
+                # second, global queue in which a hanging host could block the others.
+                limits=httpx.Limits(max_connections=None, max_keepalive_connections=100),
+            )
+            self._clients[proxy] = client
+        return client
+
+    def limiter(self, host: str, policy: FetchPolicy) -> HostLimiter:
+        """The politeness limiter of ``host`` (``host[:port]``), created on first use."""
+        limiter = self._hosts.get(host)
+        if limiter is None:
+            limiter = HostLimiter(
+                policy.interval,
+                policy.concurrency,
+                sleep=self._sleep,
+                monotonic=self._monotonic,
+                rng=self._rng,
+            )
+            self._hosts[host] = limiter
+        return limiter
+
+    async def warm_up(self, key: str, request: httpx.Request | None, policy: FetchPolicy) -> None:
+        """Send ``request`` once per ``key`` for this fetcher (e.g. to collect cookies).
+
+        Concurrent callers wait for the one warm-up in flight. A failed warm-up is logged,
+        not raised (the check itself will show what is wrong), and tried again at most
+        every ``warmup_retry_after`` seconds so a down engine is not hammered.
+        """
+        if request is None or self._is_warm(key):
+            return
+        lock = self._warm_locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            if self._is_warm(key):
+                return
+            result = await self.fetch(request, policy)
+            self._warm[key] = (result.ok, self._monotonic())
+            if not result.ok:
+                logger.info("warm-up for %s failed: %s", key, result.reason)
+
+    def _is_warm(self, key: str) -> bool:
+        state = self._warm.get(key)
+        if state is None:
+            return False
+        ok, when = state
+        return ok or self._monotonic() - when < self.warmup_retry_after
+
+    async def fetch(self, request: httpx.Request, policy: FetchPolicy) -> FetchResult:
+        """Send ``request`` under ``policy``; never raises for network or HTTP failures."""
+        self._prepare(request, policy)
+        client = self.client(policy.proxy)
+        limiter = self.limiter(request.url.netloc.decode("ascii").lower(), policy)
+        attempts = policy.retries + 1
+        waited = 0.0
+        for number in range(1, attempts + 1):
+            async with limiter.slot() as queued:
+                waited += queued
+                attempt = await self._attempt(client, request, policy)
+            asked = attempt.retry_after
+            if asked is not None:
+                # Every request to the host waits, not only this one (and also when this
+                # was the last attempt): the server spoke about itself, not about one URL.
+                limiter.defer(min(asked, self.retry_after_cap))
+                if asked > self.retry_after_cap:
+                    reason = f"{attempt.result.reason}, Retry-After {asked:g}s"
+                    return self._done(request, attempt, number, waited, reason)
+            if not attempt.retry or number == attempts:
+                break
+            if asked is None:
+                await self._sleep(
+                    backoff_delay(
+                        number, base=self.backoff_base, cap=self.backoff_cap, rng=self._rng
+                    )
+                )
+            logger.debug(
+                "retrying %s %s after %s",
+                request.method,
+                mask_url(request.url),
+                attempt.result.reason,
+            )
+        return self._done(request, attempt, number, waited, attempt.result.reason)
+
+    def _done(
+        self,
+        request: httpx.Request,
+        attempt: _Attempt,
+        attempts: int,
+        waited: float,
+        reason: str | None,
+    ) -> FetchResult:
+        result = attempt.result
+        if result.ok:
+            return FetchResult(
+                result.response, http_status=result.http_status, attempts=attempts, waited=waited
+            )
+        if attempts > 1:
+            reason = f"{reason} ({attempts} attempts)"
+        logger.info("fetch failed: %s %s: %s", request.method, mask_url(request.url), reason)
+        return FetchResult(
+            result.response, result.status, reason, result.http_status, attempts, waited
+        )
+
+    def _prepare(self, request: httpx.Request, policy: FetchPolicy) -> None:
+        """Add default headers, the client's cookies and the policy's timeouts."""
+        # A pre-built request gets none of the client's default headers.
+        request.headers.setdefault("Accept", _ACCEPT)
+        request.headers.setdefault("Accept-Encoding", _ACCEPT_ENCODING)
+        for name, value in policy.default_headers:
+            request.headers.setdefault(name, value)
+        for name, value in policy.extra_headers:
+            request.headers[name] = value
+        # A pre-built request bypasses the client's cookie merging; add the jar's cookies
+        # (kept on a ``Cookie`` header the source set itself, which the jar does not touch).
+        self.client(policy.proxy).cookies.set_cookie_header(request)
+        request.extensions = {**request.extensions, "timeout": policy.httpx_timeout.as_dict()}
+
+    async def _attempt(
+        self, client: httpx.AsyncClient, request: httpx.Request, policy: FetchPolicy
+    ) -> _Attempt:
+        try:
+            async with asyncio.timeout(policy.timeout):
+                response = await client.send(request, stream=True)
+                try:
+                    body = await read_capped(response, policy.max_bytes)
+                finally:
+                    await response.aclose()
+        except httpx.TooManyRedirects:
+            return _fail(Status.HTTP_ERROR, f"too many redirects (> {self.max_redirects})")
+        except httpx.ConnectTimeout:
+            return _fail(
+                Status.NETWORK_ERROR,
+                f"connect timeout after {policy.connect_timeout:g}s",
+                retry=True,
+            )
+        except httpx.TimeoutException as exc:
+            kind = type(exc).__name__.removesuffix("Timeout").lower()
+            return _fail(
+                Status.NETWORK_ERROR, f"{kind} timeout after {policy.timeout:g}s", retry=True
+            )
+        except TimeoutError:  # asyncio.timeout: the whole request outlasted its budget
+            return _fail(Status.NETWORK_ERROR, f"timeout after {policy.timeout:g}s", retry=True)
+        except httpx.DecodingError as exc:
+            return _fail(Status.PARSE_ERROR, f"undecodable body: {exc}")
+        except httpx.UnsupportedProtocol as exc:
+            return _fail(Status.HTTP_ERROR, f"unsupported URL: {exc}")
+        except (httpx.TransportError, OSError) as exc:
+            return _fail(Status.NETWORK_ERROR, network_reason(exc), retry=True)
+
+        if body is None:
+            return _Attempt(
+                FetchResult(
+                    None,
+                    Status.PARSE_ERROR,
+                    f"response too large (> {policy.max_bytes} bytes)",
+                    response.status_code,
+                )
+            )
+        full = complete_response(response, body)
+        code = full.status_code
+        if 200 <= code < 300:
+            return _Attempt(FetchResult(full, http_status=code))
+        reason = f"HTTP {code} {full.reason_phrase}".rstrip()
+        if code in (429, 503):
+            wait = retry_after_seconds(full, self._clock())
+            # A 429 that outlasts the retries means the engine keeps refusing us: blocked.
+            status = Status.BLOCKED if code == 429 else Status.HTTP_ERROR
+            return _Attempt(FetchResult(full, status, reason, code), retry=True, retry_after=wait)
+        if code >= 500:
+            return _Attempt(FetchResult(full, Status.HTTP_ERROR, reason, code), retry=True)
+        status = Status.BLOCKED if code == 403 else Status.HTTP_ERROR
+        return _Attempt(FetchResult(full, status, reason, code))
+
+
+def _fail(status: Status, reason: str, *, retry: bool = False) -> _Attempt:
+    return _Attempt(FetchResult(None, status, reason), retry=retry)

@@ -1,0 +1,316 @@
+"""What the report and the overview page show, read from the database (no HTML here).
+
+- ``person_view(session, config, name)``: a person's series (points, episodes, alert marks,
+  current state), the controls of the sources they are watched on, their alerts, and the
+  images that vanished (``vanished.py``).
+
+Failed checks stay failed: a ``Point`` of a failed check has ``count=None`` and the chart
+draws it as a gap and a mark, never as zero. Lists are bounded (``MAX_POINTS`` per series,
+``MAX_ALERTS`` per person) so that a years-old database still gives a readable page.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from monitor.config import Config
+from monitor.core.errors import MonitorError
+from monitor.core.observation import Status
+from monitor.detector.state import STATE_VERSION, SeriesState
+from monitor.report.vanished import VanishedView, vanished_views
+from monitor.store.catalog import CONTROL_PERSON_PREFIX, control_person_name
+from monitor.store.models import Alert, Episode, Person, Series, Snapshot, Source, Term
+
+logger = logging.getLogger(__name__)
+
+MAX_POINTS = 1500
+MAX_ALERTS = 200
+VALID = (Status.OK.value, Status.NO_RESULTS.value)
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """One check: ``count`` is None for a failed check (a gap, never zero)."""
+
+    snapshot_id: int
+    t: datetime
+    status: str
+    count: int | None
+    reason: str | None
+    excluded: bool  # part of an engine incident: not an observation of the person
+
+    @property
+    def failed(self) -> bool:
+        return self.status not in VALID
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """An episode: a drop of one series, or a period when a whole source was unhealthy."""
+
+    episode_id: int
+    kind: str  # drop | unhealthy | stale
+    state: str  # open | partial | resolved
+    start: datetime
+    end: datetime | None  # None while open
+    baseline: float | None
+    metric: str | None
+    source_wide: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AlertMark:
+    """An alert, placed on the chart and listed under the person."""
+
+    alert_id: int
+    t: datetime
+    event: str
+    source: str | None
+    term: str | None
+    reason: str
+    series_id: int | None
+
+
+@dataclass
+class SeriesView:
+    """One series with its recent checks and the detector's view of it."""
+
+    series_id: int
+    person: str
+    term: str
+    source: str
+    vantage: str
+    role: str
+    points: list[Point] = field(default_factory=list)
+    total_checks: int = 0
+    spans: list[Span] = field(default_factory=list)
+    alerts: list[AlertMark] = field(default_factory=list)
+    detector_status: str | None = None
+    baseline: float | None = None
+    stale: bool = False
+
+    @property
+    def last(self) -> Point | None:
+        return self.points[-1] if self.points else None
+
+    @property
+    def last_valid(self) -> Point | None:
+        return next((p for p in reversed(self.points) if not p.failed), None)
+
+    @property
+    def failures(self) -> int:
+        return sum(p.failed for p in self.points)
+
+    @property
+    def label(self) -> str:
+        return f"{self.term} @ {self.source}"
+
+
+@dataclass
+class PersonView:
+    """Everything the report shows about one person."""
+
+    name: str
+    role: str
+    notes: str
+    series: list[SeriesView]
+    controls: list[SeriesView]
+    alerts: list[AlertMark]
+    vanished: list[VanishedView]
+    vanished_total: int
+
+    @property
+    def time_range(self) -> tuple[datetime, datetime] | None:
+        times = [p.t for s in self.series + self.controls for p in s.points]
+        times += [a.t for a in self.alerts]
+        return (min(times), max(times)) if times else None
+
+
+def known_people(session: Session) -> list[str]:
+    """Watched people in the database (controls are shown with them, not alone)."""
+    return list(
+        session.scalars(
+            select(Person.name)
+            .where(Person.name.not_like(f"{CONTROL_PERSON_PREFIX}%"))
+            .order_by(Person.name)
+        )
+    )
+
+
+def person_view(session: Session, config: Config, name: str) -> PersonView:
+    """The report data of ``name``; ``MonitorError`` when there is no such person."""
+    person = session.scalar(select(Person).where(Person.name == name))
+    if person is None:
+        known = ", ".join(known_people(session)[:10]) or "none yet"
+        raise MonitorError(f"no person named {name!r} in the database (known: {known})")
+    series = _series_views(session, config, [person.id])
+    sources = sorted({s.source for s in series})
+    controls = _series_views(
+        session,
+        config,
+        list(
+            session.scalars(
+                select(Person.id).where(Person.name.in_([control_person_name(s) for s in sources]))
+            )
+        ),
+    )
+    alerts = _alerts(session, person.id, series + controls)
+    vanished, total = vanished_views(session, [s.series_id for s in series], alerts)
+    return PersonView(
+        person.name, person.role, person.notes, series, controls, alerts, vanished, total
+    )
+
+
+def _series_views(session: Session, config: Config, person_ids: Sequence[int]) -> list[SeriesView]:
+    if not person_ids:
+        return []
+    rows = session.execute(
+        select(Series, Person.name, Term.text, Source.name)
+        .join(Person, Person.id == Series.person_id)
+        .join(Term, Term.id == Series.term_id)
+        .join(Source, Source.id == Series.source_id)
+        .where(Series.person_id.in_(list(person_ids)))
+        .order_by(Source.name, Term.id, Series.vantage)
+    ).all()
+    views = []
+    for series, person, term, source in rows:
+        view = SeriesView(series.id, person, term, source, series.vantage, series.role)
+        view.points, view.total_checks = points(session, series.id, MAX_POINTS)
+        view.detector_status, view.baseline, view.stale = detector_summary(
+            config, source, series.detector_state
+        )
+        view.spans = _spans(session, series.id, series.source_id)
+        views.append(view)
+    return views
+
+
+def points(session: Session, series_id: int, limit: int) -> tuple[list[Point], int]:
+    """The latest ``limit`` checks, oldest first, and how many checks there are in all."""
+    snaps = list(
+        session.scalars(
+            select(Snapshot)
+            .where(Snapshot.series_id == series_id)
+            .order_by(Snapshot.id.desc())
+            .limit(limit + 1)
+        )
+    )
+    total = len(snaps)
+    if total > limit:
+        total = (
+            session.scalar(
+                select(func.count()).select_from(Snapshot).where(Snapshot.series_id == series_id)
+            )
+            or 0
+        )
+        snaps = snaps[:limit]
+    points = [
+        Point(s.id, s.finished_at, s.status, s.image_count, s.reason, s.excluded)
+        for s in reversed(snaps)
+    ]
+    return points, total
+
+
+def _spans(session: Session, series_id: int, source_id: int) -> list[Span]:
+    rows = session.scalars(
+        select(Episode)
+        .where(
+            or_(
+                Episode.series_id == series_id,
+                (Episode.series_id.is_(None)) & (Episode.source_id == source_id),
+            )
+        )
+        .order_by(Episode.opened_at, Episode.id)
+    )
+    return [
+        Span(
+            e.id,
+            e.kind,
+            e.state,
+            e.opened_at,
+            e.closed_at,
+            e.baseline,
+            e.metric,
+            e.series_id is None,
+        )
+        for e in rows
+    ]
+
+
+def _alerts(session: Session, person_id: int, views: list[SeriesView]) -> list[AlertMark]:
+    """The person's alerts, and source-wide ones on their sources; newest last."""
+    source_ids = {
+        sid
+        for sid in session.scalars(
+            select(Series.source_id).where(Series.id.in_([v.series_id for v in views]))
+        )
+    }
+    rows = session.execute(
+        select(Alert, Source.name)
+        .outerjoin(Source, Source.id == Alert.source_id)
+        .where(
+            or_(
+                Alert.person_id == person_id,
+                Alert.series_id.in_([v.series_id for v in views]),
+                (Alert.person_id.is_(None)) & (Alert.source_id.in_(source_ids)),
+            )
+        )
+        .order_by(Alert.id.desc())
+        .limit(MAX_ALERTS)
+    ).all()
+    marks = []
+    for alert, source in reversed(rows):
+        payload: dict[str, Any] = alert.payload if isinstance(alert.payload, dict) else {}
+        marks.append(
+            AlertMark(
+                alert.id,
+                alert.created_at,
+                alert.event,
+                source or _str(payload.get("source")),
+                _str(payload.get("term")),
+                _str(payload.get("reason")) or "",
+                alert.series_id,
+            )
+        )
+    by_series = {v.series_id: v for v in views}
+    for mark in marks:
+        if mark.series_id in by_series:
+            by_series[mark.series_id].alerts.append(mark)
+        elif mark.series_id is None:
+            for v in views:
+                if v.source == mark.source:
+                    v.alerts.append(mark)
+    return marks
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def detector_summary(
+    config: Config, source: str, data: dict[str, Any] | None
+) -> tuple[str | None, float | None, bool]:
+    """(status, baseline, stale) from a series' stored detector state, when readable.
+
+    The baseline is the one the detector judges against: the frozen one of an open episode,
+    else the lower of the short- and long-window medians.
+    """
+    if not data or data.get("version") != STATE_VERSION:
+        return None, None, False
+    try:
+        state = SeriesState.from_dict(data, config.detection_for(source))
+    except Exception as exc:  # a state written by another version must not break a page
+        logger.warning("detector state of a %s series is unreadable: %s", source, exc)
+        return None, None, False
+    baseline: float | None = None
+    if state.episode is not None:
+        baseline = state.episode.baseline
+    elif state.sufficient and len(state.short) and len(state.long):
+        baseline = min(state.short.counts_median(), state.long.counts_median())
+    return state.status, baseline, state.stale

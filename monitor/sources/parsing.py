@@ -1,0 +1,150 @@
+"""Small text helpers shared by source parsers (pure functions, no I/O).
+
+``strip_tags`` turns an engine's highlighted title into plain text; ``parse_int`` reads a
+count the way engines print it ("8,587", "约52,000", "332412", 1500). The response helpers
+decode bodies (GBK included), turn empty, HTML or cut-off answers into ``ParseError`` with a
+short reason, and build browser-like request headers.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+
+from monitor.core.errors import ParseError
+from monitor.sources.base import SourceOptions
+
+# Only things that look like tags ("<em>", "</strong>", "<br/>"), so "a < b > c" survives.
+_TAG = re.compile(r"</?[A-Za-z][^<>]*>")
+_SPACE = re.compile(r"\s+")
+# Bing wraps query hits in private-use U+E000 ... U+E001 markers, even inside titles.
+_HIT_MARKERS = str.maketrans("", "", "\ue000\ue001")
+_DIGITS = re.compile(r"\d[\d,.\s\u00a0\u202f']*")
+
+
+def strip_tags(text: str) -> str:
+    """``text`` without HTML tags, with entities decoded and whitespace collapsed.
+
+    Tolerant on purpose: Baidu titles carry stray closing tags (``…折线图</strong>``) and
+    entities appear both escaped and raw, so this is a regex pass, not an HTML parser.
+    """
+    text = _TAG.sub("", text)
+    text = html.unescape(text)
+    # Entities can hide tags (``&lt;em&gt;``): strip again after decoding.
+    text = _TAG.sub("", text)
+    text = text.translate(_HIT_MARKERS)
+    return _SPACE.sub(" ", text).strip()
+
+
+def parse_int(text: object) -> int | None:
+    """The first whole number in ``text`` with thousands separators removed, else ``None``.
+
+    Accepts ints (returned as is, but not bools), and strings such as ``"8,587"``,
+    ``"约52,000"`` or ``"1 500"``. A decimal part is not expected in counts and is dropped.
+    """
+    if isinstance(text, bool):
+        return None
+    if isinstance(text, int):
+        return text
+    if not isinstance(text, str):
+        return None
+    m = _DIGITS.search(text)
+    if not m:
+        return None
+    raw = m.group(0).rstrip(",. \u00a0\u202f'")
+    # "1.500" (German) vs "1.5": a dot followed by exactly three digits is a separator.
+    head, _, _ = raw.partition(".") if re.search(r"\.\d{1,2}$", raw) else (raw, "", "")
+    digits = re.sub(r"[^\d]", "", head)
+    return int(digits) if digits else None
+
+
+# --- response helpers -------------------------------------------------------------------
+
+_JSON_START = ("{", "[")
+
+
+def response_text(response: httpx.Response) -> str:
+    """The body as text, falling back to GB18030 for undeclared GBK pages.
+
+    ``response.text`` honours the header charset (and any encoding the fetcher set from a
+    meta tag). Chinese engines sometimes send GBK without declaring it; httpx then decodes
+    as UTF-8 with replacement characters, so retry as GB18030 (a superset of GBK) when that
+    happened and the header did not name a charset.
+    """
+    text = response.text
+    if "\ufffd" in text and not response.charset_encoding:
+        try:
+            return response.content.decode("gb18030")
+        except UnicodeDecodeError:
+            pass
+    return text
+
+
+def require_body(text: str) -> str:
+    """``text`` stripped; ``ParseError`` when nothing is left (an empty answer is no answer)."""
+    body = text.strip().lstrip("\ufeff")
+    if not body:
+        raise ParseError("empty body")
+    return body
+
+
+def load_json(body: str, *, strict: bool = True) -> Any:
+    """Parse ``body`` as JSON or raise ``ParseError`` saying what it looked like instead."""
+    if body.startswith("<"):
+        raise ParseError("HTML where JSON was expected")
+    if not body.startswith(_JSON_START):
+        raise ParseError(f"not JSON (starts with {body[:20]!r})")
+    try:
+        return json.loads(body, strict=strict)
+    except json.JSONDecodeError as exc:
+        # A cut-off body is the common case; it shows as an unclosed outer object or list.
+        cut = exc.pos >= len(body) - 1 or not body.endswith(("}", "]"))
+        raise ParseError(f"{'truncated' if cut else 'invalid'} JSON: {exc.msg}") from None
+
+
+def redirect_target(response: httpx.Response) -> str:
+    """The URL the engine sent us to: the final URL, or ``Location`` of an unfollowed 3xx."""
+    if response.is_redirect:
+        return str(response.headers.get("location", ""))
+    try:
+        return str(response.url)
+    except RuntimeError:  # a bare Response built without a request has no URL
+        return ""
+
+
+def host_of(url: str) -> str:
+    """Lower-case host of ``url`` ('' when there is none)."""
+    if url.startswith("//"):
+        url = "https:" + url
+    return (urlsplit(url).hostname or "").lower()
+
+
+def browser_headers(
+    options: SourceOptions, *, accept: str, referer: str | None = None, **extra: str
+) -> dict[str, str]:
+    """Headers a desktop browser would send, with the user's ``headers`` option on top."""
+    headers = {
+        "User-Agent": options.user_agent,
+        "Accept": accept,
+        "Accept-Language": options.accept_language,
+    }
+    if referer:
+        headers["Referer"] = referer
+    headers.update(extra)
+    headers.update(options.headers)  # the user's own headers win: they know their engine
+    return headers
+
+
+_O = TypeVar("_O", bound=SourceOptions)
+
+
+def coerce_options(options: SourceOptions, cls: type[_O]) -> _O:
+    """``options`` as the kind's own model (re-validated when given the base model)."""
+    if isinstance(options, cls):
+        return options
+    return cls.model_validate(options.model_dump())

@@ -1,0 +1,249 @@
+"""Evidence: what vanished, where it is still seen, and what the engine actually sent.
+
+- ``vanished_images``: the images of the last valid check before a drop's first confirming
+  check that are missing from the current one, each with first/last seen and the other
+  sources where the same image is still in the latest result set (the same URL, or, when
+  thumbnails are kept, the same photo by perceptual hash).
+- ``keep_raw``: the compressed body of the last healthy check of each series (replaced only
+  when the body changed, so an unchanged result costs no write) and of every confirming
+  check of a drop (kept until ``db prune`` removes it after ``evidence.raw_retention``).
+- ``build_alert_payload``: the webhook/email payload of a detector event.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from monitor.alerts.payload import (
+    AlertPayload,
+    CheckInfo,
+    ControlCheck,
+    EpisodeInfo,
+    OtherSource,
+    VanishedImage,
+    build_payload,
+    iso_utc,
+    vanished_image,
+)
+from monitor.core.observation import ImageItem, Observation, Status
+from monitor.detector.events import Event
+from monitor.evidence.thumbnails import same_photo_elsewhere
+from monitor.store.models import (
+    Image,
+    ImageSetMember,
+    RawResponse,
+    Series,
+    SeriesImage,
+    Snapshot,
+    Source,
+)
+
+if TYPE_CHECKING:
+    from monitor.app import App
+
+MAX_VANISHED = 100
+
+
+def keep_raw(session: Session, snap: Snapshot, obs: Observation, reason: str) -> None:
+    """Keep ``obs.raw`` as evidence for ``snap`` (see module docstring)."""
+    if obs.raw is None or (reason == "healthy" and obs.status is not Status.OK):
+        return
+    digest = hashlib.sha256(obs.raw).hexdigest()
+    if reason == "healthy":
+        same = session.scalar(
+            select(RawResponse.id)
+            .join(Snapshot, Snapshot.id == RawResponse.snapshot_id)
+            .where(
+                Snapshot.series_id == snap.series_id,
+                RawResponse.reason == "healthy",
+                RawResponse.sha256 == digest,
+            )
+        )
+        if same is not None:
+            return
+        old = (
+            select(RawResponse.id)
+            .join(Snapshot, Snapshot.id == RawResponse.snapshot_id)
+            .where(Snapshot.series_id == snap.series_id, RawResponse.reason == "healthy")
+        )
+        session.execute(
+            delete(RawResponse)
+            .where(RawResponse.id.in_(old.scalar_subquery()))
+            .execution_options(synchronize_session=False)
+        )
+    existing = session.scalar(select(RawResponse).where(RawResponse.snapshot_id == snap.id))
+    if existing is not None:
+        existing.reason = reason  # a confirming check outranks "healthy": never pruned early
+        return
+    session.add(
+        RawResponse(
+            snapshot_id=snap.id,
+            created_at=snap.finished_at,
+            sha256=digest,
+            content_type=obs.raw_content_type,
+            size=len(obs.raw),
+            body_gz=gzip.compress(obs.raw, compresslevel=6),
+            reason=reason,
+        )
+    )
+
+
+def protect_raw(session: Session, snapshot_ids: tuple[int, ...]) -> None:
+    """Mark the kept bodies of a drop's confirming checks as ``confirming``: an earlier one
+    was kept as the series' last healthy body, which the next change would replace."""
+    if snapshot_ids:
+        session.execute(
+            update(RawResponse)
+            .where(RawResponse.snapshot_id.in_(snapshot_ids))
+            .values(reason="confirming")
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _set_of(session: Session, set_id: int | None) -> set[int]:
+    if set_id is None:
+        return set()
+    return set(
+        session.scalars(select(ImageSetMember.image_id).where(ImageSetMember.set_id == set_id))
+    )
+
+
+def vanished_images(session: Session, series_id: int, event: Event) -> list[VanishedImage]:
+    """Images present before the drop and missing now (see module docstring)."""
+    ids = event.snapshot_ids
+    if not ids:
+        return []
+    first, last = min(ids), max(ids)
+    before = session.scalar(
+        select(Snapshot)
+        .where(
+            Snapshot.series_id == series_id,
+            Snapshot.id < first,
+            Snapshot.status == Status.OK.value,
+            Snapshot.excluded.is_(False),
+        )
+        .order_by(Snapshot.id.desc())
+        .limit(1)
+    )
+    current = session.get(Snapshot, last)
+    if before is None or current is None:
+        return []
+    gone = _set_of(session, before.image_set_id) - _set_of(session, current.image_set_id)
+    if not gone:
+        return []
+    series = session.get(Series, series_id)
+    assert series is not None
+    still = _still_seen(session, series, gone)
+    # With kept thumbnails, the same photo under another URL counts too (perceptual hash).
+    for image_id, matches in same_photo_elsewhere(session, series_id, sorted(gone)).items():
+        for match in matches:
+            if match.source not in still.get(image_id, []):
+                still.setdefault(image_id, []).append(match.source)
+    rows = session.execute(
+        select(Image, SeriesImage)
+        .join(SeriesImage, SeriesImage.image_id == Image.id)
+        .where(SeriesImage.series_id == series_id, Image.id.in_(gone))
+        .order_by(SeriesImage.first_seen, Image.id)
+        .limit(MAX_VANISHED)
+    )
+    out = []
+    for img, si in rows:
+        item = ImageItem(img.image_url, img.thumb_url, img.page_url, img.title, img.domain)
+        last_seen = before.finished_at if si.seen_open else si.last_seen
+        out.append(vanished_image(item, si.first_seen, last_seen, still.get(img.id, ())))
+    return out
+
+
+def _still_seen(session: Session, series: Series, image_ids: set[int]) -> dict[int, list[str]]:
+    """For each image, the other sources whose latest valid result of this person has it."""
+    out: dict[int, list[str]] = {}
+    others = session.execute(
+        select(Series.id, Source.name)
+        .join(Source, Source.id == Series.source_id)
+        .where(Series.person_id == series.person_id, Series.source_id != series.source_id)
+    ).all()
+    for other_id, name in others:
+        latest = session.scalar(
+            select(Snapshot.image_set_id)
+            .where(
+                Snapshot.series_id == other_id,
+                Snapshot.status.in_((Status.OK.value, Status.NO_RESULTS.value)),
+            )
+            .order_by(Snapshot.id.desc())
+            .limit(1)
+        )
+        for image_id in _set_of(session, latest) & image_ids:
+            out.setdefault(image_id, []).append(name)
+    return out
+
+
+def payload_of(
+    event: Event,
+    *,
+    alert_id: int,
+    episode: EpisodeInfo | None,
+    vanished: list[VanishedImage],
+) -> AlertPayload:
+    """The payload of a detector event; pure (the daemon and the backtest both use it)."""
+    metric = event.metric or "images"
+    return build_payload(
+        event=event.event,
+        alert_id=alert_id,
+        checked_at=event.t,
+        reason=event.reason,
+        person=event.person,
+        term=event.term,
+        source=event.source,
+        vantage=event.vantage,
+        observed=event.observed,
+        baseline=event.baseline,
+        baseline_window_days=event.baseline_window_days,
+        ratio=event.ratio,
+        metric=event.metric,
+        classification=event.classification,
+        episode=episode,
+        confirming_checks=[
+            CheckInfo(checked_at=iso_utc(c.t), status=c.status, observed=c.value(metric))
+            for c in event.confirming
+        ],
+        vanished_images=vanished,
+        other_sources=[
+            OtherSource(
+                source=p.source,
+                family=p.family,
+                status=p.status,
+                observed=p.observed,
+                baseline=p.baseline,
+                state=p.state,
+            )
+            for p in event.other_sources
+        ],
+        controls=[
+            ControlCheck(term=c.term, status=c.status, observed=c.observed, baseline=c.baseline)
+            for c in event.controls
+        ],
+        people_involved=list(event.people_involved),
+    )
+
+
+def build_alert_payload(
+    app: App, session: Session, event: Event, series_id: int | None, now: datetime
+) -> AlertPayload:
+    """The payload of ``event`` as the daemon sends it (``alert_id`` filled by the outbox)."""
+    vanished: list[VanishedImage] = []
+    if series_id is not None and event.event in ("drop", "partial"):
+        vanished = vanished_images(session, series_id, event)
+    episode: EpisodeInfo | None = None
+    if event.episode_start is not None:
+        episode = EpisodeInfo(
+            id=series_id or 0,
+            started_at=iso_utc(event.episode_start),
+            state=event.episode_state or "open",
+        )
+    return payload_of(event, alert_id=0, episode=episode, vanished=vanished)
