@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from monitor.alerts import render
+from monitor.core import urls
 from monitor.alerts.payload import (
     AlertPayload,
     CheckInfo,
@@ -197,7 +198,7 @@ def test_html_links_the_page_and_shows_the_thumbnail() -> None:
 
 
 def test_safe_url_upgrades_protocol_relative_urls() -> None:
-    assert render.safe_url("//img.example.cn/a.jpg") == "https://img.example.cn/a.jpg"
+    assert urls.safe_url("//img.example.cn/a.jpg") == "https://img.example.cn/a.jpg"
 
 
 def test_text_body_lists_images_checks_sources_and_controls() -> None:

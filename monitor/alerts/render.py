@@ -16,15 +16,14 @@ import html
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from monitor.alerts.payload import AlertPayload, Message, VanishedImage, parse_iso
+from monitor.core.urls import safe_url
 
 PREFIX = "[absence] "
 MAX_IMAGES = 50  # per alert in a mail body; the webhook payload carries them all
 MAX_NAMES_IN_SUBJECT = 2
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-_URL_FORBIDDEN = re.compile(r"[\x00-\x20\x7f-\x9f\"'<>\\`]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,23 +57,6 @@ class Section:
 def clean(text: object) -> str:
     """``text`` as one line: control characters and bidi overrides become spaces."""
     return " ".join(_UNSAFE.sub(" ", str(text)).split())
-
-
-def safe_url(url: str | None) -> str | None:
-    """``url`` if it is an absolute http(s) URL without whitespace or quotes, else ``None``."""
-    if not url:
-        return None
-    url = url.strip()
-    if url.startswith("//"):
-        url = "https:" + url
-    # Browsers drop tabs and newlines inside URLs ("java\tscript:"): refuse them outright.
-    if _URL_FORBIDDEN.search(url):
-        return None
-    try:
-        parts = urlsplit(url)
-    except ValueError:  # e.g. an unbalanced IPv6 bracket
-        return None
-    return url if parts.scheme.lower() in ("http", "https") and parts.netloc else None
 
 
 # --- numbers and words ----------------------------------------------------------------------

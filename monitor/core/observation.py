@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from urllib.parse import urlsplit, urlunsplit
+
+from monitor.core.urls import domain_of, normalize_url
 
 
 class Status(StrEnum):
@@ -28,34 +29,6 @@ class Status(StrEnum):
 
 
 OBSERVATION_STATUSES = frozenset({Status.OK, Status.NO_RESULTS})
-
-
-def normalize_url(url: str) -> str:
-    """Normalise an image URL for de-duplication.
-
-    Lower-cases scheme and host, drops the fragment and a default port, and treats http and
-    https as the same image (engines flip between them). Query strings are kept: on many
-    CDNs they select the image.
-    """
-    url = url.strip()
-    if url.startswith("//"):
-        url = "https:" + url
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    if scheme == "http":
-        scheme = "https"
-    host = (parts.hostname or "").lower()
-    port = parts.port
-    netloc = host if port in (None, 80, 443) else f"{host}:{port}"
-    return urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
-
-
-def domain_of(url: str) -> str:
-    """The registrable-looking host of a URL without a leading ``www.`` ('' if none)."""
-    if url.startswith("//"):
-        url = "https:" + url
-    host = (urlsplit(url).hostname or "").lower()
-    return host[4:] if host.startswith("www.") else host
 
 
 @dataclass(frozen=True, slots=True)

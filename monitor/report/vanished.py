@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from monitor.core.observation import ImageItem, normalize_url
+from monitor.core.observation import ImageItem
+from monitor.core.urls import normalize_url
 from monitor.evidence.thumbnails import same_photo_elsewhere
 from monitor.store.models import Alert, Image, Series, SeriesImage, Source, Term
 from monitor.store.snapshots import url_hash

@@ -20,7 +20,8 @@ import httpx
 from pydantic import Field, SecretStr, model_validator
 
 from monitor.core.errors import Blocked, ParseError
-from monitor.core.observation import ImageItem, PageResult, domain_of
+from monitor.core.observation import ImageItem, PageResult
+from monitor.core.urls import domain_of
 from monitor.sources.base import Source, SourceOptions
 from monitor.sources.parsing import (
     browser_headers,

@@ -21,7 +21,7 @@ from functools import cache
 from importlib import resources
 
 # One URL rule for mail and pages: only absolute http(s) URLs become links or images.
-from monitor.alerts.render import safe_url as safe_url
+from monitor.core.urls import safe_url as safe_url
 
 
 def esc(value: object) -> str:

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from monitor.core.observation import domain_of
+from monitor.core.urls import domain_of
 from monitor.report.data import PersonView, SeriesView, person_view
 from monitor.report.vanished import VanishedView
 from monitor.web.chart import series_chart
