@@ -99,12 +99,12 @@ def same_photo(a: str, b: str, max_distance: int = PHASH_MAX_DISTANCE) -> bool:
     return hamming(a, b) <= max_distance
 
 
-def thumbnail_dir(app: App) -> Path | None:
-    """Where kept thumbnails go; None when there is no SQLite file to sit next to."""
-    configured = app.config.evidence.thumbnail_dir
+def thumbnail_dir(configured: str | None, database_url: str) -> Path | None:
+    """Where kept thumbnails go: ``configured``, else next to the SQLite file; None for a
+    server database without a configured directory (there is no file to sit next to)."""
     if configured:
         return Path(configured)
-    db = sqlite_path(app.engine.url.render_as_string(hide_password=False))
+    db = sqlite_path(database_url)
     if db is None:
         return None
     return db.parent / f"{db.stem}-thumbnails"
