@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -28,6 +29,7 @@ from monitor.config import Config
 from monitor.core.clock import Clock, utcnow
 from monitor.core.errors import ChannelError
 from monitor.core.metrics import Metrics
+from monitor.evidence.thumbnails import thumbnail_dir
 from monitor.fetch.client import Fetcher
 from monitor.rounds import CheckRow, Pipeline
 from monitor.sources.base import Source
@@ -84,6 +86,14 @@ class App:
         if source_names:
             refs = [r for r in refs if r.source in set(source_names)]
         return refs
+
+    @property
+    def thumbnail_dir(self) -> Path | None:
+        """Where kept thumbnails go (None: a server database and no configured directory)."""
+        return thumbnail_dir(
+            self.config.evidence.thumbnail_dir,
+            self.engine.url.render_as_string(hide_password=False),
+        )
 
     def fetcher(self) -> Fetcher:
         kwargs: dict[str, Any] = {"transport": self.transport, "monotonic": self.monotonic}

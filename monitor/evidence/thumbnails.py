@@ -148,7 +148,7 @@ async def keep_thumbnails(app: App, fetcher: Fetcher, images: Iterable[Image]) -
     settings = app.config.evidence
     if not settings.keep_thumbnails:
         return 0
-    directory = thumbnail_dir(app)
+    directory = app.thumbnail_dir
     if directory is None:
         logger.warning("thumbnails not kept: set evidence.thumbnail_dir for a non-SQLite database")
         return 0

@@ -221,9 +221,9 @@ def report_document(
 
 def local_thumbnails(app: App, session: Session, views: Sequence[PersonView]) -> dict[int, Path]:
     """Kept thumbnails of the vanished images, when there are any on disk."""
-    from monitor.evidence.thumbnails import local_copies, thumbnail_dir
+    from monitor.evidence.thumbnails import local_copies
 
-    directory = thumbnail_dir(app)
+    directory = app.thumbnail_dir
     ids = [v.image_id for p in views for v in p.vanished if v.image_id is not None]
     if directory is None or not ids or not directory.is_dir():
         return {}
