@@ -28,7 +28,7 @@ from monitor.core.observation import ImageItem, Observation, Status
 from monitor.detector.state import Check, SeriesState
 from monitor.detector.state import Episode as StateEpisode
 from monitor.store import catalog
-from monitor.store.evidence_models import Thumbnail
+from monitor.store.models import Thumbnail
 from monitor.store.models import Episode, Image, Series
 from monitor.store.outbox import enqueue
 from monitor.store.snapshots import record_snapshot

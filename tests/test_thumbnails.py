@@ -27,8 +27,7 @@ from monitor.evidence.thumbnails import (
 )
 from monitor.fetch.client import Fetcher
 from monitor.store import catalog
-from monitor.store.evidence_models import Thumbnail
-from monitor.store.models import Image
+from monitor.store.models import Image, Thumbnail
 from monitor.store.snapshots import record_snapshot
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)

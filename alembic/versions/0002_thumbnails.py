@@ -15,7 +15,6 @@ from alembic import op
 import monitor.store.models
 # The model lives outside models.py; importing it here keeps Base.metadata complete for
 # whoever compares it with the migrated schema (tests/test_migrations.py, autogenerate).
-import monitor.store.evidence_models  # noqa: F401
 
 
 revision: str = '0002'

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from monitor.fetch.client import Fetcher, FetchPolicy
 from monitor.store.db import sqlite_path
-from monitor.store.evidence_models import Thumbnail
+from monitor.store.models import Thumbnail
 from monitor.store.models import Image, Series, SeriesImage, Source
 
 if TYPE_CHECKING:

@@ -1,0 +1,48 @@
+"""The schema, as typed SQLAlchemy 2 models. Alembic migrations in ``alembic/`` create it.
+
+Shape (one check flows top to bottom)::
+
+    people ─< terms ─< series >─ sources          series = person × term × source × vantage
+                          │
+                          ├─< snapshots >── image_sets ─< image_set_members >── images
+                          ├─< series_images (first/last seen of each image in this series)
+                          ├─< episodes (drop / partial / resolved, unhealthy, stale)
+                          └─< alerts ─< deliveries ─< delivery_attempts      (the outbox)
+
+An unchanged result set costs one snapshot row: identical sets are stored once in
+``image_sets`` (keyed by a digest of their members) and snapshots point at them.
+``series_images.last_seen`` is written only when the set changes; while an image is still
+in the current set its last sighting is the series' latest valid snapshot (``seen_open``).
+Snapshot order is by ``id`` (monotonic), never by timestamp alone.
+"""
+
+from monitor.store.models.base import NAMING_CONVENTION, Base, BigId, UtcDateTime
+from monitor.store.models.catalog import Person, Round, Series, Source, Term
+from monitor.store.models.evidence import RawResponse, Thumbnail
+from monitor.store.models.heartbeat import Heartbeat
+from monitor.store.models.outbox import Alert, Delivery, DeliveryAttempt, Episode
+from monitor.store.models.results import Image, ImageSet, ImageSetMember, SeriesImage, Snapshot
+
+__all__ = [
+    "NAMING_CONVENTION",
+    "Alert",
+    "Base",
+    "BigId",
+    "Delivery",
+    "DeliveryAttempt",
+    "Episode",
+    "Heartbeat",
+    "Image",
+    "ImageSet",
+    "ImageSetMember",
+    "Person",
+    "RawResponse",
+    "Round",
+    "Series",
+    "SeriesImage",
+    "Snapshot",
+    "Source",
+    "Term",
+    "Thumbnail",
+    "UtcDateTime",
+]
