@@ -75,7 +75,7 @@ def main() -> None:
 
     async def one_round() -> None:
         async with app.fetcher() as fetcher:
-            await app.pipeline(fetcher).run_all(refs)
+            await app.rounds(fetcher).run_all(refs)
 
     rates, cpu_per_check, growth = [], [], []
     for r in range(args.rounds):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -31,11 +32,15 @@ from monitor.core.errors import ChannelError
 from monitor.core.metrics import Metrics
 from monitor.evidence.thumbnails import thumbnail_dir
 from monitor.fetch.client import Fetcher
-from monitor.rounds import CheckRow, Pipeline
+from monitor.rounds.commit import CheckRow
+from monitor.rounds.runner import Progress, Rounds
 from monitor.sources.base import Source
 from monitor.store import catalog, migrate, outbox
 from monitor.store.catalog import SeriesRef
 from monitor.store.db import create_db_engine, session_factory
+
+# Given the number of checks, a context that shows their progress (the CLI's bar).
+ProgressFactory = Callable[[int], AbstractContextManager[Progress]]
 
 
 @dataclass
@@ -101,8 +106,20 @@ class App:
             kwargs["sleep"] = self.sleep
         return Fetcher(**kwargs)
 
-    def pipeline(self, fetcher: Fetcher) -> Pipeline:
-        return Pipeline(self, fetcher)
+    def rounds(self, fetcher: Fetcher) -> Rounds:
+        """The round runner over ``fetcher``, with this app's resources."""
+        return Rounds(
+            sessions=self.sessions,
+            config=self.config,
+            sources=self.sources,
+            fetcher=fetcher,
+            channels=list(self.channels),
+            clock=self.clock,
+            monotonic=self.monotonic,
+            sleep=self.sleep,
+            metrics=self.metrics,
+            thumbnail_dir=self.thumbnail_dir,
+        )
 
     # -- commands ---------------------------------------------------------------------
     def check_now(
@@ -110,7 +127,7 @@ class App:
         *,
         people: Sequence[str] = (),
         sources: Sequence[str] = (),
-        progress: bool = False,
+        progress: ProgressFactory | None = None,
         deliver: bool = True,
     ) -> list[CheckRow]:
         """Every (filtered) series once, now: fetch, store, detect, deliver."""
@@ -127,10 +144,15 @@ class App:
         refs = self.series(people, sources)
         return asyncio.run(self._check(refs, progress, deliver))
 
-    async def _check(self, refs: list[SeriesRef], progress: bool, deliver: bool) -> list[CheckRow]:
+    async def _check(
+        self, refs: list[SeriesRef], progress: ProgressFactory | None, deliver: bool
+    ) -> list[CheckRow]:
         async with self.fetcher() as fetcher:
-            pipeline = self.pipeline(fetcher)
-            rows = await pipeline.run_all(refs, progress=progress)
+            if progress is None:
+                rows = await self.rounds(fetcher).run_all(refs)
+            else:
+                with progress(len(refs)) as bar:
+                    rows = await self.rounds(fetcher).run_all(refs, progress=bar)
         if deliver:
             await self.dispatcher.drain()
         return rows

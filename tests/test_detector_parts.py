@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from monitor.alerts.payload import build_payload
+from monitor.alerts.events import episode_info, payload_of
+from monitor.alerts.payload import validate_payload
 from monitor.core.observation import Status
 from monitor.detector import (
     NO_PEERS,
@@ -261,27 +262,10 @@ def test_source_failing_n_rounds_is_unhealthy_once_then_recovers() -> None:
 def test_event_fields_build_a_valid_alert_payload() -> None:
     states: dict[SeriesKey, SeriesState] = {}
     events = _feed(states, [100 + i % 9 for i in range(40)] + [0, 0], 0)
-    d = events[0].to_dict()
-    payload = build_payload(
-        event=d["event"],
-        alert_id=1,
-        checked_at=events[0].t,
-        reason=d["reason"],
-        person=d["person"],
-        term=d["term"],
-        source=d["source"],
-        vantage=d["vantage"],
-        observed=d["observed"],
-        baseline=d["baseline"],
-        baseline_window_days=d["baseline_window_days"],
-        ratio=d["ratio"],
-        metric=d["metric"],
-        classification=d["classification"],
-        episode={"id": 1, **d["episode"]},
-        confirming_checks=d["confirming_checks"],
-        other_sources=d["other_sources"],
-        controls=d["controls"],
-        people_involved=d["people_involved"],
+    payload = payload_of(
+        events[0], alert_id=1, episode=episode_info(events[0], episode_id=1), vanished=[]
     )
-    assert payload["observed"] == 0
-    assert json.dumps(d, ensure_ascii=False)
+    assert validate_payload(json.loads(json.dumps(payload))) == payload
+    assert payload["event"] == "drop" and payload["observed"] == 0
+    assert payload["episode"] is not None and payload["episode"]["id"] == 1
+    assert payload["confirming_checks"] and payload["reason"]

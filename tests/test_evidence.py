@@ -8,11 +8,10 @@ import httpx
 from sqlalchemy import select
 
 from monitor.detector.events import Confirmation, Event
-from monitor.evidence.thumbnails import keep_thumbnails
 from monitor.store import catalog
 from monitor.store.evidence import vanished_images
 from monitor.store.models import Snapshot
-from tests.test_thumbnails import NOW, item, make_app, photo, seed, serving
+from tests.test_thumbnails import NOW, item, keep, make_app, photo, seed, serving
 
 
 def drop_confirmed_by(snapshot_id: int) -> Event:
@@ -41,7 +40,7 @@ async def test_vanished_image_is_still_seen_where_the_same_photo_is_under_anothe
     }
     fetcher, _ = serving(files)
     async with fetcher:
-        await keep_thumbnails(app, fetcher, [on_baidu, stays, on_bing])
+        await keep(app, fetcher, [on_baidu, stays, on_bing])
     seed(app, "baidu", [item(9)])  # image 1 vanishes from Baidu
     with app.sessions() as session:
         baidu = next(r for r in catalog.sync(session, app.config) if r.source == "baidu")
@@ -78,7 +77,7 @@ def test_vanished_image_without_thumbnails_is_matched_by_url_only(tmp_path: Path
 
 def test_confirming_bodies_survive_the_next_healthy_body(tmp_path: Path) -> None:
     from monitor.core.observation import Observation, Status
-    from monitor.store.evidence import keep_raw, protect_raw
+    from monitor.store.evidence import RawBody, keep_raw, protect_raw
     from monitor.store.models import RawResponse
     from monitor.store.snapshots import record_snapshot
 
@@ -91,10 +90,10 @@ def test_confirming_bodies_survive_the_next_healthy_body(tmp_path: Path) -> None
             snap = record_snapshot(
                 session, series_id=baidu.series_id, observation=obs, started_at=NOW, finished_at=NOW
             )
-            keep_raw(session, snap, obs, "healthy")
+            keep_raw(session, snap, RawBody.of(obs), "healthy")
             ids.append(snap.id)
         # The second low check confirms the drop: both low checks are its evidence.
-        keep_raw(session, snap, obs, "confirming")
+        keep_raw(session, snap, RawBody.of(obs), "confirming")
         protect_raw(session, (ids[1], ids[2]))
         recovered = Observation(Status.OK, items=[item(1), item(2)], raw=b"images are back")
         snap = record_snapshot(
@@ -104,7 +103,7 @@ def test_confirming_bodies_survive_the_next_healthy_body(tmp_path: Path) -> None
             started_at=NOW,
             finished_at=NOW,
         )
-        keep_raw(session, snap, recovered, "healthy")
+        keep_raw(session, snap, RawBody.of(recovered), "healthy")
     with app.sessions() as session:
         kept = {r.snapshot_id: r.reason for r in session.scalars(select(RawResponse))}
     assert kept == {ids[1]: "confirming", ids[2]: "confirming", snap.id: "healthy"}

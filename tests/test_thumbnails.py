@@ -17,20 +17,30 @@ from sqlalchemy import select
 from monitor.app import App, build
 from monitor.config import parse_config
 from monitor.core.observation import ImageItem, Observation, Status
-from monitor.evidence.thumbnails import (
-    PHASH_MAX_DISTANCE,
-    fetch_url,
-    hamming,
-    inspect_image,
-    keep_thumbnails,
-    same_photo_elsewhere,
-)
+from monitor.core.phash import PHASH_MAX_DISTANCE, hamming
+from monitor.evidence.phash import inspect_image
+from monitor.evidence.thumbnails import fetch_url, keep_thumbnails
 from monitor.fetch.client import Fetcher
 from monitor.store import catalog
 from monitor.store.models import Image, Thumbnail
 from monitor.store.snapshots import record_snapshot
+from monitor.store.thumbnails import same_photo_elsewhere
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+
+
+async def keep(app: App, fetcher: Fetcher, images: list[Image]) -> int:
+    """``keep_thumbnails`` with the app's settings, directory and clock."""
+    return await keep_thumbnails(
+        app.sessions,
+        fetcher,
+        images,
+        settings=app.config.evidence,
+        directory=app.thumbnail_dir,
+        clock=app.clock,
+    )
+
+
 # record_snapshot (monitor/store/snapshots.py) calls Result.tuples(), deprecated in SQLAlchemy
 # 2.1; the warning is the store's to fix, not a failure of what these tests check.
 pytestmark = pytest.mark.filterwarnings(
@@ -133,7 +143,7 @@ async def test_nothing_is_fetched_when_thumbnails_are_off(tmp_path: Path) -> Non
     images = seed(app, "baidu", [item(1)])
     fetcher, asked = serving({"https://img.test/thumb/1": photo(1)})
     async with fetcher:
-        assert await keep_thumbnails(app, fetcher, images) == 0
+        assert await keep(app, fetcher, images) == 0
     assert asked == [] and thumbs(app) == []
 
 
@@ -143,7 +153,7 @@ async def test_thumbnail_is_kept_content_addressed_next_to_the_database(tmp_path
     data = photo(1)
     fetcher, asked = serving({"https://img.test/thumb/1": data})
     async with fetcher:
-        assert await keep_thumbnails(app, fetcher, images) == 1
+        assert await keep(app, fetcher, images) == 1
     assert asked == ["https://img.test/thumb/1"]  # the thumbnail, not the full image
     sha = hashlib.sha256(data).hexdigest()
     [row] = thumbs(app)
@@ -157,8 +167,8 @@ async def test_an_image_is_fetched_only_the_first_time_it_is_seen(tmp_path: Path
     images = seed(app, "baidu", [item(1)])
     fetcher, asked = serving({"https://img.test/thumb/1": photo(1)})
     async with fetcher:
-        await keep_thumbnails(app, fetcher, images)
-        assert await keep_thumbnails(app, fetcher, images) == 0
+        await keep(app, fetcher, images)
+        assert await keep(app, fetcher, images) == 0
     assert len(asked) == 1 and len(thumbs(app)) == 1
 
 
@@ -168,7 +178,7 @@ async def test_identical_bytes_at_two_urls_are_one_file(tmp_path: Path) -> None:
     data = photo(1)
     fetcher, _ = serving({"https://img.test/thumb/1": data, "https://img.test/thumb/2": data})
     async with fetcher:
-        assert await keep_thumbnails(app, fetcher, images) == 2
+        assert await keep(app, fetcher, images) == 2
     rows = thumbs(app)
     assert len({r.path for r in rows}) == 1
     files = [p for p in (tmp_path / "m-thumbnails").rglob("*") if p.is_file()]
@@ -182,7 +192,7 @@ async def test_a_thumbnail_over_the_byte_cap_is_not_kept(tmp_path: Path) -> None
     assert len(big) > 4096
     fetcher, asked = serving({"https://img.test/thumb/1": big})
     async with fetcher:
-        assert await keep_thumbnails(app, fetcher, images) == 0
+        assert await keep(app, fetcher, images) == 0
     assert asked and thumbs(app) == []
     assert not (tmp_path / "m-thumbnails").exists()
 
@@ -195,8 +205,8 @@ async def test_the_count_of_kept_thumbnails_is_bounded(tmp_path: Path) -> None:
     }
     fetcher, asked = serving(files)
     async with fetcher:
-        assert await keep_thumbnails(app, fetcher, images) == 2
-        assert await keep_thumbnails(app, fetcher, images) == 0
+        assert await keep(app, fetcher, images) == 2
+        assert await keep(app, fetcher, images) == 0
     assert len(thumbs(app)) == 2 and len(asked) == 2
 
 
@@ -206,7 +216,7 @@ async def test_a_page_instead_of_an_image_or_a_404_is_not_kept(tmp_path: Path) -
     html = httpx.Response(200, text="<html>captcha</html>", headers={"Content-Type": "text/html"})
     fetcher, asked = serving({"https://img.test/thumb/1": html})  # thumb/2 is a 404
     async with fetcher:
-        assert await keep_thumbnails(app, fetcher, images) == 0
+        assert await keep(app, fetcher, images) == 0
     assert len(asked) == 2 and thumbs(app) == []
 
 
@@ -246,7 +256,7 @@ async def test_vanished_photo_is_found_on_another_source_under_another_url(
     }
     fetcher, _ = serving(files)
     async with fetcher:
-        assert await keep_thumbnails(app, fetcher, [on_baidu, stays, on_bing, unrelated]) == 4
+        assert await keep(app, fetcher, [on_baidu, stays, on_bing, unrelated]) == 4
     seed(app, "baidu", [item(9)])  # image 1 vanishes from baidu
     with app.sessions() as session:
         baidu = next(r for r in catalog.sync(session, app.config) if r.source == "baidu")

@@ -17,8 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.detection.corpus import SOURCES, parse_t, read_jsonl, write_jsonl
+from monitor.alerts.events import episode_info, payload_of
+from monitor.alerts.payload import iso_utc
 from monitor.core.observation import Status
 from monitor.detector import DetectionSettings, Engine, Point, SeriesKey
+from monitor.detector.events import Event
 from monitor.detector.points import Role
 
 logger = logging.getLogger(__name__)
@@ -52,7 +55,19 @@ def run_engine(
         DetectionSettings().with_overrides(dict(settings or {})),
         families=families or SOURCES,
     )
-    return [e.to_dict() for e in engine.run(points(records))]
+    return [_as_dict(e) for e in engine.run(points(records))]
+
+
+def _as_dict(event: Event) -> dict[str, Any]:
+    """The alert payload of ``event`` (the one mapping, ``payload_of``), plus its ``t`` and
+    ``family`` for the metrics."""
+    payload = payload_of(
+        event,
+        alert_id=0,
+        episode=episode_info(event, episode_id=0),
+        vanished=[],
+    )
+    return {**payload, "t": iso_utc(event.t), "family": event.family}
 
 
 def detect(observations: Path, settings: Mapping[str, Any]) -> Path:

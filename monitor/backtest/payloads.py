@@ -21,6 +21,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from monitor.alerts.events import payload_of
 from monitor.alerts.payload import (
     AlertPayload,
     EpisodeInfo,
@@ -33,7 +34,7 @@ from monitor.core.observation import ImageItem, Status
 from monitor.detector.events import Event, from_ts
 from monitor.detector.points import SeriesKey
 from monitor.detector.settings import DetectionSettings
-from monitor.store.evidence import MAX_VANISHED, payload_of
+from monitor.store.evidence import MAX_VANISHED
 
 logger = logging.getLogger(__name__)
 

@@ -227,11 +227,14 @@ def check(
     ctx: Ctx, people: tuple[str, ...], source_names: tuple[str, ...], no_deliver: bool
 ) -> None:
     """Check every series (or the filtered ones) once, now; store, detect, deliver alerts."""
-    from monitor.cli.output import print_round_table
+    from monitor.cli.output import print_round_table, progress_bar
 
     app = ctx.app()
     results = app.check_now(
-        people=people, sources=source_names, progress=sys.stderr.isatty(), deliver=not no_deliver
+        people=people,
+        sources=source_names,
+        progress=progress_bar if sys.stderr.isatty() else None,
+        deliver=not no_deliver,
     )
     print_round_table(results)
 
@@ -262,10 +265,14 @@ def run(ctx: Ctx) -> None:
 @handle_errors
 def history(ctx: Ctx, person: str, source_name: str | None, fmt: str, limit: int) -> None:
     """Show the snapshots of PERSON: every field, as a table, CSV or JSON."""
-    from monitor.report.history import render_history
+    from monitor.cli.history import render_history
+    from monitor.store.reads import history_rows
 
     app = ctx.app()
-    render_history(app, person, source_name, fmt, limit, sys.stdout)
+    app.migrate()
+    with app.sessions() as session:
+        rows = history_rows(session, person, source_name, limit)
+    render_history(rows, person, fmt, sys.stdout)
 
 
 @cli.group("alerts")
@@ -359,7 +366,7 @@ def backtest(
     output: str,
 ) -> None:
     """Run recorded observations (JSON Lines) through the detector; print would-be alerts."""
-    from monitor.backtest.replay import run_backtest_cli
+    from monitor.cli.backtest import run_backtest_cli
 
     sys.exit(run_backtest_cli(ctx, input_path, from_db, overrides, strict, output))
 

@@ -2,14 +2,39 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from monitor.rounds import CheckRow
+from monitor.rounds.commit import CheckRow
+
+
+class _Bar:
+    """A transient progress bar on stderr, advanced once per finished check."""
+
+    def __init__(self, progress: Any, task: Any) -> None:
+        self._progress = progress
+        self._task = task
+
+    def advance(self, n: int) -> None:
+        self._progress.advance(self._task, n)
+
+
+@contextmanager
+def progress_bar(total: int) -> Iterator[_Bar]:
+    """A bar over ``total`` checks while the block runs (only on a terminal)."""
+    from rich.progress import Progress
+
+    progress = Progress(transient=True, console=Console(stderr=True))
+    progress.start()
+    try:
+        yield _Bar(progress, progress.add_task("checking", total=total))
+    finally:
+        progress.stop()
 
 
 def _console() -> Console:

@@ -40,7 +40,8 @@ from monitor.config import Config
 from monitor.core.metrics import Metrics
 from monitor.daemon.lock import DaemonLock
 from monitor.daemon.schedule import due_rechecks, first_run, last_rounds, start_offsets
-from monitor.rounds import CheckRow, Pipeline
+from monitor.rounds.commit import CheckRow
+from monitor.rounds.runner import Rounds
 from monitor.store import outbox
 from monitor.store.catalog import SeriesRef
 from monitor.store.models import Heartbeat
@@ -64,7 +65,7 @@ class Daemon:
         self.instance = outbox.instance_id()
         self.metrics = app.metrics or Metrics()
         app.metrics = self.metrics
-        self.pipeline: Pipeline | None = None
+        self.rounds: Rounds | None = None
         self.refs: list[SeriesRef] = []
 
     async def run(self) -> int:
@@ -74,7 +75,7 @@ class Daemon:
             await asyncio.to_thread(self.app.migrate)
             self.refs = await asyncio.to_thread(self.app.series)
             async with self.app.fetcher() as fetcher:
-                self.pipeline = self.app.pipeline(fetcher)
+                self.rounds = self.app.rounds(fetcher)
                 await self._serve()
         finally:
             lock.release()
@@ -209,7 +210,7 @@ class Daemon:
         ``spread`` starts a scheduled round's checks over a slice of the interval; a replay
         on a compressed clock (the demo) turns it off.
         """
-        assert self.pipeline is not None
+        assert self.rounds is not None
         refs = refs if refs is not None else [r for r in self.refs if r.source == source]
         if not refs:
             return []
@@ -218,7 +219,7 @@ class Daemon:
             start_offsets(len(refs), every, self.rng) if kind == "scheduled" and spread else None
         )
         async with self.source_locks[source]:
-            return await self.pipeline.run_round(source, refs, kind=kind, offsets=offsets)
+            return await self.rounds.run_round(source, refs, kind=kind, offsets=offsets)
 
     async def recheck_step(self) -> dict[str, list[CheckRow]]:
         """Early re-checks the detector asked for, each with its source's controls;

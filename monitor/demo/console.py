@@ -12,7 +12,7 @@ from typing import Any
 
 from monitor.demo.results import COMMONS_HOST
 from monitor.demo.script import PEOPLE, WATCHED
-from monitor.rounds import CheckRow
+from monitor.rounds.commit import CheckRow
 
 Payload = Mapping[str, Any]
 _TERMS = (WATCHED, *PEOPLE[WATCHED])

@@ -67,7 +67,7 @@ class Player:
         for ref in daemon.refs:
             self.by_source[ref.source].append(ref)
         async with self.app.fetcher() as fetcher:
-            daemon.pipeline = self.app.pipeline(fetcher)
+            daemon.rounds = self.app.rounds(fetcher)
             for slot in script.timeline():
                 started = time.monotonic()
                 self.clock.now = slot.at

@@ -1,17 +1,15 @@
 """What the detector reports: events, and the evidence each one carries.
 
 An ``Event`` holds every field the alert payload (``monitor.alerts.payload``) needs except what
-only the store knows (alert id, episode id, vanished images: the pipeline finds those from
-``snapshot_ids``). ``Event.to_dict()`` uses the payload's key names and record shapes, plus
-``t`` and ``family``, so the backtest can print it as a JSON line and the pipeline can pass
-its parts to ``build_payload``.
+only the store knows (alert id, episode id, vanished images: the round finds those from
+``snapshot_ids``). The one mapping to the payload is ``monitor.alerts.events.payload_of``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Literal
 
 from monitor.detector.state import Metric, SeriesStatus
 
@@ -113,47 +111,3 @@ class Event:
     def snapshot_ids(self) -> tuple[int, ...]:
         """Snapshots of the confirming checks: the evidence to attach."""
         return tuple(c.snapshot_id for c in self.confirming if c.snapshot_id is not None)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able, with the alert payload's key names and record shapes, plus ``t``."""
-        metric: Metric = self.metric or "images"
-        return {
-            "t": iso(self.t),
-            "event": self.event,
-            "person": self.person,
-            "term": self.term,
-            "source": self.source,
-            "family": self.family,
-            "vantage": self.vantage,
-            "observed": self.observed,
-            "baseline": self.baseline,
-            "baseline_window_days": self.baseline_window_days,
-            "ratio": self.ratio,
-            "metric": self.metric,
-            "classification": self.classification,
-            "episode": None
-            if self.episode_start is None
-            else {"started_at": iso(self.episode_start), "state": self.episode_state},
-            "confirming_checks": [
-                {"checked_at": iso(c.t), "status": c.status, "observed": c.value(metric)}
-                for c in self.confirming
-            ],
-            "other_sources": [
-                {
-                    "source": p.source,
-                    "family": p.family,
-                    "status": p.status,
-                    "observed": p.observed,
-                    "baseline": p.baseline,
-                    "state": p.state,
-                }
-                for p in self.other_sources
-            ],
-            "controls": [
-                {"term": c.term, "status": c.status, "observed": c.observed, "baseline": c.baseline}
-                for c in self.controls
-            ],
-            "people_involved": list(self.people_involved),
-            "reason": self.reason,
-            "checked_at": iso(self.t),
-        }

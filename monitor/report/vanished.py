@@ -25,9 +25,9 @@ from sqlalchemy.orm import Session
 
 from monitor.core.observation import ImageItem
 from monitor.core.urls import normalize_url
-from monitor.evidence.thumbnails import same_photo_elsewhere
 from monitor.store.models import Alert, Image, Series, SeriesImage, Source, Term
 from monitor.store.snapshots import url_hash
+from monitor.store.thumbnails import same_photo_elsewhere
 
 if TYPE_CHECKING:
     from monitor.report.data import AlertMark

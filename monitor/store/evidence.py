@@ -7,33 +7,20 @@
 - ``keep_raw``: the compressed body of the last healthy check of each series (replaced only
   when the body changed, so an unchanged result costs no write) and of every confirming
   check of a drop (kept until ``db prune`` removes it after ``evidence.raw_retention``).
-- ``build_alert_payload``: the webhook/email payload of a detector event.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
-from datetime import datetime
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from monitor.alerts.payload import (
-    AlertPayload,
-    CheckInfo,
-    ControlCheck,
-    EpisodeInfo,
-    OtherSource,
-    VanishedImage,
-    build_payload,
-    iso_utc,
-    vanished_image,
-)
+from monitor.alerts.payload import VanishedImage, vanished_image
 from monitor.core.observation import ImageItem, Observation, Status
 from monitor.detector.events import Event
-from monitor.evidence.thumbnails import same_photo_elsewhere
 from monitor.store.models import (
     Image,
     ImageSetMember,
@@ -43,18 +30,40 @@ from monitor.store.models import (
     Snapshot,
     Source,
 )
-
-if TYPE_CHECKING:
-    from monitor.app import App
+from monitor.store.thumbnails import same_photo_elsewhere
 
 MAX_VANISHED = 100
 
 
-def keep_raw(session: Session, snap: Snapshot, obs: Observation, reason: str) -> None:
-    """Keep ``obs.raw`` as evidence for ``snap`` (see module docstring)."""
-    if obs.raw is None or (reason == "healthy" and obs.status is not Status.OK):
+@dataclass(frozen=True, slots=True)
+class RawBody:
+    """A response body ready to keep: compressed, hashed. Built before the round's write
+    transaction (``RawBody.of``), so gzip never runs while the database is locked."""
+
+    sha256: str
+    content_type: str | None
+    size: int
+    body_gz: bytes
+
+    @classmethod
+    def of(cls, obs: Observation) -> RawBody | None:
+        """The keepable body of ``obs``: only answers that observed something (``ok`` or
+        ``no_results``) can be a drop's evidence or the last healthy response."""
+        if obs.raw is None or not obs.status.is_observation:
+            return None
+        return cls(
+            sha256=hashlib.sha256(obs.raw).hexdigest(),
+            content_type=obs.raw_content_type,
+            size=len(obs.raw),
+            body_gz=gzip.compress(obs.raw, compresslevel=6),
+        )
+
+
+def keep_raw(session: Session, snap: Snapshot, body: RawBody | None, reason: str) -> None:
+    """Keep ``body`` as evidence for ``snap`` (see module docstring)."""
+    if body is None or (reason == "healthy" and snap.status != Status.OK.value):
         return
-    digest = hashlib.sha256(obs.raw).hexdigest()
+    digest = body.sha256
     if reason == "healthy":
         same = session.scalar(
             select(RawResponse.id)
@@ -86,9 +95,9 @@ def keep_raw(session: Session, snap: Snapshot, obs: Observation, reason: str) ->
             snapshot_id=snap.id,
             created_at=snap.finished_at,
             sha256=digest,
-            content_type=obs.raw_content_type,
-            size=len(obs.raw),
-            body_gz=gzip.compress(obs.raw, compresslevel=6),
+            content_type=body.content_type,
+            size=body.size,
+            body_gz=body.body_gz,
             reason=reason,
         )
     )
@@ -181,69 +190,3 @@ def _still_seen(session: Session, series: Series, image_ids: set[int]) -> dict[i
         for image_id in _set_of(session, latest) & image_ids:
             out.setdefault(image_id, []).append(name)
     return out
-
-
-def payload_of(
-    event: Event,
-    *,
-    alert_id: int,
-    episode: EpisodeInfo | None,
-    vanished: list[VanishedImage],
-) -> AlertPayload:
-    """The payload of a detector event; pure (the daemon and the backtest both use it)."""
-    metric = event.metric or "images"
-    return build_payload(
-        event=event.event,
-        alert_id=alert_id,
-        checked_at=event.t,
-        reason=event.reason,
-        person=event.person,
-        term=event.term,
-        source=event.source,
-        vantage=event.vantage,
-        observed=event.observed,
-        baseline=event.baseline,
-        baseline_window_days=event.baseline_window_days,
-        ratio=event.ratio,
-        metric=event.metric,
-        classification=event.classification,
-        episode=episode,
-        confirming_checks=[
-            CheckInfo(checked_at=iso_utc(c.t), status=c.status, observed=c.value(metric))
-            for c in event.confirming
-        ],
-        vanished_images=vanished,
-        other_sources=[
-            OtherSource(
-                source=p.source,
-                family=p.family,
-                status=p.status,
-                observed=p.observed,
-                baseline=p.baseline,
-                state=p.state,
-            )
-            for p in event.other_sources
-        ],
-        controls=[
-            ControlCheck(term=c.term, status=c.status, observed=c.observed, baseline=c.baseline)
-            for c in event.controls
-        ],
-        people_involved=list(event.people_involved),
-    )
-
-
-def build_alert_payload(
-    app: App, session: Session, event: Event, series_id: int | None, now: datetime
-) -> AlertPayload:
-    """The payload of ``event`` as the daemon sends it (``alert_id`` filled by the outbox)."""
-    vanished: list[VanishedImage] = []
-    if series_id is not None and event.event in ("drop", "partial"):
-        vanished = vanished_images(session, series_id, event)
-    episode: EpisodeInfo | None = None
-    if event.episode_start is not None:
-        episode = EpisodeInfo(
-            id=series_id or 0,
-            started_at=iso_utc(event.episode_start),
-            state=event.episode_state or "open",
-        )
-    return payload_of(event, alert_id=0, episode=episode, vanished=vanished)

@@ -1,148 +1,64 @@
-"""Commit a finished round: snapshots, detector step, episodes and alerts, all or nothing.
+"""SQL of a round: the round row, the detector's stored inputs and states, and episodes.
 
-``write_round`` is the seam between the impure world (database) and the pure detector:
-it loads the series' detector states and the source's health, builds the detector's inputs
-from the new snapshots, calls ``monitor.detector.process_round``, and writes back the new
-states, the snapshots' incident flags, episode rows and alert rows (with their deliveries)
-in the same transaction as the snapshots themselves.
+Every function here works inside the caller's transaction (``monitor.rounds`` opens one per
+round, so snapshots, states, episodes and alerts are stored together or not at all) and takes
+a ``Session``, never the application. The detector itself is pure; this module only loads
+what it needs and writes back what it decided.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Sequence
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Collection, Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from monitor.detector import process_round
 from monitor.detector.corroboration import StaticPeers, summarize
 from monitor.detector.events import Event, PeerSummary
 from monitor.detector.health import SourceHealth
-from monitor.detector.points import Point, RoundInput, SeriesKey
+from monitor.detector.points import SeriesKey
+from monitor.detector.settings import DetectionSettings
 from monitor.detector.state import SeriesState
-from monitor.store import outbox
-from monitor.store.catalog import SeriesRef
-from monitor.store.evidence import build_alert_payload, keep_raw, protect_raw
-from monitor.store.models import Episode, Person, Round, Series, Snapshot, Source, Term
-from monitor.store.snapshots import mark_excluded, record_snapshot
-
-if TYPE_CHECKING:
-    from monitor.app import App
-    from monitor.rounds import Checked, CheckRow
-
-logger = logging.getLogger(__name__)
+from monitor.store.models import Episode, Person, Round, Series, Source, Term
+from monitor.store.snapshots import mark_excluded
 
 
-def key_of(ref: SeriesRef) -> SeriesKey:
-    return SeriesKey(ref.person, ref.term, ref.source, ref.vantage)
+def open_round(
+    session: Session, source: str, started: datetime, finished: datetime, kind: str
+) -> tuple[Round, Source]:
+    """Add the round row of ``source`` (``kind``: scheduled, recheck, manual)."""
+    src = session.scalar(select(Source).where(Source.name == source))
+    assert src is not None, "catalog.sync creates every configured source"
+    rnd = Round(source_id=src.id, started_at=started, finished_at=finished, kind=kind)
+    session.add(rnd)
+    session.flush()
+    return rnd, src
 
 
-def write_round(
-    app: App, source: str, checked: Sequence[Checked], started: datetime, kind: str
-) -> list[CheckRow]:
-    """Store the round and everything it caused in one transaction; return table rows."""
-    from monitor.rounds import CheckRow
-
-    settings = app.config.detection_for(source)
-    family = app.sources[source].family
-    now = max((c.finished_at for c in checked), default=started)
-    with app.sessions() as session, session.begin():
-        src = session.scalar(select(Source).where(Source.name == source))
-        assert src is not None, "catalog.sync creates every configured source"
-        rnd = Round(source_id=src.id, started_at=started, finished_at=now, kind=kind)
-        session.add(rnd)
-        session.flush()
-        snaps: dict[int, Snapshot] = {}
-        inputs: list[RoundInput] = []
-        for c in checked:
-            snap = record_snapshot(
-                session,
-                series_id=c.ref.series_id,
-                observation=c.observation,
-                started_at=c.started_at,
-                finished_at=c.finished_at,
-                round_id=rnd.id,
-            )
-            snaps[c.ref.series_id] = snap
-            if app.config.evidence.keep_raw:
-                keep_raw(session, snap, c.observation, "healthy")
-            point = Point(
-                t=c.finished_at,
-                status=c.observation.status,
-                count=c.observation.image_count,
-                domains=c.observation.domain_count,
-                snapshot_id=snap.id,
-            )
-            inputs.append(
-                RoundInput(key_of(c.ref), "control" if c.ref.role == "control" else "watch", point)
-            )
-
-        rows = {
-            r.id: r
-            for r in session.scalars(
-                select(Series).where(Series.id.in_([c.ref.series_id for c in checked]))
-            )
-        }
-        states = {
-            key_of(c.ref): _load_state(rows[c.ref.series_id].detector_state, settings)
-            for c in checked
-        }
-        health = SourceHealth.from_dict(src.health_state or {})
-        peers = _peers(app, session, [c.ref for c in checked if c.ref.role == "watch"], source)
-        outcome = process_round(
-            source, family, inputs, states, health, settings, peers=peers, now=now
-        )
-        by_key = {key_of(c.ref): c for c in checked}
-        for key, state in outcome.states.items():
-            rows[by_key[key].ref.series_id].detector_state = state.to_dict()
-        src.health_state = outcome.health.to_dict()
-        if outcome.gated:
-            rnd.incident = True
-            mark_excluded(session, [s.id for s in snaps.values()])
-        # Every checked series' early re-check is settled by this round: asked again, or done.
-        recheck = set(outcome.rechecks)
-        for c in checked:
-            rows[c.ref.series_id].next_check_at = (
-                now + settings.recheck_after if key_of(c.ref) in recheck else None
-            )
-        for event in outcome.events:
-            _enqueue(app, session, event, rnd, src, by_key, snaps, now)
-        result = []
-        for c in checked:
-            new_state = outcome.states.get(key_of(c.ref))
-            summary = summarize(key_of(c.ref), family, new_state) if new_state else None
-            result.append(
-                CheckRow(
-                    person=c.ref.person,
-                    term=c.ref.term,
-                    source=source,
-                    role=c.ref.role,
-                    status=c.observation.status.value,
-                    count=c.observation.image_count,
-                    baseline=summary.baseline if summary else None,
-                    reason=c.observation.reason,
-                    state=summary.state if summary else "-",
-                    snapshot_id=snaps[c.ref.series_id].id,
-                )
-            )
-    for event in outcome.events:
-        logger.warning(
-            "alert %s: %s on %s — %s", event.event, event.person or "-", event.source, event.reason
-        )
-    return result
-
-
-def _load_state(data: dict[str, Any] | None, settings: Any) -> SeriesState:
+def state_of(data: dict[str, Any] | None, settings: DetectionSettings) -> SeriesState:
+    """A series' stored detector state, or a fresh one."""
     if not data:
         return SeriesState.new(settings)
     return SeriesState.from_dict(data, settings)
 
 
-def _peers(app: App, session: Any, refs: Sequence[SeriesRef], source: str) -> StaticPeers:
-    """Latest states of the same people's series on every other source."""
-    person_ids = {r.person_id for r in refs}
+def series_rows(session: Session, series_ids: Collection[int]) -> dict[int, Series]:
+    """The series rows of ``series_ids`` by id (their states are read and written back)."""
+    return {r.id: r for r in session.scalars(select(Series).where(Series.id.in_(series_ids)))}
+
+
+def peers(
+    session: Session,
+    person_ids: Collection[int],
+    source: str,
+    *,
+    settings_for: Callable[[str], DetectionSettings],
+    family_of: Mapping[str, str],
+) -> StaticPeers:
+    """Latest states of the same people's series on every other configured source
+    (``family_of`` names them), for corroboration."""
     if not person_ids:
         return StaticPeers()
     q = (
@@ -153,20 +69,53 @@ def _peers(app: App, session: Any, refs: Sequence[SeriesRef], source: str) -> St
         .where(Series.person_id.in_(person_ids), Source.name != source)
     )
     by_person: dict[str, list[PeerSummary]] = {}
-    for series, person, term, sname in session.execute(q):
-        if sname not in app.sources:
+    for series, person, term, name in session.execute(q):
+        if name not in family_of:
             continue
-        settings = app.config.detection_for(sname)
-        state = _load_state(series.detector_state, settings)
-        key = SeriesKey(person, term, sname, series.vantage)
-        by_person.setdefault(person, []).append(summarize(key, app.sources[sname].family, state))
+        state = state_of(series.detector_state, settings_for(name))
+        key = SeriesKey(person, term, name, series.vantage)
+        by_person.setdefault(person, []).append(summarize(key, family_of[name], state))
     return StaticPeers(by_person)
 
 
-def _episode(
-    session: Any, event: Event, series_id: int | None, source_id: int, now: datetime
+def save_states(
+    session: Session,
+    rows: Mapping[int, Series],
+    states: Mapping[int, SeriesState],
+    *,
+    rechecks: Collection[int],
+    recheck_after: timedelta,
+    now: datetime,
+) -> None:
+    """Write back the detector states of ``rows`` and settle each one's early re-check:
+    asked again for ``rechecks``, done for every other series checked in the round."""
+    for series_id, state in states.items():
+        rows[series_id].detector_state = state.to_dict()
+    for series_id, row in rows.items():
+        row.next_check_at = now + recheck_after if series_id in rechecks else None
+
+
+def save_health(
+    session: Session,
+    rnd: Round,
+    src: Source,
+    health: SourceHealth,
+    *,
+    gated: bool,
+    snapshot_ids: Iterable[int],
+) -> None:
+    """Write back the source's health; a gated round (an engine incident) is flagged and its
+    snapshots are kept out of every later baseline."""
+    src.health_state = health.to_dict()
+    if gated:
+        rnd.incident = True
+        mark_excluded(session, list(snapshot_ids))
+
+
+def move_episode(
+    session: Session, event: Event, series_id: int | None, source_id: int
 ) -> Episode | None:
-    """Open, move or close the episode row an event belongs to."""
+    """Open, move or close the episode row ``event`` belongs to (None: it belongs to none)."""
     where: list[Any]
     if event.event in ("drop", "partial", "recovered") and series_id is not None:
         where = [Episode.series_id == series_id, Episode.kind == "drop"]
@@ -203,45 +152,3 @@ def _episode(
         current.state = "resolved"
         current.closed_at = event.t
     return current
-
-
-def _enqueue(
-    app: App,
-    session: Any,
-    event: Event,
-    rnd: Round,
-    src: Source,
-    by_key: dict[SeriesKey, Checked],
-    snaps: dict[int, Snapshot],
-    now: datetime,
-) -> None:
-    checked = None
-    if event.person is not None and event.term is not None:
-        checked = by_key.get(
-            SeriesKey(event.person, event.term, event.source, event.vantage or app.config.vantage)
-        )
-    series_id = checked.ref.series_id if checked else None
-    snapshot = snaps.get(series_id) if series_id is not None else None
-    if snapshot is not None and event.event in ("drop", "partial") and checked is not None:
-        keep_raw(session, snapshot, checked.observation, "confirming")
-        protect_raw(session, event.snapshot_ids)
-    episode = _episode(session, event, series_id, src.id, now)
-    payload: dict[str, Any] = dict(build_alert_payload(app, session, event, series_id, now))
-    if episode is not None and payload.get("episode"):
-        payload["episode"] = {**payload["episode"], "id": episode.id, "state": episode.state}
-    # Drops (and recoveries) found in one round on one source go out as one message.
-    group = (
-        f"round:{rnd.id}:{event.event}" if event.event in ("drop", "partial", "recovered") else None
-    )
-    outbox.enqueue(
-        session,
-        payload=payload,
-        channels=list(app.channels),
-        now=now,
-        group_key=group,
-        person_id=checked.ref.person_id if checked else None,
-        source_id=src.id,
-        series_id=series_id,
-        episode_id=episode.id if episode else None,
-        snapshot_id=snapshot.id if snapshot else None,
-    )

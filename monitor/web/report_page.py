@@ -221,7 +221,7 @@ def report_document(
 
 def local_thumbnails(app: App, session: Session, views: Sequence[PersonView]) -> dict[int, Path]:
     """Kept thumbnails of the vanished images, when there are any on disk."""
-    from monitor.evidence.thumbnails import local_copies
+    from monitor.store.thumbnails import local_copies
 
     directory = app.thumbnail_dir
     ids = [v.image_id for p in views for v in p.vanished if v.image_id is not None]

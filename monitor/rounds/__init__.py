@@ -1,0 +1,2 @@
+"""Rounds: the checks of a source run concurrently (``runner``), then committed whole
+(``commit``)."""

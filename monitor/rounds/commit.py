@@ -1,0 +1,236 @@
+"""The transaction of a round: everything a round caused, stored together or not at all.
+
+``RoundCommit`` is the seam between the impure world (the database) and the pure detector:
+it stores the round's snapshots, loads the series' detector states and the source's health
+(``monitor.store.rounds``), runs ``monitor.detector.process_round``, and writes back the new
+states, the incident flag, episodes, the evidence bodies of drops (``monitor.store.evidence``)
+and the alerts with their deliveries (``monitor.alerts.events`` -> ``monitor.store.outbox``),
+in the transaction that holds the snapshots. Raw bodies are compressed before it opens.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from monitor.alerts.events import episode_info, payload_of
+from monitor.config import Config
+from monitor.core.observation import Observation
+from monitor.detector import process_round
+from monitor.detector.corroboration import summarize
+from monitor.detector.events import Event
+from monitor.detector.health import SourceHealth
+from monitor.detector.points import Point, RoundInput, SeriesKey
+from monitor.store import outbox
+from monitor.store import rounds as stored
+from monitor.store.catalog import SeriesRef
+from monitor.store.evidence import RawBody, keep_raw, protect_raw, vanished_images
+from monitor.store.models import Round, Snapshot
+from monitor.store.models import Source as SourceRow
+from monitor.store.snapshots import record_snapshot
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CheckRow:
+    """What one series' check in a round came to: one line of the table ``check`` prints."""
+
+    person: str
+    term: str
+    source: str
+    role: str
+    status: str
+    count: int | None
+    baseline: float | None
+    reason: str | None
+    state: str
+    snapshot_id: int | None
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A finished check, waiting to be written with the rest of its round."""
+
+    ref: SeriesRef
+    observation: Observation
+    started_at: datetime
+    finished_at: datetime
+    raw: RawBody | None = None
+
+
+def key_of(ref: SeriesRef) -> SeriesKey:
+    """The detector's name for a stored series."""
+    return SeriesKey(ref.person, ref.term, ref.source, ref.vantage)
+
+
+class RoundCommit:
+    """Writes one finished round in one transaction: snapshots, kept bodies, the detector's
+    step, states, episodes and alerts (with their deliveries), all or nothing."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        config: Config,
+        families: Mapping[str, str],
+        channels: Sequence[str],
+    ) -> None:
+        self.sessions = sessions
+        self.config = config
+        self.families = families
+        self.channels = list(channels)
+
+    def __call__(
+        self, source: str, checked: list[Checked], started: datetime, kind: str
+    ) -> list[CheckRow]:
+        """Store the round and everything it caused in one transaction (runs in a thread)."""
+        # Compress before the transaction: gzip of large pages must not hold the write lock.
+        checked = [
+            Checked(c.ref, c.observation, c.started_at, c.finished_at, RawBody.of(c.observation))
+            for c in checked
+        ]
+        settings = self.config.detection_for(source)
+        family = self.families[source]
+        now = max((c.finished_at for c in checked), default=started)
+        by_key = {key_of(c.ref): c for c in checked}
+        with self.sessions() as session, session.begin():
+            rnd, src = stored.open_round(session, source, started, now, kind)
+            snaps = {c.ref.series_id: self._snapshot(session, rnd, c) for c in checked}
+            rows = stored.series_rows(session, snaps)
+            states = {
+                key_of(c.ref): stored.state_of(rows[c.ref.series_id].detector_state, settings)
+                for c in checked
+            }
+            outcome = process_round(
+                source,
+                family,
+                [_input(c, snaps[c.ref.series_id]) for c in checked],
+                states,
+                SourceHealth.from_dict(src.health_state or {}),
+                settings,
+                peers=stored.peers(
+                    session,
+                    {c.ref.person_id for c in checked if c.ref.role == "watch"},
+                    source,
+                    settings_for=self.config.detection_for,
+                    family_of=self.families,
+                ),
+                now=now,
+            )
+            stored.save_states(
+                session,
+                rows,
+                {by_key[k].ref.series_id: s for k, s in outcome.states.items()},
+                rechecks={by_key[k].ref.series_id for k in outcome.rechecks},
+                recheck_after=settings.recheck_after,
+                now=now,
+            )
+            stored.save_health(
+                session,
+                rnd,
+                src,
+                outcome.health,
+                gated=outcome.gated,
+                snapshot_ids=[s.id for s in snaps.values()],
+            )
+            for event in outcome.events:
+                self._alert(session, event, rnd, src, by_key, snaps, now)
+        for event in outcome.events:
+            logger.warning(
+                "alert %s: %s on %s — %s",
+                event.event,
+                event.person or "-",
+                event.source,
+                event.reason,
+            )
+        return [_row(c, family, outcome.states.get(key_of(c.ref)), snaps) for c in checked]
+
+    def _snapshot(self, session: Session, rnd: Round, c: Checked) -> Snapshot:
+        snap = record_snapshot(
+            session,
+            series_id=c.ref.series_id,
+            observation=c.observation,
+            started_at=c.started_at,
+            finished_at=c.finished_at,
+            round_id=rnd.id,
+        )
+        if self.config.evidence.keep_raw:
+            keep_raw(session, snap, c.raw, "healthy")
+        return snap
+
+    def _alert(
+        self,
+        session: Session,
+        event: Event,
+        rnd: Round,
+        src: SourceRow,
+        by_key: Mapping[SeriesKey, Checked],
+        snaps: Mapping[int, Snapshot],
+        now: datetime,
+    ) -> None:
+        """The evidence, episode and outbox rows of one detector event."""
+        checked = None
+        if event.person is not None and event.term is not None:
+            vantage = event.vantage or self.config.vantage
+            checked = by_key.get(SeriesKey(event.person, event.term, event.source, vantage))
+        series_id = checked.ref.series_id if checked else None
+        snapshot = snaps.get(series_id) if series_id is not None else None
+        vanished = []
+        if checked is not None and snapshot is not None and event.event in ("drop", "partial"):
+            keep_raw(session, snapshot, checked.raw, "confirming")
+            protect_raw(session, event.snapshot_ids)
+        if series_id is not None and event.event in ("drop", "partial"):
+            vanished = vanished_images(session, series_id, event)
+        episode = stored.move_episode(session, event, series_id, src.id)
+        info = (
+            episode_info(event, episode_id=episode.id, state=episode.state)
+            if episode is not None
+            else episode_info(event, episode_id=series_id or 0)
+        )
+        payload = payload_of(event, alert_id=0, episode=info, vanished=vanished)
+        # Drops (and recoveries) found in one round on one source go out as one message.
+        grouped = event.event in ("drop", "partial", "recovered")
+        outbox.enqueue(
+            session,
+            payload=dict(payload),
+            channels=self.channels,
+            now=now,
+            group_key=f"round:{rnd.id}:{event.event}" if grouped else None,
+            person_id=checked.ref.person_id if checked else None,
+            source_id=src.id,
+            series_id=series_id,
+            episode_id=episode.id if episode else None,
+            snapshot_id=snapshot.id if snapshot else None,
+        )
+
+
+def _input(c: Checked, snap: Snapshot) -> RoundInput:
+    point = Point(
+        t=c.finished_at,
+        status=c.observation.status,
+        count=c.observation.image_count,
+        domains=c.observation.domain_count,
+        snapshot_id=snap.id,
+    )
+    return RoundInput(key_of(c.ref), "control" if c.ref.role == "control" else "watch", point)
+
+
+def _row(c: Checked, family: str, state: Any, snaps: Mapping[int, Snapshot]) -> CheckRow:
+    summary = summarize(key_of(c.ref), family, state) if state is not None else None
+    return CheckRow(
+        person=c.ref.person,
+        term=c.ref.term,
+        source=c.ref.source,
+        role=c.ref.role,
+        status=c.observation.status.value,
+        count=c.observation.image_count,
+        baseline=summary.baseline if summary else None,
+        reason=c.observation.reason,
+        state=summary.state if summary else "-",
+        snapshot_id=snaps[c.ref.series_id].id,
+    )

@@ -1,0 +1,171 @@
+"""One round of checks: every series of a source checked concurrently, then stored,
+judged and alerted on in one transaction.
+
+The flow of a round (``Rounds.run_round``)::
+
+    series refs -> check.run_check (fetcher -> source.parse) concurrently -> Observation each
+      -> raw bodies compressed (outside the transaction)
+      -> one transaction: round row, snapshots, detector step (pure), states, episodes,
+         alert rows and their deliveries (store.*, alerts.events)
+      -> after the commit: kept thumbnails of the images first seen (evidence, optional)
+
+Writing the round at the end in one transaction is what makes an interrupted round harmless:
+either all its snapshots, the detector's new state and the alerts they caused are stored, or
+none (SIGTERM and ``kill -9`` included), and the series are simply checked again.
+
+``Rounds`` gets every resource it uses (sessions, config, sources, fetcher, clock, metrics)
+from the composition root; it never sees the application object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from monitor.check import run_check
+from monitor.config import Config
+from monitor.core.clock import Clock
+from monitor.core.metrics import Metrics
+from monitor.evidence.thumbnails import keep_thumbnails
+from monitor.fetch.client import Fetcher
+from monitor.fetch.policy import FetchPolicy
+from monitor.rounds.commit import Checked, CheckRow, RoundCommit
+from monitor.sources.base import Source
+from monitor.store.catalog import SeriesRef
+from monitor.store.models import Image
+
+logger = logging.getLogger(__name__)
+
+
+class Progress(Protocol):
+    """Told once per finished check (the CLI draws a bar with it)."""
+
+    def advance(self, n: int) -> None: ...
+
+
+class Rounds:
+    """Runs rounds of checks with one shared ``Fetcher`` and commits each one whole."""
+
+    def __init__(
+        self,
+        *,
+        sessions: sessionmaker[Session],
+        config: Config,
+        sources: Mapping[str, Source],
+        fetcher: Fetcher,
+        channels: Sequence[str],
+        clock: Clock,
+        monotonic: Callable[[], float],
+        sleep: Callable[[float], Any] | None = None,
+        metrics: Metrics | None = None,
+        thumbnail_dir: Path | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.config = config
+        self.sources = sources
+        self.fetcher = fetcher
+        self.clock = clock
+        self.monotonic = monotonic
+        self.sleep = sleep or asyncio.sleep
+        self.metrics = metrics
+        self.thumbnail_dir = thumbnail_dir
+        self.policies = {
+            name: FetchPolicy.from_options(src.options) for name, src in sources.items()
+        }
+        families = {name: src.family for name, src in sources.items()}
+        self.commit = RoundCommit(sessions, config, families, channels)
+
+    async def check_one(self, ref: SeriesRef) -> Checked:
+        """Run one check; never raises for what an engine does."""
+        source = self.sources[ref.source]
+        started = self.clock()
+        obs = await run_check(
+            source,
+            ref.term,
+            self.fetcher,
+            policy=self.policies[ref.source],
+            monotonic=self.monotonic,
+        )
+        finished = self.clock()
+        if self.metrics is not None:
+            self.metrics.observe_check(
+                ref.source, obs.status.value, obs.elapsed_ms / 1000, finished.timestamp()
+            )
+        logger.info(
+            "check %s: %s%s%s (%d page(s), %d ms)",
+            ref.label,
+            obs.status.value,
+            f" {obs.image_count} images" if obs.image_count is not None else "",
+            f" - {obs.reason}" if obs.reason else "",
+            obs.pages,
+            obs.elapsed_ms,
+        )
+        return Checked(ref, obs, started, finished)
+
+    async def run_round(
+        self,
+        source: str,
+        refs: Sequence[SeriesRef],
+        *,
+        kind: str = "scheduled",
+        progress: Progress | None = None,
+        offsets: Sequence[float] | None = None,
+    ) -> list[CheckRow]:
+        """Check ``refs`` (all on ``source``) and commit the round; returns its rows.
+
+        ``offsets`` delay each check's start (seconds), spreading a round over time.
+        """
+        started = self.clock()
+        delays = list(offsets) if offsets is not None else [0.0] * len(refs)
+
+        async def one(ref: SeriesRef, delay: float) -> Checked:
+            if delay > 0:
+                await self.sleep(delay)
+            result = await self.check_one(ref)
+            if progress is not None:
+                progress.advance(1)
+            return result
+
+        checked = await asyncio.gather(*(one(r, d) for r, d in zip(refs, delays, strict=True)))
+        rows = await asyncio.to_thread(self.commit, source, list(checked), started, kind)
+        if self.config.evidence.keep_thumbnails:
+            await self._keep_thumbnails(started)
+        return rows
+
+    async def run_all(
+        self, refs: Sequence[SeriesRef], *, progress: Progress | None = None
+    ) -> list[CheckRow]:
+        """One round per source, all sources at once (each host keeps its own pace)."""
+        by_source: dict[str, list[SeriesRef]] = defaultdict(list)
+        for ref in refs:
+            by_source[ref.source].append(ref)
+        rounds = await asyncio.gather(
+            *(self.run_round(s, r, kind="manual", progress=progress) for s, r in by_source.items())
+        )
+        return [row for rows in rounds for row in rows]
+
+    async def _keep_thumbnails(self, since: datetime) -> None:
+        """Local copies of the thumbnails first seen in this round (evidence, optional).
+
+        After the round's commit, so a slow thumbnail host never holds up its snapshots.
+        """
+        with self.sessions() as session:
+            images = list(session.scalars(select(Image).where(Image.first_seen >= since)))
+        kept = await keep_thumbnails(
+            self.sessions,
+            self.fetcher,
+            images,
+            settings=self.config.evidence,
+            directory=self.thumbnail_dir,
+            clock=self.clock,
+        )
+        if kept:
+            logger.info("kept %d new thumbnail(s)", kept)
