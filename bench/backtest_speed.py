@@ -14,7 +14,6 @@ Prints observations/second and seconds, median of ``--runs``.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 import time
@@ -24,9 +23,10 @@ from pathlib import Path
 from bench.detection.corpus import CHECKS_PER_DAY
 from bench.detection.generate import generate
 from monitor.backtest.records import JsonlReader
-from monitor.backtest.replay import Replayer, Setup, run_backtest
+from monitor.backtest.replay import ReplayedAlert, Replayer, Setup, alert_line, run_backtest
 
 SERIES = 40 * 7 + 3 * 7  # people x sources + controls x sources (generate's defaults)
+MIN_DAYS = 45  # the shortest corpus bench.detection.plan will plan; cut down to n lines anyway
 
 
 def corpus(n: int, directory: Path) -> Path:
@@ -34,7 +34,7 @@ def corpus(n: int, directory: Path) -> Path:
     path = directory / f"observations-{n}.jsonl"
     if path.exists():
         return path
-    days = n // (SERIES * CHECKS_PER_DAY) + 2
+    days = max(MIN_DAYS, n // (SERIES * CHECKS_PER_DAY) + 2)
     full, _ = generate(1, directory / "corpus", days=days)
     with full.open(encoding="utf-8") as src, path.open("w", encoding="utf-8") as dst:
         dst.writelines(islice(src, n))
@@ -47,8 +47,8 @@ def run_once(path: Path, out: Path) -> tuple[float, int, int, int]:
     reader = JsonlReader(str(path), default_vantage="default")
     with out.open("w", encoding="utf-8") as f:
 
-        def emit(alert: dict[str, object]) -> None:
-            f.write(json.dumps(alert, ensure_ascii=False, separators=(",", ":")) + "\n")
+        def emit(alert: ReplayedAlert) -> None:
+            f.write(alert_line(alert))
 
         summary = run_backtest(reader, Replayer(Setup()), emit)
     return time.perf_counter() - start, summary.replayed, summary.bad, summary.alerts

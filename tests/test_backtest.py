@@ -7,10 +7,12 @@ import gzip
 import hashlib
 import json
 import re
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from unicodedata import east_asian_width
 
 import pytest
 from click.testing import CliRunner, Result
@@ -18,7 +20,8 @@ from click.testing import CliRunner, Result
 from bench.detection.cases import CASES, check
 from monitor.alerts.payload import AlertPayload, validate_payload
 from monitor.backtest.records import parse_record
-from monitor.backtest.replay import family_from_name
+from monitor.backtest.replay import ReplaySummary, family_from_name
+from monitor.cli.backtest import format_summary
 from monitor.cli.main import cli
 from monitor.config import parse_config
 from monitor.core.observation import ImageItem, Observation, Status
@@ -145,6 +148,19 @@ def test_alerts_go_to_output_file_and_summary_to_stderr(tmp_path: Path) -> None:
     for heading in ("event", "source", "person"):
         assert f"  {heading} " in result.stderr
     assert "Dong Jingwei" in result.stderr
+
+
+def test_summary_table_ends_a_cjk_name_and_a_latin_name_at_the_same_column() -> None:
+    summary = ReplaySummary(people=Counter({"Dong Jingwei": 2, "董经纬": 1}))
+    lines = format_summary(summary, "-").splitlines()
+    # 董经纬 takes six terminal cells, not three: padded with six spaces, not nine.
+    assert lines[-3:] == [
+        "  person        alerts",
+        "  Dong Jingwei       2",
+        "  董经纬             1",
+    ]
+    cells = {sum(2 if east_asian_width(c) in "WF" else 1 for c in line) for line in lines[-3:]}
+    assert cells == {22}
 
 
 def test_gzip_input_on_stdin_is_read(tmp_path: Path) -> None:

@@ -1,25 +1,22 @@
-"""The backtest: what the detector would have said about recorded checks (issue 7).
+"""The replay: what the detector would have said about recorded checks (issue 7).
 
-``absence-monitor backtest [INPUT | --from-db]`` replays observations (JSON Lines, see
-``monitor.backtest.records``; or the database's snapshots, ``monitor.backtest.from_db``) through
-the daemon's own detector (``monitor.detector.Engine``: controls, engine-wide incidents,
-corroboration, episodes with hysteresis), with time taken from the records, never from the
-clock. It writes the alerts it would have sent as JSON Lines (the webhook payload's fields
-plus ``t``, see ``monitor.backtest.payloads``) and a summary table on stderr. No network, no
-delivery, nothing written to the database.
+Records (JSON Lines, see ``monitor.backtest.records``; or the database's snapshots,
+``monitor.backtest.from_db``) are fed in time order through the daemon's own detector
+(``monitor.detector.Engine``: controls, engine-wide incidents, corroboration, episodes with
+hysteresis), with time taken from the records, never from the clock. Each detector event
+becomes a ``ReplayedAlert``: the webhook payload's fields plus ``t`` (see
+``monitor.backtest.payloads``). No network, no delivery, nothing written to the database.
+The command line around it (``absence-monitor backtest``) is ``monitor.cli.backtest``.
 
-Settings: the config's ``detection:`` block and each source's overrides; ``--set
-detection.KEY=VALUE`` is applied on top of both (the command line wins everywhere). Without
-a config file the defaults are used (JSON Lines input, or ``--from-db`` with ``--database``).
+Settings: the config's ``detection:`` block and each source's overrides; ``--set``
+assignments (``detection.KEY=VALUE``) are applied on top of both, so the command line wins
+everywhere. Without a config the defaults are used.
 
 Families (which sources corroborate each other): a configured source's family is its
 kind's (or its ``family:`` option for ``html``/``feed``). A source the config does not name
 is guessed from the words of its name: ``baidu``, ``sogou``, ``so``/``so360``/``360`` ->
 ``chinese``; ``bing`` -> ``bing``; ``google`` -> ``google``; anything else ->
 ``independent``.
-
-Exit codes: 0 done (also when alerts were found); 2 usage, a bad ``--set``, an unreadable
-input, or a bad record under ``--strict``; 1 a database that cannot be read.
 """
 
 from __future__ import annotations
@@ -27,20 +24,15 @@ from __future__ import annotations
 import json
 import logging
 import re
-import sys
-import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
-import click
 from pydantic import ValidationError
 
 from monitor.backtest.payloads import ImageTracker, Payloads
-from monitor.backtest.records import BadInput, JsonlReader, Record
+from monitor.backtest.records import BadInput, Record
 from monitor.core.errors import ConfigError
 from monitor.detector import DetectionSettings, Engine, parse_assignments
 from monitor.detector.events import Event, iso
@@ -50,11 +42,12 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-MAX_REPORTED = 100  # bad records printed one by one; the rest are only counted
 _CHINESE = frozenset({"baidu", "sogou", "so", "so360", "360"})
 _WORDS = re.compile(r"[a-z]+|\d+")
 
-Alert = dict[str, Any]
+# An alert the replay would have sent: the payload's fields plus ``t``, as a plain dict
+# ready for ``json.dumps``. Not ``monitor.store.models.Alert``, the outbox row.
+ReplayedAlert = dict[str, Any]
 
 
 def family_from_name(source: str) -> str:
@@ -132,7 +125,7 @@ class Setup:
 
 
 class Replayer:
-    """Feeds records to an in-memory ``Engine`` and turns its events into alert dicts."""
+    """Feeds records to an in-memory ``Engine`` and turns its events into replayed alerts."""
 
     def __init__(self, setup: Setup) -> None:
         self.setup = setup
@@ -142,7 +135,7 @@ class Replayer:
         self.images = ImageTracker([setup.settings, *setup.source_settings.values()])
         self.payloads = Payloads(self.images)
 
-    def feed(self, record: Record) -> list[Alert]:
+    def feed(self, record: Record) -> list[ReplayedAlert]:
         """Replay one record (in time order); the alerts of the rounds it closes."""
         source = record.key.source
         if source not in self.engine.families:
@@ -153,17 +146,21 @@ class Replayer:
             self.images.note(record)
         return self._alerts(events) if events else []
 
-    def finish(self) -> list[Alert]:
+    def finish(self) -> list[ReplayedAlert]:
         """Close the rounds still open; their alerts."""
         return self._alerts(self.engine.finish())
 
-    def _alerts(self, events: list[Event]) -> list[Alert]:
+    def _alerts(self, events: list[Event]) -> list[ReplayedAlert]:
         return [{"t": iso(e.t), **self.payloads.payload(e)} for e in events]
 
 
 @dataclass(slots=True)
-class Summary:
-    """What a backtest read and what it would have sent."""
+class ReplaySummary:
+    """What a replay read and what it would have sent.
+
+    ``run_backtest`` fills the counts of records and alerts; ``lines`` and ``blank`` are the
+    reader's to fill, since only the reader sees the raw input.
+    """
 
     lines: int = 0
     blank: int = 0
@@ -178,23 +175,28 @@ class Summary:
     def alerts(self) -> int:
         return sum(self.events.values())
 
-    def count(self, alert: Alert) -> None:
+    def count(self, alert: ReplayedAlert) -> None:
         self.events[alert["event"]] += 1
         self.sources[alert["source"] or "-"] += 1
         self.people[alert["person"] or "(source-wide)"] += 1
 
 
+def alert_line(alert: ReplayedAlert) -> str:
+    """One alert as a JSON Lines line: compact, non-ASCII names kept readable."""
+    return json.dumps(alert, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
 def run_backtest(
     items: Iterable[Record | BadInput],
     replayer: Replayer,
-    emit: Callable[[Alert], None],
+    emit: Callable[[ReplayedAlert], None],
     *,
     strict: bool = False,
     on_bad: Callable[[BadInput], None] | None = None,
-) -> Summary:
+) -> ReplaySummary:
     """Replay ``items``; ``emit`` each alert as it is found. A bad record is passed to
-    ``on_bad`` and skipped, or under ``strict`` ends the run (``Summary.stopped``)."""
-    summary = Summary()
+    ``on_bad`` and skipped, or under ``strict`` ends the run (``ReplaySummary.stopped``)."""
+    summary = ReplaySummary()
     feed = replayer.feed
     for item in items:
         if type(item) is Record:
@@ -214,105 +216,3 @@ def run_backtest(
         summary.count(alert)
         emit(alert)
     return summary
-
-
-def format_summary(summary: Summary, output: str) -> str:
-    """The table printed on stderr after a run."""
-    skipped = summary.bad + summary.blank
-    out = [
-        f"input: {summary.lines:,} lines read, {summary.replayed:,} observations replayed, "
-        f"{skipped:,} skipped ({summary.bad:,} bad, {summary.blank:,} blank)",
-        f"alerts: {summary.alerts:,}" + ("" if output == "-" else f" -> {output}"),
-    ]
-    for title, counts in (
-        ("event", summary.events),
-        ("source", summary.sources),
-        ("person", summary.people),
-    ):
-        if not counts:
-            continue
-        width = max(_width(title), *(_width(k) for k in counts))
-        out.append("")
-        out.append(f"  {_pad(title, width)}  alerts")
-        for key, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
-            out.append(f"  {_pad(key, width)}  {n:>6,}")
-    return "\n".join(out)
-
-
-def _width(text: str) -> int:
-    """Terminal columns of ``text``: CJK names take two per character."""
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
-
-
-def _pad(text: str, width: int) -> str:
-    return text + " " * (width - _width(text))
-
-
-def _load_config(ctx: Any, from_db: bool) -> Config | None:
-    """The config; ``None`` (defaults) when no config file exists and none is needed: the
-    input is a file, or ``--database`` names the database."""
-    if not Path(ctx.config_path).exists() and (not from_db or ctx.database):
-        click.echo(
-            f"backtest: no config at {ctx.config_path}: default detection settings", err=True
-        )
-        return None
-    config: Config = ctx.load()
-    return config
-
-
-def run_backtest_cli(
-    ctx: Any,
-    input_path: str | None,
-    from_db: bool,
-    overrides: tuple[str, ...],
-    strict: bool,
-    output: str,
-) -> int:
-    """Run the backtest as the CLI asked; returns the exit code."""
-    if from_db == (input_path is not None):
-        click.echo("backtest: give an input file (or - for stdin), or --from-db", err=True)
-        return 2
-    config = _load_config(ctx, from_db)
-    setup = Setup.from_config(config, overrides)
-    if from_db:
-        from monitor.backtest.from_db import DatabaseReader
-
-        reader: JsonlReader | DatabaseReader = DatabaseReader(ctx.database_url(config))
-    else:
-        assert input_path is not None
-        reader = JsonlReader(input_path, default_vantage=setup.vantage)
-
-    def on_bad(bad: BadInput) -> None:
-        if reader.bad <= MAX_REPORTED or strict:
-            click.echo(str(bad), err=True)
-        elif reader.bad == MAX_REPORTED + 1:
-            click.echo(f"backtest: more than {MAX_REPORTED} bad records; counting only", err=True)
-
-    try:
-        with _output(output) as out:
-            write = out.write
-
-            def emit(alert: Alert) -> None:
-                write(json.dumps(alert, ensure_ascii=False, separators=(",", ":")) + "\n")
-
-            summary = run_backtest(reader, Replayer(setup), emit, strict=strict, on_bad=on_bad)
-    except OSError as exc:
-        click.echo(f"backtest: {exc}", err=True)
-        return 2
-    summary.lines, summary.blank = reader.lines, reader.blank
-    if summary.stopped is not None:
-        click.echo("backtest: stopped at the first bad record (--strict)", err=True)
-        return 2
-    click.echo(format_summary(summary, output), err=True)
-    logger.info("backtest: %d records, %d alerts", summary.replayed, summary.alerts)
-    return 0
-
-
-@contextmanager
-def _output(path: str) -> Iterator[IO[str]]:
-    """``-`` is stdout (left open); a path is opened for writing and closed."""
-    if path == "-":
-        yield sys.stdout
-        return
-    with Path(path).open("w", encoding="utf-8") as f:
-        yield f
