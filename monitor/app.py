@@ -37,6 +37,7 @@ from monitor.rounds.runner import Progress, Rounds
 from monitor.sources.base import Source
 from monitor.store import catalog, migrate, outbox
 from monitor.store.catalog import SeriesRef
+from monitor.store.retention import Pruned, prune
 from monitor.store.db import create_db_engine, session_factory
 
 # Given the number of checks, a context that shows their progress (the CLI's bar).
@@ -187,15 +188,12 @@ class App:
 
         return asyncio.run(go())
 
-    def prune(self, *, dry_run: bool = False) -> str:
-        from monitor.store.retention import prune
-
+    def prune(self, *, dry_run: bool = False) -> Pruned:
+        """Apply ``evidence.raw_retention`` now."""
         self.migrate()
         cutoff = self.clock() - self.config.evidence.raw_retention
         with self.sessions() as session, session.begin():
-            removed = prune(session, cutoff, dry_run=dry_run)
-        verb = "would remove" if dry_run else "removed"
-        return f"{verb} {removed} raw response(s) older than {cutoff:%Y-%m-%d %H:%M} UTC"
+            return prune(session, cutoff, dry_run=dry_run)
 
 
 def build(

@@ -240,9 +240,9 @@ class Daemon:
 
     async def prune_step(self) -> bool:
         """Apply ``evidence.raw_retention`` (raw responses; counts are kept forever)."""
-        message = await asyncio.to_thread(self.app.prune)
-        logger.info("retention: %s", message)
-        return not message.startswith("removed 0 ")
+        pruned = await asyncio.to_thread(self.app.prune)
+        logger.info("retention: %s", pruned)
+        return pruned.removed > 0
 
     async def dispatch_step(self) -> bool:
         result = await self.app.dispatcher.step()

@@ -24,6 +24,7 @@ from monitor.config import Config
 from monitor.core.errors import MonitorError
 from monitor.core.observation import Status
 from monitor.detector.state import STATE_VERSION, SeriesState
+from monitor.report.marks import AlertMark
 from monitor.report.vanished import VanishedView, vanished_views
 from monitor.store.catalog import CONTROL_PERSON_PREFIX, control_person_name
 from monitor.store.models import Alert, Episode, Person, Series, Snapshot, Source, Term
@@ -63,19 +64,6 @@ class Span:
     baseline: float | None
     metric: str | None
     source_wide: bool
-
-
-@dataclass(frozen=True, slots=True)
-class AlertMark:
-    """An alert, placed on the chart and listed under the person."""
-
-    alert_id: int
-    t: datetime
-    event: str
-    source: str | None
-    term: str | None
-    reason: str
-    series_id: int | None
 
 
 @dataclass

@@ -18,19 +18,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from monitor.core.observation import ImageItem
 from monitor.core.urls import normalize_url
+from monitor.report.marks import AlertMark
 from monitor.store.models import Alert, Image, Series, SeriesImage, Source, Term
 from monitor.store.snapshots import url_hash
 from monitor.store.thumbnails import same_photo_elsewhere
-
-if TYPE_CHECKING:
-    from monitor.report.data import AlertMark
 
 MAX_VANISHED = 300
 
