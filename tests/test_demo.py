@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from monitor.core.errors import Blocked, MonitorError, ParseError
 from monitor.core.observation import PageResult
 from monitor.demo import script
 from monitor.demo.engines import Behaviour, Engine, State
-from monitor.demo.formats import encode_objurl, fixture
+from monitor.demo.formats import encode_objurl
 from monitor.demo.results import pool, state_media
 from monitor.demo.run import Demo, DemoResult, run_demo
 from monitor.sources import load
@@ -128,11 +129,15 @@ def test_objurl_encoding_round_trips_through_baidus_decoder() -> None:
     assert encode_objurl("http://x").startswith("ippr_z2C$qAzdH3FAzdH3F")  # as Baidu writes it
 
 
-def test_trimmed_flip_template_is_still_a_page_the_parser_reads() -> None:
+def test_flip_template_cut_to_its_first_item_is_still_a_page_the_parser_reads() -> None:
+    from monitor.demo.formats import _flip_parts
+
     cls = load("baidu_images")
     source = cls("b", cls.Options.model_validate({"kind": "baidu_images", "endpoint": "html"}))
     request = httpx.Request("GET", "https://image.baidu.com/search/flip")
-    response = httpx.Response(200, text=fixture("baidu/flip-page.html"), request=request)
+    before, envelope, after = _flip_parts()
+    page = before + json.dumps(envelope, ensure_ascii=False).replace("</", "<\\/") + after
+    response = httpx.Response(200, text=page, request=request)
     parsed = source.parse(response, 0)
     assert [i.image_url for i in parsed.items] == ["http://img.cwq.com/201611/581c95c35ca62.png"]
 

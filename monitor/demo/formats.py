@@ -108,20 +108,31 @@ def _baidu_envelope(template: dict[str, Any], term: str, total: int) -> dict[str
 
 def baidu_acjson(term: str, hits: Sequence[Hit], total: int) -> str:
     """The ``/search/acjson`` answer listing ``hits`` (``displayNum`` = ``total``)."""
-    real = json.loads(fixture("baidu/acjson-results.json"))
+    real = json.loads(fixture("baidu_images/acjson-results.json"))
     data = _baidu_envelope(real, term, total)
     data["data"] = _baidu_items(term, hits, real["data"][0], coded=True)
     return json.dumps(data, ensure_ascii=False)
 
 
 def _flip_parts() -> tuple[str, dict[str, Any], str]:
-    """The flip page split around its imgData object: (before, object, after)."""
-    page = fixture("baidu/flip-page.html")
+    """The real flip page split around its imgData object: (before, object, after).
+
+    The object keeps the page's envelope and only its first item (the template of every
+    simulated one): the page's later items hold escapes that Python's JSON refuses, and the
+    demo needs only one. The call's data list ends with an empty item (``,{}]})``), which is
+    where ``after`` begins.
+    """
+    page = fixture("baidu_images/flip-results.html")
     m = _IMGDATA.search(page)
-    assert m is not None, "the flip template has an imgData call"
-    # The page's JSON escapes ``</`` as ``<\/``, which JSON allows; nothing else is special.
-    obj, end = json.JSONDecoder(strict=False).raw_decode(page[m.end() :])
-    return page[: m.end()], obj, page[m.end() + end :]
+    assert m is not None, "the flip page has an imgData call"
+    rest = page[m.end() :]
+    close = rest.index("{}]}") + len("{}]}")
+    head, _, items = rest[:close].partition('"data":[')
+    decoder = json.JSONDecoder(strict=False)
+    envelope: dict[str, Any] = decoder.decode(head + '"data":[]}')
+    first, _ = decoder.raw_decode(items)
+    envelope["data"] = [first]
+    return page[: m.end()], envelope, rest[close:]
 
 
 def baidu_flip(term: str, hits: Sequence[Hit], total: int) -> str:
@@ -136,7 +147,7 @@ def baidu_flip(term: str, hits: Sequence[Hit], total: int) -> str:
 
 def baidu_no_results(term: str, *, page: bool) -> str:
     """Baidu's empty answer (``displayNum`` 0, ``data: [{}]``), as JSON or inside the page."""
-    data = json.loads(fixture("baidu/acjson-no-results-constructed.json"))
+    data = json.loads(fixture("baidu_images/acjson-no-results-constructed.json"))
     data |= {"queryEnc": quote(term.encode("gb18030")), "queryExt": term}
     if not page:
         return json.dumps(data, ensure_ascii=False)
@@ -146,7 +157,7 @@ def baidu_no_results(term: str, *, page: bool) -> str:
 
 def baidu_captcha_page() -> str:
     """The real 百度安全验证 page."""
-    return fixture("baidu/anquanyanzheng-captcha.html")
+    return fixture("baidu_images/anquanyanzheng-captcha.html")
 
 
 def baidu_redesigned(term: str, hits: Sequence[Hit], total: int, *, page: bool) -> str:
@@ -172,7 +183,7 @@ _M_ATTR = re.compile(r'm="[^"]*"')
 
 def bing_async(term: str, hits: Sequence[Hit], *, more: bool = True) -> str:
     """Bing's ``/images/async`` fragment: one ``<li>`` with an ``a.iusc`` per hit."""
-    real = fixture("bing/async-results.html")
+    real = fixture("bing_images/async-results.html")
     m = _LI.match(real)
     assert m is not None, "the Bing template has a result <li>"
     head, li, tail = m.groups()
@@ -210,7 +221,9 @@ def bing_async(term: str, hits: Sequence[Hit], *, more: bool = True) -> str:
 
 def bing_no_results(term: str) -> str:
     """Bing's "There are no results for" answer for ``term``."""
-    return fixture("bing/no-results-constructed.html").replace("xqzvjkwpt", html.escape(term))
+    return fixture("bing_images/no-results-constructed.html").replace(
+        "xqzvjkwpt", html.escape(term)
+    )
 
 
 def bing_redesigned(term: str, hits: Sequence[Hit]) -> str:
@@ -225,7 +238,7 @@ def bing_redesigned(term: str, hits: Sequence[Hit]) -> str:
 
 def commons_search(term: str, hits: Sequence[Hit], *, offset: int = 0, limit: int = 50) -> str:
     """The API's ``generator=search`` answer (formatversion 1) for ``hits``."""
-    real = json.loads(fixture("commons/search-one-page.json"))
+    real = json.loads(fixture("wikimedia_commons/commons-generator-search-ns6-cat-totalhits.json"))
     template = next(iter(real["query"]["pages"].values()))
     shown = hits[offset : offset + limit]
     pages: dict[str, Any] = {}
@@ -263,7 +276,7 @@ def commons_search(term: str, hits: Sequence[Hit], *, offset: int = 0, limit: in
 
 def commons_no_results(term: str) -> str:
     """The API's real zero-hit answer (``totalhits`` 0, a suggestion, no pages)."""
-    return fixture("commons/zero-hits.json")
+    return fixture("wikimedia_commons/commons-search-ns6-zero-hits-with-suggestion.json")
 
 
 def commons_redesigned(term: str, hits: Sequence[Hit]) -> str:
