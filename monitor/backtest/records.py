@@ -36,14 +36,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, cast
 
-from monitor.core.observation import Status
+from monitor.core.observation import OBSERVATION_STATUSES, Status
 from monitor.detector.points import Point, Role, SeriesKey
 
 logger = logging.getLogger(__name__)
 
 STATUSES: dict[str, Status] = {s.value: s for s in Status}
 REQUIRED = ("t", "person", "term", "source", "status")
-VALID = frozenset({Status.OK, Status.NO_RESULTS})
 GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -85,7 +84,7 @@ def _natural(value: Any) -> bool:
 def _counts(obj: dict[str, Any], status: Status) -> tuple[int | None, int | None]:
     """``count`` and ``domains`` of a record, checked against its status."""
     count, domains = obj.get("count"), obj.get("domains")
-    if status not in VALID:
+    if status not in OBSERVATION_STATUSES:
         for name, value in (("count", count), ("domains", domains)):
             if value is not None:
                 raise _Bad(f'{name} given for a failed check (status "{status.value}")')

@@ -25,10 +25,13 @@ class Status(StrEnum):
     @property
     def is_observation(self) -> bool:
         """True when the check observed a count (``ok`` or ``no_results``)."""
-        return self in (Status.OK, Status.NO_RESULTS)
+        return self in OBSERVATION_STATUSES
 
 
+# The one definition of a valid check: the engine answered and said how many (maybe none).
 OBSERVATION_STATUSES = frozenset({Status.OK, Status.NO_RESULTS})
+# The same, as the strings stored in ``snapshots.status`` (for SQL ``IN``).
+OBSERVATION_VALUES = tuple(sorted(s.value for s in OBSERVATION_STATUSES))
 
 
 @dataclass(frozen=True, slots=True)

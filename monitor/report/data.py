@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from monitor.config import Config
 from monitor.core.errors import MonitorError
-from monitor.core.observation import Status
+from monitor.core.observation import OBSERVATION_VALUES
 from monitor.detector.state import STATE_VERSION, SeriesState
 from monitor.report.marks import AlertMark
 from monitor.report.vanished import VanishedView, vanished_views
@@ -33,7 +33,6 @@ logger = logging.getLogger(__name__)
 
 MAX_POINTS = 1500
 MAX_ALERTS = 200
-VALID = (Status.OK.value, Status.NO_RESULTS.value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +48,7 @@ class Point:
 
     @property
     def failed(self) -> bool:
-        return self.status not in VALID
+        return self.status not in OBSERVATION_VALUES
 
 
 @dataclass(frozen=True, slots=True)

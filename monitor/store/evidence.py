@@ -19,7 +19,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from monitor.alerts.payload import VanishedImage, vanished_image
-from monitor.core.observation import ImageItem, Observation, Status
+from monitor.core.observation import OBSERVATION_VALUES, ImageItem, Observation, Status
 from monitor.detector.events import Event
 from monitor.store.models import (
     Image,
@@ -182,7 +182,7 @@ def _still_seen(session: Session, series: Series, image_ids: set[int]) -> dict[i
             select(Snapshot.image_set_id)
             .where(
                 Snapshot.series_id == other_id,
-                Snapshot.status.in_((Status.OK.value, Status.NO_RESULTS.value)),
+                Snapshot.status.in_(OBSERVATION_VALUES),
             )
             .order_by(Snapshot.id.desc())
             .limit(1)

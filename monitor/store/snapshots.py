@@ -22,10 +22,8 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from monitor.core.observation import ImageItem, Observation, Status
+from monitor.core.observation import OBSERVATION_VALUES, ImageItem, Observation
 from monitor.store.models import Image, ImageSet, ImageSetMember, SeriesImage, Snapshot
-
-VALID = (Status.OK.value, Status.NO_RESULTS.value)
 
 
 def url_hash(item: ImageItem) -> bytes:
@@ -81,7 +79,7 @@ def record_snapshot(
 def _previous_set_id(session: Session, series_id: int) -> int | None:
     return session.scalar(
         select(Snapshot.image_set_id)
-        .where(Snapshot.series_id == series_id, Snapshot.status.in_(VALID))
+        .where(Snapshot.series_id == series_id, Snapshot.status.in_(OBSERVATION_VALUES))
         .order_by(Snapshot.id.desc())
         .limit(1)
     )
@@ -174,7 +172,7 @@ def _update_sightings(
 def _last_valid_time(session: Session, series_id: int) -> datetime | None:
     return session.scalar(
         select(Snapshot.finished_at)
-        .where(Snapshot.series_id == series_id, Snapshot.status.in_(VALID))
+        .where(Snapshot.series_id == series_id, Snapshot.status.in_(OBSERVATION_VALUES))
         .order_by(Snapshot.id.desc())
         .limit(1)
     )
