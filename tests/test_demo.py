@@ -17,7 +17,7 @@ import pytest
 from monitor.core.errors import Blocked, MonitorError, ParseError
 from monitor.core.observation import PageResult
 from monitor.demo import script
-from monitor.demo.engines import Behaviour, Engine, State
+from monitor.demo.engines import Behaviour, SimulatedEngine, State
 from monitor.demo.formats import encode_objurl
 from monitor.demo.results import pool, state_media
 from monitor.demo.run import Demo, DemoResult, run_demo
@@ -40,14 +40,14 @@ STATE_MEDIA = {"xinhuanet.com", "people.com.cn", "news.cctv.com"}
 @pytest.fixture(params=list(SOURCES))
 def pair(request: pytest.FixtureRequest) -> Any:
     engine_kind, kind, options = SOURCES[request.param]
-    engine = Engine(engine_kind, script.subject_of)
+    engine = SimulatedEngine(engine_kind, script.subject_of)
     cls = load(kind)
     opts = cls.Options.model_validate({"kind": kind, "base_url": engine.url, **options})
     yield engine, cls(request.param, opts)
     engine.server.httpd.server_close()
 
 
-def answer(engine: Engine, source: Source, term: str) -> PageResult:
+def answer(engine: SimulatedEngine, source: Source, term: str) -> PageResult:
     """Page 0 of ``term`` as the source asks for it, answered by the engine, parsed."""
     req = source.build_request(term, 0)
     query = parse_qs(req.url.query.decode(), keep_blank_values=True)
@@ -99,7 +99,7 @@ def test_layout_changed_engine_is_a_parse_error_never_zero(pair: Any) -> None:
 
 @pytest.mark.parametrize("endpoint", ["baidu-acjson", "baidu-html"])
 def test_baidu_captcha_round_is_blocked_for_every_query(endpoint: str) -> None:
-    engine = Engine("baidu", script.subject_of)
+    engine = SimulatedEngine("baidu", script.subject_of)
     try:
         cls = load("baidu_images")
         options = {"kind": "baidu_images", "base_url": engine.url, **SOURCES[endpoint][2]}
@@ -113,7 +113,7 @@ def test_baidu_captcha_round_is_blocked_for_every_query(endpoint: str) -> None:
 
 
 def test_captcha_is_refused_for_engines_without_a_known_captcha_page() -> None:
-    engine = Engine("bing", script.subject_of)
+    engine = SimulatedEngine("bing", script.subject_of)
     try:
         with pytest.raises(ValueError, match="no known captcha"):
             engine.behave(Behaviour(State.CAPTCHA))

@@ -8,13 +8,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
 
 from monitor.demo.results import COMMONS_HOST
-from monitor.demo.script import PEOPLE, WATCHED
+from monitor.demo.script import PEOPLE, WATCHED, Payload
 from monitor.rounds.commit import CheckRow
 
-Payload = Mapping[str, Any]
 _TERMS = (WATCHED, *PEOPLE[WATCHED])
 
 

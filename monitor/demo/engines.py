@@ -1,6 +1,6 @@
 """Simulated search engines on 127.0.0.1, each answering in its real format.
 
-An ``Engine`` is a ``LocalServer`` (a real HTTP peer) whose answers depend on a script:
+A ``SimulatedEngine`` is a ``LocalServer`` (a real HTTP peer) whose answers depend on a script:
 ``engine.behave(default, per_subject, tick)`` sets, for the next requests, how it treats
 each subject (a person, or a control term). ``State`` is what the demo can make an engine
 do; ``subject_of`` maps a query term to its subject (a person's names all find that person).
@@ -75,7 +75,7 @@ KINDS = {
 }
 
 
-class Engine:
+class SimulatedEngine:
     """One simulated engine on 127.0.0.1; ``url`` is its ``base_url``."""
 
     def __init__(self, kind: str, subject_of: Callable[[str], str]) -> None:
@@ -191,9 +191,9 @@ class Engines:
     """The demo's engines, started and stopped together (a context manager)."""
 
     def __init__(self, kinds: Mapping[str, str], subject_of: Callable[[str], str]) -> None:
-        self.by_name = {name: Engine(kind, subject_of) for name, kind in kinds.items()}
+        self.by_name = {name: SimulatedEngine(kind, subject_of) for name, kind in kinds.items()}
 
-    def __getitem__(self, name: str) -> Engine:
+    def __getitem__(self, name: str) -> SimulatedEngine:
         return self.by_name[name]
 
     def __enter__(self) -> Engines:

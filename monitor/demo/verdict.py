@@ -12,11 +12,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-from monitor.demo.script import EXPECTED, FORBIDDEN
-
-Payload = Mapping[str, Any]
+from monitor.demo.script import EXPECTED, FORBIDDEN, Payload
 
 
 @dataclass(frozen=True)
@@ -29,7 +26,7 @@ class Produced:
 
 
 @dataclass
-class Verdict:
+class DemoVerdict:
     """Lines to print and problems found (empty: the demo behaved as scripted)."""
 
     lines: list[str] = field(default_factory=list)
@@ -49,9 +46,9 @@ def _label(p: Payload) -> str:
 
 def judge(
     produced: Sequence[Produced], smtp: Counter[int], webhook: Counter[int], rejected: int
-) -> Verdict:
+) -> DemoVerdict:
     """Check ``produced`` against the script and the sinks' per-alert-id counts."""
-    v = Verdict()
+    v = DemoVerdict()
     claimed: set[int] = set()
     v.lines.append("Alerts the script expects:")
     for exp in EXPECTED:

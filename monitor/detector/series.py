@@ -23,7 +23,7 @@ from typing import Literal
 
 from monitor.core.observation import Status
 from monitor.detector.settings import DetectionSettings
-from monitor.detector.state import Check, Episode, EpisodeState, Metric, SeriesState
+from monitor.detector.state import Check, DropEpisode, EpisodeState, Metric, SeriesState
 from monitor.detector.stats import median_sorted, robust_z
 
 _NO_RESULTS = Status.NO_RESULTS.value
@@ -161,7 +161,7 @@ def commit(state: SeriesState, check: Check, a: Assessment, s: DetectionSettings
     else:
         return None
     confirming = state.pending[-streak:]
-    state.episode = Episode(metric, baseline, days, confirming[0].ts)
+    state.episode = DropEpisode(metric, baseline, days, confirming[0].ts)
     state.pending = []
     state.streak_images = state.streak_domains = 0
     return Change("drop", metric, baseline, days, confirming[0].ts, confirming, "open", a.tiny)
@@ -186,7 +186,7 @@ def _refute_pending(state: SeriesState) -> None:
 
 
 def _track_episode(
-    state: SeriesState, ep: Episode, check: Check, s: DetectionSettings
+    state: SeriesState, ep: DropEpisode, check: Check, s: DetectionSettings
 ) -> Change | None:
     value = check.value(ep.metric)
     if value is None:
@@ -217,7 +217,7 @@ def _track_episode(
     return None
 
 
-def _move(ep: Episode, to: EpisodeState, run: list[Check]) -> Change:
+def _move(ep: DropEpisode, to: EpisodeState, run: list[Check]) -> Change:
     confirming = list(run)
     run.clear()
     ep.state = to
@@ -229,7 +229,7 @@ def _move(ep: Episode, to: EpisodeState, run: list[Check]) -> Change:
 
 
 def _change(
-    ep: Episode,
+    ep: DropEpisode,
     kind: Literal["drop", "partial", "recovered"],
     confirming: list[Check],
     state: Literal["open", "partial", "resolved"],

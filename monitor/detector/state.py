@@ -43,7 +43,7 @@ class Check(NamedTuple):
 
 
 @dataclass(slots=True)
-class Episode:
+class DropEpisode:
     """An open drop: the metric that dropped, its frozen baseline, and transitions under way.
 
     ``drop_run``/``partial_run``/``recover_run`` hold the consecutive valid checks seen in
@@ -72,7 +72,7 @@ class Episode:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Episode:
+    def from_dict(cls, d: dict[str, Any]) -> DropEpisode:
         return cls(
             metric=d["metric"],
             baseline=float(d["baseline"]),
@@ -94,7 +94,7 @@ class SeriesState:
     pending: list[Check] = field(default_factory=list)
     streak_images: int = 0
     streak_domains: int = 0
-    episode: Episode | None = None
+    episode: DropEpisode | None = None
     failures: int = 0  # consecutive failed checks
     first_t: float | None = None
     last_t: float | None = None
@@ -172,7 +172,7 @@ class SeriesState:
                 state.short.add(ts, count, domains)
         state.pending = [Check(*c) for c in d["pending"]]
         state.streak_images, state.streak_domains = d["streaks"]
-        state.episode = Episode.from_dict(d["episode"]) if d["episode"] else None
+        state.episode = DropEpisode.from_dict(d["episode"]) if d["episode"] else None
         state.failures = d["failures"]
         state.stale = d["stale"]
         state.sufficient = d["sufficient"]
