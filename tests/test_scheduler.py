@@ -12,7 +12,7 @@ from monitor.config import parse_config
 from monitor.core.clock import FakeClock
 from monitor.daemon.schedule import CATCH_UP_WINDOW, SPREAD_CAP, first_run, start_offsets
 from monitor.daemon.service import Daemon
-from monitor.store.models import RawResponse, Round, Snapshot, Source
+from monitor.store.models import RawResponse, Round, Snapshot, SourceRow
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 SIX_H = timedelta(hours=6)
@@ -64,7 +64,7 @@ async def test_prune_step_removes_raw_responses_older_than_the_retention(tmp_pat
     app.migrate()
     refs = app.series()
     with app.sessions() as session, session.begin():
-        src = session.query(Source).one()
+        src = session.query(SourceRow).one()
         rnd = Round(source_id=src.id, started_at=NOW, finished_at=NOW)
         session.add(rnd)
         session.flush()

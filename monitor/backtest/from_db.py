@@ -21,7 +21,7 @@ from monitor.core.errors import DatabaseError
 from monitor.core.observation import Status
 from monitor.detector.points import Point, SeriesKey
 from monitor.store.db import create_db_engine, sqlite_path
-from monitor.store.models import Image, ImageSetMember, Person, Series, Snapshot, Source, Term
+from monitor.store.models import Image, ImageSetMember, Person, Series, Snapshot, SourceRow, Term
 
 logger = logging.getLogger(__name__)
 
@@ -70,14 +70,14 @@ class DatabaseReader:
                         Snapshot.image_set_id,
                         Person.name,
                         Term.text,
-                        Source.name,
+                        SourceRow.name,
                         Series.vantage,
                         Series.role,
                     )
                     .join(Series, Series.id == Snapshot.series_id)
                     .join(Person, Person.id == Series.person_id)
                     .join(Term, Term.id == Series.term_id)
-                    .join(Source, Source.id == Series.source_id)
+                    .join(SourceRow, SourceRow.id == Series.source_id)
                     .order_by(Snapshot.finished_at, Snapshot.id)
                 )
                 result = conn.execution_options(yield_per=self.chunk).execute(q)

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from monitor.store.models import Round, Series, Source
+from monitor.store.models import Round, Series, SourceRow
 
 CATCH_UP_WINDOW = timedelta(minutes=5)
 SPREAD_FRACTION = 0.1
@@ -51,9 +51,9 @@ def start_offsets(n: int, every: timedelta, rng: random.Random) -> list[float]:
 def last_rounds(session: Session) -> dict[str, datetime]:
     """Start time of the latest round of each source (scheduled or manual)."""
     rows = session.execute(
-        select(Source.name, func.max(Round.started_at))
-        .join(Round, Round.source_id == Source.id)
-        .group_by(Source.name)
+        select(SourceRow.name, func.max(Round.started_at))
+        .join(Round, Round.source_id == SourceRow.id)
+        .group_by(SourceRow.name)
     )
     return {name: started for name, started in rows if started is not None}
 

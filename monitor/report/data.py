@@ -27,7 +27,7 @@ from monitor.detector.state import STATE_VERSION, SeriesState
 from monitor.report.marks import AlertMark
 from monitor.report.vanished import VanishedView, vanished_views
 from monitor.store.catalog import CONTROL_PERSON_PREFIX, control_person_name
-from monitor.store.models import Alert, Episode, Person, Series, Snapshot, Source, Term
+from monitor.store.models import Alert, Episode, Person, Series, Snapshot, SourceRow, Term
 
 logger = logging.getLogger(__name__)
 
@@ -159,12 +159,12 @@ def _series_views(session: Session, config: Config, person_ids: Sequence[int]) -
     if not person_ids:
         return []
     rows = session.execute(
-        select(Series, Person.name, Term.text, Source.name)
+        select(Series, Person.name, Term.text, SourceRow.name)
         .join(Person, Person.id == Series.person_id)
         .join(Term, Term.id == Series.term_id)
-        .join(Source, Source.id == Series.source_id)
+        .join(SourceRow, SourceRow.id == Series.source_id)
         .where(Series.person_id.in_(list(person_ids)))
-        .order_by(Source.name, Term.id, Series.vantage)
+        .order_by(SourceRow.name, Term.id, Series.vantage)
     ).all()
     views = []
     for series, person, term, source in rows:
@@ -239,8 +239,8 @@ def _alerts(session: Session, person_id: int, views: list[SeriesView]) -> list[A
         )
     }
     rows = session.execute(
-        select(Alert, Source.name)
-        .outerjoin(Source, Source.id == Alert.source_id)
+        select(Alert, SourceRow.name)
+        .outerjoin(SourceRow, SourceRow.id == Alert.source_id)
         .where(
             or_(
                 Alert.person_id == person_id,

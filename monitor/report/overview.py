@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from monitor.config import Config
 from monitor.report.data import SeriesView, detector_summary, points
 from monitor.store.catalog import CONTROL_PERSON_PREFIX
-from monitor.store.models import Person, Series, Source, Term
+from monitor.store.models import Person, Series, SourceRow, Term
 
 SPARK_POINTS = 40
 STATE_ORDER = ("dropped", "partial", "failing", "pending", "stale", "normal", "insufficient_data")
@@ -83,11 +83,11 @@ def overview(session: Session, config: Config) -> Overview:
 def _series_views_recent(session: Session, config: Config, person_id: int) -> list[SeriesView]:
     views = []
     for series, term, source in session.execute(
-        select(Series, Term.text, Source.name)
+        select(Series, Term.text, SourceRow.name)
         .join(Term, Term.id == Series.term_id)
-        .join(Source, Source.id == Series.source_id)
+        .join(SourceRow, SourceRow.id == Series.source_id)
         .where(Series.person_id == person_id)
-        .order_by(Source.name, Term.id)
+        .order_by(SourceRow.name, Term.id)
     ).all():
         view = SeriesView(series.id, "", term, source, series.vantage, series.role)
         view.points, view.total_checks = points(session, series.id, SPARK_POINTS)

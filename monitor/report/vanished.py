@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from monitor.core.observation import ImageItem
 from monitor.core.urls import normalize_url
 from monitor.report.marks import AlertMark
-from monitor.store.models import Alert, Image, Series, SeriesImage, Source, Term
+from monitor.store.models import Alert, Image, Series, SeriesImage, SourceRow, Term
 from monitor.store.snapshots import url_hash
 from monitor.store.thumbnails import same_photo_elsewhere
 
@@ -63,10 +63,10 @@ def vanished_views(
     gone = (SeriesImage.series_id.in_(list(series_ids))) & (SeriesImage.seen_open.is_(False))
     total = session.scalar(select(func.count()).select_from(SeriesImage).where(gone)) or 0
     rows = session.execute(
-        select(SeriesImage, Image, Source.name, Term.text)
+        select(SeriesImage, Image, SourceRow.name, Term.text)
         .join(Image, Image.id == SeriesImage.image_id)
         .join(Series, Series.id == SeriesImage.series_id)
-        .join(Source, Source.id == Series.source_id)
+        .join(SourceRow, SourceRow.id == Series.source_id)
         .join(Term, Term.id == Series.term_id)
         .where(gone)
         .order_by(SeriesImage.last_seen.desc(), Image.id)
@@ -161,9 +161,9 @@ def _fill_still_seen(
         return
     where: dict[int, set[str]] = {}
     for image_id, source in session.execute(
-        select(SeriesImage.image_id, Source.name)
+        select(SeriesImage.image_id, SourceRow.name)
         .join(Series, Series.id == SeriesImage.series_id)
-        .join(Source, Source.id == Series.source_id)
+        .join(SourceRow, SourceRow.id == Series.source_id)
         .where(
             SeriesImage.series_id.in_(list(series_ids)),
             SeriesImage.seen_open.is_(True),

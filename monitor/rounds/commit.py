@@ -30,8 +30,7 @@ from monitor.store import outbox
 from monitor.store import rounds as stored
 from monitor.store.catalog import SeriesRef
 from monitor.store.evidence import RawBody, keep_raw, protect_raw, vanished_images
-from monitor.store.models import Round, Snapshot
-from monitor.store.models import Source as SourceRow
+from monitor.store.models import Round, Snapshot, SourceRow
 from monitor.store.snapshots import record_snapshot
 
 logger = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitor.config import Config
-from monitor.store.models import Person, Series, Source, Term
+from monitor.store.models import Person, Series, SourceRow, Term
 
 
 @dataclass(frozen=True, order=True)
@@ -46,7 +46,7 @@ def control_person_name(source: str) -> str:
 def sync(session: Session, config: Config) -> list[SeriesRef]:
     """Create missing rows for the config's people, terms, sources and series."""
     people = {p.name: p for p in session.scalars(select(Person))}
-    sources = {s.name: s for s in session.scalars(select(Source))}
+    sources = {s.name: s for s in session.scalars(select(SourceRow))}
     terms = {(t.person_id, t.text): t for t in session.scalars(select(Term))}
     series = {(s.term_id, s.source_id, s.vantage): s for s in session.scalars(select(Series))}
 
@@ -68,7 +68,7 @@ def sync(session: Session, config: Config) -> list[SeriesRef]:
             session.flush()
         return t
 
-    def one_series(p: Person, t: Term, s: Source, role: str) -> Series:
+    def one_series(p: Person, t: Term, s: SourceRow, role: str) -> Series:
         key = (t.id, s.id, config.vantage)
         row = series.get(key)
         if row is None:
@@ -83,7 +83,7 @@ def sync(session: Session, config: Config) -> list[SeriesRef]:
     for sname, opts in config.sources.items():
         src = sources.get(sname)
         if src is None:
-            src = sources[sname] = Source(name=sname, kind=opts.kind)
+            src = sources[sname] = SourceRow(name=sname, kind=opts.kind)
             session.add(src)
             session.flush()
         elif src.kind != opts.kind:

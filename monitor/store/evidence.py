@@ -28,7 +28,7 @@ from monitor.store.models import (
     Series,
     SeriesImage,
     Snapshot,
-    Source,
+    SourceRow,
 )
 from monitor.store.thumbnails import same_photo_elsewhere
 
@@ -173,8 +173,8 @@ def _still_seen(session: Session, series: Series, image_ids: set[int]) -> dict[i
     """For each image, the other sources whose latest valid result of this person has it."""
     out: dict[int, list[str]] = {}
     others = session.execute(
-        select(Series.id, Source.name)
-        .join(Source, Source.id == Series.source_id)
+        select(Series.id, SourceRow.name)
+        .join(SourceRow, SourceRow.id == Series.source_id)
         .where(Series.person_id == series.person_id, Series.source_id != series.source_id)
     ).all()
     for other_id, name in others:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitor.core.errors import MonitorError
-from monitor.store.models import Person, Series, Snapshot, Source, Term
+from monitor.store.models import Person, Series, Snapshot, SourceRow, Term
 
 HISTORY_FIELDS = [
     "snapshot_id",
@@ -45,15 +45,15 @@ def history_rows(
     if p is None:
         raise MonitorError(f"no person named {person!r} in the database")
     q = (
-        select(Snapshot, Term.text, Source.name, Series.vantage)
+        select(Snapshot, Term.text, SourceRow.name, Series.vantage)
         .join(Series, Series.id == Snapshot.series_id)
         .join(Term, Term.id == Series.term_id)
-        .join(Source, Source.id == Series.source_id)
+        .join(SourceRow, SourceRow.id == Series.source_id)
         .where(Series.person_id == p.id)
         .order_by(Snapshot.id)
     )
     if source:
-        q = q.where(Source.name == source)
+        q = q.where(SourceRow.name == source)
     rows = []
     for snap, term, src, vantage in session.execute(q):
         rows.append(

@@ -21,15 +21,15 @@ from monitor.detector.health import SourceHealth
 from monitor.detector.points import SeriesKey
 from monitor.detector.settings import DetectionSettings
 from monitor.detector.state import SeriesState
-from monitor.store.models import Episode, Person, Round, Series, Source, Term
+from monitor.store.models import Episode, Person, Round, Series, SourceRow, Term
 from monitor.store.snapshots import mark_excluded
 
 
 def open_round(
     session: Session, source: str, started: datetime, finished: datetime, kind: str
-) -> tuple[Round, Source]:
+) -> tuple[Round, SourceRow]:
     """Add the round row of ``source`` (``kind``: scheduled, recheck, manual)."""
-    src = session.scalar(select(Source).where(Source.name == source))
+    src = session.scalar(select(SourceRow).where(SourceRow.name == source))
     assert src is not None, "catalog.sync creates every configured source"
     rnd = Round(source_id=src.id, started_at=started, finished_at=finished, kind=kind)
     session.add(rnd)
@@ -62,11 +62,11 @@ def peers(
     if not person_ids:
         return StaticPeers()
     q = (
-        select(Series, Person.name, Term.text, Source.name)
+        select(Series, Person.name, Term.text, SourceRow.name)
         .join(Person, Person.id == Series.person_id)
         .join(Term, Term.id == Series.term_id)
-        .join(Source, Source.id == Series.source_id)
-        .where(Series.person_id.in_(person_ids), Source.name != source)
+        .join(SourceRow, SourceRow.id == Series.source_id)
+        .where(Series.person_id.in_(person_ids), SourceRow.name != source)
     )
     by_person: dict[str, list[PeerSummary]] = {}
     for series, person, term, name in session.execute(q):
@@ -98,7 +98,7 @@ def save_states(
 def save_health(
     session: Session,
     rnd: Round,
-    src: Source,
+    src: SourceRow,
     health: SourceHealth,
     *,
     gated: bool,

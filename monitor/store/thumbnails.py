@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from monitor.core.phash import PHASH_MAX_DISTANCE, hamming
-from monitor.store.models import Image, Series, SeriesImage, Source, Thumbnail
+from monitor.store.models import Image, Series, SeriesImage, SourceRow, Thumbnail
 
 
 def kept_ids(session: Session, image_ids: Sequence[int]) -> set[int]:
@@ -79,9 +79,9 @@ def same_photo_elsewhere(
     if not mine:
         return {}
     current = session.execute(
-        select(SeriesImage.series_id, SeriesImage.image_id, Source.name, Thumbnail.phash, Image)
+        select(SeriesImage.series_id, SeriesImage.image_id, SourceRow.name, Thumbnail.phash, Image)
         .join(Series, Series.id == SeriesImage.series_id)
-        .join(Source, Source.id == Series.source_id)
+        .join(SourceRow, SourceRow.id == Series.source_id)
         .join(Thumbnail, Thumbnail.image_id == SeriesImage.image_id)
         .join(Image, Image.id == SeriesImage.image_id)
         .where(

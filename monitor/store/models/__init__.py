@@ -17,7 +17,7 @@ Snapshot order is by ``id`` (monotonic), never by timestamp alone.
 """
 
 from monitor.store.models.base import NAMING_CONVENTION, Base, BigId, UtcDateTime
-from monitor.store.models.catalog import Person, Round, Series, Source, Term
+from monitor.store.models.catalog import Person, Round, Series, SourceRow, Term
 from monitor.store.models.evidence import RawResponse, Thumbnail
 from monitor.store.models.heartbeat import Heartbeat
 from monitor.store.models.outbox import Alert, Delivery, DeliveryAttempt, Episode
@@ -41,7 +41,7 @@ __all__ = [
     "Series",
     "SeriesImage",
     "Snapshot",
-    "Source",
+    "SourceRow",
     "Term",
     "Thumbnail",
     "UtcDateTime",

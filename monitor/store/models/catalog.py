@@ -37,7 +37,7 @@ class Term(Base):
     lang: Mapped[str | None] = mapped_column(String(16))
 
 
-class Source(Base):
+class SourceRow(Base):
     __tablename__ = "sources"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
