@@ -1,2 +1,3 @@
-"""Rounds: the checks of a source run concurrently (``runner``), then committed whole
-(``commit``)."""
+"""Rounds: the checks of a source run concurrently (``runner``), then committed whole in one
+transaction (``commit``). May import ``evidence``, ``check`` and everything below.
+"""

@@ -1,1 +1,5 @@
-"""The daemon's read-only HTTP endpoint (issues 5 and 6)."""
+"""HTML from the read models in ``report``: Jinja2 templates (autoescape on), SVG charts,
+self-contained pages with a Content-Security-Policy. Opening a page never contacts an engine.
+
+May import: ``report`` and everything below it.
+"""
