@@ -124,12 +124,19 @@ class StatusServer:
         if path == "/":
             from monitor.web.overview_page import overview_html
 
-            return 200, html, overview_html(self.app).encode()
+            page = overview_html(self.app.sessions, self.app.config, now=self.app.clock())
+            return 200, html, page.encode()
         if path.startswith("/report/"):
-            from monitor.web.overview_page import report_html
+            from monitor.web.report_page import report_html
 
             try:
-                page = report_html(self.app, unquote(path[len("/report/") :]))
+                page = report_html(
+                    self.app.sessions,
+                    self.app.config,
+                    unquote(path[len("/report/") :]),
+                    thumbnail_dir=self.app.thumbnail_dir,
+                    now=self.app.clock(),
+                )
             except MonitorError as exc:  # an unknown person is a 404, not a server error
                 return 404, "text/plain; charset=utf-8", f"{exc}\n".encode()
             return 200, html, page.encode()

@@ -5,13 +5,9 @@ Lifecycle: take the single-daemon lock, migrate the database, build the jobs fro
 no new checks, give in-flight rounds ``SHUTDOWN_GRACE`` seconds to finish (an abandoned round
 writes nothing: its transaction never starts), flush the dispatcher, and exit 0.
 
-Jobs (thin wrappers around step functions):
-
-- one round per enabled source every ``every`` (first run from the database, see
-  ``scheduler.first_run``), checks spread over a slice of the interval;
-- early re-checks asked for by the detector, with the source's controls, every minute;
-- the dispatcher every ``alerts.dispatch_every``; a heartbeat row every ``HEARTBEAT``;
-- retention (``db prune``) once a day.
+Jobs are thin wrappers around the step functions here (``round_step``, ``recheck_step``,
+``dispatch_step``, ``prune_step``, ``beat``); ``monitor.daemon.jobs`` schedules them. Tests
+and the demo call the steps directly.
 
 Rounds of one source never overlap (a lock per source), so the detector sees each series'
 checks in time order. SIGHUP is not a reload: restart the service to apply a new config.
@@ -25,32 +21,26 @@ import logging
 import os
 import random
 import signal
-import socket
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-from apscheduler.events import EVENT_JOB_SUBMITTED, JobSubmissionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import select
 
 from monitor.app import App, build
 from monitor.config import Config
 from monitor.core.metrics import Metrics
+from monitor.daemon.jobs import schedule_jobs
 from monitor.daemon.lock import DaemonLock
-from monitor.daemon.schedule import due_rechecks, first_run, last_rounds, start_offsets
+from monitor.daemon.schedule import due_rechecks, last_rounds, start_offsets
 from monitor.rounds.commit import CheckRow
 from monitor.rounds.runner import Rounds
 from monitor.store import outbox
 from monitor.store.catalog import SeriesRef
-from monitor.store.models import Heartbeat
+from monitor.store.heartbeat import record_heartbeat
 
 logger = logging.getLogger(__name__)
-HEARTBEAT = timedelta(seconds=15)
 SHUTDOWN_GRACE = float(os.environ.get("ABSENCE_MONITOR_SHUTDOWN_GRACE", "20"))
-RECHECK_EVERY = timedelta(seconds=60)
-PRUNE_DELAY = timedelta(minutes=10)  # not in the first minutes after a (re)start
 
 
 class Daemon:
@@ -89,9 +79,10 @@ class Daemon:
             loop.add_signal_handler(signal.SIGHUP, self._on_hup)
         server = self._start_http()
         scheduler = AsyncIOScheduler(timezone=UTC)
-        scheduler.add_listener(self._on_submitted, EVENT_JOB_SUBMITTED)
-        self._add_jobs(scheduler)
-        await self._beat()
+        with self.app.sessions() as session:
+            last = last_rounds(session)
+        schedule_jobs(scheduler, self, self.app.config, self.app.clock, last)
+        await self.beat()
         scheduler.start()
         logger.info(
             "daemon started: %d series on %d sources",
@@ -116,7 +107,7 @@ class Daemon:
                 await asyncio.gather(*pending, return_exceptions=True)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.app.dispatcher.drain(), timeout=SHUTDOWN_GRACE)
-        await self._beat(stopped=True)
+        await self.beat(stopped=True)
         if server is not None:
             server.stop()
         logger.info("stopped")
@@ -128,52 +119,7 @@ class Daemon:
     def _on_hup(self) -> None:
         logger.warning("SIGHUP: the config is read at start; restart the service to apply it")
 
-    def _add_jobs(self, scheduler: AsyncIOScheduler) -> None:
-        now = self.app.clock()
-        with self.app.sessions() as session:
-            last = last_rounds(session)
-        for name, opts in self.app.config.enabled_sources().items():
-            start = first_run(last.get(name), opts.every, now, self.rng)
-            scheduler.add_job(
-                self._spawn,
-                IntervalTrigger(
-                    seconds=opts.every.total_seconds(),
-                    start_date=start,
-                    jitter=min(60, int(opts.every.total_seconds() / 20)),
-                ),
-                args=[self.round_step, name],
-                id=f"round:{name}",
-                name=f"round {name}",
-                max_instances=1,
-                coalesce=True,
-                misfire_grace_time=int(opts.every.total_seconds() / 2) or 1,
-            )
-            logger.info(
-                "source %s: every %s, next round at %s",
-                name,
-                opts.every,
-                start.isoformat(timespec="seconds"),
-            )
-        common: dict[str, Any] = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 30}
-        scheduler.add_job(
-            self._spawn,
-            IntervalTrigger(seconds=RECHECK_EVERY.total_seconds()),
-            args=[self.recheck_step],
-            id="rechecks",
-            **common,
-        )
-        scheduler.add_job(
-            self._spawn,
-            IntervalTrigger(seconds=self.app.config.alerts.dispatch_every.total_seconds()),
-            args=[self.dispatch_step],
-            id="dispatch",
-            **common,
-        )
-        scheduler.add_job(
-            self._beat, IntervalTrigger(seconds=HEARTBEAT.total_seconds()), id="heartbeat", **common
-        )
-
-    async def _spawn(self, step: Any, *args: Any) -> None:
+    async def spawn(self, step: Any, *args: Any) -> None:
         """Run a step as a tracked task, so shutdown can wait for it or abandon it."""
         if self.stopping.is_set():
             return
@@ -187,14 +133,6 @@ class Daemon:
             logger.exception("job failed; it runs again at its next time")
         finally:
             self.tasks.discard(task)
-
-    def _on_submitted(self, event: JobSubmissionEvent) -> None:
-        now = datetime.now(UTC)
-        for scheduled in event.scheduled_run_times:
-            lag = max(0.0, (now - scheduled).total_seconds())
-            self.metrics.lag.observe(lag)
-            if event.job_id.startswith("round:"):
-                logger.info("%s started %.3fs after its scheduled time", event.job_id, lag)
 
     # -- steps (each reports whether it did work) ---------------------------------------
     async def round_step(
@@ -245,32 +183,24 @@ class Daemon:
         return pruned.removed > 0
 
     async def dispatch_step(self) -> bool:
+        """Deliver what is due in the outbox."""
         result = await self.app.dispatcher.step()
         return result.handled > 0
 
-    async def _beat(self, stopped: bool = False) -> None:
+    async def beat(self, stopped: bool = False) -> None:
+        """Write this process's heartbeat row and refresh the outbox gauges."""
         now = self.app.clock()
         self.metrics.heartbeat.set(now.timestamp())
+        info = {"stopped": stopped, "rounds_in_flight": len(self.tasks)}
 
-        def write() -> None:
+        def write() -> tuple[int, datetime | None]:
             with self.app.sessions() as session, session.begin():
-                row = session.scalar(select(Heartbeat).where(Heartbeat.instance == self.instance))
-                if row is None:
-                    row = Heartbeat(
-                        instance=self.instance,
-                        pid=os.getpid(),
-                        host=socket.gethostname(),
-                        started_at=now,
-                        beat_at=now,
-                    )
-                    session.add(row)
-                row.beat_at = now
-                row.info = {"stopped": stopped, "rounds_in_flight": len(self.tasks)}
-                depth, oldest = outbox.outbox_depth(session)
-            self.metrics.outbox_depth.set(depth)
-            self.metrics.outbox_age.set((now - oldest).total_seconds() if oldest else 0)
+                record_heartbeat(session, self.instance, now, info)
+                return outbox.outbox_depth(session)
 
-        await asyncio.to_thread(write)
+        depth, oldest = await asyncio.to_thread(write)
+        self.metrics.outbox_depth.set(depth)
+        self.metrics.outbox_age.set((now - oldest).total_seconds() if oldest else 0)
 
     def _start_http(self) -> Any:
         server_cfg = self.app.config.server

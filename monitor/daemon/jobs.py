@@ -1,0 +1,118 @@
+"""The daemon's APScheduler jobs: thin wrappers around its step functions, rebuilt from the
+config at every start (in-memory job store, nothing pickled).
+
+- one round per enabled source every ``every``; the first run follows from the last round in
+  the database (``schedule.first_run``), so a restart neither re-checks everything at once
+  nor skips a period;
+- early re-checks asked for by the detector, with the source's controls, every minute;
+- the dispatcher every ``alerts.dispatch_every``; a heartbeat row every ``HEARTBEAT``;
+- retention (``evidence.raw_retention``) once a day, first ``PRUNE_DELAY`` after the start.
+
+Every job has ``max_instances=1`` and ``coalesce``: a late job runs once, not once per missed
+time. Scheduler lag (how late a job started) goes to the metrics.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from apscheduler.events import EVENT_JOB_SUBMITTED, JobSubmissionEvent
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from monitor.config import Config
+from monitor.core.clock import Clock
+from monitor.core.metrics import Metrics
+from monitor.daemon.schedule import first_run
+
+logger = logging.getLogger(__name__)
+HEARTBEAT = timedelta(seconds=15)
+RECHECK_EVERY = timedelta(seconds=60)
+PRUNE_EVERY = timedelta(days=1)
+PRUNE_DELAY = timedelta(minutes=10)  # not in the first minutes after a (re)start
+
+
+class Steps(Protocol):
+    """What the jobs call: the daemon's step functions and the tracked-task runner."""
+
+    rng: random.Random
+    metrics: Metrics
+
+    async def spawn(self, step: Callable[..., Awaitable[Any]], *args: Any) -> None: ...
+    async def round_step(self, source: str) -> Any: ...
+    async def recheck_step(self) -> Any: ...
+    async def dispatch_step(self) -> bool: ...
+    async def prune_step(self) -> bool: ...
+    async def beat(self, stopped: bool = False) -> None: ...
+
+
+def schedule_jobs(
+    scheduler: AsyncIOScheduler,
+    daemon: Steps,
+    config: Config,
+    clock: Clock,
+    last: Mapping[str, datetime],
+) -> None:
+    """Add every job of ``daemon`` to ``scheduler``; ``last`` is each source's last round."""
+    now = clock()
+    for name, opts in config.enabled_sources().items():
+        start = first_run(last.get(name), opts.every, now, daemon.rng)
+        scheduler.add_job(
+            daemon.spawn,
+            IntervalTrigger(
+                seconds=opts.every.total_seconds(),
+                start_date=start,
+                jitter=min(60, int(opts.every.total_seconds() / 20)),
+            ),
+            args=[daemon.round_step, name],
+            id=f"round:{name}",
+            name=f"round {name}",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=int(opts.every.total_seconds() / 2) or 1,
+        )
+        logger.info(
+            "source %s: every %s, next round at %s",
+            name,
+            opts.every,
+            start.isoformat(timespec="seconds"),
+        )
+    common: dict[str, Any] = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 30}
+    scheduler.add_job(
+        daemon.spawn,
+        IntervalTrigger(seconds=RECHECK_EVERY.total_seconds()),
+        args=[daemon.recheck_step],
+        id="rechecks",
+        **common,
+    )
+    scheduler.add_job(
+        daemon.spawn,
+        IntervalTrigger(seconds=config.alerts.dispatch_every.total_seconds()),
+        args=[daemon.dispatch_step],
+        id="dispatch",
+        **common,
+    )
+    scheduler.add_job(
+        daemon.spawn,
+        IntervalTrigger(seconds=PRUNE_EVERY.total_seconds(), start_date=now + PRUNE_DELAY),
+        args=[daemon.prune_step],
+        id="retention",
+        **common,
+    )
+    scheduler.add_job(
+        daemon.beat, IntervalTrigger(seconds=HEARTBEAT.total_seconds()), id="heartbeat", **common
+    )
+
+    def on_submitted(event: JobSubmissionEvent) -> None:
+        at = clock()
+        for scheduled in event.scheduled_run_times:
+            lag = max(0.0, (at - scheduled).total_seconds())
+            daemon.metrics.lag.observe(lag)
+            if event.job_id.startswith("round:"):
+                logger.info("%s started %.3fs after its scheduled time", event.job_id, lag)
+
+    scheduler.add_listener(on_submitted, EVENT_JOB_SUBMITTED)
