@@ -1,4 +1,4 @@
-"""Shared fixtures. Helpers for golden-file tests live in ``tests/golden.py``."""
+"""Shared fixtures. Helpers shared by test modules live in ``tests/helpers/``."""
 
 from __future__ import annotations
 

@@ -30,7 +30,7 @@ from monitor.cli.main import cli
 from monitor.config import load_config
 from monitor.core.clock import FakeClock
 from monitor.testing import LocalServer, Reply, Request
-from tests.helpers_delivery import (
+from tests.helpers.delivery import (
     CRASH_EXIT,
     NOW,
     SENDER,

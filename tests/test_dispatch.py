@@ -23,7 +23,7 @@ from monitor.config import load_config
 from monitor.core.clock import FakeClock
 from monitor.store.models import Delivery
 from monitor.store.outbox import LEASE
-from tests.helpers_delivery import (
+from tests.helpers.delivery import (
     NOW,
     FakeChannel,
     add_alert,

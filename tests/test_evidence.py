@@ -11,7 +11,7 @@ from monitor.detector.events import Confirmation, Event
 from monitor.store import catalog
 from monitor.store.evidence import vanished_images
 from monitor.store.models import Snapshot
-from tests.test_thumbnails import NOW, item, keep, make_app, photo, seed, serving
+from tests.helpers.thumbnails import NOW, item, keep, make_app, photo, seed, serving
 
 
 def drop_confirmed_by(snapshot_id: int) -> Event:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.store import outbox
 from monitor.store.models import Delivery
-from tests.helpers_delivery import (
+from tests.helpers.delivery import (
     NOW,
     add_alert,
     alerts,

@@ -20,7 +20,7 @@ from monitor.core.observation import PageResult, Status
 from monitor.fetch.client import Fetcher
 from monitor.sources.base import Source
 from monitor.sources.gdelt import gdelt_timespan
-from tests.golden import make_source
+from tests.helpers.golden import make_source
 
 GOOGLE = {"api_key": "AIzaSy-SECRET-KEY", "cx": "0123456789abcdef0"}
 

@@ -10,7 +10,7 @@ import pytest
 
 from monitor.core.errors import Blocked, ParseError
 from monitor.sources import load
-from tests.golden import make_source
+from tests.helpers.golden import make_source
 
 
 def respond(request: httpx.Request, body: str, status: int = 200, **headers: str) -> httpx.Response:

@@ -13,7 +13,7 @@ from monitor.sources import load
 from monitor.sources.baidu import decode_objurl
 from monitor.sources.parsing import parse_int, response_text, strip_tags
 from monitor.sources.sogou import unwrap_redirect
-from tests.golden import make_source
+from tests.helpers.golden import make_source
 
 FIXTURES = Path(__file__).parent / "fixtures" / "sources"
 

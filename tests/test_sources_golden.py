@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.golden import Case, discover, distinct, run_case
+from tests.helpers.golden import Case, discover, distinct, run_case
 
 CASES = discover()
 

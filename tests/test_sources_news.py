@@ -20,7 +20,7 @@ from monitor.fetch.client import Fetcher
 from monitor.sources.base import Source
 from monitor.sources.feed import TERM_EXTENSION, mentions, term_pattern
 from monitor.sources.webpage import marker_selector
-from tests.golden import make_source
+from tests.helpers.golden import make_source
 
 SITE: dict[str, Any] = {
     "url": "https://news.example.cn/search?q={query}&p={page}&start={offset}",

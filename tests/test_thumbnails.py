@@ -4,63 +4,21 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 from PIL import Image as PILImage
-from PIL import ImageDraw
 from sqlalchemy import select
 
-from monitor.app import App, build
-from monitor.config import parse_config
-from monitor.core.observation import ImageItem, Observation, Status
+from monitor.app import App
 from monitor.core.phash import PHASH_MAX_DISTANCE, hamming
 from monitor.evidence.phash import inspect_image
-from monitor.evidence.thumbnails import fetch_url, keep_thumbnails
-from monitor.fetch.client import Fetcher
+from monitor.evidence.thumbnails import fetch_url
 from monitor.store import catalog
 from monitor.store.models import Image, Thumbnail
-from monitor.store.snapshots import record_snapshot
 from monitor.store.thumbnails import same_photo_elsewhere
-
-NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
-
-
-async def keep(app: App, fetcher: Fetcher, images: list[Image]) -> int:
-    """``keep_thumbnails`` with the app's settings, directory and clock."""
-    return await keep_thumbnails(
-        app.sessions,
-        fetcher,
-        images,
-        settings=app.config.evidence,
-        directory=app.thumbnail_dir,
-        clock=app.clock,
-    )
-
-
-# record_snapshot (monitor/store/snapshots.py) calls Result.tuples(), deprecated in SQLAlchemy
-# 2.1; the warning is the store's to fix, not a failure of what these tests check.
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:The Result.tuples\\(\\) method is deprecated:DeprecationWarning"
-)
-
-
-def photo(seed: int, size: tuple[int, int] = (160, 120), fmt: str = "PNG") -> bytes:
-    """A deterministic 'photo' with structure (a flat image has no meaningful pHash)."""
-    im = PILImage.new("RGB", size, (30 + seed * 40 % 200, 90, 140))
-    draw = ImageDraw.Draw(im)
-    w, h = size
-    for i in range(6):
-        k = (seed * 7 + i * 13) % 10
-        box = (w * k // 12, h * ((i * 3 + seed) % 8) // 10, w * (k + 3) // 12, h * 9 // 10)
-        draw.rectangle(box, fill=((i * 50 + seed * 30) % 255, (i * 90) % 255, 255 - i * 30))
-    draw.ellipse((w // 3, h // 5, w * 2 // 3, h // 2 + seed * 3), fill=(250, 240, 200))
-    out = io.BytesIO()
-    im.save(out, fmt, quality=80) if fmt == "JPEG" else im.save(out, fmt)
-    return out.getvalue()
+from tests.helpers.thumbnails import item, keep, make_app, photo, seed, serving
 
 
 def noisy_png(side: int) -> bytes:
@@ -69,68 +27,6 @@ def noisy_png(side: int) -> bytes:
     out = io.BytesIO()
     PILImage.frombytes("RGB", (side, side), data).save(out, "PNG")
     return out.getvalue()
-
-
-def make_app(tmp_path: Path, evidence: str = "  keep_thumbnails: true\n") -> App:
-    text = f"""\
-database:
-  url: sqlite:///{tmp_path / "m.db"}
-people:
-  - name: Chen Yixin
-sources:
-  baidu:
-    kind: baidu_images
-  bing:
-    kind: bing_images
-evidence:
-{evidence}"""
-    app = build(parse_config(text, "config.yaml", {}), channels=[], clock=lambda: NOW)
-    app.migrate()
-    return app
-
-
-def seed(app: App, source: str, items: list[ImageItem]) -> list[Image]:
-    """One ok check of Chen Yixin on ``source`` with ``items``; returns their image rows."""
-    with app.sessions() as session, session.begin():
-        refs = [r for r in catalog.sync(session, app.config) if r.source == source]
-        record_snapshot(
-            session,
-            series_id=refs[0].series_id,
-            observation=Observation(Status.OK, items=items),
-            started_at=NOW,
-            finished_at=NOW,
-        )
-    with app.sessions() as session:
-        rows = {i.image_url: i for i in session.scalars(select(Image))}
-    return [rows[i.image_url] for i in items]
-
-
-Router = Callable[[httpx.Request], httpx.Response]
-
-
-def serving(files: dict[str, bytes | httpx.Response]) -> tuple[Fetcher, list[str]]:
-    """A fetcher whose transport answers from ``files`` by URL; records each URL asked."""
-    asked: list[str] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        asked.append(str(request.url))
-        body = files.get(str(request.url))
-        if body is None:
-            return httpx.Response(404, text="not found")
-        if isinstance(body, httpx.Response):
-            return body
-        return httpx.Response(200, content=body, headers={"Content-Type": "image/png"})
-
-    async def no_sleep(_: float) -> None:
-        return None
-
-    return Fetcher(transport=httpx.MockTransport(handler), sleep=no_sleep), asked
-
-
-def item(n: int, host: str = "img.test") -> ImageItem:
-    return ImageItem(
-        f"https://{host}/full/{n}.jpg", f"https://{host}/thumb/{n}", f"https://news.test/{n}"
-    )
 
 
 def thumbs(app: App) -> list[Thumbnail]:

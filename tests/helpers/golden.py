@@ -39,7 +39,7 @@ from monitor.core.observation import ImageItem, Observation, PageResult, Status
 from monitor.sources import load
 from monitor.sources.base import Source
 
-ROOT = Path(__file__).parent / "fixtures" / "sources"
+ROOT = Path(__file__).resolve().parents[1] / "fixtures" / "sources"
 
 
 def make_source(kind: str, name: str | None = None, **options: Any) -> Source:

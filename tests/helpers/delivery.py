@@ -9,7 +9,7 @@
 - ``Inbox`` is an aiosmtpd handler keeping every mail it accepted.
 - ``dead_pid`` is the pid of a process that has exited and been reaped.
 
-Run as ``python -m tests.helpers_delivery DB CONFIG NOW MODE`` it is the child process of
+Run as ``python -m tests.helpers.delivery DB CONFIG NOW MODE`` it is the child process of
 the crash tests: it builds the app on the shared database, enqueues one alert and dies hard
 (``os._exit(CRASH_EXIT)``) at the point ``MODE`` names, before any success is recorded.
 """
@@ -49,7 +49,7 @@ SECRET = "whsec-test-0123456789"
 SENDER, TO = "monitor@example.org", ["ana@example.org"]
 CRASH_EXIT = 17
 MODES = ("after-commit", "after-claim", "after-send")
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 # --- database ---------------------------------------------------------------------------
@@ -249,7 +249,7 @@ def run_child(db: Path, config: Path, mode: str) -> subprocess.CompletedProcess[
         [
             sys.executable,
             "-m",
-            "tests.helpers_delivery",
+            "tests.helpers.delivery",
             str(db),
             str(config),
             NOW.isoformat(),
