@@ -31,7 +31,8 @@ from PIL import Image as PILImage
 
 from monitor.testing import LocalServer, Reply, Request
 from monitor.web.document import write_report
-from monitor.web.overview_page import overview_html, report_html
+from monitor.web.overview_page import overview_html
+from monitor.web.report_page import report_html
 from tests.test_report import seed_report_app
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -55,10 +56,6 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(
         CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)"
-    ),
-    # record_snapshot calls Result.tuples(), deprecated in SQLAlchemy 2.1 (see test_report).
-    pytest.mark.filterwarnings(
-        "ignore:The Result.tuples\\(\\) method is deprecated:DeprecationWarning"
     ),
 ]
 
@@ -248,9 +245,13 @@ def site(tmp_path: Path) -> Iterator[tuple[LocalServer, Any]]:
     def handler(req: Request) -> Reply:
         app = state["seeded"].app
         if req.path == "/":
-            return Reply(200, overview_html(app))
+            return Reply(200, overview_html(app.sessions, app.config, now=app.clock()))
         if req.path.startswith("/report/"):
-            return Reply(200, report_html(app, unquote(req.path[len("/report/") :])))
+            person = unquote(req.path[len("/report/") :])
+            page = report_html(
+                app.sessions, app.config, person, thumbnail_dir=app.thumbnail_dir, now=app.clock()
+            )
+            return Reply(200, page)
         if req.path.startswith("/thumb/"):
             return Reply(200, png, "image/png")
         return Reply(404, "not found", "text/plain")
@@ -314,7 +315,14 @@ def test_written_report_file_opens_offline_without_errors(
     browser: Browser, site: tuple[LocalServer, Any], tmp_path: Path
 ) -> None:
     _, seeded = site
-    path = write_report(seeded.app, [], tmp_path / "report.html")
+    path = write_report(
+        seeded.app.sessions,
+        seeded.app.config,
+        [],
+        tmp_path / "report.html",
+        thumbnail_dir=seeded.app.thumbnail_dir,
+        now=seeded.app.clock(),
+    )
     page = browser.open(path.resolve().as_uri())
     assert page.problems() == []
     assert page.eval("document.querySelectorAll('script:not([src])').length") == 1

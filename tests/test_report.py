@@ -26,20 +26,14 @@ from monitor.config import parse_config
 from monitor.core.errors import MonitorError
 from monitor.core.observation import ImageItem, Observation, Status
 from monitor.detector.state import Check, SeriesState
-from monitor.detector.state import Episode as StateEpisode
+from monitor.detector.state import DropEpisode as StateEpisode
 from monitor.store import catalog
-from monitor.store.models import Thumbnail
-from monitor.store.models import Episode, Image, Series
+from monitor.store.models import Episode, Image, Series, Thumbnail
 from monitor.store.outbox import enqueue
 from monitor.store.snapshots import record_snapshot
 from monitor.web.document import write_report
-from monitor.web.overview_page import overview_html, report_html
-
-# record_snapshot (monitor/store/snapshots.py) calls Result.tuples(), deprecated in SQLAlchemy
-# 2.1; the warning is the store's to fix, not a failure of what these tests check.
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:The Result.tuples\\(\\) method is deprecated:DeprecationWarning"
-)
+from monitor.web.overview_page import overview_html
+from monitor.web.report_page import report_html
 
 T0 = datetime(2025, 3, 1, 0, 0, tzinfo=UTC)
 STEP = timedelta(hours=6)
@@ -178,6 +172,21 @@ def dropped_state(app: App, drop_t: datetime) -> dict[str, object]:
     return state.to_dict()
 
 
+def report_file(app: App, people: list[str], output: Path) -> Path:
+    """What ``absence-monitor report`` does: migrate, then write the report from the app's parts."""
+    app.migrate()
+    return write_report(
+        app.sessions, app.config, people, output, thumbnail_dir=app.thumbnail_dir, now=app.clock()
+    )
+
+
+def person_page(app: App, person: str) -> str:
+    """What the daemon serves at ``/report/<person>``."""
+    return report_html(
+        app.sessions, app.config, person, thumbnail_dir=app.thumbnail_dir, now=app.clock()
+    )
+
+
 @pytest.fixture
 def seeded(tmp_path: Path) -> Seeded:
     return seed_report_app(tmp_path)
@@ -185,7 +194,7 @@ def seeded(tmp_path: Path) -> Seeded:
 
 @pytest.fixture
 def doc(seeded: Seeded, tmp_path: Path) -> lxml_html.HtmlElement:
-    out = write_report(seeded.app, ["Chen Yixin"], tmp_path / "report.html")
+    out = report_file(seeded.app, ["Chen Yixin"], tmp_path / "report.html")
     return lxml_html.fromstring(out.read_text(encoding="utf-8"))
 
 
@@ -267,7 +276,7 @@ def test_vanished_images_have_first_and_last_seen_and_where_still_seen(
 
 
 def test_scraped_script_and_javascript_urls_are_inert(seeded: Seeded, tmp_path: Path) -> None:
-    text = write_report(seeded.app, [], tmp_path / "r.html").read_text(encoding="utf-8")
+    text = report_file(seeded.app, [], tmp_path / "r.html").read_text(encoding="utf-8")
     assert EVIL_TITLE not in text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
     doc = lxml_html.fromstring(text)
@@ -294,23 +303,23 @@ def test_controls_are_shown_with_the_person(seeded: Seeded, doc: lxml_html.HtmlE
 
 
 def test_no_people_named_means_every_watched_person(seeded: Seeded, tmp_path: Path) -> None:
-    text = write_report(seeded.app, [], tmp_path / "all.html").read_text(encoding="utf-8")
+    text = report_file(seeded.app, [], tmp_path / "all.html").read_text(encoding="utf-8")
     sections = lxml_html.fromstring(text).xpath("//section[@class='person']/h2")
     assert [h.text for h in sections] == ["Chen Yixin"]
 
 
 def test_unknown_person_is_a_clear_error(seeded: Seeded, tmp_path: Path) -> None:
     with pytest.raises(MonitorError, match=r"no person named 'Nobody'.*known: Chen Yixin"):
-        write_report(seeded.app, ["Nobody"], tmp_path / "r.html")
+        report_file(seeded.app, ["Nobody"], tmp_path / "r.html")
     with pytest.raises(MonitorError, match="no person named 'Nobody'"):
-        report_html(seeded.app, "Nobody")
+        person_page(seeded.app, "Nobody")
 
 
 def test_empty_database_is_a_clear_error(tmp_path: Path) -> None:
     config = parse_config(config_text(tmp_path / "e.db"), "config.yaml", {})
     app = build(config, channels=[])
     with pytest.raises(MonitorError, match="no checks yet"):
-        write_report(app, [], tmp_path / "r.html")
+        report_file(app, [], tmp_path / "r.html")
     assert not (tmp_path / "r.html").exists()
 
 
@@ -347,12 +356,14 @@ def test_kept_thumbnail_is_embedded_in_the_report(seeded: Seeded, tmp_path: Path
                 fetched_at=T0,
             )
         )
-    text = write_report(seeded.app, [], tmp_path / "r.html").read_text(encoding="utf-8")
+    text = report_file(seeded.app, [], tmp_path / "r.html").read_text(encoding="utf-8")
     assert f'src="data:image/png;base64,{base64.b64encode(png).decode()}"' in text
 
 
 def test_overview_links_each_person_and_draws_a_sparkline_per_series(seeded: Seeded) -> None:
-    doc = lxml_html.fromstring(overview_html(seeded.app))
+    doc = lxml_html.fromstring(
+        overview_html(seeded.app.sessions, seeded.app.config, now=seeded.app.clock())
+    )
     assert doc.xpath("//a/@href") == ["report/Chen%20Yixin"]
     [row] = doc.xpath("//table[@class='grid-table']/tbody/tr")
     cells = row.xpath("td")
@@ -367,11 +378,11 @@ def test_overview_of_an_empty_database_says_so(tmp_path: Path) -> None:
     config = parse_config(config_text(tmp_path / "e.db"), "config.yaml", {})
     app = build(config, channels=[])
     app.migrate()
-    assert "No checks recorded yet" in overview_html(app)
+    assert "No checks recorded yet" in overview_html(app.sessions, app.config, now=app.clock())
 
 
 def test_report_page_links_back_to_the_overview(seeded: Seeded) -> None:
-    doc = lxml_html.fromstring(report_html(seeded.app, "Chen Yixin"))
+    doc = lxml_html.fromstring(person_page(seeded.app, "Chen Yixin"))
     assert doc.xpath("//a[starts-with(., '←')]/@href") == ["../"]
     assert doc.xpath(f'//svg[@data-series="{seeded.baidu}"]')
 
@@ -394,7 +405,7 @@ def test_same_photo_under_another_url_is_named_in_the_gallery(
                 )
             )
     doc = lxml_html.fromstring(
-        write_report(seeded.app, [], tmp_path / "r.html").read_text(encoding="utf-8")
+        report_file(seeded.app, [], tmp_path / "r.html").read_text(encoding="utf-8")
     )
     texts = {
         li.xpath("string(div[@class='title'])"): li.text_content()

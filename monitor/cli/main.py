@@ -318,7 +318,15 @@ def report(ctx: Ctx, people: tuple[str, ...], output: str) -> None:
     from monitor.web.document import write_report
 
     app = ctx.app()
-    path = write_report(app, list(people), Path(output))
+    app.migrate()
+    path = write_report(
+        app.sessions,
+        app.config,
+        list(people),
+        Path(output),
+        thumbnail_dir=app.thumbnail_dir,
+        now=app.clock(),
+    )
     click.echo(f"report written to {path}")
 
 

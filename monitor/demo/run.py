@@ -128,7 +128,14 @@ class Demo:
         try:
             from monitor.web.document import write_report
 
-            return write_report(app, list(script.PEOPLE), workdir / "report.html")
+            return write_report(
+                app.sessions,
+                app.config,
+                list(script.PEOPLE),
+                workdir / "report.html",
+                thumbnail_dir=app.thumbnail_dir,
+                now=app.clock(),
+            )
         except MonitorError as exc:
             self.say(f"\nreport: not written ({exc})")
             return None

@@ -1,5 +1,7 @@
-"""HTML from the read models in ``report``: Jinja2 templates (autoescape on), SVG charts,
-self-contained pages with a Content-Security-Policy. Opening a page never contacts an engine.
+"""The HTML pages: the report, the overview, and the SVG charts in them.
 
-May import: ``report`` and everything below it.
+Pages are rendered from the read models of ``monitor.report`` by Jinja2 templates
+(``templates/``) with autoescape on; ``templating.py`` states the safety contract (what is
+escaped, what may become a URL, the Content-Security-Policy). Nothing here knows the App:
+callers hand in a session factory, the config, the thumbnail directory and the time.
 """

@@ -1,45 +1,51 @@
 """``absence-monitor report``: one self-contained HTML file about one or more people.
 
-Contract of ``write_report(app, people, output)``: it reads the database (migrating it to
-head first, as every command does), renders each person's section (``monitor.web``) and
-writes the file atomically. No people given means every watched person in the database.
-An empty database or an unknown name is a ``MonitorError`` with a sentence a user can act
-on, never a traceback. The file needs no network to open: CSS, script and charts are
-inline, and kept thumbnails are embedded.
+Contract of ``write_report(sessions, config, people, output, thumbnail_dir=..., now=...)``:
+it reads the database (the caller has migrated it to head, as every command does), renders
+each person's section (``report_page``) and writes the file atomically. No people given
+means every watched person in the database. An empty database or an unknown name is a
+``MonitorError`` with a sentence a user can act on, never a traceback. The file needs no
+network to open: CSS, script and charts are inline, and kept thumbnails are embedded.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
 
+from monitor.config import Config
 from monitor.core.errors import MonitorError
 from monitor.report.data import known_people, person_view
 from monitor.store.models import Snapshot
 from monitor.web.report_page import local_thumbnails, report_document
 
-if TYPE_CHECKING:
-    from monitor.app import App
-
 logger = logging.getLogger(__name__)
 
 
-def write_report(app: App, people: list[str], output: Path) -> Path:
-    """Write the report; returns its path."""
-    app.migrate()
-    with app.sessions() as session:
+def write_report(
+    sessions: sessionmaker[Session],
+    config: Config,
+    people: list[str],
+    output: Path,
+    *,
+    thumbnail_dir: Path | None,
+    now: datetime,
+) -> Path:
+    """Write the report; returns its path. ``now`` is the time the report says it was made."""
+    with sessions() as session:
         if not session.scalar(select(func.count()).select_from(Snapshot)):
             raise MonitorError(
                 "the database has no checks yet: run `absence-monitor check` (or the daemon) "
                 "first, then write the report"
             )
         names = list(dict.fromkeys(people)) or known_people(session)
-        views = [person_view(session, app.config, name) for name in names]
-        local = local_thumbnails(app, session, views)
-    html = report_document(views, generated=app.clock(), local=local)
+        views = [person_view(session, config, name) for name in names]
+        local = local_thumbnails(session, thumbnail_dir, views)
+    html = report_document(views, generated=now, local=local)
     output = Path(output)
     if not output.parent.is_dir():
         raise MonitorError(f"cannot write {output}: directory {output.parent} does not exist")
