@@ -10,8 +10,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -94,12 +95,34 @@ def stop(proc: subprocess.Popen[str], sig: int = signal.SIGTERM) -> str:
     return out
 
 
-def db_rows(tmp: Path, sql: str) -> list[tuple[object, ...]]:
+Start = Callable[[Path], subprocess.Popen[str]]
+
+
+@pytest.fixture
+def daemon() -> Iterator[Start]:
+    """Starts daemons like ``start``; one still running when the test ends, passed or failed
+    (an assertion, a ``stop`` that timed out), is killed and reaped, its pipe closed."""
+    procs: list[subprocess.Popen[str]] = []
+
+    def start_one(cfg: Path) -> subprocess.Popen[str]:
+        procs.append(start(cfg))
+        return procs[-1]
+
+    yield start_one
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def db_rows(tmp: Path, sql: str) -> list[tuple[Any, ...]]:
     with sqlite3.connect(tmp / "m.db") as conn:
         return conn.execute(sql).fetchall()
 
 
-def wait_for(predicate, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+def wait_for(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -118,9 +141,11 @@ def rounds_are_whole(tmp: Path) -> bool:
     return all(n == 4 or kinds.get(r) == "recheck" for r, n in rows)
 
 
-def test_daemon_checks_on_schedule_and_stops_cleanly_on_sigterm(engines, tmp_path: Path) -> None:
+def test_daemon_checks_on_schedule_and_stops_cleanly_on_sigterm(
+    engines: tuple[Engines, LocalServer], daemon: Start, tmp_path: Path
+) -> None:
     e, server = engines
-    proc = start(write_config(tmp_path, server.url))
+    proc = daemon(write_config(tmp_path, server.url))
     try:
         wait_for(lambda: len(db_rows(tmp_path, "select id from rounds")) >= 2)
         e.delay = 0.3  # the next round is in flight when SIGTERM arrives
@@ -135,10 +160,12 @@ def test_daemon_checks_on_schedule_and_stops_cleanly_on_sigterm(engines, tmp_pat
     assert json.loads(str(beats[-1][0]))["stopped"] is True
 
 
-def test_second_daemon_on_the_same_database_refuses(engines, tmp_path: Path) -> None:
+def test_second_daemon_on_the_same_database_refuses(
+    engines: tuple[Engines, LocalServer], daemon: Start, tmp_path: Path
+) -> None:
     _, server = engines
     cfg = write_config(tmp_path, server.url)
-    first = start(cfg)
+    first = daemon(cfg)
     try:
         wait_for(lambda: len(db_rows(tmp_path, "select id from heartbeats")) >= 1)
         second = subprocess.run(
@@ -155,7 +182,9 @@ def test_second_daemon_on_the_same_database_refuses(engines, tmp_path: Path) -> 
         stop(first)
 
 
-def test_restart_does_not_recheck_everything_at_once(engines, tmp_path: Path) -> None:
+def test_restart_does_not_recheck_everything_at_once(
+    engines: tuple[Engines, LocalServer], daemon: Start, tmp_path: Path
+) -> None:
     _, server = engines
     cfg = write_config(tmp_path, server.url, every="1h")
     # A round just happened (as if the daemon had run it before a restart).
@@ -166,7 +195,7 @@ def test_restart_does_not_recheck_everything_at_once(engines, tmp_path: Path) ->
         timeout=60,
     )
     assert len(db_rows(tmp_path, "select id from rounds")) == 1
-    proc = start(cfg)
+    proc = daemon(cfg)
     try:
         wait_for(lambda: len(db_rows(tmp_path, "select id from heartbeats")) >= 1)
         time.sleep(2)
@@ -179,11 +208,11 @@ def test_restart_does_not_recheck_everything_at_once(engines, tmp_path: Path) ->
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["kill-9", "sigterm"])
 def test_stop_mid_round_then_restart_delivers_every_alert_once(
-    engines, tmp_path: Path, sig: int
+    engines: tuple[Engines, LocalServer], daemon: Start, tmp_path: Path, sig: int
 ) -> None:
     e, server = engines
     cfg = write_config(tmp_path, server.url)
-    proc = start(cfg)
+    proc = daemon(cfg)
     try:
         wait_for(lambda: len(db_rows(tmp_path, "select id from rounds")) >= 5)
         e.erased = True
@@ -197,7 +226,7 @@ def test_stop_mid_round_then_restart_delivers_every_alert_once(
         stop(proc, sig)  # in the middle of a round
     e.delay = 0.0
     e.erased = False  # the images come back: a recovered alert follows
-    proc = start(cfg)
+    proc = daemon(cfg)
     try:
         wait_for(
             lambda: (

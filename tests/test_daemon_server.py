@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -40,7 +41,9 @@ def app(tmp_path: Path, clock: FakeClock) -> App:
     return app
 
 
+@contextmanager
 def serve(app: App, token: str | None = None) -> Iterator[tuple[str, Metrics]]:
+    """A status server on a free port, stopped when the block ends, failed or not."""
     metrics = Metrics()
     server = StatusServer(app, metrics, "127.0.0.1", 0, token=token)
     server.start()
@@ -63,7 +66,7 @@ def test_healthz_is_ok_with_a_fresh_heartbeat_and_503_when_it_is_old(
     app: App, clock: FakeClock
 ) -> None:
     beat(app, NOW)
-    for url, _ in serve(app):
+    with serve(app) as (url, _):
         ok = get(f"{url}/healthz")
         assert ok.status_code == 200 and ok.json()["ok"] is True
         clock.advance(timedelta(minutes=5))
@@ -77,7 +80,7 @@ def test_healthz_is_503_when_an_undelivered_alert_is_old(app: App, clock: FakeCl
         outbox.enqueue(session, payload={"event": "test"}, channels=["email"], now=NOW)
     clock.advance(timedelta(hours=1))
     beat(app, clock.now)
-    for url, _ in serve(app):
+    with serve(app) as (url, _):
         answer = get(f"{url}/healthz")
         assert answer.status_code == 503
         assert answer.json()["outbox_depth"] == 1
@@ -85,7 +88,7 @@ def test_healthz_is_503_when_an_undelivered_alert_is_old(app: App, clock: FakeCl
 
 
 def test_metrics_are_in_prometheus_format(app: App) -> None:
-    for url, metrics in serve(app):
+    with serve(app) as (url, metrics):
         metrics.observe_check("bing", "blocked", 0.4, NOW.timestamp())
         text = get(f"{url}/metrics").text
         assert 'absence_checks_total{source="bing",status="blocked"} 1.0' in text
@@ -95,7 +98,7 @@ def test_metrics_are_in_prometheus_format(app: App) -> None:
 
 def test_pages_need_the_token_when_one_is_set_but_healthz_does_not(app: App) -> None:
     beat(app, NOW)
-    for url, _ in serve(app, token="s3cret-token"):
+    with serve(app, token="s3cret-token") as (url, _):
         assert get(f"{url}/metrics").status_code == 401
         assert get(f"{url}/metrics?token=wrong").status_code == 401
         assert get(f"{url}/metrics?token=s3cret-token").status_code == 200
@@ -105,6 +108,6 @@ def test_pages_need_the_token_when_one_is_set_but_healthz_does_not(app: App) -> 
 
 
 def test_report_of_an_unknown_person_is_404(app: App) -> None:
-    for url, _ in serve(app):
+    with serve(app) as (url, _):
         assert get(f"{url}/report/Nobody%20Here").status_code == 404
         assert get(f"{url}/nothing").status_code == 404

@@ -16,6 +16,7 @@ import asyncio
 import json
 import socket
 from collections.abc import Iterator
+from contextlib import ExitStack
 from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -65,8 +66,10 @@ class Smtp:
     def start(self, port: int) -> Inbox:
         inbox = Inbox()
         controller = Controller(inbox, hostname="127.0.0.1", port=port)
-        controller.start()
+        # Kept before start(): one that fails half-way (its thread up, the port not answering
+        # in time) is stopped at the end of the test too.
         self.controllers.append(controller)
+        controller.start()
         return inbox
 
 
@@ -74,8 +77,9 @@ class Smtp:
 def smtp() -> Iterator[Smtp]:
     servers = Smtp()
     yield servers
-    for controller in servers.controllers:
-        controller.stop()
+    with ExitStack() as stack:  # every server is stopped even if stopping one fails
+        for controller in servers.controllers:
+            stack.callback(controller.stop, no_assert=True)
 
 
 class Current:
