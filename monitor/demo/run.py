@@ -32,7 +32,7 @@ from monitor.demo import script
 from monitor.demo.engines import Engines
 from monitor.demo.player import Peers, Player
 from monitor.demo.sinks import SmtpSink, WebhookSink
-from monitor.demo.verdict import Produced, Verdict, judge
+from monitor.demo.verdict import DemoVerdict, Produced, judge
 from monitor.store.models import Alert, Delivery
 
 ROUND_SECONDS = 0.5  # wall time per six-hour round at speed 1: a simulated day in 2 s
@@ -46,7 +46,7 @@ class DemoResult:
     alerts: list[Produced]
     smtp: SmtpSink
     webhook: WebhookSink
-    verdict: Verdict
+    verdict: DemoVerdict
     report: Path | None
     workdir: Path
 
@@ -140,7 +140,7 @@ class Demo:
             self.say(f"\nreport: not written ({exc})")
             return None
 
-    def _summary(self, verdict: Verdict, report: Path | None, database: Path | None) -> None:
+    def _summary(self, verdict: DemoVerdict, report: Path | None, database: Path | None) -> None:
         self.say()
         for line in verdict.lines:
             self.say(line)
