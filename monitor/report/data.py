@@ -4,7 +4,7 @@
   current state), the controls of the sources they are watched on, their alerts, and the
   images that vanished (``vanished.py``).
 
-Failed checks stay failed: a ``Point`` of a failed check has ``count=None`` and the chart
+Failed checks stay failed: a ``CheckPoint`` of a failed check has ``count=None`` and the chart
 draws it as a gap and a mark, never as zero. Lists are bounded (``MAX_POINTS`` per series,
 ``MAX_ALERTS`` per person) so that a years-old database still gives a readable page.
 """
@@ -36,7 +36,7 @@ MAX_ALERTS = 200
 
 
 @dataclass(frozen=True, slots=True)
-class Point:
+class CheckPoint:
     """One check: ``count`` is None for a failed check (a gap, never zero)."""
 
     snapshot_id: int
@@ -52,7 +52,7 @@ class Point:
 
 
 @dataclass(frozen=True, slots=True)
-class Span:
+class EpisodeSpan:
     """An episode: a drop of one series, or a period when a whole source was unhealthy."""
 
     episode_id: int
@@ -75,20 +75,20 @@ class SeriesView:
     source: str
     vantage: str
     role: str
-    points: list[Point] = field(default_factory=list)
+    points: list[CheckPoint] = field(default_factory=list)
     total_checks: int = 0
-    spans: list[Span] = field(default_factory=list)
+    spans: list[EpisodeSpan] = field(default_factory=list)
     alerts: list[AlertMark] = field(default_factory=list)
     detector_status: str | None = None
     baseline: float | None = None
     stale: bool = False
 
     @property
-    def last(self) -> Point | None:
+    def last(self) -> CheckPoint | None:
         return self.points[-1] if self.points else None
 
     @property
-    def last_valid(self) -> Point | None:
+    def last_valid(self) -> CheckPoint | None:
         return next((p for p in reversed(self.points) if not p.failed), None)
 
     @property
@@ -178,7 +178,7 @@ def _series_views(session: Session, config: Config, person_ids: Sequence[int]) -
     return views
 
 
-def points(session: Session, series_id: int, limit: int) -> tuple[list[Point], int]:
+def points(session: Session, series_id: int, limit: int) -> tuple[list[CheckPoint], int]:
     """The latest ``limit`` checks, oldest first, and how many checks there are in all."""
     snaps = list(
         session.scalars(
@@ -198,13 +198,13 @@ def points(session: Session, series_id: int, limit: int) -> tuple[list[Point], i
         )
         snaps = snaps[:limit]
     points = [
-        Point(s.id, s.finished_at, s.status, s.image_count, s.reason, s.excluded)
+        CheckPoint(s.id, s.finished_at, s.status, s.image_count, s.reason, s.excluded)
         for s in reversed(snaps)
     ]
     return points, total
 
 
-def _spans(session: Session, series_id: int, source_id: int) -> list[Span]:
+def _spans(session: Session, series_id: int, source_id: int) -> list[EpisodeSpan]:
     rows = session.scalars(
         select(Episode)
         .where(
@@ -216,7 +216,7 @@ def _spans(session: Session, series_id: int, source_id: int) -> list[Span]:
         .order_by(Episode.opened_at, Episode.id)
     )
     return [
-        Span(
+        EpisodeSpan(
             e.id,
             e.kind,
             e.state,

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 
 from markupsafe import Markup
 
-from monitor.report.data import Point, SeriesView, Span
+from monitor.report.data import CheckPoint, EpisodeSpan, SeriesView
 from monitor.web.markup import esc, fmt_num, fmt_time
 
 WIDTH, HEIGHT = 760, 160
@@ -63,9 +63,9 @@ class _Scale:
         return round(self.y0 - (v / self.ymax) * (self.y0 - self.y1), 1)
 
 
-def _segments(points: Sequence[Point]) -> list[list[Point]]:
+def _segments(points: Sequence[CheckPoint]) -> list[list[CheckPoint]]:
     """Runs of consecutive valid, non-excluded checks: a failure or an exclusion cuts."""
-    runs: list[list[Point]] = [[]]
+    runs: list[list[CheckPoint]] = [[]]
     for p in points:
         if p.failed or p.excluded or p.count is None:
             if runs[-1]:
@@ -75,7 +75,7 @@ def _segments(points: Sequence[Point]) -> list[list[Point]]:
     return [r for r in runs if r]
 
 
-def _check_tip(p: Point) -> str:
+def _check_tip(p: CheckPoint) -> str:
     if p.failed:
         return f"{fmt_time(p.t)}: {p.status}" + (f" — {p.reason}" if p.reason else "")
     what = "no results (0)" if p.status == "no_results" else f"{p.count} images"
@@ -162,7 +162,7 @@ def series_chart(view: SeriesView, t0: datetime, t1: datetime) -> Markup:
     return Markup("".join(parts))  # noqa: S704 (every text above went through esc)
 
 
-def _span(span: Span, sc: _Scale) -> str:
+def _span(span: EpisodeSpan, sc: _Scale) -> str:
     x_start = sc.x(max(span.start, sc.t0))
     x_end = sc.x(span.end) if span.end is not None else sc.x1
     width = max(x_end - x_start, 2.0)
@@ -184,7 +184,7 @@ def _span(span: Span, sc: _Scale) -> str:
     return out
 
 
-def sparkline_svg(points: Sequence[Point], *, width: int = 120, height: int = 26) -> Markup:
+def sparkline_svg(points: Sequence[CheckPoint], *, width: int = 120, height: int = 26) -> Markup:
     """A small trend of recent checks: failures are gaps with a red tick, never zeros."""
     n = len(points)
     top = max((p.count for p in points if p.count is not None), default=0) or 1
