@@ -4,6 +4,7 @@ source health and staleness, and the event's fit to the alert payload schema."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -101,7 +102,7 @@ def test_valid_check_needs_a_count_and_an_aware_time() -> None:
 
 
 def _feed(
-    states: dict[SeriesKey, SeriesState], counts: list[int | None], start: int
+    states: dict[SeriesKey, SeriesState], counts: Sequence[int | None], start: int
 ) -> list[Event]:
     s = DetectionSettings()
     events: list[Event] = []
@@ -219,7 +220,7 @@ def test_drop_event_lists_other_sources_grouped_by_family() -> None:
 # --- health and staleness ------------------------------------------------------------------
 
 
-def _engine_run(records: list[tuple[SeriesKey, Status, int | None]]) -> list[Event]:
+def _engine_run(records: Sequence[tuple[SeriesKey, Status, int | None]]) -> list[Event]:
     engine = Engine()
     out: list[Event] = []
     for i, (key, status, count) in enumerate(records):
@@ -230,7 +231,7 @@ def _engine_run(records: list[tuple[SeriesKey, Status, int | None]]) -> list[Eve
 
 def test_lone_failing_series_is_stale_once_not_per_check() -> None:
     ok, bad = A._replace(person="a"), A._replace(person="b")
-    records = []
+    records: list[tuple[SeriesKey, Status, int | None]] = []
     for i in range(60):
         records.append((ok, Status.OK, 100))
         failed = i >= 20 and i < 50
@@ -245,7 +246,7 @@ def test_lone_failing_series_is_stale_once_not_per_check() -> None:
 
 def test_source_failing_n_rounds_is_unhealthy_once_then_recovers() -> None:
     a, b = A._replace(person="a"), A._replace(person="b")
-    records = []
+    records: list[tuple[SeriesKey, Status, int | None]] = []
     for i in range(40):
         failed = 10 <= i < 30
         for key in (a, b):

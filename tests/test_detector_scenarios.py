@@ -288,7 +288,10 @@ def test_one_check_glitch_raises_nothing() -> None:
 
 def test_slow_decline_over_weeks_raises_nothing() -> None:
     specs = world()
-    decline = lambda d: 200 * 0.97 ** max(0.0, d - 20)  # noqa: E731  -3% a day for 70 days
+
+    def decline(d: float) -> float:  # -3% a day for 70 days
+        return float(200 * 0.97 ** max(0.0, d - 20))
+
     override(specs, person("秦刚"), level=decline)
     result = simulate(specs, days=90)
     assert decline(90) / decline(0) < 0.15

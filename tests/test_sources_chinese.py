@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 import httpx
@@ -115,7 +116,7 @@ def test_baidu_warmup_requests_the_home_page() -> None:
 # --- Baidu parsing edge cases -----------------------------------------------------------------
 
 
-def _acjson(*items: dict[str, object], display: int = 10, listed: int = 10) -> str:
+def _acjson(*items: Mapping[str, object], display: int = 10, listed: int = 10) -> str:
     body = {"listNum": listed, "displayNum": display, "data": [*items, {}]}
     return json.dumps(body, ensure_ascii=False)
 
