@@ -3,15 +3,14 @@ outbox and channels are wired together.
 
 ``build(config, ...)`` takes every outside resource as an optional argument (HTTP transport,
 clock, channels), so tests, the demo and the benchmarks run the real code path against
-local peers or fakes (STYLE.md, 5). Commands in ``cli.py`` call the methods here.
+local peers or fakes (STYLE.md, 5). Wiring only: the commands (``monitor.cli``), the daemon
+and the demo take what they need from the ``App``; no command logic lives here.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -22,26 +21,20 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor import sources
-from monitor.alerts.payload import Message
 from monitor.channels import build_channels
 from monitor.channels.base import Channel
 from monitor.channels.dispatch import Dispatcher, RetryPolicy
 from monitor.config import Config
 from monitor.core.clock import Clock, utcnow
-from monitor.core.errors import ChannelError
 from monitor.core.metrics import Metrics
 from monitor.evidence.thumbnails import thumbnail_dir
 from monitor.fetch.client import Fetcher
-from monitor.rounds.commit import CheckRow
-from monitor.rounds.runner import Progress, Rounds
+from monitor.rounds.runner import Rounds
 from monitor.sources.base import Source
-from monitor.store import catalog, migrate, outbox
+from monitor.store import catalog, migrate
 from monitor.store.catalog import SeriesRef
-from monitor.store.retention import Pruned, prune
 from monitor.store.db import create_db_engine, session_factory
-
-# Given the number of checks, a context that shows their progress (the CLI's bar).
-ProgressFactory = Callable[[int], AbstractContextManager[Progress]]
+from monitor.store.retention import Pruned, prune
 
 
 @dataclass
@@ -121,72 +114,6 @@ class App:
             metrics=self.metrics,
             thumbnail_dir=self.thumbnail_dir,
         )
-
-    # -- commands ---------------------------------------------------------------------
-    def check_now(
-        self,
-        *,
-        people: Sequence[str] = (),
-        sources: Sequence[str] = (),
-        progress: ProgressFactory | None = None,
-        deliver: bool = True,
-    ) -> list[CheckRow]:
-        """Every (filtered) series once, now: fetch, store, detect, deliver."""
-        from monitor.core.errors import ConfigError
-
-        unknown = [s for s in sources if s not in self.config.sources]
-        if unknown:
-            raise ConfigError(f"unknown source {unknown[0]!r}", key="--source")
-        names = {p.name for p in self.config.people}
-        missing = [p for p in people if p not in names]
-        if missing:
-            raise ConfigError(f"unknown person {missing[0]!r}", key="--person")
-        self.migrate()
-        refs = self.series(people, sources)
-        return asyncio.run(self._check(refs, progress, deliver))
-
-    async def _check(
-        self, refs: list[SeriesRef], progress: ProgressFactory | None, deliver: bool
-    ) -> list[CheckRow]:
-        async with self.fetcher() as fetcher:
-            if progress is None:
-                rows = await self.rounds(fetcher).run_all(refs)
-            else:
-                with progress(len(refs)) as bar:
-                    rows = await self.rounds(fetcher).run_all(refs, progress=bar)
-        if deliver:
-            await self.dispatcher.drain()
-        return rows
-
-    def list_alerts(self, limit: int) -> list[tuple[Any, Sequence[Any]]]:
-        self.migrate()
-        with self.sessions() as session:
-            return outbox.alerts_with_deliveries(session, limit)
-
-    def send_test_alert(self) -> list[tuple[str, str | None]]:
-        """A ``test`` event straight through every channel; (channel, error or None)."""
-        from monitor.alerts.payload import build_payload
-
-        async def go() -> list[tuple[str, str | None]]:
-            out: list[tuple[str, str | None]] = []
-            now = self.clock()
-            for name, channel in self.channels.items():
-                payload = build_payload(
-                    event="test",
-                    alert_id=0,
-                    checked_at=now,
-                    reason="a test alert from `absence-monitor alerts test`",
-                )
-                message = Message(f"test-{int(now.timestamp())}-{name}", [payload], name)
-                try:
-                    await channel.send(message)
-                    out.append((name, None))
-                except ChannelError as exc:
-                    kind = "permanent" if exc.permanent else "transient"
-                    out.append((name, f"{exc.message} ({kind})"))
-            return out
-
-        return asyncio.run(go())
 
     def prune(self, *, dry_run: bool = False) -> Pruned:
         """Apply ``evidence.raw_retention`` now."""

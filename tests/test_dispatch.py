@@ -18,6 +18,7 @@ from sqlalchemy import update
 
 from monitor.app import build
 from monitor.channels.dispatch import Dispatcher, RetryPolicy
+from monitor.cli.alerts import list_alerts
 from monitor.cli.main import cli
 from monitor.config import load_config
 from monitor.core.clock import FakeClock
@@ -258,7 +259,7 @@ async def test_max_attempts_gives_delivery_failed_in_list_alerts_and_alerts_list
         clock.advance(timedelta(hours=1))
     assert states == [(1, 0), (1, 0), (0, 1), (0, 0), (0, 0)]
     assert len(hook.sent) == 3
-    [(alert, [delivery])] = app.list_alerts(10)
+    [(alert, [delivery])] = list_alerts(app, 10)
     assert alert.event == "drop"
     assert (delivery.channel, delivery.state, delivery.attempts) == ("webhook:ops", "failed", 3)
     assert delivery.last_error == "HTTP 502 Bad Gateway"

@@ -33,6 +33,7 @@ from monitor.backtest.replay import (
     alert_line,
     run_backtest,
 )
+from monitor.cli.context import Ctx, handle_errors, pass_ctx
 
 if TYPE_CHECKING:
     from monitor.config import Config
@@ -153,3 +154,29 @@ def _open_output(path: str) -> Iterator[IO[str]]:
         return
     with Path(path).open("w", encoding="utf-8") as f:
         yield f
+
+
+@click.command("backtest")
+@click.argument("input_path", required=False, type=click.Path())
+@click.option("--from-db", is_flag=True, help="Replay the snapshots in the database.")
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a setting, e.g. detection.drop_ratio=0.25.",
+)
+@click.option("--strict", is_flag=True, help="Stop at the first bad input line.")
+@click.option("-o", "--output", type=click.Path(), default="-", help="Alerts as JSON Lines.")
+@pass_ctx
+@handle_errors
+def backtest(
+    ctx: Ctx,
+    input_path: str | None,
+    from_db: bool,
+    overrides: tuple[str, ...],
+    strict: bool,
+    output: str,
+) -> None:
+    """Run recorded observations (JSON Lines) through the detector; print would-be alerts."""
+    sys.exit(run_backtest_cli(ctx, input_path, from_db, overrides, strict, output))

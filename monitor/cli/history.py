@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 from typing import Any, TextIO
 
+import click
+
+from monitor.cli.context import Ctx, handle_errors, pass_ctx
 from monitor.store.reads import HISTORY_FIELDS
 
 BLOCKS = "▁▂▃▄▅▆▇█"
@@ -60,3 +64,28 @@ def render_history(rows: list[dict[str, Any]], person: str, fmt: str, out: TextI
             sparkline([r["image_count"] for r in rs[-40:]]),
         )
     Console(file=out, width=120).print(table)
+
+
+@click.command("history")
+@click.argument("person")
+@click.option("--source", "source_name", metavar="NAME", help="Only this source.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+)
+@click.option("--limit", type=int, default=0, help="Only the last N snapshots per series.")
+@pass_ctx
+@handle_errors
+def history(ctx: Ctx, person: str, source_name: str | None, fmt: str, limit: int) -> None:
+    """Show the snapshots of PERSON: every field, as a table, CSV or JSON."""
+    from monitor.cli.history import render_history
+    from monitor.store.reads import history_rows
+
+    app = ctx.app()
+    app.migrate()
+    with app.sessions() as session:
+        rows = history_rows(session, person, source_name, limit)
+    render_history(rows, person, fmt, sys.stdout)

@@ -1,0 +1,94 @@
+"""What every command shares: the global options (``Ctx``), how a command gets the app, and
+how expected failures become one line and an exit code (``handle_errors``).
+
+Exit codes: 0 success (also when drops were found), 1 internal failure, 2 bad config or
+usage. Errors are one line on stderr, never a traceback (``-vv`` shows it).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+from sqlalchemy.exc import SQLAlchemyError
+
+from monitor.core.errors import ConfigError, DatabaseError, MonitorError
+from monitor.core.secrets import mask
+
+if TYPE_CHECKING:
+    from monitor.app import App
+    from monitor.config import Config
+
+logger = logging.getLogger(__name__)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Ctx:
+    """Global options, passed to every command."""
+
+    def __init__(self, config: str, database: str | None, verbose: int, log_format: str) -> None:
+        self.config_path = config
+        self.database = database
+        self.verbose = verbose
+        self.log_format = log_format
+
+    def load(self) -> Config:
+        from monitor.config import load_config
+
+        return load_config(self.config_path)
+
+    def database_url(self, config: Config) -> str:
+        return self.database or str(config.database.url)
+
+    def app(self) -> App:
+        """Load the config and build the app; its connections close when the command ends."""
+        from monitor.app import build
+
+        config = self.load()
+        app = build(config, database_url=self.database_url(config))
+        click.get_current_context().call_on_close(app.engine.dispose)
+        return app
+
+
+def handle_errors(func: F) -> F:
+    """Turn expected failures into one-line messages and exit codes."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ConfigError as exc:
+            click.echo(mask(str(exc)), err=True)
+            sys.exit(2)
+        except DatabaseError as exc:
+            click.echo(f"database: {mask(str(exc))}", err=True)
+            sys.exit(1)
+        except SQLAlchemyError as exc:
+            # The driver's own words ("file is not a database", "connection refused"), once.
+            original = getattr(exc, "orig", None) or exc
+            click.echo(f"database: {mask(str(original)).splitlines()[0]}", err=True)
+            sys.exit(1)
+        except MonitorError as exc:
+            click.echo(f"error: {mask(str(exc))}", err=True)
+            sys.exit(1)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+        except Exception as exc:
+            if logging.getLogger().isEnabledFor(logging.DEBUG):
+                raise
+            click.echo(
+                f"internal error: {type(exc).__name__}: {mask(str(exc))} "
+                "(run with -vv for the traceback)",
+                err=True,
+            )
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+pass_ctx = click.make_pass_decorator(Ctx)

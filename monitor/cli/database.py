@@ -1,0 +1,92 @@
+"""``db upgrade``, ``db prune`` and ``raw``: the database and the evidence it keeps."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from monitor.cli.context import Ctx, handle_errors, pass_ctx
+from monitor.core.errors import MonitorError
+from monitor.core.secrets import mask
+
+
+@click.group("db")
+def db_group() -> None:
+    """Database maintenance."""
+
+
+@db_group.command("upgrade")
+@pass_ctx
+@handle_errors
+def db_upgrade(ctx: Ctx) -> None:
+    """Create or migrate the schema to the latest version."""
+    from monitor.store import migrate
+    from monitor.store.db import create_db_engine
+
+    url = ctx.database or _database_url_only(ctx)
+    engine = create_db_engine(url)
+    before = migrate.current_revision(engine)
+    migrate.upgrade(engine)
+    after = migrate.current_revision(engine)
+    click.echo(f"database {mask(engine.url.render_as_string())}: {before or 'empty'} -> {after}")
+    engine.dispose()
+
+
+@db_group.command("prune")
+@click.option("--dry-run", is_flag=True, help="Only say what would be removed.")
+@pass_ctx
+@handle_errors
+def db_prune(ctx: Ctx, dry_run: bool) -> None:
+    """Apply evidence retention (raw responses older than evidence.raw_retention)."""
+    app = ctx.app()
+    click.echo(app.prune(dry_run=dry_run))
+
+
+def _database_url_only(ctx: Ctx) -> str:
+    """database.url from the config; `db upgrade` needs nothing else to be valid."""
+    return str(ctx.database_url(ctx.load()))
+
+
+@click.command("raw")
+@click.argument("snapshot_id", type=int)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(),
+    default="-",
+    show_default=True,
+    help="Where to write the body ('-' for standard output).",
+)
+@pass_ctx
+@handle_errors
+def raw(ctx: Ctx, snapshot_id: int, output: str) -> None:
+    """Write the raw response kept as evidence for SNAPSHOT_ID (see `history`), as the
+    engine sent it; its SHA-256 and content type go to stderr."""
+    import gzip
+    import hashlib
+
+    from monitor.store.models import RawResponse
+
+    app = ctx.app()
+    app.migrate()
+    with app.sessions() as session:
+        row = session.query(RawResponse).filter_by(snapshot_id=snapshot_id).one_or_none()
+        if row is None:
+            raise MonitorError(
+                f"no raw response kept for snapshot {snapshot_id} (kept: the last healthy check "
+                "of each series and the confirming checks of drops, until `db prune`)"
+            )
+        body = gzip.decompress(row.body_gz)
+        if hashlib.sha256(body).hexdigest() != row.sha256:
+            raise MonitorError(f"snapshot {snapshot_id}: the kept body does not match its hash")
+        click.echo(
+            f"snapshot {snapshot_id}: {len(body)} bytes, {row.content_type or '?'}, "
+            f"sha256 {row.sha256}, kept as {row.reason}",
+            err=True,
+        )
+    if output == "-":
+        sys.stdout.buffer.write(body)
+    else:
+        Path(output).write_bytes(body)

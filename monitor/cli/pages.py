@@ -1,0 +1,53 @@
+"""``report``: the self-contained HTML report; ``demo``: the scripted erasure."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from monitor.cli.context import Ctx, handle_errors, pass_ctx
+
+
+@click.command("report")
+@click.argument("people", nargs=-1)
+@click.option("-o", "--output", default="report.html", show_default=True, type=click.Path())
+@pass_ctx
+@handle_errors
+def report(ctx: Ctx, people: tuple[str, ...], output: str) -> None:
+    """Write a self-contained HTML report (charts, episodes, vanished images)."""
+    from monitor.web.document import write_report
+
+    app = ctx.app()
+    app.migrate()
+    path = write_report(
+        app.sessions,
+        app.config,
+        list(people),
+        Path(output),
+        thumbnail_dir=app.thumbnail_dir,
+        now=app.clock(),
+    )
+    click.echo(f"report written to {path}")
+
+
+@click.command("demo")
+@click.option(
+    "--speed",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    help="Faster (>1) or slower replay.",
+)
+@click.option(
+    "--keep",
+    type=click.Path(),
+    default=None,
+    help="Keep the demo's database and report in this directory.",
+)
+@handle_errors
+def demo(speed: float, keep: str | None) -> None:
+    """Replay a scripted erasure against simulated engines on 127.0.0.1 (about a minute)."""
+    from monitor.demo.run import run_demo
+
+    sys.exit(run_demo(speed=speed, keep=keep))
