@@ -1,0 +1,166 @@
+"""The validated configuration: immutable pydantic models, one per section of config.yaml.
+
+Defaults live here, in code; the user's YAML is validated over them by ``loader.py``, which
+also turns every problem into a ``file:line: key.path`` message. Each component is handed
+its own part (``config.alerts.email`` to the email channel, ``config.evidence`` to the
+thumbnail store), never the raw mapping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from monitor.detector.settings import DetectionSettings
+from monitor.sources.base import Duration, SourceOptions
+
+DEFAULT_DATABASE_URL = "sqlite:///absence-monitor.db"
+
+
+class _Model(BaseModel):
+    """Base of every section: unknown keys are errors (a typo must not pass silently),
+    values are immutable once loaded, and aliased fields (``from``) accept either name."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Term(_Model):
+    """One query string and, optionally, its language (``zh``, ``en``)."""
+
+    text: str = Field(min_length=1)
+    lang: str | None = None
+
+
+class PersonConfig(_Model):
+    """A person watched (or a stable control person); every name and alias is a query."""
+
+    name: str = Field(min_length=1)
+    aliases: tuple[Term, ...] = ()
+    role: Literal["watch", "control"] = "watch"
+    notes: str = ""
+    lang: str | None = None
+    sources: tuple[str, ...] | None = None  # restrict to these sources; default all
+
+    @field_validator("aliases", mode="before")
+    @classmethod
+    def _terms(cls, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return [{"text": v} if isinstance(v, str) else v for v in value]
+        return value
+
+    @property
+    def terms(self) -> tuple[Term, ...]:
+        """The name first, then the aliases, without duplicates."""
+        out: list[Term] = [Term(text=self.name, lang=self.lang)]
+        for alias in self.aliases:
+            if alias.text not in {t.text for t in out}:
+                out.append(alias)
+        return tuple(out)
+
+
+class DatabaseConfig(_Model):
+    """Where snapshots live: any SQLAlchemy URL; SQLite by default."""
+
+    url: str = DEFAULT_DATABASE_URL
+    busy_timeout: Duration = timedelta(seconds=30)
+
+
+class EmailConfig(_Model):
+    """SMTP settings for the email channel."""
+
+    host: str
+    port: int = Field(default=587, ge=1, le=65535)
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str | None = None
+    password: str | None = None
+    from_: str = Field(alias="from")
+    to: tuple[str, ...] = Field(min_length=1)
+    timeout: Duration = timedelta(seconds=30)
+
+    @field_validator("to", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
+class WebhookConfig(_Model):
+    """One webhook receiver; ``secret`` signs each body with HMAC-SHA256."""
+
+    url: str = Field(pattern=r"^https?://")
+    secret: str | None = None
+    name: str | None = None
+    timeout: Duration = timedelta(seconds=15)
+
+
+class AlertsConfig(_Model):
+    """Channels and the outbox's retry policy."""
+
+    email: EmailConfig | None = None
+    webhooks: tuple[WebhookConfig, ...] = ()
+    apprise: tuple[str, ...] = ()
+    max_attempts: int = Field(default=12, ge=1, le=100)
+    backoff: Duration = timedelta(seconds=30)
+    max_backoff: Duration = timedelta(hours=1)
+    dispatch_every: Duration = timedelta(seconds=5)
+
+
+class ServerConfig(_Model):
+    """The daemon's optional HTTP endpoint (/healthz, /metrics, overview)."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=8377, ge=0, le=65535)
+    token: str | None = None
+
+
+class EvidenceConfig(_Model):
+    """What is kept beyond counts: raw responses and, optionally, thumbnails."""
+
+    keep_raw: bool = True
+    raw_retention: Duration = timedelta(days=30)
+    keep_thumbnails: bool = False
+    thumbnail_dir: str | None = None  # default: next to the database
+    max_thumbnail_bytes: int = Field(default=512_000, ge=1024)
+    max_thumbnails: int = Field(default=20_000, ge=1)
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole validated configuration."""
+
+    path: str
+    database: DatabaseConfig
+    vantage: str
+    people: tuple[PersonConfig, ...]
+    sources: Mapping[str, SourceOptions]
+    detection: DetectionSettings
+    source_detection: Mapping[str, DetectionSettings]
+    alerts: AlertsConfig
+    server: ServerConfig
+    evidence: EvidenceConfig
+
+    def detection_for(self, source: str) -> DetectionSettings:
+        """Detection settings with the source's overrides applied."""
+        return self.source_detection.get(source, self.detection)
+
+    def enabled_sources(self) -> dict[str, SourceOptions]:
+        """The sources whose ``enabled`` is true, by name."""
+        return {n: s for n, s in self.sources.items() if s.enabled}
+
+
+class ConfigFile(_Model):
+    """config.yaml as written; ``sources`` and ``detection`` stay raw for the loader to
+    resolve, because each source's options model depends on its ``kind``."""
+
+    database: DatabaseConfig = DatabaseConfig()
+    vantage: str = Field(default="default", min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    people: tuple[PersonConfig, ...] = Field(min_length=1)
+    sources: dict[str, dict[str, Any]] = Field(min_length=1)
+    detection: dict[str, Any] = Field(default_factory=dict)
+    alerts: AlertsConfig = AlertsConfig()
+    server: ServerConfig = ServerConfig()
+    evidence: EvidenceConfig = EvidenceConfig()
