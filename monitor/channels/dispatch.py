@@ -21,12 +21,18 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.alerts.payload import AlertPayload, Message
 from monitor.channels.base import Channel
+from monitor.core.backoff import Jitter, backoff_delay
 from monitor.core.clock import Clock
 from monitor.core.errors import ChannelError
 from monitor.core.secrets import mask
 from monitor.store import outbox
 
 logger = logging.getLogger(__name__)
+
+
+# Deliveries spread ±20% around the nominal delay: alerts that failed together (a receiver
+# down) do not all retry in the same second, and a user reading "retry at" is not misled.
+DELIVERY_JITTER: Jitter = (0.8, 1.2)
 
 
 @dataclass
@@ -42,8 +48,13 @@ class RetryPolicy:
         """When to try again after ``attempts_done`` attempts, or None to give up."""
         if attempts_done >= self.max_attempts:
             return None
-        delay = min(self.cap.total_seconds(), self.base.total_seconds() * 2 ** (attempts_done - 1))
-        delay *= self.rng.uniform(0.8, 1.2)
+        delay = backoff_delay(
+            attempts_done,
+            base=self.base.total_seconds(),
+            cap=self.cap.total_seconds(),
+            jitter=DELIVERY_JITTER,
+            rng=self.rng,
+        )
         return now + timedelta(seconds=delay)
 
 

@@ -28,6 +28,7 @@ from types import TracebackType
 
 import httpx
 
+from monitor.core.backoff import EQUAL_JITTER, backoff_delay
 from monitor.core.clock import Clock, utcnow
 from monitor.core.observation import Status
 from monitor.fetch.body import complete_response, mask_url, read_capped
@@ -37,7 +38,6 @@ from monitor.fetch.policy import (
     HostLimiter,
     Monotonic,
     Sleep,
-    backoff_delay,
     network_reason,
     retry_after_seconds,
 )
@@ -200,7 +200,11 @@ class Fetcher:
             if asked is None:
                 await self._sleep(
                     backoff_delay(
-                        number, base=self.backoff_base, cap=self.backoff_cap, rng=self._rng
+                        number,
+                        base=self.backoff_base,
+                        cap=self.backoff_cap,
+                        jitter=EQUAL_JITTER,
+                        rng=self._rng,
                     )
                 )
             logger.debug(

@@ -6,8 +6,8 @@
   will be stored with. A failure may still carry the response (a 403 page is evidence).
 - ``HostLimiter``: politeness for one host — at most ``concurrency`` requests in flight and
   consecutive request starts spaced by at least the rate's interval, plus jitter.
-- ``retry_after_seconds`` and ``backoff_delay``: how long to wait before trying again;
-  ``network_reason``: a network failure in a few words.
+- ``retry_after_seconds``: how long the server asked us to wait (the backoff otherwise is
+  ``core.backoff``); ``network_reason``: a network failure in a few words.
 """
 
 from __future__ import annotations
@@ -172,16 +172,6 @@ def retry_after_seconds(response: httpx.Response, now: datetime) -> float | None
     if reference.tzinfo is None:
         reference = reference.replace(tzinfo=UTC)
     return max(0.0, (when - reference).total_seconds())
-
-
-def backoff_delay(retry: int, *, base: float, cap: float, rng: random.Random) -> float:
-    """Exponential backoff with "equal jitter": half fixed, half random.
-
-    The fixed half keeps retries from collapsing onto each other; the random half keeps
-    many checks that failed together from retrying together. ``retry`` counts from 1.
-    """
-    ceiling = min(cap, base * 2.0 ** (retry - 1))
-    return ceiling / 2 + rng.uniform(0.0, ceiling / 2)
 
 
 def network_reason(exc: Exception) -> str:
