@@ -33,7 +33,7 @@ from monitor.testing import LocalServer, Reply, Request
 from monitor.web.document import write_report
 from monitor.web.overview_page import overview_html
 from monitor.web.report_page import report_html
-from tests.test_report import seed_report_app
+from tests.helpers.report import seed_report_app
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = [
