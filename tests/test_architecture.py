@@ -165,3 +165,24 @@ def test_no_module_shadows_a_standard_library_name() -> None:
 
     clash = [m for m in MODULES if m.rpartition(".")[2] in sys.stdlib_module_names]
     assert not clash, clash
+
+
+def test_no_test_module_imports_another_test_module() -> None:
+    """Shared helpers live in ``tests/helpers/`` or ``monitor/testing.py``, never in a test."""
+    tests = Path(__file__).resolve().parent
+    wrong = []
+    for path in tests.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else []
+            )
+            wrong += [
+                f"{path.relative_to(tests)}: {n}"
+                for n in names
+                if n.startswith("tests.test_") or n.startswith("test_")
+            ]
+    assert not wrong, wrong
