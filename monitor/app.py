@@ -143,11 +143,7 @@ def build(
         name: sources.load(opts.kind)(name, opts) for name, opts in config.sources.items()
     }
     if channels is None:
-        channels = build_channels(
-            config.alerts.model_dump(by_alias=True, mode="python"),
-            transport=channel_transport,
-            clock=clock,
-        )
+        channels = build_channels(config.alerts, transport=channel_transport, clock=clock)
     return App(
         config=config,
         engine=engine,

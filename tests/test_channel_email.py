@@ -27,6 +27,7 @@ from monitor.alerts import render
 from monitor.alerts.payload import AlertPayload, Message, build_payload, vanished_image
 from monitor.channels import build_channels
 from monitor.channels.email import EmailChannel
+from monitor.config import AlertsConfig
 from monitor.core.clock import FakeClock
 from monitor.core.errors import ChannelError
 from monitor.core.observation import ImageItem
@@ -331,18 +332,17 @@ def test_email_describe_masks_the_password() -> None:
 
 
 def test_build_channels_reads_the_email_section() -> None:
-    [ch] = build_channels(
-        {
-            "email": {
-                "host": "smtp.example.org",
-                "port": 465,
-                "security": "ssl",
-                "from": SENDER,
-                "to": "ops@example.org",
-                "timeout": "10s",
-            }
+    section = {
+        "email": {
+            "host": "smtp.example.org",
+            "port": 465,
+            "security": "ssl",
+            "from": SENDER,
+            "to": "ops@example.org",
+            "timeout": "10s",
         }
-    )
+    }
+    [ch] = build_channels(AlertsConfig.model_validate(section))
     assert isinstance(ch, EmailChannel)
     assert (ch.name, ch.port, ch.security, ch.to, ch.timeout) == (
         "email",

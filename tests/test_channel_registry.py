@@ -15,6 +15,7 @@ import pytest
 
 from monitor.alerts.payload import Message, build_payload
 from monitor.channels import REGISTRY, Channel, build_channels, load
+from monitor.config import AlertsConfig
 from monitor.core.errors import ChannelError, ConfigError
 
 HAS_APPRISE = importlib.util.find_spec("apprise") is not None
@@ -22,6 +23,11 @@ needs_apprise = pytest.mark.skipif(not HAS_APPRISE, reason="the apprise extra is
 # Apprise loads its plugins lazily on first use, and one of them imports the stdlib's
 # deprecated imghdr: not ours to fix, so tolerated on the tests that may load them.
 apprise_warnings = pytest.mark.filterwarnings("ignore:'imghdr' is deprecated:DeprecationWarning")
+
+
+def apprise(urls: list[str]) -> AlertsConfig:
+    """An ``alerts`` section with these Apprise URLs, as config.yaml would give it."""
+    return AlertsConfig.model_validate({"apprise": urls})
 
 
 @pytest.mark.parametrize("kind", sorted(REGISTRY))
@@ -43,17 +49,17 @@ def test_apprise_without_the_package_is_a_clear_config_error(
 ) -> None:
     monkeypatch.setitem(sys.modules, "apprise", None)  # makes `import apprise` fail
     with pytest.raises(ConfigError, match=r'pip install "image-absence-monitor\[apprise\]"'):
-        build_channels({"apprise": ["json://127.0.0.1/"]})
+        build_channels(apprise(["json://127.0.0.1/"]))
 
 
 @needs_apprise
 @apprise_warnings
 def test_apprise_channel_names_are_stable_and_hide_tokens() -> None:
     urls = ["tgram://123456:AAbbCCddEE/987654", "json://u:hunter22@127.0.0.1/x"]
-    first = [c.name for c in build_channels({"apprise": urls})]
-    again = [c.name for c in build_channels({"apprise": urls})]
+    first = [c.name for c in build_channels(apprise(urls))]
+    again = [c.name for c in build_channels(apprise(urls))]
     assert first == again and first[0].startswith("apprise:tgram:")
-    described = " ".join(c.describe() for c in build_channels({"apprise": urls}))
+    described = " ".join(c.describe() for c in build_channels(apprise(urls)))
     assert "AAbbCCddEE" not in described and "hunter22" not in described
 
 
@@ -61,7 +67,7 @@ def test_apprise_channel_names_are_stable_and_hide_tokens() -> None:
 @apprise_warnings
 def test_apprise_refuses_a_url_it_does_not_understand() -> None:
     with pytest.raises(ConfigError, match="not a URL Apprise understands"):
-        build_channels({"apprise": ["nosuchservice://x"]})
+        build_channels(apprise(["nosuchservice://x"]))
 
 
 class _Collector(BaseHTTPRequestHandler):
@@ -101,7 +107,7 @@ def _message() -> Message:
 @pytest.mark.e2e
 async def test_apprise_sends_subject_and_text_body(collector: Any) -> None:
     handler, port = collector
-    [channel] = build_channels({"apprise": [f"json://127.0.0.1:{port}/notify"]})
+    [channel] = build_channels(apprise([f"json://127.0.0.1:{port}/notify"]))
     await channel.send(_message())
     [got] = handler.received
     assert got["title"] == "[absence] test alert from image-absence-monitor"
@@ -114,7 +120,7 @@ async def test_apprise_sends_subject_and_text_body(collector: Any) -> None:
 async def test_apprise_failure_is_transient(collector: Any) -> None:
     handler, port = collector
     handler.status = 500
-    [channel] = build_channels({"apprise": [f"json://127.0.0.1:{port}/notify"]})
+    [channel] = build_channels(apprise([f"json://127.0.0.1:{port}/notify"]))
     with pytest.raises(ChannelError) as err:
         await channel.send(_message())
     assert not err.value.permanent

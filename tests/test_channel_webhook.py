@@ -36,6 +36,7 @@ from monitor.alerts.payload import (
 from monitor.channels import build_channels
 from monitor.channels.base import mask_url
 from monitor.channels.webhook import WebhookChannel, sign
+from monitor.config import AlertsConfig
 from monitor.core.errors import ChannelError, ConfigError
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -268,12 +269,14 @@ def test_mask_url_hides_password_query_values_and_token_segments() -> None:
 
 def test_build_channels_names_webhooks_by_name_or_host() -> None:
     channels = build_channels(
-        {
-            "webhooks": [
-                {"url": "https://a.example/in", "secret": "x"},
-                {"url": "https://a.example/other", "name": "ops"},
-            ]
-        }
+        AlertsConfig.model_validate(
+            {
+                "webhooks": [
+                    {"url": "https://a.example/in", "secret": "x"},
+                    {"url": "https://a.example/other", "name": "ops"},
+                ]
+            }
+        )
     )
     assert [c.name for c in channels] == ["webhook:a.example", "webhook:ops"]
 
@@ -281,7 +284,7 @@ def test_build_channels_names_webhooks_by_name_or_host() -> None:
 def test_build_channels_refuses_two_channels_with_one_name() -> None:
     hooks = [{"url": "https://a.example/1"}, {"url": "https://a.example/2"}]
     with pytest.raises(ConfigError, match=r'two channels are named "webhook:a\.example"'):
-        build_channels({"webhooks": hooks})
+        build_channels(AlertsConfig.model_validate({"webhooks": hooks}))
 
 
 def test_webhook_refuses_a_non_http_url() -> None:

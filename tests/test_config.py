@@ -91,8 +91,32 @@ def test_missing_environment_variable_is_an_error() -> None:
 def test_environment_variable_is_substituted() -> None:
     text = MINIMAL + "alerts:\n  webhooks:\n    - url: ${HOOK_URL}\n      secret: ${HOOK_SECRET}\n"
     config = parse(text, {"HOOK_URL": "http://127.0.0.1:9/x", "HOOK_SECRET": "s3cr3t-value"})
-    assert config.alerts.webhooks[0].url == "http://127.0.0.1:9/x"
-    assert config.alerts.webhooks[0].secret == "s3cr3t-value"
+    hook = config.alerts.webhooks[0]
+    assert hook.url.get_secret_value() == "http://127.0.0.1:9/x"
+    assert hook.secret is not None and hook.secret.get_secret_value() == "s3cr3t-value"
+
+
+def test_secrets_never_show_in_a_dump_or_repr() -> None:
+    text = MINIMAL + (
+        "alerts:\n"
+        "  email: {host: smtp.x, from: a@x, to: b@x, username: u, password: pw-2468}\n"
+        "  webhooks: [{url: 'https://hooks.x/T0AB12CD3', secret: hook-1357}]\n"
+        "  apprise: ['tgram://123456:AAbbCCdd/987']\n"
+        "server: {token: tok-8642}\n"
+    )
+    config = parse(text)
+    shown = repr(config) + str(config.alerts.model_dump()) + config.alerts.model_dump_json()
+    shown += config.server.model_dump_json()
+    for secret in ("pw-2468", "hook-1357", "T0AB12CD3", "AAbbCCdd", "tok-8642"):
+        assert secret not in shown
+
+
+def test_webhook_url_must_be_http_and_is_not_echoed() -> None:
+    with pytest.raises(ConfigError) as err:
+        parse(MINIMAL + "alerts:\n  webhooks: [{url: 'ftp://files.x/T0AB12CD3'}]\n")
+    assert str(err.value) == (
+        "config.yaml:9: alerts.webhooks[0].url: must start with http:// or https://"
+    )
 
 
 def test_substituted_secret_is_masked() -> None:

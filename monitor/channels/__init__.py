@@ -1,7 +1,7 @@
 """Registry of channel kinds: ``kind -> "module:Class"``, imported lazily.
 
-``build_channels`` turns the validated ``alerts:`` config section into channels, one per
-destination, with names the outbox keys its delivery rows on: ``email``,
+``build_channels`` turns the typed ``alerts:`` config section (``AlertsConfig``) into
+channels, one per destination, with names the outbox keys its delivery rows on: ``email``,
 ``webhook:<name or host>``, ``apprise:<scheme>:<hash>``. Two channels with the same name
 are a config error (give the webhooks ``name:``s).
 """
@@ -9,12 +9,11 @@ are a config error (give the webhooks ``name:``s).
 from __future__ import annotations
 
 import ssl
-from collections.abc import Mapping
-from typing import Any
 
 import httpx
 
 from monitor.channels.base import Channel, ChannelDeps
+from monitor.config import AlertsConfig
 from monitor.core.clock import Clock, utcnow
 from monitor.core.errors import ConfigError
 from monitor.core.registry import load_plugin
@@ -32,25 +31,25 @@ def load(kind: str) -> type[Channel]:
 
 
 def build_channels(
-    alerts_config: Mapping[str, Any],
+    alerts: AlertsConfig,
     *,
     transport: httpx.AsyncBaseTransport | None = None,
     ssl_context: ssl.SSLContext | None = None,
     clock: Clock = utcnow,
 ) -> list[Channel]:
-    """Channels for ``{"email": {...}, "webhooks": [{...}], "apprise": [url, ...]}``.
+    """One channel per destination of the validated ``alerts`` section.
 
-    Other keys of the section (retry policy) are ignored. ``transport`` (webhooks),
-    ``ssl_context`` (SMTP) and ``clock`` are injected by the composition root or tests.
+    Each channel gets its own typed part (``alerts.email``, one ``alerts.webhooks`` entry,
+    one ``alerts.apprise`` entry); the retry policy is the dispatcher's. ``transport``
+    (webhooks), ``ssl_context`` (SMTP) and ``clock`` are injected by the composition root
+    or tests.
     """
     deps = ChannelDeps(transport=transport, ssl_context=ssl_context, clock=clock)
     channels: list[Channel] = []
-    if alerts_config.get("email"):
-        channels.append(load("email").from_config(alerts_config["email"], deps))
-    for hook in alerts_config.get("webhooks") or ():
-        channels.append(load("webhook").from_config(hook, deps))
-    for url in alerts_config.get("apprise") or ():
-        channels.append(load("apprise").from_config({"url": url}, deps))
+    if alerts.email is not None:
+        channels.append(load("email").from_config(alerts.email, deps))
+    channels += [load("webhook").from_config(hook, deps) for hook in alerts.webhooks]
+    channels += [load("apprise").from_config(dest, deps) for dest in alerts.apprise]
     seen: set[str] = set()
     for channel in channels:
         if channel.name in seen:

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Mapping
 from typing import Any, Self
 from urllib.parse import urlsplit
 
 from monitor.alerts import render
 from monitor.alerts.payload import Message
-from monitor.channels.base import Channel, ChannelDeps, mask_url, required
+from monitor.channels.base import Channel, ChannelDeps, mask_url
+from monitor.config import AppriseConfig
 from monitor.core.errors import ChannelError, ConfigError
 
 logger = logging.getLogger(__name__)
@@ -53,9 +53,9 @@ class AppriseChannel(Channel):
         self._shown = str(server.url(privacy=True))
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any], deps: ChannelDeps) -> Self:
-        """Build from ``{"url": <apprise URL>}`` (one entry of ``alerts.apprise``)."""
-        return cls(url=required(config, "url", "alerts.apprise"))
+    def from_config(cls, config: AppriseConfig, deps: ChannelDeps) -> Self:
+        """Build from one entry of ``alerts.apprise``."""
+        return cls(url=config.url.get_secret_value())
 
     def describe(self) -> str:
         """The name and the URL as Apprise shows it with ``privacy=True``."""

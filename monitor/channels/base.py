@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import re
 import ssl
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any, ClassVar, Self
 from urllib.parse import parse_qsl, urlsplit
 
@@ -25,8 +24,6 @@ import httpx
 from monitor import __version__
 from monitor.alerts.payload import Message
 from monitor.core.clock import Clock, utcnow
-from monitor.core.errors import ConfigError
-from monitor.core.units import parse_duration
 
 USER_AGENT = f"image-absence-monitor/{__version__}"
 MASK = "***"
@@ -52,8 +49,9 @@ class Channel:
         self.name = name
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any], deps: ChannelDeps) -> Self:
-        """Build the channel from its validated config mapping."""
+    def from_config(cls, config: Any, deps: ChannelDeps) -> Self:
+        """Build the channel from its typed config section (``EmailConfig``,
+        ``WebhookConfig``, ``AppriseConfig`` of ``monitor.config``), validated already."""
         raise NotImplementedError
 
     async def send(self, message: Message) -> None:
@@ -99,20 +97,3 @@ def scrub(text: str, secrets: Iterable[str | None]) -> str:
     for secret in sorted((s for s in secrets if s), key=len, reverse=True):
         text = text.replace(secret, MASK)
     return text
-
-
-def seconds(value: Any, key: str) -> float:
-    """A timeout from config (``timedelta``, seconds, or ``"30s"``) as float seconds."""
-    try:
-        delta = value if isinstance(value, timedelta) else parse_duration(value)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(str(exc), key=key) from None
-    return delta.total_seconds()
-
-
-def required(config: Mapping[str, Any], key: str, path: str) -> Any:
-    """``config[key]``, or a ``ConfigError`` naming ``path.key``."""
-    try:
-        return config[key]
-    except KeyError:
-        raise ConfigError("is required", key=f"{path}.{key}") from None

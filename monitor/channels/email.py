@@ -18,18 +18,19 @@ import logging
 import re
 import smtplib
 import ssl
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime
-from typing import Any, Literal, Self
+from typing import Literal, Self
 
 from monitor.alerts import render
 from monitor.alerts.payload import Message
-from monitor.channels.base import USER_AGENT, Channel, ChannelDeps, required, scrub, seconds
+from monitor.channels.base import USER_AGENT, Channel, ChannelDeps, scrub
+from monitor.config import EmailConfig
 from monitor.core.clock import Clock, utcnow
-from monitor.core.errors import ChannelError, ConfigError
+from monitor.core.errors import ChannelError
 
 logger = logging.getLogger(__name__)
 
@@ -85,11 +86,8 @@ class EmailChannel(Channel):
         clock: Clock = utcnow,
         name: str = "email",
     ) -> None:
+        # Values come validated from ``EmailConfig`` (security, at least one recipient).
         super().__init__(name)
-        if security not in ("starttls", "ssl", "none"):
-            raise ConfigError('must be "starttls", "ssl" or "none"', key="alerts.email.security")
-        if not to:
-            raise ConfigError("needs at least one recipient", key="alerts.email.to")
         self.host, self.port, self.security = host, port, security
         self.sender, self.to = sender, list(to)
         self.username, self._password = username, password
@@ -98,21 +96,17 @@ class EmailChannel(Channel):
         self._clock = clock
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any], deps: ChannelDeps) -> Self:
-        """Build from ``alerts.email``: host, port, security, username, password, from, to."""
-        to = required(config, "to", "alerts.email")
-        sender = config.get("from", config.get("from_"))
-        if not sender:
-            raise ConfigError("is required", key="alerts.email.from")
+    def from_config(cls, config: EmailConfig, deps: ChannelDeps) -> Self:
+        """Build from ``alerts.email``."""
         return cls(
-            host=required(config, "host", "alerts.email"),
-            port=int(config.get("port", 587)),
-            sender=sender,
-            to=[to] if isinstance(to, str) else list(to),
-            security=config.get("security", "starttls"),
-            username=config.get("username"),
-            password=config.get("password"),
-            timeout=seconds(config.get("timeout", 30), "alerts.email.timeout"),
+            host=config.host,
+            port=config.port,
+            sender=config.from_,
+            to=config.to,
+            security=config.security,
+            username=config.username,
+            password=config.password.get_secret_value() if config.password else None,
+            timeout=config.timeout.total_seconds(),
             ssl_context=deps.ssl_context,
             clock=deps.clock,
         )

@@ -15,8 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from collections.abc import Mapping
-from typing import Any, Self
+from typing import Self
 from urllib.parse import urlsplit
 
 import httpx
@@ -28,11 +27,10 @@ from monitor.channels.base import (
     Channel,
     ChannelDeps,
     mask_url,
-    required,
     scrub,
-    seconds,
     url_secrets,
 )
+from monitor.config import WebhookConfig
 from monitor.core.errors import ChannelError, ConfigError
 
 logger = logging.getLogger(__name__)
@@ -70,13 +68,13 @@ class WebhookChannel(Channel):
         self._transport = transport
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any], deps: ChannelDeps) -> Self:
-        """Build from one ``alerts.webhooks`` entry: url, secret, name, timeout."""
+    def from_config(cls, config: WebhookConfig, deps: ChannelDeps) -> Self:
+        """Build from one ``alerts.webhooks`` entry."""
         return cls(
-            url=required(config, "url", "alerts.webhooks"),
-            secret=config.get("secret"),
-            name=config.get("name"),
-            timeout=seconds(config.get("timeout", 15), "alerts.webhooks.timeout"),
+            url=config.url.get_secret_value(),
+            secret=config.secret.get_secret_value() if config.secret else None,
+            name=config.name,
+            timeout=config.timeout.total_seconds(),
             transport=deps.transport,
         )
 

@@ -43,7 +43,9 @@ def config_summary(config: Config) -> str:
     channels = []
     if config.alerts.email:
         channels.append(f"email to {', '.join(config.alerts.email.to)}")
-    channels += [f"webhook {w.name or mask(w.url)}" for w in config.alerts.webhooks]
-    channels += [f"apprise {mask(u)}" for u in config.alerts.apprise]
+    channels += [
+        f"webhook {w.name or mask(w.url.get_secret_value())}" for w in config.alerts.webhooks
+    ]
+    channels += [f"apprise {mask(a.url.get_secret_value())}" for a in config.alerts.apprise]
     lines.append(f"alert channels: {'; '.join(channels) if channels else 'none'}")
     return "\n".join(lines)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from monitor.config.loader import load_config, parse_config
 from monitor.config.models import (
     AlertsConfig,
+    AppriseConfig,
     Config,
     DatabaseConfig,
     EmailConfig,
@@ -23,6 +24,7 @@ from monitor.config.models import (
 
 __all__ = [
     "AlertsConfig",
+    "AppriseConfig",
     "Config",
     "DatabaseConfig",
     "EmailConfig",

@@ -8,17 +8,25 @@ thumbnail store), never the raw mapping.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from monitor.detector.settings import DetectionSettings
 from monitor.sources.base import Duration, SourceOptions
 
 DEFAULT_DATABASE_URL = "sqlite:///absence-monitor.db"
+
+
+def _strings_as(key: str, value: Any) -> Any:
+    """A YAML list whose plain strings stand for ``{key: string}`` (``aliases: [董经纬]``)."""
+    if isinstance(value, list | tuple):
+        return [{key: v} if isinstance(v, str) else v for v in value]
+    return value
 
 
 class _Model(BaseModel):
@@ -48,9 +56,7 @@ class PersonConfig(_Model):
     @field_validator("aliases", mode="before")
     @classmethod
     def _terms(cls, value: Any) -> Any:
-        if isinstance(value, list | tuple):
-            return [{"text": v} if isinstance(v, str) else v for v in value]
-        return value
+        return _strings_as("text", value)
 
     @property
     def terms(self) -> tuple[Term, ...]:
@@ -70,13 +76,13 @@ class DatabaseConfig(_Model):
 
 
 class EmailConfig(_Model):
-    """SMTP settings for the email channel."""
+    """SMTP settings for the email channel; ``password`` is a ``SecretStr`` (never shown)."""
 
     host: str
     port: int = Field(default=587, ge=1, le=65535)
     security: Literal["starttls", "ssl", "none"] = "starttls"
     username: str | None = None
-    password: str | None = None
+    password: SecretStr | None = None
     from_: str = Field(alias="from")
     to: tuple[str, ...] = Field(min_length=1)
     timeout: Duration = timedelta(seconds=30)
@@ -88,12 +94,29 @@ class EmailConfig(_Model):
 
 
 class WebhookConfig(_Model):
-    """One webhook receiver; ``secret`` signs each body with HMAC-SHA256."""
+    """One webhook receiver; ``secret`` signs each body with HMAC-SHA256.
 
-    url: str = Field(pattern=r"^https?://")
-    secret: str | None = None
+    The URL is secret too: chat services' webhook URLs carry their token in the path.
+    """
+
+    url: SecretStr
+    secret: SecretStr | None = None
     name: str | None = None
     timeout: Duration = timedelta(seconds=15)
+
+    @field_validator("url", mode="before")
+    @classmethod
+    def _http(cls, value: Any) -> Any:
+        # Checked before wrapping, and without echoing the URL (it may hold a token).
+        if isinstance(value, str) and not re.match(r"https?://", value):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+
+class AppriseConfig(_Model):
+    """One Apprise destination; its URL holds the service's token, hence a ``SecretStr``."""
+
+    url: SecretStr
 
 
 class AlertsConfig(_Model):
@@ -101,11 +124,16 @@ class AlertsConfig(_Model):
 
     email: EmailConfig | None = None
     webhooks: tuple[WebhookConfig, ...] = ()
-    apprise: tuple[str, ...] = ()
+    apprise: tuple[AppriseConfig, ...] = ()  # written as a list of URLs
     max_attempts: int = Field(default=12, ge=1, le=100)
     backoff: Duration = timedelta(seconds=30)
     max_backoff: Duration = timedelta(hours=1)
     dispatch_every: Duration = timedelta(seconds=5)
+
+    @field_validator("apprise", mode="before")
+    @classmethod
+    def _urls(cls, value: Any) -> Any:
+        return _strings_as("url", value)
 
 
 class ServerConfig(_Model):
@@ -114,7 +142,7 @@ class ServerConfig(_Model):
     enabled: bool = False
     host: str = "127.0.0.1"
     port: int = Field(default=8377, ge=0, le=65535)
-    token: str | None = None
+    token: SecretStr | None = None
 
 
 class EvidenceConfig(_Model):

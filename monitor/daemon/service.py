@@ -208,9 +208,8 @@ class Daemon:
             return None
         from monitor.daemon.server import StatusServer
 
-        server = StatusServer(
-            self.app, self.metrics, server_cfg.host, server_cfg.port, token=server_cfg.token
-        )
+        token = server_cfg.token.get_secret_value() if server_cfg.token else None
+        server = StatusServer(self.app, self.metrics, server_cfg.host, server_cfg.port, token=token)
         server.start()
         logger.info("status endpoint on http://%s:%d/", server_cfg.host, server.port)
         return server
