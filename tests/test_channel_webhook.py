@@ -34,10 +34,10 @@ from monitor.alerts.payload import (
     webhook_body,
 )
 from monitor.channels import build_channels
-from monitor.channels.base import mask_url
 from monitor.channels.webhook import WebhookChannel, sign
 from monitor.config import AlertsConfig
 from monitor.core.errors import ChannelError, ConfigError
+from monitor.core.masking import mask_url
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 SECRET = "s3cr3t-webhook-key"
@@ -263,7 +263,8 @@ async def test_webhook_errors_never_show_the_secret_or_url_tokens() -> None:
 def test_mask_url_hides_password_query_values_and_token_segments() -> None:
     url = "https://u:pw@hooks.example:8443/services/T0AB12CD3/B0CD34EF5/x?token=abc&v=1#frag"
     assert (
-        mask_url(url) == "https://u:***@hooks.example:8443/services/T0***/B0***/x?token=***&v=***"
+        mask_url(url, credential=True)
+        == "https://u:***@hooks.example:8443/services/T0***/B0***/x?token=***&v=***"
     )
 
 

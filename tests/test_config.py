@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from monitor.config import load_config, parse_config
+from monitor.core import masking
 from monitor.core.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,6 +89,7 @@ def test_missing_environment_variable_is_an_error() -> None:
     )
 
 
+@pytest.mark.usefixtures("fresh_registry")
 def test_environment_variable_is_substituted() -> None:
     text = MINIMAL + "alerts:\n  webhooks:\n    - url: ${HOOK_URL}\n      secret: ${HOOK_SECRET}\n"
     config = parse(text, {"HOOK_URL": "http://127.0.0.1:9/x", "HOOK_SECRET": "s3cr3t-value"})
@@ -119,12 +121,12 @@ def test_webhook_url_must_be_http_and_is_not_echoed() -> None:
     )
 
 
+@pytest.mark.usefixtures("fresh_registry")
 def test_substituted_secret_is_masked() -> None:
-    from monitor.core.secrets import mask
 
     text = MINIMAL + "alerts:\n  webhooks:\n    - url: http://x/\n      secret: ${HOOK_SECRET}\n"
     parse(text, {"HOOK_SECRET": "very-secret-token-123"})
-    assert mask("signed with very-secret-token-123") == "signed with ***"
+    assert masking.mask("signed with very-secret-token-123") == "signed with ***"
 
 
 def test_bad_yaml_names_the_line() -> None:

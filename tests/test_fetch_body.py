@@ -12,8 +12,9 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from monitor.core.masking import mask_url
 from monitor.core.observation import Status
-from monitor.fetch.body import choose_encoding, mask_url
+from monitor.fetch.body import choose_encoding
 from monitor.fetch.client import FetchPolicy
 from tests.helpers.fetch import FAST, get, make_fetcher, sequence
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor.core import secrets
+from monitor.core import masking
 from monitor.core.logs import JsonFormatter
-from monitor.core.secrets import MaskingFilter, mask
+from monitor.core.masking import MaskingFilter, mask
 
 
 def test_json_formatter_writes_one_object_per_line_with_extras() -> None:
@@ -33,8 +33,9 @@ def test_json_formatter_writes_one_object_per_line_with_extras() -> None:
     assert "\n" not in line
 
 
+@pytest.mark.usefixtures("fresh_registry")
 def test_masking_filter_masks_registered_secrets_in_arguments() -> None:
-    secrets.register("hunter2-smtp-password")
+    masking.register("hunter2-smtp-password")
     record = logging.makeLogRecord({"msg": "login with %s", "args": ("hunter2-smtp-password",)})
     MaskingFilter().filter(record)
     assert record.getMessage() == "login with ***"

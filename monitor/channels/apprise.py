@@ -18,9 +18,10 @@ from urllib.parse import urlsplit
 
 from monitor.alerts import render
 from monitor.alerts.payload import Message
-from monitor.channels.base import Channel, ChannelDeps, mask_url
+from monitor.channels.base import Channel, ChannelDeps
 from monitor.config import AppriseConfig
 from monitor.core.errors import ChannelError, ConfigError
+from monitor.core.masking import mask_url
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +48,8 @@ class AppriseChannel(Channel):
         self._apprise = apprise.Apprise()
         if not self._apprise.add(url):
             raise ConfigError(
-                f"{mask_url(url)} is not a URL Apprise understands", key="alerts.apprise"
+                f"{mask_url(url, credential=True)} is not a URL Apprise understands",
+                key="alerts.apprise",
             )
         server: Any = self._apprise[0]  # typed or not depending on the Apprise version
         self._shown = str(server.url(privacy=True))

@@ -24,7 +24,7 @@ from monitor.channels.base import Channel
 from monitor.core.backoff import Jitter, backoff_delay
 from monitor.core.clock import Clock
 from monitor.core.errors import ChannelError
-from monitor.core.secrets import mask
+from monitor.core.masking import mask
 from monitor.store import outbox
 
 logger = logging.getLogger(__name__)

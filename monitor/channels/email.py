@@ -27,10 +27,11 @@ from typing import Literal, Self
 
 from monitor.alerts import render
 from monitor.alerts.payload import Message
-from monitor.channels.base import USER_AGENT, Channel, ChannelDeps, scrub
+from monitor.channels.base import USER_AGENT, Channel, ChannelDeps
 from monitor.config import EmailConfig
 from monitor.core.clock import Clock, utcnow
 from monitor.core.errors import ChannelError
+from monitor.core.masking import mask
 
 logger = logging.getLogger(__name__)
 
@@ -159,7 +160,7 @@ class EmailChannel(Channel):
         return refused
 
     def _scrub(self, text: str) -> str:
-        return scrub(text, [self._password])
+        return mask(text, also=[self._password])
 
 
 def _reply(code: int, text: bytes | str) -> str:

@@ -26,12 +26,10 @@ from monitor.channels.base import (
     USER_AGENT,
     Channel,
     ChannelDeps,
-    mask_url,
-    scrub,
-    url_secrets,
 )
 from monitor.config import WebhookConfig
 from monitor.core.errors import ChannelError, ConfigError
+from monitor.core.masking import mask, mask_url, url_secrets
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +58,9 @@ class WebhookChannel(Channel):
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError(f"{mask_url(url)} is not an http(s) URL", key="alerts.webhooks.url")
+            raise ConfigError(
+                f"{mask_url(url, credential=True)} is not an http(s) URL", key="alerts.webhooks.url"
+            )
         super().__init__(f"webhook:{name or parts.hostname}")
         self.url = url
         self._secret = secret
@@ -81,7 +81,7 @@ class WebhookChannel(Channel):
     def describe(self) -> str:
         """``webhook:ops POST https://hooks.example/in?token=*** (signed)``."""
         signed = "signed" if self._secret else "unsigned"
-        return f"{self.name} POST {mask_url(self.url)} ({signed})"
+        return f"{self.name} POST {mask_url(self.url, credential=True)} ({signed})"
 
     def headers(self, message: Message, body: bytes) -> dict[str, str]:
         """The request headers for ``body``, including the signature when a secret is set."""
@@ -116,7 +116,8 @@ class WebhookChannel(Channel):
         permanent = 400 <= status < 500 and status not in RETRYABLE_4XX
         what = f"HTTP {status} {response.reason_phrase}"
         if 300 <= status < 400:
-            what += f" to {mask_url(response.headers.get('location', '?'))} (update the URL)"
+            where = mask_url(response.headers.get("location", "?"), credential=True)
+            what += f" to {where} (update the URL)"
         elif status == 429 and "retry-after" in response.headers:
             what += f", Retry-After: {clean(response.headers['retry-after'])}"
         snippet = clean(response.text[:_SNIPPET])
@@ -124,5 +125,5 @@ class WebhookChannel(Channel):
 
     def _error(self, text: str, permanent: bool) -> ChannelError:
         # Peers' error texts may echo the URL (with its token) back: mask both forms.
-        text = scrub(text, [self._secret, self.url, *url_secrets(self.url)])
+        text = mask(text, also=[self._secret, self.url, *url_secrets(self.url)])
         return ChannelError(f"{self.describe()}: {text}", permanent=permanent)

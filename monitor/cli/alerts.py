@@ -11,7 +11,7 @@ import click
 
 from monitor.cli.context import Ctx, handle_errors, pass_ctx
 from monitor.core.errors import ChannelError
-from monitor.core.secrets import mask
+from monitor.core.masking import mask
 from monitor.store import outbox
 
 if TYPE_CHECKING:

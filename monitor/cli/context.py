@@ -17,7 +17,7 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.core.errors import ConfigError, DatabaseError, MonitorError
-from monitor.core.secrets import mask
+from monitor.core.masking import mask
 
 if TYPE_CHECKING:
     from monitor.app import App

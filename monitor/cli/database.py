@@ -9,7 +9,7 @@ import click
 
 from monitor.cli.context import Ctx, handle_errors, pass_ctx
 from monitor.core.errors import MonitorError
-from monitor.core.secrets import mask
+from monitor.core.masking import mask
 
 
 @click.group("db")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from monitor.config import Config
-from monitor.core.secrets import mask
+from monitor.core.masking import mask, mask_url
 from monitor.core.units import format_duration
 
 
@@ -44,8 +44,12 @@ def config_summary(config: Config) -> str:
     if config.alerts.email:
         channels.append(f"email to {', '.join(config.alerts.email.to)}")
     channels += [
-        f"webhook {w.name or mask(w.url.get_secret_value())}" for w in config.alerts.webhooks
+        f"webhook {w.name or mask_url(w.url.get_secret_value(), credential=True)}"
+        for w in config.alerts.webhooks
     ]
-    channels += [f"apprise {mask(a.url.get_secret_value())}" for a in config.alerts.apprise]
+    channels += [
+        f"apprise {mask_url(a.url.get_secret_value(), credential=True)}"
+        for a in config.alerts.apprise
+    ]
     lines.append(f"alert channels: {'; '.join(channels) if channels else 'none'}")
     return "\n".join(lines)

@@ -8,7 +8,7 @@ names the file, the line and the key path of every problem found, e.g.::
 Nothing is checked later at 3 a.m.: unknown keys, wrong types, bad durations, unknown source
 kinds and missing environment variables are all reported here. ``${VAR}`` (or
 ``${VAR:-default}``) in any string is replaced from the environment; values substituted into
-secret-looking keys are registered so that logs and output mask them (``core.secrets``).
+secret-looking keys are registered so that logs and output mask them (``core.masking``).
 """
 
 from __future__ import annotations
@@ -26,12 +26,11 @@ from ruamel.yaml.error import MarkedYAMLError
 
 from monitor import sources
 from monitor.config.models import Config, ConfigFile
-from monitor.core import secrets
+from monitor.core import masking
 from monitor.core.errors import ConfigError, ConfigErrors
 from monitor.detector.settings import DetectionSettings
 from monitor.sources.base import SourceOptions
 
-SECRET_KEYS = frozenset({"password", "secret", "api_key", "token", "key", "cx"})
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 Path_ = tuple[str | int, ...]
@@ -148,8 +147,8 @@ def _interpolate(
             return ""
 
         value = _ENV.sub(repl, str(node))
-        if value != node and at and str(at[-1]).lower() in SECRET_KEYS and value:
-            secrets.register(value)
+        if value != node and at and str(at[-1]).lower() in masking.SECRET_KEYS and value:
+            masking.register(value)
         return value
     return node
 

@@ -7,7 +7,7 @@ import logging
 import sys
 from datetime import UTC, datetime
 
-from monitor.core.secrets import MaskingFilter
+from monitor.core.masking import MaskingFilter
 
 
 class JsonFormatter(logging.Formatter):

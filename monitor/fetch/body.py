@@ -1,5 +1,4 @@
-"""Bodies and URLs for the fetcher: read a body under a size cap, decide its encoding,
-and mask URLs for logs.
+"""Bodies for the fetcher: read a body under a size cap and decide its encoding.
 
 Encoding is decided once, by the fetcher, so that every parser can trust
 ``response.text``: a byte-order mark wins, then the ``charset`` of the Content-Type header,
@@ -14,7 +13,6 @@ from __future__ import annotations
 import codecs
 import re
 from contextlib import suppress
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 
@@ -33,9 +31,6 @@ _BOMS = (
 )
 # Headers describing the bytes on the wire; a complete response holds decoded bytes.
 _WIRE_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
-_SECRET_PARAMS = frozenset(
-    {"key", "api_key", "apikey", "token", "access_token", "secret", "password", "passwd"}
-)
 
 
 def normalise_charset(label: str | None) -> str | None:
@@ -81,27 +76,6 @@ def choose_encoding(content_type: str | None, body: bytes) -> str:
     if not ctype or "html" in ctype or "xml" in ctype:
         return charset_from_markup(body) or "utf-8"
     return "utf-8"
-
-
-def mask_url(url: object) -> str:
-    """``url`` with secret-looking query values and any password replaced by ``***``."""
-    text = str(url)
-    try:
-        parts = urlsplit(text)
-    except ValueError:
-        return "<unparseable url>"
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, _, hostport = netloc.rpartition("@")
-        user = userinfo.split(":", 1)[0]
-        netloc = f"{user}:***@{hostport}" if ":" in userinfo else netloc
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        if any(k.lower() in _SECRET_PARAMS for k, _ in pairs):
-            masked = [(k, "***" if k.lower() in _SECRET_PARAMS else v) for k, v in pairs]
-            query = urlencode(masked, safe="*")
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 async def read_capped(response: httpx.Response, max_bytes: int) -> bytes | None:

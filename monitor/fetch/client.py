@@ -30,8 +30,9 @@ import httpx
 
 from monitor.core.backoff import EQUAL_JITTER, backoff_delay
 from monitor.core.clock import Clock, utcnow
+from monitor.core.masking import mask_url
 from monitor.core.observation import Status
-from monitor.fetch.body import complete_response, mask_url, read_capped
+from monitor.fetch.body import complete_response, read_capped
 from monitor.fetch.policy import (
     FetchPolicy,
     FetchResult,

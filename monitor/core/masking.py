@@ -1,0 +1,103 @@
+"""The one masker: secrets never leave the process in logs, CLI output or channel errors.
+
+- ``SECRET_KEYS``: the one list of secret key names. The config loader registers every value
+  it substitutes from the environment into a key of that name; URLs have the query values
+  of these names masked.
+- ``register(value)`` remembers a secret; ``mask(text)`` hides registered secrets (and any
+  given ``also``), URL passwords and secret query values in free text; ``MaskingFilter``
+  does so for every log record.
+- ``mask_url(url)`` is a URL safe to show; ``credential=True`` is for URLs that are
+  credentials themselves (webhooks, Apprise), whose every query value and token-like path
+  segment is hidden too. ``url_secrets(url)`` lists what that hides, so a peer's error text
+  that echoes the URL can be masked as well.
+
+Google's ``cx`` is not a secret key: it identifies a search engine and is public in embed
+snippets, and logs are more useful with it (``sources/google_cse.py``).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+MASK = "***"
+SECRET_KEYS = frozenset(
+    {"password", "passwd", "secret", "token", "access_token", "key", "api_key", "apikey", "sig"}
+)
+
+_secrets: set[str] = set()
+_URL_CREDENTIALS = re.compile(
+    r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):[^@/\s]+@", re.IGNORECASE
+)
+_QUERY_SECRET = re.compile(
+    r"(?P<k>[?&](?:" + "|".join(sorted(SECRET_KEYS)) + r")=)[^&#\s]+", re.IGNORECASE
+)
+# Path segments this long, or mixing letters and digits, look like tokens (Slack, Discord...).
+_TOKENISH = re.compile(r"^(?=.*\d)(?=.*[A-Za-z]).{8,}$|^.{16,}$")
+# Shorter values are not masked: replacing them would garble ordinary text.
+_MIN_SECRET = 4
+
+
+def register(value: str) -> None:
+    """Remember ``value`` as a secret (unless it is shorter than 4 characters)."""
+    if len(value) >= _MIN_SECRET:
+        _secrets.add(value)
+
+
+def mask(text: str, also: Iterable[str | None] = ()) -> str:
+    """``text`` with registered secrets and ``also``, URL passwords and secret query values
+    masked. Longer secrets go first, so one that contains another is masked whole."""
+    for secret in sorted({*_secrets, *(s for s in also if s)}, key=len, reverse=True):
+        text = text.replace(secret, MASK)
+    text = _URL_CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", text)
+    return _QUERY_SECRET.sub(lambda m: f"{m['k']}{MASK}", text)
+
+
+def mask_url(url: object, *, credential: bool = False) -> str:
+    """``url`` safe to show: a password and secret query values masked, no fragment.
+
+    With ``credential``, every query value and token-like path segment is masked too:
+    ``https://u:pw@hooks.example/services/T0AB12CD3/B0CD34EF5?token=x`` becomes
+    ``https://u:***@hooks.example/services/T0***/B0***?token=***``.
+    """
+    try:
+        parts = urlsplit(str(url))
+    except ValueError:
+        return "<unparseable url>"
+    netloc = parts.netloc
+    if parts.password:
+        hostport = netloc.rpartition("@")[2]
+        netloc = f"{parts.username}:{MASK}@{hostport}"
+    path = parts.path
+    if credential:
+        path = "/".join(s[:2] + MASK if _TOKENISH.match(s) else s for s in path.split("/"))
+    query = parts.query
+    pairs = parse_qsl(query, keep_blank_values=True)
+    if credential or any(k.lower() in SECRET_KEYS for k, _ in pairs):
+        hidden = [(k, MASK if credential or k.lower() in SECRET_KEYS else v) for k, v in pairs]
+        query = urlencode(hidden, safe="*")
+    # The fragment is never sent to a server, and OAuth puts tokens there.
+    return urlunsplit((parts.scheme, netloc, path, query, ""))
+
+
+def url_secrets(url: str) -> list[str]:
+    """What ``mask_url(url, credential=True)`` hides: password, query values, token segments."""
+    parts = urlsplit(url)
+    found = [parts.password or ""]
+    found += [v for _, v in parse_qsl(parts.query, keep_blank_values=True)]
+    found += [s for s in parts.path.split("/") if _TOKENISH.match(s)]
+    return [f for f in found if len(f) >= _MIN_SECRET]
+
+
+class MaskingFilter(logging.Filter):
+    """A logging filter that masks secrets in the formatted message."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = mask(message)
+        if masked != message:
+            record.msg = masked
+            record.args = None
+        return True
