@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from monitor.config import Config
@@ -26,8 +25,8 @@ from monitor.core.observation import OBSERVATION_VALUES
 from monitor.detector.state import STATE_VERSION, SeriesState
 from monitor.report.marks import AlertMark
 from monitor.report.vanished import VanishedView, vanished_views
-from monitor.store.catalog import CONTROL_PERSON_PREFIX, control_person_name
-from monitor.store.models import Alert, Episode, Person, Series, Snapshot, SourceRow, Term
+from monitor.store import report_reads as reads
+from monitor.store.catalog import control_person_name
 
 logger = logging.getLogger(__name__)
 
@@ -122,149 +121,80 @@ class PersonView:
 
 def known_people(session: Session) -> list[str]:
     """Watched people in the database (controls are shown with them, not alone)."""
-    return list(
-        session.scalars(
-            select(Person.name)
-            .where(Person.name.not_like(f"{CONTROL_PERSON_PREFIX}%"))
-            .order_by(Person.name)
-        )
-    )
+    return [name for _, name in reads.watched_people(session)]
 
 
 def person_view(session: Session, config: Config, name: str) -> PersonView:
     """The report data of ``name``; ``MonitorError`` when there is no such person."""
-    person = session.scalar(select(Person).where(Person.name == name))
+    person = reads.person_named(session, name)
     if person is None:
         known = ", ".join(known_people(session)[:10]) or "none yet"
         raise MonitorError(f"no person named {name!r} in the database (known: {known})")
-    series = _series_views(session, config, [person.id])
+    series = series_views(session, config, [person.person_id], MAX_POINTS, spans=True)
     sources = sorted({s.source for s in series})
-    controls = _series_views(
-        session,
-        config,
-        list(
-            session.scalars(
-                select(Person.id).where(Person.name.in_([control_person_name(s) for s in sources]))
-            )
-        ),
-    )
-    alerts = _alerts(session, person.id, series + controls)
+    control_ids = reads.person_ids(session, [control_person_name(s) for s in sources])
+    controls = series_views(session, config, control_ids, MAX_POINTS, spans=True)
+    alerts = _alerts(session, person.person_id, series + controls)
     vanished, total = vanished_views(session, [s.series_id for s in series], alerts)
     return PersonView(
         person.name, person.role, person.notes, series, controls, alerts, vanished, total
     )
 
 
-def _series_views(session: Session, config: Config, person_ids: Sequence[int]) -> list[SeriesView]:
-    if not person_ids:
-        return []
-    rows = session.execute(
-        select(Series, Person.name, Term.text, SourceRow.name)
-        .join(Person, Person.id == Series.person_id)
-        .join(Term, Term.id == Series.term_id)
-        .join(SourceRow, SourceRow.id == Series.source_id)
-        .where(Series.person_id.in_(list(person_ids)))
-        .order_by(SourceRow.name, Term.id, Series.vantage)
-    ).all()
+def series_views(
+    session: Session, config: Config, person_ids: Sequence[int], limit: int, *, spans: bool
+) -> list[SeriesView]:
+    """The series of ``person_ids`` (by source, term, vantage), each with its latest
+    ``limit`` checks and the detector's view, and with its episodes when ``spans``."""
     views = []
-    for series, person, term, source in rows:
-        view = SeriesView(series.id, person, term, source, series.vantage, series.role)
-        view.points, view.total_checks = points(session, series.id, MAX_POINTS)
+    for row in reads.series_rows(session, person_ids):
+        view = SeriesView(row.series_id, row.person, row.term, row.source, row.vantage, row.role)
+        view.points, view.total_checks = points(session, row.series_id, limit)
         view.detector_status, view.baseline, view.stale = detector_summary(
-            config, source, series.detector_state
+            config, row.source, row.detector_state
         )
-        view.spans = _spans(session, series.id, series.source_id)
+        if spans:
+            view.spans = [
+                EpisodeSpan(
+                    e.episode_id,
+                    e.kind,
+                    e.state,
+                    e.opened_at,
+                    e.closed_at,
+                    e.baseline,
+                    e.metric,
+                    e.series_id is None,
+                )
+                for e in reads.episode_rows(session, row.series_id, row.source_id)
+            ]
         views.append(view)
     return views
 
 
 def points(session: Session, series_id: int, limit: int) -> tuple[list[CheckPoint], int]:
     """The latest ``limit`` checks, oldest first, and how many checks there are in all."""
-    snaps = list(
-        session.scalars(
-            select(Snapshot)
-            .where(Snapshot.series_id == series_id)
-            .order_by(Snapshot.id.desc())
-            .limit(limit + 1)
-        )
-    )
-    total = len(snaps)
-    if total > limit:
-        total = (
-            session.scalar(
-                select(func.count()).select_from(Snapshot).where(Snapshot.series_id == series_id)
-            )
-            or 0
-        )
-        snaps = snaps[:limit]
-    points = [
-        CheckPoint(s.id, s.finished_at, s.status, s.image_count, s.reason, s.excluded)
-        for s in reversed(snaps)
-    ]
-    return points, total
-
-
-def _spans(session: Session, series_id: int, source_id: int) -> list[EpisodeSpan]:
-    rows = session.scalars(
-        select(Episode)
-        .where(
-            or_(
-                Episode.series_id == series_id,
-                (Episode.series_id.is_(None)) & (Episode.source_id == source_id),
-            )
-        )
-        .order_by(Episode.opened_at, Episode.id)
-    )
+    rows, total = reads.recent_checks(session, series_id, limit)
     return [
-        EpisodeSpan(
-            e.id,
-            e.kind,
-            e.state,
-            e.opened_at,
-            e.closed_at,
-            e.baseline,
-            e.metric,
-            e.series_id is None,
-        )
-        for e in rows
-    ]
+        CheckPoint(r.snapshot_id, r.finished_at, r.status, r.image_count, r.reason, r.excluded)
+        for r in rows
+    ], total
 
 
 def _alerts(session: Session, person_id: int, views: list[SeriesView]) -> list[AlertMark]:
     """The person's alerts, and source-wide ones on their sources; newest last."""
-    source_ids = {
-        sid
-        for sid in session.scalars(
-            select(Series.source_id).where(Series.id.in_([v.series_id for v in views]))
+    rows = reads.person_alerts(session, person_id, [v.series_id for v in views], MAX_ALERTS)
+    marks = [
+        AlertMark(
+            a.alert_id,
+            a.created_at,
+            a.event,
+            a.source or _str(a.payload.get("source")),
+            _str(a.payload.get("term")),
+            _str(a.payload.get("reason")) or "",
+            a.series_id,
         )
-    }
-    rows = session.execute(
-        select(Alert, SourceRow.name)
-        .outerjoin(SourceRow, SourceRow.id == Alert.source_id)
-        .where(
-            or_(
-                Alert.person_id == person_id,
-                Alert.series_id.in_([v.series_id for v in views]),
-                (Alert.person_id.is_(None)) & (Alert.source_id.in_(source_ids)),
-            )
-        )
-        .order_by(Alert.id.desc())
-        .limit(MAX_ALERTS)
-    ).all()
-    marks = []
-    for alert, source in reversed(rows):
-        payload: dict[str, Any] = alert.payload if isinstance(alert.payload, dict) else {}
-        marks.append(
-            AlertMark(
-                alert.id,
-                alert.created_at,
-                alert.event,
-                source or _str(payload.get("source")),
-                _str(payload.get("term")),
-                _str(payload.get("reason")) or "",
-                alert.series_id,
-            )
-        )
+        for a in rows
+    ]
     by_series = {v.series_id: v for v in views}
     for mark in marks:
         if mark.series_id in by_series:

@@ -10,13 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitor.config import Config
-from monitor.report.data import SeriesView, detector_summary, points
-from monitor.store.catalog import CONTROL_PERSON_PREFIX
-from monitor.store.models import Person, Series, SourceRow, Term
+from monitor.report.data import SeriesView, series_views
+from monitor.store.report_reads import watched_people
 
 SPARK_POINTS = 40
 STATE_ORDER = ("dropped", "partial", "failing", "pending", "stale", "normal", "insufficient_data")
@@ -60,39 +58,18 @@ class Overview:
 
 def overview(session: Session, config: Config) -> Overview:
     """The grid of the overview page; empty when nothing is in the database yet."""
-    people = session.execute(
-        select(Person.id, Person.name)
-        .where(Person.name.not_like(f"{CONTROL_PERSON_PREFIX}%"))
-        .order_by(Person.name)
-    ).all()
-    sources: set[str] = set()
-    rows: list[tuple[str, dict[str, Cell]]] = []
+    people = watched_people(session)
+    # The series of everyone in one query, not one per person; the checks are still read
+    # per series, and only the last ``SPARK_POINTS`` of each.
+    by_person: dict[str, dict[str, list[SeriesView]]] = {}
     latest: datetime | None = None
-    for pid, name in people:
-        views = _series_views_recent(session, config, pid)
-        cells: dict[str, list[SeriesView]] = {}
-        for v in views:
-            cells.setdefault(v.source, []).append(v)
-            if v.last is not None and (latest is None or v.last.t > latest):
-                latest = v.last.t
-        sources.update(cells)
-        rows.append((name, {k: Cell(tuple(v)) for k, v in cells.items()}))
+    for v in series_views(session, config, [pid for pid, _ in people], SPARK_POINTS, spans=False):
+        by_person.setdefault(v.person, {}).setdefault(v.source, []).append(v)
+        if v.last is not None and (latest is None or v.last.t > latest):
+            latest = v.last.t
+    rows: list[tuple[str, dict[str, Cell]]] = [
+        (name, {k: Cell(tuple(v)) for k, v in by_person.get(name, {}).items()})
+        for _, name in people
+    ]
+    sources = {source for cells in by_person.values() for source in cells}
     return Overview(sorted(sources), rows, latest)
-
-
-def _series_views_recent(session: Session, config: Config, person_id: int) -> list[SeriesView]:
-    views = []
-    for series, term, source in session.execute(
-        select(Series, Term.text, SourceRow.name)
-        .join(Term, Term.id == Series.term_id)
-        .join(SourceRow, SourceRow.id == Series.source_id)
-        .where(Series.person_id == person_id)
-        .order_by(SourceRow.name, Term.id)
-    ).all():
-        view = SeriesView(series.id, "", term, source, series.vantage, series.role)
-        view.points, view.total_checks = points(session, series.id, SPARK_POINTS)
-        view.detector_status, view.baseline, view.stale = detector_summary(
-            config, source, series.detector_state
-        )
-        views.append(view)
-    return views

@@ -20,15 +20,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from monitor.core.observation import ImageItem
 from monitor.core.urls import normalize_url
 from monitor.report.marks import AlertMark
-from monitor.store.models import Alert, Image, Series, SeriesImage, SourceRow, Term
-from monitor.store.snapshots import url_hash
+from monitor.store.report_reads import AlertRow, alerts_by_id
 from monitor.store.thumbnails import same_photo_elsewhere
+from monitor.store.vanished_reads import image_state, sources_showing, vanished_rows
 
 MAX_VANISHED = 300
 
@@ -60,32 +58,21 @@ def vanished_views(
     """The gallery of ``series_ids`` (see module docstring) and the total before the cap."""
     if not series_ids:
         return [], 0
-    gone = (SeriesImage.series_id.in_(list(series_ids))) & (SeriesImage.seen_open.is_(False))
-    total = session.scalar(select(func.count()).select_from(SeriesImage).where(gone)) or 0
-    rows = session.execute(
-        select(SeriesImage, Image, SourceRow.name, Term.text)
-        .join(Image, Image.id == SeriesImage.image_id)
-        .join(Series, Series.id == SeriesImage.series_id)
-        .join(SourceRow, SourceRow.id == Series.source_id)
-        .join(Term, Term.id == Series.term_id)
-        .where(gone)
-        .order_by(SeriesImage.last_seen.desc(), Image.id)
-        .limit(MAX_VANISHED)
-    ).all()
+    rows, total = vanished_rows(session, series_ids, MAX_VANISHED)
     views: dict[tuple[str, str], VanishedView] = {}
-    for si, img, source, term in rows:
-        views[(normalize_url(img.image_url), source)] = VanishedView(
-            img.id,
-            si.series_id,
-            img.image_url,
-            img.thumb_url,
-            img.page_url,
-            img.title,
-            img.domain,
-            source,
-            term,
-            si.first_seen,
-            si.last_seen,
+    for r in rows:
+        views[(normalize_url(r.image_url), r.source)] = VanishedView(
+            r.image_id,
+            r.series_id,
+            r.image_url,
+            r.thumb_url,
+            r.page_url,
+            r.title,
+            r.domain,
+            r.source,
+            r.term,
+            r.first_seen,
+            r.last_seen,
         )
     extra = _from_alerts(session, alerts, views)
     _fill_still_seen(session, series_ids, list(views.values()) + extra)
@@ -104,13 +91,10 @@ def _from_alerts(
 ) -> list[VanishedView]:
     """Attach alert ids to known entries; entries for alerted images not among them."""
     ids = [a.alert_id for a in alerts if a.event in ("drop", "partial")]
-    if not ids:
-        return []
     extra: dict[tuple[str, str], VanishedView] = {}
-    for alert in session.scalars(select(Alert).where(Alert.id.in_(ids)).order_by(Alert.id)):
-        payload: dict[str, Any] = alert.payload if isinstance(alert.payload, dict) else {}
-        source = payload.get("source")
-        items = payload.get("vanished_images")
+    for alert in alerts_by_id(session, ids):
+        source = alert.payload.get("source")
+        items = alert.payload.get("vanished_images")
         if not isinstance(source, str) or not isinstance(items, list):
             continue
         for vi in items:
@@ -119,25 +103,19 @@ def _from_alerts(
             key = (normalize_url(vi["image_url"]), source)
             view = views.get(key) or extra.get(key)
             if view is None:
-                view = extra[key] = _view_from_payload(session, alert, source, payload, vi)
-            if alert.id not in view.alert_ids:
-                view.alert_ids.append(alert.id)
+                view = extra[key] = _view_from_payload(session, alert, source, vi)
+            if alert.alert_id not in view.alert_ids:
+                view.alert_ids.append(alert.alert_id)
     return list(extra.values())
 
 
 def _view_from_payload(
-    session: Session, alert: Alert, source: str, payload: dict[str, Any], vi: dict[str, Any]
+    session: Session, alert: AlertRow, source: str, vi: dict[str, Any]
 ) -> VanishedView:
     """An alerted image that is not (or no longer) among the vanished rows."""
-    img = session.scalar(
-        select(Image).where(Image.url_hash == url_hash(ImageItem(vi["image_url"])))
-    )
-    back = False
-    if img is not None and alert.series_id is not None:
-        si = session.get(SeriesImage, (alert.series_id, img.id))
-        back = bool(si is not None and si.seen_open)
+    image_id, back = image_state(session, vi["image_url"], alert.series_id)
     return VanishedView(
-        img.id if img is not None else None,
+        image_id,
         alert.series_id,
         vi["image_url"],
         _opt(vi.get("thumb_url")),
@@ -145,7 +123,7 @@ def _view_from_payload(
         _opt(vi.get("title")),
         _opt(vi.get("domain")),
         source,
-        _opt(payload.get("term")),
+        _opt(alert.payload.get("term")),
         _when(vi.get("first_seen")),
         _when(vi.get("last_seen")),
         back=back,
@@ -159,18 +137,7 @@ def _fill_still_seen(
     ids = [v.image_id for v in views if v.image_id is not None]
     if not ids:
         return
-    where: dict[int, set[str]] = {}
-    for image_id, source in session.execute(
-        select(SeriesImage.image_id, SourceRow.name)
-        .join(Series, Series.id == SeriesImage.series_id)
-        .join(SourceRow, SourceRow.id == Series.source_id)
-        .where(
-            SeriesImage.series_id.in_(list(series_ids)),
-            SeriesImage.seen_open.is_(True),
-            SeriesImage.image_id.in_(ids),
-        )
-    ).all():
-        where.setdefault(image_id, set()).add(source)
+    where = sources_showing(session, series_ids, ids)
     for v in views:
         if v.image_id is not None:
             v.still_seen_on = sorted(where.get(v.image_id, set()) - {v.source})
