@@ -26,7 +26,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from monitor.alerts import render
 from monitor.alerts.payload import AlertPayload, Message, build_payload, vanished_image
 from monitor.channels import build_channels
-from monitor.channels.email import EmailChannel
+from monitor.channels.mail import EmailChannel
 from monitor.config import AlertsConfig
 from monitor.core.clock import FakeClock
 from monitor.core.errors import ChannelError

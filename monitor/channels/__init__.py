@@ -19,7 +19,7 @@ from monitor.core.errors import ConfigError
 from monitor.core.registry import load_plugin
 
 REGISTRY: dict[str, str] = {
-    "email": "monitor.channels.email:EmailChannel",
+    "email": "monitor.channels.mail:EmailChannel",
     "webhook": "monitor.channels.webhook:WebhookChannel",
     "apprise": "monitor.channels.apprise:AppriseChannel",
 }

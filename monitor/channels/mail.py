@@ -1,4 +1,5 @@
-"""Email over SMTP: STARTTLS, implicit TLS or plain, with or without login.
+"""Email over SMTP (channel kind ``email``): STARTTLS, implicit TLS or plain, with or without
+login. The module is ``mail`` so that it does not shadow the stdlib's ``email`` package.
 
 The stdlib ``smtplib`` runs in a worker thread (``asyncio.to_thread``): alerts are few, so a
 blocking client per message costs nothing and spares a dependency. Each mail is
