@@ -17,7 +17,7 @@ def config_group() -> None:
 @handle_errors
 def config_check(ctx: Ctx) -> None:
     """Validate the config and print a summary: people, terms, sources, series, checks/day."""
-    from monitor.cli.summary import config_summary
+    from monitor.config.summary import config_summary
 
     config = ctx.load()
     click.echo(config_summary(config))

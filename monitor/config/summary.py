@@ -1,10 +1,13 @@
-"""The summary printed by ``config check``: what the config will make the monitor do."""
+"""What a validated config will make the monitor do, in lines a person reads (``config check``).
+
+Safe to print: the database URL's password and webhook and Apprise tokens are masked.
+"""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from monitor.config import Config
+from monitor.config.models import Config
 from monitor.core.masking import mask, mask_url
 from monitor.core.units import format_duration
 
