@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from monitor.config import load_config, parse_config
+from monitor.config.summary import config_summary
 from monitor.core import masking
 from monitor.core.errors import ConfigError
 
@@ -172,3 +173,16 @@ def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         load_config(tmp_path / "nope.yaml")
     assert "file not found" in str(err.value)
+
+
+def test_config_check_summary_hides_webhook_and_apprise_tokens() -> None:
+    text = MINIMAL + (
+        "alerts:\n"
+        "  webhooks: [{url: 'https://hooks.x/services/T0AB12CD3/B0CD34EF5'}]\n"
+        "  apprise: ['tgram://123456:AAH5dq7Tcv/987', 'slack://T1JJ3T3L2/A1BRTD4JD/x']\n"
+    )
+    summary = config_summary(parse(text))
+    assert summary.splitlines()[-1] == (
+        "alert channels: webhook https://hooks.x/services/T0***/B0***; "
+        "apprise tgram://123456:AA***/987; apprise slack://T1***/A1***/x"
+    )

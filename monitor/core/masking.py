@@ -60,19 +60,21 @@ def mask_url(url: object, *, credential: bool = False) -> str:
 
     With ``credential``, every query value and token-like path segment is masked too:
     ``https://u:pw@hooks.example/services/T0AB12CD3/B0CD34EF5?token=x`` becomes
-    ``https://u:***@hooks.example/services/T0***/B0***?token=***``.
+    ``https://u:***@hooks.example/services/T0***/B0***?token=***``; so are tokens where a
+    host or port would be, as Apprise URLs have them (``tgram://123456:AA***/987``).
     """
     try:
         parts = urlsplit(str(url))
     except ValueError:
         return "<unparseable url>"
-    netloc = parts.netloc
+    userinfo, at, hostport = parts.netloc.rpartition("@")
     if parts.password:
-        hostport = netloc.rpartition("@")[2]
-        netloc = f"{parts.username}:{MASK}@{hostport}"
+        userinfo = f"{parts.username}:{MASK}"
     path = parts.path
     if credential:
-        path = "/".join(s[:2] + MASK if _TOKENISH.match(s) else s for s in path.split("/"))
+        hostport = _hostport(hostport)[0]
+        path = "/".join(_hide(s) if _TOKENISH.match(s) else s for s in path.split("/"))
+    netloc = userinfo + at + hostport
     query = parts.query
     pairs = parse_qsl(query, keep_blank_values=True)
     if credential or any(k.lower() in SECRET_KEYS for k, _ in pairs):
@@ -88,7 +90,28 @@ def url_secrets(url: str) -> list[str]:
     found = [parts.password or ""]
     found += [v for _, v in parse_qsl(parts.query, keep_blank_values=True)]
     found += [s for s in parts.path.split("/") if _TOKENISH.match(s)]
+    found += _hostport(parts.netloc.rpartition("@")[2])[1]
     return [f for f in found if len(f) >= _MIN_SECRET]
+
+
+def _hostport(hostport: str) -> tuple[str, list[str]]:
+    """``hostport`` with tokens hidden, and those tokens: Apprise URLs put them where a host
+    or a port would be (``tgram://123456:AAH.../chat``, ``slack://T1JJ3T3L2/...``)."""
+    if hostport.startswith("["):  # an IPv6 literal: its colons are not ports
+        return hostport, []
+    host, colon, port = hostport.partition(":")
+    tokens = []
+    if "." not in host and _TOKENISH.match(host):  # a host name has a dot, or is plain
+        tokens.append(host)
+        host = _hide(host)
+    if port and not port.isdigit():  # a port is digits
+        tokens.append(port)
+        port = _hide(port)
+    return host + colon + port, tokens
+
+
+def _hide(token: str) -> str:
+    return token[:2] + MASK
 
 
 class MaskingFilter(logging.Filter):
