@@ -50,7 +50,7 @@ class SeriesRow(NamedTuple):
     detector_state: dict[str, Any] | None
 
 
-class CheckRow(NamedTuple):
+class RecentCheck(NamedTuple):
     """One snapshot: ``image_count`` is None when the check failed."""
 
     snapshot_id: int
@@ -139,7 +139,7 @@ def series_rows(session: Session, person_ids: Sequence[int]) -> list[SeriesRow]:
     ]
 
 
-def recent_checks(session: Session, series_id: int, limit: int) -> tuple[list[CheckRow], int]:
+def recent_checks(session: Session, series_id: int, limit: int) -> tuple[list[RecentCheck], int]:
     """The latest ``limit`` snapshots of ``series_id``, oldest first, and how many snapshots
     the series has in all."""
     # One row more than asked tells whether there are more, so the count query runs only
@@ -166,7 +166,7 @@ def recent_checks(session: Session, series_id: int, limit: int) -> tuple[list[Ch
             or 0
         )
         snaps = snaps[:limit]
-    return [CheckRow(*s) for s in reversed(snaps)], total
+    return [RecentCheck(*s) for s in reversed(snaps)], total
 
 
 def episode_rows(session: Session, series_id: int, source_id: int) -> list[EpisodeRow]:
