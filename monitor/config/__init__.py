@@ -18,7 +18,7 @@ from monitor.config.models import (
     EvidenceConfig,
     PersonConfig,
     ServerConfig,
-    Term,
+    TermConfig,
     WebhookConfig,
 )
 
@@ -31,7 +31,7 @@ __all__ = [
     "EvidenceConfig",
     "PersonConfig",
     "ServerConfig",
-    "Term",
+    "TermConfig",
     "WebhookConfig",
     "load_config",
     "parse_config",

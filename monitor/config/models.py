@@ -36,7 +36,7 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
-class Term(_Model):
+class TermConfig(_Model):
     """One query string and, optionally, its language (``zh``, ``en``)."""
 
     text: str = Field(min_length=1)
@@ -47,7 +47,7 @@ class PersonConfig(_Model):
     """A person watched (or a stable control person); every name and alias is a query."""
 
     name: str = Field(min_length=1)
-    aliases: tuple[Term, ...] = ()
+    aliases: tuple[TermConfig, ...] = ()
     role: Literal["watch", "control"] = "watch"
     notes: str = ""
     lang: str | None = None
@@ -59,9 +59,9 @@ class PersonConfig(_Model):
         return _strings_as("text", value)
 
     @property
-    def terms(self) -> tuple[Term, ...]:
+    def terms(self) -> tuple[TermConfig, ...]:
         """The name first, then the aliases, without duplicates."""
-        out: list[Term] = [Term(text=self.name, lang=self.lang)]
+        out: list[TermConfig] = [TermConfig(text=self.name, lang=self.lang)]
         for alias in self.aliases:
             if alias.text not in {t.text for t in out}:
                 out.append(alias)
