@@ -15,7 +15,8 @@ import socket
 import httpx
 
 from monitor.fetch.client import Fetcher, FetchPolicy
-from monitor.fetch.policy import HostLimiter, network_reason
+from monitor.fetch.limiter import HostLimiter
+from monitor.fetch.retry import network_reason
 from monitor.sources.base import SourceOptions
 from tests.helpers.fetch import FakeTime, get, make_fetcher
 

@@ -33,15 +33,9 @@ from monitor.core.clock import Clock, utcnow
 from monitor.core.masking import mask_url
 from monitor.core.observation import Status
 from monitor.fetch.body import complete_response, read_capped
-from monitor.fetch.policy import (
-    FetchPolicy,
-    FetchResult,
-    HostLimiter,
-    Monotonic,
-    Sleep,
-    network_reason,
-    retry_after_seconds,
-)
+from monitor.fetch.limiter import HostLimiter
+from monitor.fetch.policy import FetchPolicy, FetchResult, Monotonic, Sleep
+from monitor.fetch.retry import network_reason, retry_after_seconds
 
 __all__ = ["FetchPolicy", "FetchResult", "Fetcher"]
 

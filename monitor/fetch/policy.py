@@ -4,23 +4,14 @@
   retries, proxy, headers), flattened into plain numbers once at start-up.
 - ``FetchResult``: a complete response, or a failure carrying the ``Status`` the check
   will be stored with. A failure may still carry the response (a 403 page is evidence).
-- ``HostLimiter``: politeness for one host — at most ``concurrency`` requests in flight and
-  consecutive request starts spaced by at least the rate's interval, plus jitter.
-- ``retry_after_seconds``: how long the server asked us to wait (the backoff otherwise is
-  ``core.backoff``); ``network_reason``: a network failure in a few words.
+
+Politeness per host is ``fetch.limiter``; what a failure means for a retry, ``fetch.retry``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import email.utils
-import math
-import random
-import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager, suppress
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import httpx
 
@@ -98,94 +89,3 @@ class FetchResult:
     def ok(self) -> bool:
         """True when a complete 2xx response was read."""
         return self.status is None
-
-
-class HostLimiter:
-    """Politeness for one host: ``concurrency`` requests in flight, starts spaced out.
-
-    A request reserves the next free start time and then sleeps until it; reserving is
-    done without awaiting, so concurrent callers always get distinct, spaced slots.
-    Jitter only ever lengthens the gap, so the configured rate is never exceeded.
-    ``defer`` pushes the next start back when the server asks us to slow down
-    (``Retry-After``): every request to the host waits, not only the one that was told.
-    """
-
-    def __init__(
-        self,
-        interval: float,
-        concurrency: int,
-        *,
-        sleep: Sleep,
-        monotonic: Monotonic,
-        rng: random.Random,
-        jitter: float = 0.25,
-    ) -> None:
-        self.interval = interval
-        self.concurrency = concurrency
-        self._semaphore = asyncio.Semaphore(concurrency)
-        self._next_start = -math.inf
-        self._sleep = sleep
-        self._monotonic = monotonic
-        self._rng = rng
-        self._jitter = jitter
-
-    @asynccontextmanager
-    async def slot(self) -> AsyncIterator[float]:
-        """Hold one of the host's request slots; yields the seconds spent waiting for it."""
-        async with self._semaphore:
-            now = self._monotonic()
-            start = max(now, self._next_start)
-            gap = self.interval * (1.0 + self._rng.uniform(0.0, self._jitter))
-            self._next_start = start + gap
-            delay = start - now
-            if delay > 0:
-                await self._sleep(delay)
-            yield max(delay, 0.0)
-
-    def defer(self, seconds: float) -> None:
-        """Start nothing on this host for ``seconds`` from now."""
-        self._next_start = max(self._next_start, self._monotonic() + seconds)
-
-
-def retry_after_seconds(response: httpx.Response, now: datetime) -> float | None:
-    """Seconds the server asked us to wait, from ``Retry-After``; ``None`` if absent/invalid.
-
-    An HTTP date is measured against the response's own ``Date`` header when it has one:
-    that cancels out any skew between the server's clock and ours.
-    """
-    value = response.headers.get("retry-after", "").strip()
-    if not value:
-        return None
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    reference = now
-    served = response.headers.get("date")
-    if served:
-        with suppress(TypeError, ValueError):
-            reference = email.utils.parsedate_to_datetime(served)
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    if reference.tzinfo is None:
-        reference = reference.replace(tzinfo=UTC)
-    return max(0.0, (when - reference).total_seconds())
-
-
-def network_reason(exc: Exception) -> str:
-    """A short reason for a network failure; the OS error underneath says the most."""
-    cause: BaseException | None = exc
-    for _ in range(8):  # a bounded walk: exception chains can, rarely, loop
-        if cause is None:
-            break
-        if isinstance(cause, ConnectionRefusedError) or "refused" in str(cause).lower():
-            return "connection refused"
-        if isinstance(cause, socket.gaierror) or "name or service not known" in str(cause):
-            return "DNS lookup failed"
-        cause = cause.__cause__ or cause.__context__
-    text = str(exc) or type(exc).__name__
-    if isinstance(exc, httpx.ProxyError):
-        return f"proxy error: {text}"
-    return f"{type(exc).__name__}: {text}"[:200]

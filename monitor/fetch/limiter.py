@@ -1,0 +1,60 @@
+"""Politeness for one host: at most ``concurrency`` requests in flight and consecutive
+request starts spaced by at least the rate's interval, plus jitter; ``Retry-After`` pushes
+every later request to the host back."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from monitor.fetch.policy import Monotonic, Sleep
+
+
+class HostLimiter:
+    """Politeness for one host: ``concurrency`` requests in flight, starts spaced out.
+
+    A request reserves the next free start time and then sleeps until it; reserving is
+    done without awaiting, so concurrent callers always get distinct, spaced slots.
+    Jitter only ever lengthens the gap, so the configured rate is never exceeded.
+    ``defer`` pushes the next start back when the server asks us to slow down
+    (``Retry-After``): every request to the host waits, not only the one that was told.
+    """
+
+    def __init__(
+        self,
+        interval: float,
+        concurrency: int,
+        *,
+        sleep: Sleep,
+        monotonic: Monotonic,
+        rng: random.Random,
+        jitter: float = 0.25,
+    ) -> None:
+        self.interval = interval
+        self.concurrency = concurrency
+        self._semaphore = asyncio.Semaphore(concurrency)
+        self._next_start = -math.inf
+        self._sleep = sleep
+        self._monotonic = monotonic
+        self._rng = rng
+        self._jitter = jitter
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[float]:
+        """Hold one of the host's request slots; yields the seconds spent waiting for it."""
+        async with self._semaphore:
+            now = self._monotonic()
+            start = max(now, self._next_start)
+            gap = self.interval * (1.0 + self._rng.uniform(0.0, self._jitter))
+            self._next_start = start + gap
+            delay = start - now
+            if delay > 0:
+                await self._sleep(delay)
+            yield max(delay, 0.0)
+
+    def defer(self, seconds: float) -> None:
+        """Start nothing on this host for ``seconds`` from now."""
+        self._next_start = max(self._next_start, self._monotonic() + seconds)

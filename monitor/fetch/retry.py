@@ -1,0 +1,56 @@
+"""What a failed attempt says about the next one: how long the server asked us to wait
+(``Retry-After``; the backoff otherwise is ``core.backoff``), and a network failure in a few
+words for the check's reason."""
+
+from __future__ import annotations
+
+import email.utils
+import socket
+from contextlib import suppress
+from datetime import UTC, datetime
+
+import httpx
+
+
+def retry_after_seconds(response: httpx.Response, now: datetime) -> float | None:
+    """Seconds the server asked us to wait, from ``Retry-After``; ``None`` if absent/invalid.
+
+    An HTTP date is measured against the response's own ``Date`` header when it has one:
+    that cancels out any skew between the server's clock and ours.
+    """
+    value = response.headers.get("retry-after", "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    reference = now
+    served = response.headers.get("date")
+    if served:
+        with suppress(TypeError, ValueError):
+            reference = email.utils.parsedate_to_datetime(served)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    if reference.tzinfo is None:
+        reference = reference.replace(tzinfo=UTC)
+    return max(0.0, (when - reference).total_seconds())
+
+
+def network_reason(exc: Exception) -> str:
+    """A short reason for a network failure; the OS error underneath says the most."""
+    cause: BaseException | None = exc
+    for _ in range(8):  # a bounded walk: exception chains can, rarely, loop
+        if cause is None:
+            break
+        if isinstance(cause, ConnectionRefusedError) or "refused" in str(cause).lower():
+            return "connection refused"
+        if isinstance(cause, socket.gaierror) or "name or service not known" in str(cause):
+            return "DNS lookup failed"
+        cause = cause.__cause__ or cause.__context__
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, httpx.ProxyError):
+        return f"proxy error: {text}"
+    return f"{type(exc).__name__}: {text}"[:200]
