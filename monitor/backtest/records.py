@@ -36,6 +36,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, cast
 
+from monitor.core.clock import iso_utc
 from monitor.core.observation import OBSERVATION_STATUSES, Status
 from monitor.detector.points import Point, Role, SeriesKey
 
@@ -230,7 +231,7 @@ class JsonlReader:
                     yield BadInput(
                         where,
                         f"time goes backwards: {obj['t']} is before the previous record's "
-                        f"{last_t.isoformat()} (input must be sorted by t)",
+                        f"{iso_utc(last_t)} (input must be sorted by t)",
                     )
                     continue
                 last_ts, last_t = ts, record.point.t

@@ -33,9 +33,10 @@ from pydantic import ValidationError
 
 from monitor.backtest.payloads import ImageTracker, Payloads
 from monitor.backtest.records import BadInput, Record
+from monitor.core.clock import iso_utc
 from monitor.core.errors import ConfigError
 from monitor.detector import DetectionSettings, Engine, parse_assignments
-from monitor.detector.events import Event, iso
+from monitor.detector.events import Event
 
 if TYPE_CHECKING:
     from monitor.config import Config
@@ -151,7 +152,7 @@ class Replayer:
         return self._alerts(self.engine.finish())
 
     def _alerts(self, events: list[Event]) -> list[ReplayedAlert]:
-        return [{"t": iso(e.t), **self.payloads.payload(e)} for e in events]
+        return [{"t": iso_utc(e.t), **self.payloads.payload(e)} for e in events]
 
 
 @dataclass(slots=True)

@@ -7,6 +7,7 @@ import logging
 import sys
 from datetime import UTC, datetime
 
+from monitor.core.clock import iso_utc
 from monitor.core.masking import MaskingFilter
 
 
@@ -17,7 +18,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         out = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "time": iso_utc(datetime.fromtimestamp(record.created, UTC), timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),

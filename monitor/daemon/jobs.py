@@ -25,7 +25,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.config import Config
-from monitor.core.clock import Clock
+from monitor.core.clock import Clock, iso_utc
 from monitor.core.metrics import Metrics
 from monitor.daemon.schedule import first_run
 
@@ -79,7 +79,7 @@ def schedule_jobs(
             "source %s: every %s, next round at %s",
             name,
             opts.every,
-            start.isoformat(timespec="seconds"),
+            iso_utc(start),
         )
     common: dict[str, Any] = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 30}
     scheduler.add_job(

@@ -22,6 +22,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from sqlalchemy import func, select
 
+from monitor.core.clock import iso_utc
 from monitor.core.errors import MonitorError
 from monitor.core.metrics import Metrics
 from monitor.store import outbox
@@ -45,13 +46,13 @@ def health(app: App) -> tuple[bool, dict[str, Any]]:
     if beat is None or now - beat > HEARTBEAT_MAX_AGE:
         problems.append("heartbeat is old" if beat else "no heartbeat yet")
     if oldest is not None and now - oldest > OUTBOX_MAX_AGE:
-        problems.append(f"undelivered alerts since {oldest.isoformat(timespec='seconds')}")
+        problems.append(f"undelivered alerts since {iso_utc(oldest)}")
     facts = {
         "ok": not problems,
         "problems": problems,
-        "heartbeat": beat.isoformat() if beat else None,
+        "heartbeat": iso_utc(beat) if beat else None,
         "outbox_depth": depth,
-        "outbox_oldest": oldest.isoformat() if oldest else None,
+        "outbox_oldest": iso_utc(oldest) if oldest else None,
     }
     return not problems, facts
 

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from monitor.core.clock import iso_utc
 from monitor.detector.corroboration import sort_peers, summarize
 from monitor.detector.events import Event, PeerSummary
 from monitor.detector.health import SourceHealth
@@ -88,7 +89,7 @@ class Engine:
         time goes backwards."""
         ts = point.t.timestamp()
         if ts < self._last_ts:
-            raise ValueError(f"records must be in time order: {point.t.isoformat()} is earlier")
+            raise ValueError(f"records must be in time order: {iso_utc(point.t)} is earlier")
         self._last_ts = ts
         self.observations += 1
         if key not in self._seen:

@@ -26,11 +26,6 @@ Classification = Literal["single_source", "corroborated", "global"]
 EpisodeInfoState = Literal["open", "partial", "resolved"]
 
 
-def iso(moment: datetime) -> str:
-    """``2024-05-01T12:00:00Z`` (seconds precision, UTC)."""
-    return moment.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def from_ts(ts: float) -> datetime:
     """The aware UTC datetime of epoch seconds."""
     return datetime.fromtimestamp(ts, UTC)

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from monitor.detector.events import ControlReading, from_ts, iso
+from monitor.core.clock import iso_utc
+from monitor.detector.events import ControlReading, from_ts
 from monitor.detector.series import Change
 from monitor.detector.settings import DetectionSettings
 
@@ -106,12 +107,12 @@ def unhealthy_reason(statuses: Counter[str], rounds: int, since: float) -> str:
     """Why a source was declared unhealthy."""
     seen = ", ".join(f"{st} x{n}" for st, n in statuses.most_common())
     return (
-        f"every check failed in {rounds} consecutive rounds since {iso(from_ts(since))} "
+        f"every check failed in {rounds} consecutive rounds since {iso_utc(from_ts(since))} "
         f"(this round: {seen}); no drop is inferred from failed checks"
     )
 
 
 def stale_reason(last_valid: float | None, last_status: str | None) -> str:
     """Why a series was declared stale."""
-    since = "ever" if last_valid is None else f"since {iso(from_ts(last_valid))}"
+    since = "ever" if last_valid is None else f"since {iso_utc(from_ts(last_valid))}"
     return f"no valid check {since} (last status: {last_status}); this series says nothing now"

@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from monitor.core.clock import parse_iso
 from monitor.core.urls import normalize_url
 from monitor.report.marks import AlertMark
 from monitor.store.report_reads import AlertRow, alerts_by_id
@@ -165,6 +166,6 @@ def _when(value: object) -> datetime | None:
     if not isinstance(value, str):
         return None
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parse_iso(value)
     except ValueError:
         return None

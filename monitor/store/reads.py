@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from monitor.core.clock import iso_utc
 from monitor.core.errors import MonitorError
 from monitor.store.models import Person, Series, Snapshot, SourceRow, Term
 
@@ -64,8 +65,8 @@ def history_rows(
                 "source": src,
                 "vantage": vantage,
                 "round_id": snap.round_id,
-                "started_at": snap.started_at.isoformat(),
-                "finished_at": snap.finished_at.isoformat(),
+                "started_at": iso_utc(snap.started_at),
+                "finished_at": iso_utc(snap.finished_at),
                 "status": snap.status,
                 "reason": snap.reason,
                 "http_status": snap.http_status,

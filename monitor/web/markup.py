@@ -24,11 +24,6 @@ def fmt_time(moment: datetime | None) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def iso_time(moment: datetime) -> str:
-    """``2025-03-01T12:00:00Z``, for a ``<time datetime>`` the page's script reads."""
-    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 def fmt_num(value: float | None) -> str:
     """A count or a baseline without a useless ``.0``; ``—`` when there is none."""
     if value is None:

@@ -30,9 +30,10 @@ from urllib.parse import quote
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
+from monitor.core.clock import iso_utc
 from monitor.core.urls import domain_of, safe_url
 from monitor.web.chart import series_chart, sparkline_svg
-from monitor.web.markup import fmt_num, fmt_time, iso_time
+from monitor.web.markup import fmt_num, fmt_time
 
 
 def path_segment(text: str) -> str:
@@ -53,7 +54,7 @@ def environment() -> Environment:
     )
     env.filters.update(
         when=fmt_time,
-        iso=iso_time,
+        iso=iso_utc,
         num=fmt_num,
         safe_url=safe_url,
         domain_of=domain_of,
