@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from bench.detection.cases import CASES, check
-from monitor.alerts.payload import AlertPayload, validate_payload
+from monitor.alerts.schema import AlertPayload, validate_payload
 from monitor.backtest.records import parse_record
 from monitor.backtest.replay import ReplaySummary, family_from_name
 from monitor.cli.backtest import format_summary

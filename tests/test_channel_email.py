@@ -24,7 +24,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from monitor.alerts import render
-from monitor.alerts.payload import AlertPayload, Message, build_payload, vanished_image
+from monitor.alerts.payload import Message, build_payload, vanished_image
+from monitor.alerts.schema import AlertPayload
 from monitor.channels import build_channels
 from monitor.channels.mail import EmailChannel
 from monitor.config import AlertsConfig

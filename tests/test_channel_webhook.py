@@ -24,15 +24,8 @@ import httpx
 import pytest
 
 from monitor import __version__
-from monitor.alerts.payload import (
-    SCHEMA_VERSION,
-    AlertPayload,
-    Message,
-    build_payload,
-    encode,
-    validate_payload,
-    webhook_body,
-)
+from monitor.alerts.payload import Message, build_payload, encode, webhook_body
+from monitor.alerts.schema import SCHEMA_VERSION, AlertPayload, validate_payload
 from monitor.channels import build_channels
 from monitor.channels.webhook import WebhookChannel, sign
 from monitor.config import AlertsConfig

@@ -171,7 +171,7 @@ def of(alerts: list[dict[str, Any]], event: str, source: str | None = None) -> l
 
 
 def round_of(alert: dict[str, Any]) -> int:
-    from monitor.alerts.payload import parse_iso
+    from monitor.core.clock import parse_iso
 
     return script.round_at(parse_iso(alert["checked_at"]))
 

@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from monitor.alerts.events import episode_info, payload_of
-from monitor.alerts.payload import validate_payload
+from monitor.alerts.schema import validate_payload
 from monitor.core.observation import Status
 from monitor.detector import (
     NO_PEERS,

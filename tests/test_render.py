@@ -9,18 +9,16 @@ from typing import Any
 import pytest
 
 from monitor.alerts import render
-from monitor.core import urls
-from monitor.alerts.payload import (
+from monitor.alerts.payload import Message, build_payload, vanished_image
+from monitor.alerts.schema import (
     AlertPayload,
     CheckInfo,
     ControlCheck,
     EpisodeInfo,
-    Message,
     OtherSource,
-    build_payload,
-    iso_utc,
-    vanished_image,
 )
+from monitor.core import urls
+from monitor.core.clock import iso_utc
 from monitor.core.observation import ImageItem
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)

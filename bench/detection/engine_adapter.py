@@ -18,7 +18,7 @@ from typing import Any
 
 from bench.detection.corpus import SOURCES, parse_t, read_jsonl, write_jsonl
 from monitor.alerts.events import episode_info, payload_of
-from monitor.alerts.payload import iso_utc
+from monitor.core.clock import iso_utc
 from monitor.core.observation import Status
 from monitor.detector import DetectionSettings, Engine, Point, SeriesKey
 from monitor.detector.events import Event

@@ -7,16 +7,16 @@ payloads here, so an alert reads the same whichever path produced it.
 
 from __future__ import annotations
 
-from monitor.alerts.payload import (
+from monitor.alerts.payload import build_payload
+from monitor.alerts.schema import (
     AlertPayload,
     CheckInfo,
     ControlCheck,
     EpisodeInfo,
     OtherSource,
     VanishedImage,
-    build_payload,
-    iso_utc,
 )
+from monitor.core.clock import iso_utc
 from monitor.detector.events import Event
 
 

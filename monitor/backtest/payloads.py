@@ -22,14 +22,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from monitor.alerts.events import payload_of
-from monitor.alerts.payload import (
-    AlertPayload,
-    EpisodeInfo,
-    VanishedImage,
-    iso_utc,
-    vanished_image,
-)
+from monitor.alerts.payload import vanished_image
+from monitor.alerts.schema import AlertPayload, EpisodeInfo, VanishedImage
 from monitor.backtest.records import Record
+from monitor.core.clock import iso_utc
 from monitor.core.observation import ImageItem, Status
 from monitor.detector.events import Event, from_ts
 from monitor.detector.points import SeriesKey

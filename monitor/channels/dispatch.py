@@ -19,7 +19,8 @@ from typing import Any, cast
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.alerts.payload import AlertPayload, Message
+from monitor.alerts.payload import Message
+from monitor.alerts.schema import AlertPayload
 from monitor.channels.base import Channel
 from monitor.core.backoff import Jitter, backoff_delay
 from monitor.core.clock import Clock

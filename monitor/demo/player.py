@@ -21,7 +21,8 @@ from datetime import datetime
 from sqlalchemy import select
 
 from monitor.alerts import render
-from monitor.alerts.payload import AlertPayload, Message
+from monitor.alerts.payload import Message
+from monitor.alerts.schema import AlertPayload
 from monitor.app import App
 from monitor.core.clock import FakeClock
 from monitor.daemon.service import Daemon

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from monitor.alerts.payload import VanishedImage, vanished_image
+from monitor.alerts.payload import vanished_image
+from monitor.alerts.schema import VanishedImage
 from monitor.core.observation import OBSERVATION_VALUES, ImageItem, Observation, Status
 from monitor.detector.events import Event
 from monitor.store.models import (

@@ -35,7 +35,8 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.alerts.payload import AlertPayload, Message, build_payload
+from monitor.alerts.payload import Message, build_payload
+from monitor.alerts.schema import AlertPayload
 from monitor.channels.base import Channel
 from monitor.core.clock import FakeClock
 from monitor.core.errors import ChannelError

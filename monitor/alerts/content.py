@@ -1,0 +1,237 @@
+"""What an alert mail says, before it has a form: its subject line and its sections.
+
+A section is a heading and lines of spans (text, a ``Link``, an ``Img``); ``render`` turns
+the same sections into the plain-text and the HTML body, so both always say the same thing.
+Every string from a payload may come from a scraped page or an engine's answer (titles,
+URLs, domains, even names): ``clean`` removes control characters and bidi overrides from
+each, so a title can neither inject a header line nor reverse the text around it. Escaping
+and the http(s)-only rule for links are the renderer's job.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from monitor.alerts.payload import Message
+from monitor.alerts.schema import AlertPayload, VanishedImage
+from monitor.core.clock import parse_iso
+
+PREFIX = "[absence] "
+MAX_IMAGES = 50  # per alert in a mail body; the webhook payload carries them all
+MAX_NAMES_IN_SUBJECT = 2
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A link; rendered as plain text when its URL is not http(s)."""
+
+    text: str
+    url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Img:
+    """A thumbnail; dropped from HTML when its URL is not http(s), shown as a URL in text."""
+
+    url: str | None
+    alt: str
+
+
+Span = str | Link | Img
+Line = list[Span]
+
+
+@dataclass(slots=True)
+class Section:
+    """A heading and its lines; an empty heading means the alert's opening paragraph."""
+
+    heading: str
+    lines: list[Line]
+
+
+def clean(text: object) -> str:
+    """``text`` as one line: control characters and bidi overrides become spaces."""
+    return " ".join(_UNSAFE.sub(" ", str(text)).split())
+
+
+# --- numbers and words ----------------------------------------------------------------------
+
+
+def _num(value: float | None) -> str:
+    if value is None:
+        return "?"
+    return f"{value:.0f}" if abs(value) >= 10 or float(value).is_integer() else f"{value:.1f}"
+
+
+def _count(n: int | None, metric: str | None) -> str:
+    word = "domains" if metric == "domains" else "images"
+    return f"{_num(n)} {word[:-1] if n == 1 else word}"
+
+
+def _ratio(a: AlertPayload) -> float | None:
+    if a["ratio"] is not None:
+        return a["ratio"]
+    if a["observed"] is not None and a["baseline"]:
+        return a["observed"] / a["baseline"]
+    return None
+
+
+def _change(ratio: float) -> str:
+    """``0.03`` -> ``−97%`` (a real minus sign), ``1.05`` -> ``+5%``."""
+    pct = round((ratio - 1) * 100)
+    return f"−{-pct}%" if pct < 0 else f"+{pct}%" if pct > 0 else "±0%"
+
+
+def _window(a: AlertPayload) -> str:
+    days = a["baseline_window_days"]
+    return f"{days}-day median" if days else "baseline"
+
+
+def _when(ts: str | None) -> str:
+    return parse_iso(ts).strftime("%Y-%m-%d %H:%M UTC") if ts else "?"
+
+
+def _short(text: str, limit: int = 80) -> str:
+    text = clean(text)
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _who(a: AlertPayload) -> str:
+    return clean(a["person"] or a["term"] or "?")
+
+
+# --- subject --------------------------------------------------------------------------------
+
+
+def alert_subject(a: AlertPayload) -> str:
+    """The subject of one alert, without the prefix: who, where and how much."""
+    who, src, ev = _who(a), clean(a["source"] or "?"), a["event"]
+    count = _count(a["observed"], a["metric"])
+    ratio = _ratio(a)
+    if ev == "drop":
+        how = f"{count}, {_change(ratio)} vs {_window(a)}" if ratio is not None else count
+        extra = (
+            f" ({a['classification']})"
+            if a["classification"] not in (None, "single_source")
+            else ""
+        )
+        return f"{who} on {src}: {how}{extra}"
+    if ev in ("partial", "recovered"):
+        word = "partly back" if ev == "partial" else "recovered"
+        share = (
+            f", {round(ratio * 100)}% of the {_num(a['baseline'])} before the drop"
+            if ratio is not None
+            else ""
+        )
+        return f"{who} on {src} {word}: {count}{share}"
+    if ev == "source_incident":
+        n = len(a["people_involved"])
+        what = f"{n} people dropped at once" if n else _short(a["reason"])
+        return f"incident on {src}: {what} (engine or scraper, not counted as drops)"
+    if ev == "source_unhealthy":
+        return f"{src} is failing: {_short(a['reason'])}"
+    if ev == "source_recovered":
+        return f"{src} works again"
+    if ev == "stale":
+        return f"stale: {who} on {src}: {_short(a['reason']) or 'no valid check lately'}"
+    return "test alert from image-absence-monitor"
+
+
+def subject(message: Message) -> str:
+    """One line saying who, where and how much; a group names its first people."""
+    alerts = message.alerts
+    if not message.is_batch:
+        return clean(PREFIX + alert_subject(alerts[0]))
+    sources = {a["source"] for a in alerts}
+    where = clean(alerts[0]["source"]) if len(sources) == 1 else "several sources"
+    plural = {"drop": "drops", "partial": "partial restorations", "recovered": "recoveries"}
+    events = {a["event"] for a in alerts}
+    what = plural.get(next(iter(events)), "alerts") if len(events) == 1 else "alerts"
+    # A person watched under several names appears once: the subject names people.
+    unique = list(dict.fromkeys(_who(a) for a in alerts))
+    names = unique[:MAX_NAMES_IN_SUBJECT]
+    if len(unique) > MAX_NAMES_IN_SUBJECT:
+        names.append("…")
+    return clean(f"{PREFIX}{len(alerts)} {what} on {where}: {', '.join(names)}")
+
+
+# --- the intermediate form -----------------------------------------------------------------
+
+
+def _opening(a: AlertPayload) -> Section:
+    lines: list[Line] = []
+    if a["observed"] is not None or a["baseline"] is not None:
+        ratio = _ratio(a)
+        change = f": {_change(ratio)}" if ratio is not None else ""
+        lines.append(
+            [
+                f"Observed {_count(a['observed'], a['metric'])} against a baseline of "
+                f"{_num(a['baseline'])} ({_window(a)}){change}."
+            ]
+        )
+    if a["reason"]:
+        lines.append([f"Why: {clean(a['reason'])}"])
+    if a["classification"]:
+        lines.append([f"Classification: {a['classification']}."])
+    if a["episode"]:
+        ep = a["episode"]
+        lines.append(
+            [f"Episode #{ep['id']}, started {_when(ep['started_at'])}, {clean(ep['state'])}."]
+        )
+    place = f" from vantage {clean(a['vantage'])}" if a["vantage"] else ""
+    term = f" for the term “{clean(a['term'])}”" if a["term"] and a["term"] != a["person"] else ""
+    lines.append([f"Checked {_when(a['checked_at'])}{place}{term}; alert #{a['alert_id']}."])
+    return Section("", lines)
+
+
+def _image_line(img: VanishedImage) -> Line:
+    title = clean(img["title"] or img["page_url"] or img["image_url"])
+    seen_on = ", ".join(clean(s) for s in img["still_seen_on"]) or "no other source"
+    return [
+        Img(img["thumb_url"] or img["image_url"], title),
+        Link(title, img["page_url"]),
+        f" — {clean(img['domain'] or '?')} — first seen {_when(img['first_seen'])}, "
+        f"last seen {_when(img['last_seen'])}; still seen on: {seen_on} — ",
+        Link("image", img["image_url"]),
+    ]
+
+
+def sections(a: AlertPayload) -> list[Section]:
+    """What a mail says about one alert, in reading order."""
+    out = [_opening(a)]
+    checks: list[Line] = [
+        [f"{_when(c['checked_at'])}: {clean(c['status'])}, {_count(c['observed'], a['metric'])}"]
+        for c in a["confirming_checks"]
+    ]
+    images: list[Line] = [_image_line(i) for i in a["vanished_images"][:MAX_IMAGES]]
+    if len(a["vanished_images"]) > MAX_IMAGES:
+        images.append(
+            [f"… and {len(a['vanished_images']) - MAX_IMAGES} more (see the webhook payload)"]
+        )
+    others: list[Line] = [
+        [
+            f"{clean(o['source'])} ({clean(o['family'])}): {clean(o['status'] or 'no check')}, "
+            f"{_num(o['observed'])} vs baseline {_num(o['baseline'])}, {clean(o['state'])}"
+        ]
+        for o in a["other_sources"]
+    ]
+    controls: list[Line] = [
+        [
+            f"“{clean(c['term'])}”: {clean(c['status'] or 'no check')}, "
+            f"{_num(c['observed'])} vs baseline {_num(c['baseline'])}"
+        ]
+        for c in a["controls"]
+    ]
+    people: list[Line] = [[clean(p)] for p in a["people_involved"]]
+    for heading, lines in (
+        ("Confirming checks", checks),
+        (f"Vanished images ({len(a['vanished_images'])})", images),
+        ("Other sources", others),
+        ("Controls on this source", controls),
+        ("People involved", people),
+    ):
+        if lines:
+            out.append(Section(heading, lines))
+    return out
