@@ -32,12 +32,13 @@ from monitor.config import Config
 from monitor.core.metrics import Metrics
 from monitor.daemon.jobs import schedule_jobs
 from monitor.daemon.lock import DaemonLock
-from monitor.daemon.schedule import due_rechecks, last_rounds, start_offsets
+from monitor.daemon.schedule import start_offsets
 from monitor.rounds.commit import CheckRow
 from monitor.rounds.runner import Rounds
 from monitor.store import outbox
 from monitor.store.catalog import SeriesRef
 from monitor.store.heartbeat import record_heartbeat
+from monitor.store.rounds import due_rechecks, last_rounds
 
 logger = logging.getLogger(__name__)
 SHUTDOWN_GRACE = float(os.environ.get("ABSENCE_MONITOR_SHUTDOWN_GRACE", "20"))

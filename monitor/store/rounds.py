@@ -1,4 +1,5 @@
-"""SQL of a round: the round row, the detector's stored inputs and states, and episodes.
+"""SQL of rounds: the round row, the detector's stored inputs and states, episodes, and when
+the daemon runs next (each source's last round, the re-checks that are due).
 
 Every function here works inside the caller's transaction (``monitor.rounds`` opens one per
 round, so snapshots, states, episodes and alerts are stored together or not at all) and takes
@@ -12,7 +13,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from monitor.detector.corroboration import StaticPeers, summarize
@@ -152,3 +153,23 @@ def move_episode(
         current.state = "resolved"
         current.closed_at = event.t
     return current
+
+
+def last_rounds(session: Session) -> dict[str, datetime]:
+    """Start time of the latest round of each source (scheduled or manual)."""
+    rows = session.execute(
+        select(SourceRow.name, func.max(Round.started_at))
+        .join(Round, Round.source_id == SourceRow.id)
+        .group_by(SourceRow.name)
+    )
+    return {name: started for name, started in rows if started is not None}
+
+
+def due_rechecks(session: Session, now: datetime) -> dict[int, datetime]:
+    """Series whose early re-check (asked for by the detector) is due: id -> due time."""
+    rows = session.execute(
+        select(Series.id, Series.next_check_at).where(
+            Series.next_check_at.is_not(None), Series.next_check_at <= now
+        )
+    )
+    return {sid: at for sid, at in rows if at is not None}
