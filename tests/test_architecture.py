@@ -186,3 +186,22 @@ def test_no_test_module_imports_another_test_module() -> None:
                 if n.startswith("tests.test_") or n.startswith("test_")
             ]
     assert not wrong, wrong
+
+
+# The store holds all SQL. Two documented exceptions: the backtest reads a database it is
+# given by URL read-only, and the daemon's lock is a database primitive (advisory lock).
+SQL_OUTSIDE_STORE = {"monitor.backtest.from_db", "monitor.daemon.lock"}
+SQL_NAMES = {"select", "insert", "update", "delete", "func", "text", "and_", "or_"}
+
+
+def test_sql_is_written_only_in_the_store() -> None:
+    wrong = []
+    for module, path in sorted(MODULES.items()):
+        if module.startswith("monitor.store") or module in SQL_OUTSIDE_STORE:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sqlalchemy"):
+                used = {a.name for a in node.names} & SQL_NAMES
+                if used:
+                    wrong.append(f"{module}:{node.lineno}: {sorted(used)}")
+    assert not wrong, "\n".join(wrong)

@@ -67,12 +67,12 @@ def raw(ctx: Ctx, snapshot_id: int, output: str) -> None:
     import gzip
     import hashlib
 
-    from monitor.store.models import RawResponse
+    from monitor.store.evidence import kept_raw
 
     app = ctx.app()
     app.migrate()
     with app.sessions() as session:
-        row = session.query(RawResponse).filter_by(snapshot_id=snapshot_id).one_or_none()
+        row = kept_raw(session, snapshot_id)
         if row is None:
             raise MonitorError(
                 f"no raw response kept for snapshot {snapshot_id} (kept: the last healthy check "

@@ -20,13 +20,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from sqlalchemy import func, select
-
 from monitor.core.clock import iso_utc
 from monitor.core.errors import MonitorError
 from monitor.core.metrics import Metrics
 from monitor.store import outbox
-from monitor.store.models import Heartbeat
+from monitor.store.heartbeat import latest_beat
 
 if TYPE_CHECKING:
     from monitor.app import App
@@ -40,7 +38,7 @@ def health(app: App) -> tuple[bool, dict[str, Any]]:
     """Whether the daemon is healthy, and the facts behind the answer."""
     now = app.clock()
     with app.sessions() as session:
-        beat = session.scalar(select(func.max(Heartbeat.beat_at)))
+        beat = latest_beat(session)
         depth, oldest = outbox.outbox_depth(session)
     problems = []
     if beat is None or now - beat > HEARTBEAT_MAX_AGE:

@@ -18,8 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
-
 from monitor.alerts import render
 from monitor.alerts.payload import Message
 from monitor.alerts.schema import AlertPayload
@@ -30,8 +28,8 @@ from monitor.demo import console, script
 from monitor.demo.engines import Engines
 from monitor.demo.sinks import SmtpSink, WebhookSink
 from monitor.store.catalog import SeriesRef
-from monitor.store.models import Series
 from monitor.store.outbox import Batch
+from monitor.store.rounds import rechecks_between
 
 MAX_RECHECKS = 4  # re-check rounds between two scheduled rounds (the detector asks for 1)
 
@@ -135,9 +133,4 @@ def _due(app: App, after: datetime, before: datetime) -> dict[int, datetime]:
     ``next_check_at`` until its next round settles it.
     """
     with app.sessions() as session:
-        rows = session.execute(
-            select(Series.id, Series.next_check_at).where(
-                Series.next_check_at > after, Series.next_check_at < before
-            )
-        )
-        return {row.id: row.next_check_at for row in rows if row.next_check_at is not None}
+        return rechecks_between(session, after, before)

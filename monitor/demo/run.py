@@ -22,8 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from sqlalchemy import select
-
 from monitor.app import App, build
 from monitor.config import parse_config
 from monitor.core.clock import FakeClock
@@ -33,7 +31,7 @@ from monitor.demo.engines import Engines
 from monitor.demo.player import Peers, Player
 from monitor.demo.sinks import SmtpSink, WebhookSink
 from monitor.demo.verdict import DemoVerdict, Produced, judge
-from monitor.store.models import Alert, Delivery
+from monitor.store.outbox import alerts_with_deliveries
 
 ROUND_SECONDS = 0.5  # wall time per six-hour round at speed 1: a simulated day in 2 s
 
@@ -157,14 +155,15 @@ class Demo:
 def _produced(app: App) -> list[Produced]:
     """Every alert in the outbox, with its round and its delivery states by channel."""
     with app.sessions() as session:
-        out = []
-        for alert in session.scalars(select(Alert).order_by(Alert.id)):
-            states = {
-                d.channel: d.state
-                for d in session.scalars(select(Delivery).where(Delivery.alert_id == alert.id))
-            }
-            out.append(Produced(script.round_at(alert.created_at), dict(alert.payload), states))
-        return out
+        every = alerts_with_deliveries(session, limit=None)
+        return [
+            Produced(
+                script.round_at(alert.created_at),
+                dict(alert.payload),
+                {d.channel: d.state for d in deliveries},
+            )
+            for alert, deliveries in reversed(every)
+        ]
 
 
 def run_demo(*, speed: float = 1.0, keep: str | None = None) -> int:

@@ -27,7 +27,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.check import run_check
@@ -40,7 +39,7 @@ from monitor.fetch.policy import FetchPolicy
 from monitor.rounds.commit import Checked, CheckRow, RoundCommit
 from monitor.sources.base import Source
 from monitor.store.catalog import SeriesRef
-from monitor.store.models import Image
+from monitor.store.thumbnails import images_first_seen
 
 logger = logging.getLogger(__name__)
 
@@ -158,7 +157,7 @@ class Rounds:
         After the round's commit, so a slow thumbnail host never holds up its snapshots.
         """
         with self.sessions() as session:
-            images = list(session.scalars(select(Image).where(Image.first_seen >= since)))
+            images = images_first_seen(session, since)
         kept = await keep_thumbnails(
             self.sessions,
             self.fetcher,

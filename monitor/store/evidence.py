@@ -191,3 +191,8 @@ def _still_seen(session: Session, series: Series, image_ids: set[int]) -> dict[i
         for image_id in _set_of(session, latest) & image_ids:
             out.setdefault(image_id, []).append(name)
     return out
+
+
+def kept_raw(session: Session, snapshot_id: int) -> RawResponse | None:
+    """The raw response kept as evidence for ``snapshot_id`` (None: none was kept)."""
+    return session.scalar(select(RawResponse).where(RawResponse.snapshot_id == snapshot_id))

@@ -7,7 +7,7 @@ import socket
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from monitor.store.models import Heartbeat
@@ -27,3 +27,8 @@ def record_heartbeat(session: Session, instance: str, now: datetime, info: dict[
         session.add(row)
     row.beat_at = now
     row.info = info
+
+
+def latest_beat(session: Session) -> datetime | None:
+    """When any daemon last wrote its heartbeat (None: never)."""
+    return session.scalar(select(func.max(Heartbeat.beat_at)))

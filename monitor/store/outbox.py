@@ -247,8 +247,10 @@ def outbox_depth(session: Session) -> tuple[int, datetime | None]:
     return len(rows), oldest
 
 
-def alerts_with_deliveries(session: Session, limit: int) -> list[tuple[Alert, Sequence[Delivery]]]:
-    """The latest alerts, newest first, each with its deliveries."""
+def alerts_with_deliveries(
+    session: Session, limit: int | None
+) -> list[tuple[Alert, Sequence[Delivery]]]:
+    """The latest ``limit`` alerts (None: all), newest first, each with its deliveries."""
     alerts = list(session.scalars(select(Alert).order_by(Alert.id.desc()).limit(limit)))
     ids = [a.id for a in alerts]
     by_alert: dict[int, list[Delivery]] = {i: [] for i in ids}

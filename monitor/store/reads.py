@@ -88,3 +88,8 @@ def history_rows(
             key=lambda r: int(str(r["snapshot_id"])),
         )
     return rows
+
+
+def has_checks(session: Session) -> bool:
+    """Whether the database holds any snapshot at all (a report needs one)."""
+    return session.scalar(select(Snapshot.id).limit(1)) is not None

@@ -173,3 +173,13 @@ def due_rechecks(session: Session, now: datetime) -> dict[int, datetime]:
         )
     )
     return {sid: at for sid, at in rows if at is not None}
+
+
+def rechecks_between(session: Session, after: datetime, before: datetime) -> dict[int, datetime]:
+    """Series whose early re-check falls strictly between ``after`` and ``before``."""
+    rows = session.execute(
+        select(Series.id, Series.next_check_at).where(
+            Series.next_check_at > after, Series.next_check_at < before
+        )
+    )
+    return {sid: at for sid, at in rows if at is not None}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -104,3 +105,8 @@ def same_photo_elsewhere(
     for matches in out.values():
         matches.sort(key=lambda m: (m.distance, m.source, m.other_image_id))
     return out
+
+
+def images_first_seen(session: Session, since: datetime) -> list[Image]:
+    """Images first seen at or after ``since`` (a round's new images), in id order."""
+    return list(session.scalars(select(Image).where(Image.first_seen >= since).order_by(Image.id)))

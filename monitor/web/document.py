@@ -14,13 +14,12 @@ import logging
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.config import Config
 from monitor.core.errors import MonitorError
 from monitor.report.data import known_people, person_view
-from monitor.store.models import Snapshot
+from monitor.store.reads import has_checks
 from monitor.web.report_page import local_thumbnails, report_document
 
 logger = logging.getLogger(__name__)
@@ -37,7 +36,7 @@ def write_report(
 ) -> Path:
     """Write the report; returns its path. ``now`` is the time the report says it was made."""
     with sessions() as session:
-        if not session.scalar(select(func.count()).select_from(Snapshot)):
+        if not has_checks(session):
             raise MonitorError(
                 "the database has no checks yet: run `absence-monitor check` (or the daemon) "
                 "first, then write the report"
