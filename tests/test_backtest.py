@@ -21,8 +21,8 @@ from bench.detection.cases import CASES, check
 from monitor.alerts.schema import AlertPayload, validate_payload
 from monitor.backtest.records import parse_record
 from monitor.backtest.replay import ReplaySummary, family_from_name
-from monitor.cli.backtest import format_summary
 from monitor.cli.main import cli
+from monitor.cli.output import format_summary
 from monitor.config import parse_config
 from monitor.core.observation import ImageItem, Observation, Status
 from monitor.store import catalog

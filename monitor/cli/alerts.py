@@ -12,7 +12,6 @@ import click
 from monitor.cli.context import Ctx, handle_errors, pass_ctx
 from monitor.core.errors import ChannelError
 from monitor.core.masking import mask
-from monitor.store import outbox
 
 if TYPE_CHECKING:
     from monitor.app import App
@@ -21,6 +20,8 @@ if TYPE_CHECKING:
 
 def list_alerts(app: App, limit: int) -> list[tuple[Alert, Sequence[Delivery]]]:
     """The latest ``limit`` alerts with their deliveries, newest first."""
+    from monitor.store import outbox
+
     app.migrate()
     with app.sessions() as session:
         return outbox.alerts_with_deliveries(session, limit)

@@ -22,20 +22,12 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
 import click
-from rich.cells import cell_len, set_cell_size
 
-from monitor.backtest.records import BadInput, JsonlReader
-from monitor.backtest.replay import (
-    ReplayedAlert,
-    Replayer,
-    ReplaySummary,
-    Setup,
-    alert_line,
-    run_backtest,
-)
 from monitor.cli.context import Ctx, handle_errors, pass_ctx
 
 if TYPE_CHECKING:
+    from monitor.backtest.records import BadInput
+    from monitor.backtest.replay import ReplayedAlert
     from monitor.config import Config
 
 logger = logging.getLogger(__name__)
@@ -71,6 +63,11 @@ def run_backtest_cli(
     if from_db == (input_path is not None):
         click.echo("backtest: give an input file (or - for stdin), or --from-db", err=True)
         return 2
+    # Loaded here, not at import: `absence-monitor --help` must not pay for the detector.
+    from monitor.backtest.records import JsonlReader
+    from monitor.backtest.replay import Replayer, Setup, alert_line, run_backtest
+    from monitor.cli.output import format_summary
+
     config = _load_config(ctx, from_db)
     setup = Setup.from_config(config, overrides)
     if from_db:
@@ -105,33 +102,6 @@ def run_backtest_cli(
     click.echo(format_summary(summary, output), err=True)
     logger.info("backtest: %d records, %d alerts", summary.replayed, summary.alerts)
     return 0
-
-
-def format_summary(summary: ReplaySummary, output: str) -> str:
-    """The table printed on stderr after a run.
-
-    Columns are padded in terminal cells (rich's cell widths), not characters, so that a
-    CJK name, two cells per character, lines up with a Latin one.
-    """
-    skipped = summary.bad + summary.blank
-    out = [
-        f"input: {summary.lines:,} lines read, {summary.replayed:,} observations replayed, "
-        f"{skipped:,} skipped ({summary.bad:,} bad, {summary.blank:,} blank)",
-        f"alerts: {summary.alerts:,}" + ("" if output == "-" else f" -> {output}"),
-    ]
-    for title, counts in (
-        ("event", summary.events),
-        ("source", summary.sources),
-        ("person", summary.people),
-    ):
-        if not counts:
-            continue
-        width = max(cell_len(title), *(cell_len(k) for k in counts))
-        out.append("")
-        out.append(f"  {set_cell_size(title, width)}  alerts")
-        for key, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
-            out.append(f"  {set_cell_size(key, width)}  {n:>6,}")
-    return "\n".join(out)
 
 
 def _load_config(ctx: BacktestContext, from_db: bool) -> Config | None:

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.core.errors import ConfigError, DatabaseError, MonitorError
 from monitor.core.masking import mask
@@ -67,11 +66,6 @@ def handle_errors(func: F) -> F:
         except DatabaseError as exc:
             click.echo(f"database: {mask(str(exc))}", err=True)
             sys.exit(1)
-        except SQLAlchemyError as exc:
-            # The driver's own words ("file is not a database", "connection refused"), once.
-            original = getattr(exc, "orig", None) or exc
-            click.echo(f"database: {mask(str(original)).splitlines()[0]}", err=True)
-            sys.exit(1)
         except MonitorError as exc:
             click.echo(f"error: {mask(str(exc))}", err=True)
             sys.exit(1)
@@ -79,6 +73,14 @@ def handle_errors(func: F) -> F:
             click.echo("interrupted", err=True)
             sys.exit(130)
         except Exception as exc:
+            # Imported only now: loading SQLAlchemy costs a quarter second at every start.
+            from sqlalchemy.exc import SQLAlchemyError
+
+            if isinstance(exc, SQLAlchemyError):
+                # The driver's own words ("file is not a database", "connection refused"), once.
+                original = getattr(exc, "orig", None) or exc
+                click.echo(f"database: {mask(str(original)).splitlines()[0]}", err=True)
+                sys.exit(1)
             if logging.getLogger().isEnabledFor(logging.DEBUG):
                 raise
             click.echo(

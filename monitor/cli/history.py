@@ -1,7 +1,8 @@
 """``absence-monitor history``: a person's snapshots as a table, CSV or JSON.
 
-CSV and JSON carry every snapshot field (for spreadsheets and notebooks); the table adds a
-compact sparkline per series where failed checks are gaps, never zeros.
+CSV and JSON carry every snapshot field (for spreadsheets and notebooks); the table
+(``output.print_history_table``) adds a compact sparkline per series where failed checks are
+gaps, never zeros.
 """
 
 from __future__ import annotations
@@ -14,28 +15,13 @@ from typing import Any, TextIO
 import click
 
 from monitor.cli.context import Ctx, handle_errors, pass_ctx
-from monitor.store.reads import HISTORY_FIELDS
-
-BLOCKS = "▁▂▃▄▅▆▇█"
-
-
-def sparkline(values: list[int | None]) -> str:
-    """Unicode bars scaled to the maximum; a failed check (None) is a gap marked '·'."""
-    valid = [v for v in values if v is not None]
-    top = max(valid, default=0)
-    out = []
-    for v in values:
-        if v is None:
-            out.append("·")
-        elif top == 0:
-            out.append(BLOCKS[0])
-        else:
-            out.append(BLOCKS[min(len(BLOCKS) - 1, round(v / top * (len(BLOCKS) - 1)))])
-    return "".join(out)
 
 
 def render_history(rows: list[dict[str, Any]], person: str, fmt: str, out: TextIO) -> None:
     """``rows`` (from ``monitor.store.reads.history_rows``) as JSON, CSV or a table."""
+    from monitor.cli.output import print_history_table
+    from monitor.store.reads import HISTORY_FIELDS
+
     if fmt == "json":
         json.dump(rows, out, ensure_ascii=False, indent=1)
         out.write("\n")
@@ -45,25 +31,7 @@ def render_history(rows: list[dict[str, Any]], person: str, fmt: str, out: TextI
         writer.writeheader()
         writer.writerows(rows)
         return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=f"history of {person}", show_lines=False)
-    for col in ("series", "checks", "last status", "last count", "trend (· = failed)"):
-        table.add_column(col)
-    per: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for r in rows:
-        per.setdefault((r["source"], r["term"]), []).append(r)
-    for (src, term), rs in sorted(per.items()):
-        last = rs[-1]
-        table.add_row(
-            f"{term} @ {src}",
-            str(len(rs)),
-            str(last["status"]),
-            "-" if last["image_count"] is None else str(last["image_count"]),
-            sparkline([r["image_count"] for r in rs[-40:]]),
-        )
-    Console(file=out, width=120).print(table)
+    print_history_table(rows, person, out)
 
 
 @click.command("history")

@@ -1,16 +1,20 @@
-"""Tables printed by ``check`` and ``alerts list`` (rich; plain text when piped)."""
+"""Every table the CLI prints, in one place: ``check``'s round table, ``alerts list``, the
+``history`` table and the backtest summary (rich; plain text when piped)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
 
+from rich.cells import cell_len, set_cell_size
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from monitor.rounds.commit import CheckRow
+if TYPE_CHECKING:  # types only: the CLI starts without loading rounds or the backtest
+    from monitor.backtest.replay import ReplaySummary
+    from monitor.rounds.commit import CheckRow
 
 
 class _Bar:
@@ -104,3 +108,68 @@ def print_alerts(
             escape(states),
         )
     console.print(table)
+
+
+BLOCKS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: list[int | None]) -> str:
+    """Unicode bars scaled to the maximum; a failed check (None) is a gap marked '·'."""
+    valid = [v for v in values if v is not None]
+    top = max(valid, default=0)
+    out = []
+    for v in values:
+        if v is None:
+            out.append("·")
+        elif top == 0:
+            out.append(BLOCKS[0])
+        else:
+            out.append(BLOCKS[min(len(BLOCKS) - 1, round(v / top * (len(BLOCKS) - 1)))])
+    return "".join(out)
+
+
+def print_history_table(rows: Sequence[dict[str, Any]], person: str, out: TextIO) -> None:
+    """One line per series of ``person``: checks, last status and count, a sparkline."""
+    table = Table(title=f"history of {person}", show_lines=False)
+    for col in ("series", "checks", "last status", "last count", "trend (· = failed)"):
+        table.add_column(col)
+    per: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in rows:
+        per.setdefault((r["source"], r["term"]), []).append(r)
+    for (src, term), rs in sorted(per.items()):
+        last = rs[-1]
+        table.add_row(
+            f"{term} @ {src}",
+            str(len(rs)),
+            str(last["status"]),
+            "-" if last["image_count"] is None else str(last["image_count"]),
+            sparkline([r["image_count"] for r in rs[-40:]]),
+        )
+    Console(file=out, width=120).print(table)
+
+
+def format_summary(summary: ReplaySummary, output: str) -> str:
+    """The table printed on stderr after a run.
+
+    Columns are padded in terminal cells (rich's cell widths), not characters, so that a
+    CJK name, two cells per character, lines up with a Latin one.
+    """
+    skipped = summary.bad + summary.blank
+    out = [
+        f"input: {summary.lines:,} lines read, {summary.replayed:,} observations replayed, "
+        f"{skipped:,} skipped ({summary.bad:,} bad, {summary.blank:,} blank)",
+        f"alerts: {summary.alerts:,}" + ("" if output == "-" else f" -> {output}"),
+    ]
+    for title, counts in (
+        ("event", summary.events),
+        ("source", summary.sources),
+        ("person", summary.people),
+    ):
+        if not counts:
+            continue
+        width = max(cell_len(title), *(cell_len(k) for k in counts))
+        out.append("")
+        out.append(f"  {set_cell_size(title, width)}  alerts")
+        for key, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+            out.append(f"  {set_cell_size(key, width)}  {n:>6,}")
+    return "\n".join(out)
