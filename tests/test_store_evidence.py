@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import httpx
@@ -107,3 +108,22 @@ def test_confirming_bodies_survive_the_next_healthy_body(tmp_path: Path) -> None
     with app.sessions() as session:
         kept = {r.snapshot_id: r.reason for r in session.scalars(select(RawResponse))}
     assert kept == {ids[1]: "confirming", ids[2]: "confirming", snap.id: "healthy"}
+
+
+def test_a_round_compresses_only_the_bodies_it_will_write() -> None:
+    """Unchanged healthy bodies are not written again, so they are never gzipped; a changed
+    one is compressed before the write transaction, not inside it."""
+    from monitor.core.observation import Observation, Status
+    from monitor.rounds.commit import Checked, _with_body
+    from monitor.store.catalog import SeriesRef
+    from monitor.store.evidence import RawBody
+
+    ref = SeriesRef("baidu", "X", "x", "default", "watch", series_id=1, person_id=1, source_id=1)
+    obs = Observation(Status.OK, items=[item(1)], raw=b"the same page")
+    digest = RawBody.of(obs).sha256  # type: ignore[union-attr]
+    checked = Checked(ref, obs, NOW, NOW)
+    unchanged = _with_body(checked, digest, keep_healthy=True).raw
+    changed = _with_body(checked, "another digest", keep_healthy=True).raw
+    assert unchanged is not None and unchanged._gz is None
+    assert changed is not None and changed._gz is not None
+    assert gzip.decompress(changed.body_gz) == b"the same page"

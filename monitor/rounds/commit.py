@@ -29,7 +29,13 @@ from monitor.detector.points import Point, RoundInput, SeriesKey
 from monitor.store import outbox
 from monitor.store import rounds as stored
 from monitor.store.catalog import SeriesRef
-from monitor.store.evidence import RawBody, keep_raw, protect_raw, vanished_images
+from monitor.store.evidence import (
+    RawBody,
+    healthy_digests,
+    keep_raw,
+    protect_raw,
+    vanished_images,
+)
 from monitor.store.models import Round, Snapshot, SourceRow
 from monitor.store.snapshots import record_snapshot
 
@@ -88,10 +94,14 @@ class RoundCommit:
         self, source: str, checked: list[Checked], started: datetime, kind: str
     ) -> list[CheckRow]:
         """Store the round and everything it caused in one transaction (runs in a thread)."""
-        # Compress before the transaction: gzip of large pages must not hold the write lock.
+        # Hash now, and compress now what will be written: gzip of large pages must not hold
+        # the write lock. An unchanged healthy body is not written again (keep_raw).
+        kept: dict[int, str] = {}
+        if self.config.evidence.keep_raw:
+            with self.sessions() as session:
+                kept = healthy_digests(session, [c.ref.series_id for c in checked])
         checked = [
-            Checked(c.ref, c.observation, c.started_at, c.finished_at, RawBody.of(c.observation))
-            for c in checked
+            _with_body(c, kept.get(c.ref.series_id), self.config.evidence.keep_raw) for c in checked
         ]
         settings = self.config.detection_for(source)
         family = self.families[source]
@@ -233,3 +243,11 @@ def _row(c: Checked, family: str, state: Any, snaps: Mapping[int, Snapshot]) -> 
         state=summary.state if summary else "-",
         snapshot_id=snaps[c.ref.series_id].id,
     )
+
+
+def _with_body(c: Checked, kept_digest: str | None, keep_healthy: bool) -> Checked:
+    """``c`` with its body hashed, and compressed if the healthy-body policy will write it."""
+    body = RawBody.of(c.observation)
+    if body is not None and keep_healthy and body.sha256 != kept_digest:
+        body.compress()
+    return Checked(c.ref, c.observation, c.started_at, c.finished_at, body)

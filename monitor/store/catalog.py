@@ -18,7 +18,7 @@ from monitor.store.models import Person, Series, SourceRow, Term
 
 @dataclass(frozen=True, order=True)
 class SeriesRef:
-    """What the pipeline needs to check one series and to name it."""
+    """What a round needs to check one series and to name it."""
 
     source: str
     person: str

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select, update
@@ -36,28 +37,50 @@ from monitor.store.thumbnails import same_photo_elsewhere
 MAX_VANISHED = 100
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RawBody:
-    """A response body ready to keep: compressed, hashed. Built before the round's write
-    transaction (``RawBody.of``), so gzip never runs while the database is locked."""
+    """A response body ready to keep: hashed at once, compressed before the round's write
+    transaction when it will be written (``compress``), so gzip runs
+    under the write lock only for the rare body nobody expected to keep (a drop's confirming
+    check whose body equals the series' last healthy one)."""
 
     sha256: str
     content_type: str | None
     size: int
-    body_gz: bytes
+    raw: bytes
+    _gz: bytes | None = None
 
     @classmethod
     def of(cls, obs: Observation) -> RawBody | None:
-        """The keepable body of ``obs``: only answers that observed something (``ok`` or
-        ``no_results``) can be a drop's evidence or the last healthy response."""
+        """The keepable body of ``obs``, hashed: only answers that observed something (``ok``
+        or ``no_results``) can be a drop's evidence or the last healthy response."""
         if obs.raw is None or not obs.status.is_observation:
             return None
-        return cls(
-            sha256=hashlib.sha256(obs.raw).hexdigest(),
-            content_type=obs.raw_content_type,
-            size=len(obs.raw),
-            body_gz=gzip.compress(obs.raw, compresslevel=6),
-        )
+        digest = hashlib.sha256(obs.raw).hexdigest()
+        return cls(digest, obs.raw_content_type, len(obs.raw), obs.raw)
+
+    def compress(self) -> None:
+        """Compress the body now (once), so that writing it later costs no CPU."""
+        if self._gz is None:
+            self._gz = gzip.compress(self.raw, compresslevel=6)
+
+    @property
+    def body_gz(self) -> bytes:
+        """The gzip-compressed body (compressed now if it was not already)."""
+        self.compress()
+        assert self._gz is not None
+        return self._gz
+
+
+def healthy_digests(session: Session, series_ids: Collection[int]) -> dict[int, str]:
+    """The SHA-256 of each series' kept healthy body (a round compresses only bodies that
+    differ: an unchanged answer is not written again)."""
+    rows = session.execute(
+        select(Snapshot.series_id, RawResponse.sha256)
+        .join(Snapshot, Snapshot.id == RawResponse.snapshot_id)
+        .where(Snapshot.series_id.in_(series_ids), RawResponse.reason == "healthy")
+    )
+    return {series_id: digest for series_id, digest in rows}
 
 
 def keep_raw(session: Session, snap: Snapshot, body: RawBody | None, reason: str) -> None:
