@@ -19,7 +19,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Protocol
+from typing import IO, TYPE_CHECKING
 
 import click
 
@@ -35,24 +35,8 @@ logger = logging.getLogger(__name__)
 MAX_REPORTED = 100  # bad records printed one by one; the rest are only counted
 
 
-class BacktestContext(Protocol):
-    """What the command needs of the CLI's global options (``monitor.cli.main.Ctx``)."""
-
-    @property
-    def config_path(self) -> str: ...
-
-    @property
-    def database(self) -> str | None: ...
-
-    def load(self) -> Any:
-        """The validated config; raises ``ConfigError``."""
-
-    def database_url(self, config: Any) -> str:
-        """``--database`` if given, else the config's database URL."""
-
-
 def run_backtest_cli(
-    ctx: BacktestContext,
+    ctx: Ctx,
     input_path: str | None,
     from_db: bool,
     overrides: tuple[str, ...],
@@ -104,7 +88,7 @@ def run_backtest_cli(
     return 0
 
 
-def _load_config(ctx: BacktestContext, from_db: bool) -> Config | None:
+def _load_config(ctx: Ctx, from_db: bool) -> Config | None:
     """The config; ``None`` (defaults) when no config file exists and none is needed: the
     input is a file, or ``--database`` names the database."""
     if not Path(ctx.config_path).exists() and (not from_db or ctx.database):

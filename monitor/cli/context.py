@@ -40,8 +40,13 @@ class Ctx:
 
         return load_config(self.config_path)
 
-    def database_url(self, config: Config) -> str:
-        return self.database or str(config.database.url)
+    def database_url(self, config: Config | None) -> str:
+        """``--database`` if given, else the config's ``database.url``."""
+        if self.database:
+            return self.database
+        if config is None:
+            raise ConfigError("no database: give --database or a config file", key="--database")
+        return str(config.database.url)
 
     def app(self) -> App:
         """Load the config and build the app; its connections close when the command ends."""

@@ -110,7 +110,7 @@ class RoundCommit:
         with self.sessions() as session, session.begin():
             rnd, src = stored.open_round(session, source, started, now, kind)
             snaps = {c.ref.series_id: self._snapshot(session, rnd, c) for c in checked}
-            rows = stored.series_rows(session, snaps)
+            rows = stored.series_by_id(session, snaps)
             states = {
                 key_of(c.ref): stored.state_of(rows[c.ref.series_id].detector_state, settings)
                 for c in checked
@@ -132,7 +132,6 @@ class RoundCommit:
                 now=now,
             )
             stored.save_states(
-                session,
                 rows,
                 {by_key[k].ref.series_id: s for k, s in outcome.states.items()},
                 rechecks={by_key[k].ref.series_id for k in outcome.rechecks},

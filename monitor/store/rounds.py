@@ -45,7 +45,7 @@ def state_of(data: dict[str, Any] | None, settings: DetectionSettings) -> Series
     return SeriesState.from_dict(data, settings)
 
 
-def series_rows(session: Session, series_ids: Collection[int]) -> dict[int, Series]:
+def series_by_id(session: Session, series_ids: Collection[int]) -> dict[int, Series]:
     """The series rows of ``series_ids`` by id (their states are read and written back)."""
     return {r.id: r for r in session.scalars(select(Series).where(Series.id.in_(series_ids)))}
 
@@ -80,7 +80,6 @@ def peers(
 
 
 def save_states(
-    session: Session,
     rows: Mapping[int, Series],
     states: Mapping[int, SeriesState],
     *,
