@@ -110,20 +110,54 @@ def test_confirming_bodies_survive_the_next_healthy_body(tmp_path: Path) -> None
     assert kept == {ids[1]: "confirming", ids[2]: "confirming", snap.id: "healthy"}
 
 
-def test_a_round_compresses_only_the_bodies_it_will_write() -> None:
+def test_a_body_is_compressed_or_reduced_to_its_digest_as_its_check_ends() -> None:
     """Unchanged healthy bodies are not written again, so they are never gzipped; a changed
-    one is compressed before the write transaction, not inside it."""
+    one is compressed at once; either way the raw bytes leave memory (body and observation)."""
     from monitor.core.observation import Observation, Status
-    from monitor.rounds.commit import Checked, _with_body
-    from monitor.store.catalog import SeriesRef
     from monitor.store.evidence import RawBody
 
-    ref = SeriesRef("baidu", "X", "x", "default", "watch", series_id=1, person_id=1, source_id=1)
-    obs = Observation(Status.OK, items=[item(1)], raw=b"the same page")
-    digest = RawBody.of(obs).sha256  # type: ignore[union-attr]
-    checked = Checked(ref, obs, NOW, NOW)
-    unchanged = _with_body(checked, digest, keep_healthy=True).raw
-    changed = _with_body(checked, "another digest", keep_healthy=True).raw
-    assert unchanged is not None and unchanged._gz is None
-    assert changed is not None and changed._gz is not None
+    def obs() -> Observation:
+        return Observation(Status.OK, items=[item(1)], raw=b"the same page")
+
+    digest = RawBody.of(obs()).sha256  # type: ignore[union-attr]
+    same, other = obs(), obs()
+    unchanged = RawBody.ready(same, digest)
+    changed = RawBody.ready(other, "another digest")
+    assert unchanged is not None and unchanged.unchanged and unchanged.sha256 == digest
+    assert changed is not None and changed.raw is None and not changed.unchanged
+    assert same.raw is None and other.raw is None
     assert gzip.decompress(changed.body_gz) == b"the same page"
+
+
+def test_a_confirming_check_with_the_kept_healthy_body_copies_that_body(tmp_path: Path) -> None:
+    """Its bytes left memory when the check ended (unchanged: only the digest is left), and
+    the evidence of the drop is still the whole body."""
+    from monitor.core.observation import Observation, Status
+    from monitor.store.evidence import RawBody, keep_raw, kept_raw
+    from monitor.store.snapshots import record_snapshot
+
+    app = make_app(tmp_path, evidence="  keep_thumbnails: false\n")
+    with app.sessions() as session, session.begin():
+        baidu = next(r for r in catalog.sync(session, app.config) if r.source == "baidu")
+        snaps = []
+        for _ in range(2):
+            obs = Observation(Status.OK, items=[item(1)], raw=b"the same page")
+            snaps.append(
+                record_snapshot(
+                    session,
+                    series_id=baidu.series_id,
+                    observation=obs,
+                    started_at=NOW,
+                    finished_at=NOW,
+                )
+            )
+        first = RawBody.ready(Observation(Status.OK, items=[item(1)], raw=b"the same page"), None)
+        keep_raw(session, snaps[0], first, "healthy")
+        assert first is not None
+        same = RawBody.ready(obs, first.sha256)
+        assert same is not None and same.unchanged
+        keep_raw(session, snaps[1], same, "confirming")
+    with app.sessions() as session:
+        row = kept_raw(session, snaps[1].id)
+        assert row is not None and row.reason == "confirming"
+        assert gzip.decompress(row.body_gz) == b"the same page"

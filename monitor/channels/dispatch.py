@@ -98,8 +98,14 @@ class Dispatcher:
         """One pass over the due messages."""
         result = DispatchResult()
         now = self.clock()
-        with self.sessions() as session:
-            batches = outbox.due_batches(session, now)
+
+        def due() -> list[outbox.Batch]:
+            with self.sessions() as session:
+                return list(outbox.due_batches(session, now))
+
+        # Every database call of the dispatcher runs in a thread: the event loop keeps the
+        # checks' clocks honest while a round holds the write lock.
+        batches = await asyncio.to_thread(due)
         if not batches:
             return result
 
@@ -112,11 +118,17 @@ class Dispatcher:
 
     async def _deliver(self, batch: outbox.Batch, result: DispatchResult) -> None:
         started = self.clock()
-        with self.sessions() as session, session.begin():
-            if not outbox.claim(session, batch, self.owner, started):
+
+        def claim() -> bool:
+            with self.sessions() as session, session.begin():
+                if outbox.claim(session, batch, self.owner, started):
+                    return True
                 session.rollback()
-                result.skipped += 1
-                return
+                return False
+
+        if not await asyncio.to_thread(claim):
+            result.skipped += 1
+            return
         error: str | None = None
         permanent = False
         channel = self.channels.get(batch.channel)
@@ -135,17 +147,21 @@ class Dispatcher:
         finished = self.clock()
         attempts = batch.attempts + 1
         retry_at = None if permanent else self.policy.next_attempt(attempts, finished)
-        with self.sessions() as session, session.begin():
-            state = outbox.record_attempt(
-                session,
-                batch,
-                started=started,
-                finished=finished,
-                error=error,
-                permanent=permanent,
-                next_attempt_at=retry_at,
-                owner=self.owner,
-            )
+
+        def record() -> str:
+            with self.sessions() as session, session.begin():
+                return outbox.record_attempt(
+                    session,
+                    batch,
+                    started=started,
+                    finished=finished,
+                    error=error,
+                    permanent=permanent,
+                    next_attempt_at=retry_at,
+                    owner=self.owner,
+                )
+
+        state = await asyncio.to_thread(record)
         events = ",".join(sorted({str(p.get("event")) for p in batch.payloads}))
         if state == "delivered":
             result.delivered += 1

@@ -80,8 +80,7 @@ class Daemon:
             loop.add_signal_handler(signal.SIGHUP, self._on_hup)
         server = self._start_http()
         scheduler = AsyncIOScheduler(timezone=UTC)
-        with self.app.sessions() as session:
-            last = last_rounds(session)
+        last = await asyncio.to_thread(self._last_rounds)
         schedule_jobs(scheduler, self, self.app.config, self.app.clock, last)
         await self.beat()
         scheduler.start()
@@ -112,6 +111,10 @@ class Daemon:
         if server is not None:
             server.stop()
         logger.info("stopped")
+
+    def _last_rounds(self) -> dict[str, datetime]:
+        with self.app.sessions() as session:
+            return last_rounds(session)
 
     def _on_signal(self, sig: int) -> None:
         logger.info("received %s", signal.Signals(sig).name)
@@ -163,8 +166,13 @@ class Daemon:
     async def recheck_step(self) -> dict[str, list[CheckRow]]:
         """Early re-checks the detector asked for, each with its source's controls;
         returns the rows of each source re-checked."""
-        with self.app.sessions() as session:
-            due = due_rechecks(session, self.app.clock())
+        now = self.app.clock()
+
+        def due_now() -> set[int]:
+            with self.app.sessions() as session:
+                return set(due_rechecks(session, now))
+
+        due = await asyncio.to_thread(due_now)
         if not due:
             return {}
         by_source: dict[str, list[SeriesRef]] = defaultdict(list)

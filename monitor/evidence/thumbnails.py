@@ -108,9 +108,13 @@ async def keep_thumbnails(
             wanted.setdefault(image.id, url)
     if not wanted:
         return 0
-    with sessions() as session:
-        have = kept_ids(session, list(wanted))
-        room = settings.max_thumbnails - thumbnail_count(session)
+
+    def known() -> tuple[set[int], int]:
+        with sessions() as session:
+            return set(kept_ids(session, list(wanted))), thumbnail_count(session)
+
+    have, count = await asyncio.to_thread(known)  # database work stays off the event loop
+    room = settings.max_thumbnails - count
     todo = [(iid, url) for iid, url in wanted.items() if iid not in have][: max(room, 0)]
     if not todo:
         return 0
@@ -148,10 +152,15 @@ async def keep_thumbnails(
         )
 
     rows = [r for r in await asyncio.gather(*(one(i, u) for i, u in todo)) if r is not None]
-    with sessions() as session, session.begin():
-        # Another process may have kept some of them while we were fetching.
-        taken = kept_ids(session, [r.image_id for r in rows])
-        fresh = [r for r in rows if r.image_id not in taken]
-        session.add_all(fresh)
+
+    def record() -> list[Thumbnail]:
+        with sessions() as session, session.begin():
+            # Another process may have kept some of them while we were fetching.
+            taken = kept_ids(session, [r.image_id for r in rows])
+            fresh = [r for r in rows if r.image_id not in taken]
+            session.add_all(fresh)
+        return fresh
+
+    fresh = await asyncio.to_thread(record)
     logger.info("kept %d thumbnail(s) of %d new image(s)", len(fresh), len(todo))
     return len(fresh)

@@ -5,7 +5,9 @@ it stores the round's snapshots, loads the series' detector states and the sourc
 (``monitor.store.rounds``), runs ``monitor.detector.process_round``, and writes back the new
 states, the incident flag, episodes, the evidence bodies of drops (``monitor.store.evidence``)
 and the alerts with their deliveries (``monitor.alerts.events`` -> ``monitor.store.outbox``),
-in the transaction that holds the snapshots. Raw bodies are compressed before it opens.
+in the transaction that holds the snapshots. Raw bodies arrive compressed (or reduced to
+their digest when unchanged) by the runner as each check ends; the transaction only writes,
+and a collision with another writer (``store.db.retrying``) runs it again.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from monitor.alerts.events import episode_info, payload_of
 from monitor.config import Config
 from monitor.core.observation import Observation
-from monitor.detector import process_round
+from monitor.detector import RoundOutcome, process_round
 from monitor.detector.corroboration import summarize
 from monitor.detector.events import Event
 from monitor.detector.health import SourceHealth
@@ -29,6 +31,7 @@ from monitor.detector.points import Point, RoundInput, SeriesKey
 from monitor.store import outbox
 from monitor.store import rounds as stored
 from monitor.store.catalog import SeriesRef
+from monitor.store.db import retrying
 from monitor.store.evidence import (
     RawBody,
     healthy_digests,
@@ -90,22 +93,40 @@ class RoundCommit:
         self.families = families
         self.channels = list(channels)
 
+    def kept_digests(self, series_ids: list[int]) -> dict[int, str]:
+        """The digest of each series' kept healthy body (read before a round's checks, so
+        each body can be compressed or dropped the moment its check ends)."""
+        if not self.config.evidence.keep_raw:
+            return {}
+        with self.sessions() as session:
+            return healthy_digests(session, series_ids)
+
     def __call__(
         self, source: str, checked: list[Checked], started: datetime, kind: str
     ) -> list[CheckRow]:
-        """Store the round and everything it caused in one transaction (runs in a thread)."""
-        # Hash now, and compress now what will be written: gzip of large pages must not hold
-        # the write lock. An unchanged healthy body is not written again (keep_raw).
-        kept: dict[int, str] = {}
-        if self.config.evidence.keep_raw:
-            with self.sessions() as session:
-                kept = healthy_digests(session, [c.ref.series_id for c in checked])
-        checked = [
-            _with_body(c, kept.get(c.ref.series_id), self.config.evidence.keep_raw) for c in checked
-        ]
-        settings = self.config.detection_for(source)
-        family = self.families[source]
+        """Store the round and everything it caused in one transaction (runs in a thread);
+        a collision with another writer runs the transaction again, it never drops the round."""
+        checked = [c if c.raw is not None else _with_body(c) for c in checked]
         now = max((c.finished_at for c in checked), default=started)
+        outcome, snaps = retrying(
+            lambda: self._write(source, checked, started, now, kind),
+            what=f"round of {source}",
+        )
+        for event in outcome.events:
+            logger.warning(
+                "alert %s: %s on %s — %s",
+                event.event,
+                event.person or "-",
+                event.source,
+                event.reason,
+            )
+        family = self.families[source]
+        return [_row(c, family, outcome.states.get(key_of(c.ref)), snaps) for c in checked]
+
+    def _write(
+        self, source: str, checked: list[Checked], started: datetime, now: datetime, kind: str
+    ) -> tuple[RoundOutcome, dict[int, Snapshot]]:
+        settings = self.config.detection_for(source)
         by_key = {key_of(c.ref): c for c in checked}
         with self.sessions() as session, session.begin():
             rnd, src = stored.open_round(session, source, started, now, kind)
@@ -117,7 +138,7 @@ class RoundCommit:
             }
             outcome = process_round(
                 source,
-                family,
+                self.families[source],
                 [_input(c, snaps[c.ref.series_id]) for c in checked],
                 states,
                 SourceHealth.from_dict(src.health_state or {}),
@@ -148,15 +169,7 @@ class RoundCommit:
             )
             for event in outcome.events:
                 self._alert(session, event, rnd, src, by_key, snaps, now)
-        for event in outcome.events:
-            logger.warning(
-                "alert %s: %s on %s — %s",
-                event.event,
-                event.person or "-",
-                event.source,
-                event.reason,
-            )
-        return [_row(c, family, outcome.states.get(key_of(c.ref)), snaps) for c in checked]
+        return outcome, snaps
 
     def _snapshot(self, session: Session, rnd: Round, c: Checked) -> Snapshot:
         snap = record_snapshot(
@@ -244,9 +257,8 @@ def _row(c: Checked, family: str, state: Any, snaps: Mapping[int, Snapshot]) -> 
     )
 
 
-def _with_body(c: Checked, kept_digest: str | None, keep_healthy: bool) -> Checked:
-    """``c`` with its body hashed, and compressed if the healthy-body policy will write it."""
-    body = RawBody.of(c.observation)
-    if body is not None and keep_healthy and body.sha256 != kept_digest:
-        body.compress()
-    return Checked(c.ref, c.observation, c.started_at, c.finished_at, body)
+def _with_body(c: Checked) -> Checked:
+    """``c`` with its body made ready to keep (for callers that did not at check time)."""
+    return Checked(
+        c.ref, c.observation, c.started_at, c.finished_at, RawBody.ready(c.observation, None)
+    )

@@ -4,7 +4,7 @@ judged and alerted on in one transaction.
 The flow of a round (``Rounds.run_round``)::
 
     series refs -> check.run_check (fetcher -> source.parse) concurrently -> Observation each
-      -> raw bodies compressed (outside the transaction)
+      -> each body compressed (or only hashed, when unchanged) as its check ends
       -> one transaction: round row, snapshots, detector step (pure), states, episodes,
          alert rows and their deliveries (store.*, alerts.events)
       -> after the commit: kept thumbnails of the images first seen (evidence, optional)
@@ -39,6 +39,7 @@ from monitor.fetch.policy import FetchPolicy
 from monitor.rounds.commit import Checked, CheckRow, RoundCommit
 from monitor.sources.base import Source
 from monitor.store.catalog import SeriesRef
+from monitor.store.evidence import RawBody
 from monitor.store.thumbnails import images_first_seen
 
 logger = logging.getLogger(__name__)
@@ -82,8 +83,9 @@ class Rounds:
         families = {name: src.family for name, src in sources.items()}
         self.commit = RoundCommit(sessions, config, families, channels)
 
-    async def check_one(self, ref: SeriesRef) -> Checked:
-        """Run one check; never raises for what an engine does."""
+    async def check_one(self, ref: SeriesRef, kept_digest: str | None = None) -> Checked:
+        """Run one check; never raises for what an engine does. Its body leaves memory at
+        once: compressed, or only hashed when it is ``kept_digest`` (the kept healthy body)."""
         source = self.sources[ref.source]
         started = self.clock()
         obs = await run_check(
@@ -107,7 +109,8 @@ class Rounds:
             obs.pages,
             obs.elapsed_ms,
         )
-        return Checked(ref, obs, started, finished)
+        body = await asyncio.to_thread(RawBody.ready, obs, kept_digest)  # zlib frees the GIL
+        return Checked(ref, obs, started, finished, body)
 
     async def run_round(
         self,
@@ -124,11 +127,12 @@ class Rounds:
         """
         started = self.clock()
         delays = list(offsets) if offsets is not None else [0.0] * len(refs)
+        kept = await asyncio.to_thread(self.commit.kept_digests, [r.series_id for r in refs])
 
         async def one(ref: SeriesRef, delay: float) -> Checked:
             if delay > 0:
                 await self.sleep(delay)
-            result = await self.check_one(ref)
+            result = await self.check_one(ref, kept.get(ref.series_id))
             if progress is not None:
                 progress.advance(1)
             return result
@@ -156,8 +160,12 @@ class Rounds:
 
         After the round's commit, so a slow thumbnail host never holds up its snapshots.
         """
-        with self.sessions() as session:
-            images = images_first_seen(session, since)
+
+        def first_seen() -> list[Any]:
+            with self.sessions() as session:
+                return list(images_first_seen(session, since))
+
+        images = await asyncio.to_thread(first_seen)
         kept = await keep_thumbnails(
             self.sessions,
             self.fetcher,

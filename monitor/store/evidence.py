@@ -39,15 +39,16 @@ MAX_VANISHED = 100
 
 @dataclass(slots=True)
 class RawBody:
-    """A response body ready to keep: hashed at once, compressed before the round's write
-    transaction when it will be written (``compress``), so gzip runs
-    under the write lock only for the rare body nobody expected to keep (a drop's confirming
-    check whose body equals the series' last healthy one)."""
+    """A response body ready to keep, made as soon as its check ends (``RawBody.ready``):
+    hashed at once and then either compressed at once, or, when it equals the series' kept
+    healthy body, reduced to its digest (an unchanged answer is not written again, and a
+    drop's confirming check with that body copies the kept row). Either way the raw bytes
+    leave memory before the round is written."""
 
     sha256: str
     content_type: str | None
     size: int
-    raw: bytes
+    raw: bytes | None
     _gz: bytes | None = None
 
     @classmethod
@@ -59,16 +60,34 @@ class RawBody:
         digest = hashlib.sha256(obs.raw).hexdigest()
         return cls(digest, obs.raw_content_type, len(obs.raw), obs.raw)
 
+    @classmethod
+    def ready(cls, obs: Observation, kept_digest: str | None) -> RawBody | None:
+        """The body of ``obs`` compressed (or, if it is ``kept_digest``, only hashed), with
+        the raw bytes dropped from both the body and ``obs``."""
+        body = cls.of(obs)
+        obs.raw = None
+        if body is not None:
+            if body.sha256 != kept_digest:
+                body.compress()
+            body.raw = None
+        return body
+
+    @property
+    def unchanged(self) -> bool:
+        """Only the digest is left: the body equals the series' kept healthy body."""
+        return self.raw is None and self._gz is None
+
     def compress(self) -> None:
         """Compress the body now (once), so that writing it later costs no CPU."""
-        if self._gz is None:
+        if self._gz is None and self.raw is not None:
             self._gz = gzip.compress(self.raw, compresslevel=6)
 
     @property
     def body_gz(self) -> bytes:
         """The gzip-compressed body (compressed now if it was not already)."""
         self.compress()
-        assert self._gz is not None
+        if self._gz is None:
+            raise ValueError("an unchanged body has no bytes of its own")
         return self._gz
 
 
@@ -114,6 +133,17 @@ def keep_raw(session: Session, snap: Snapshot, body: RawBody | None, reason: str
     if existing is not None:
         existing.reason = reason  # a confirming check outranks "healthy": never pruned early
         return
+    if body.unchanged:  # the same bytes as the series' kept healthy body: copy that row's
+        body_gz = session.scalar(
+            select(RawResponse.body_gz)
+            .join(Snapshot, Snapshot.id == RawResponse.snapshot_id)
+            .where(Snapshot.series_id == snap.series_id, RawResponse.sha256 == digest)
+            .limit(1)
+        )
+        if body_gz is None:
+            return
+    else:
+        body_gz = body.body_gz
     session.add(
         RawResponse(
             snapshot_id=snap.id,
@@ -121,7 +151,7 @@ def keep_raw(session: Session, snap: Snapshot, body: RawBody | None, reason: str
             sha256=digest,
             content_type=body.content_type,
             size=body.size,
-            body_gz=body.body_gz,
+            body_gz=body_gz,
             reason=reason,
         )
     )
