@@ -27,7 +27,7 @@ from monitor.channels.dispatch import Dispatcher, RetryPolicy
 from monitor.config import Config
 from monitor.core.clock import Clock, utcnow
 from monitor.core.metrics import Metrics
-from monitor.evidence.thumbnails import thumbnail_dir
+from monitor.evidence.thumbnails import remove_files, thumbnail_dir
 from monitor.fetch.client import Fetcher
 from monitor.rounds.runner import Rounds
 from monitor.sources.base import Source
@@ -116,11 +116,17 @@ class App:
         )
 
     def prune(self, *, dry_run: bool = False) -> Pruned:
-        """Apply ``evidence.raw_retention`` now."""
+        """Apply ``evidence.raw_retention`` now (an alert's evidence is kept until released,
+        or ``evidence.alert_retention``); files of pruned thumbnails are removed after."""
         self.migrate()
-        cutoff = self.clock() - self.config.evidence.raw_retention
+        evidence, now = self.config.evidence, self.clock()
+        held_since = now - evidence.alert_retention if evidence.alert_retention else None
         with self.sessions() as session, session.begin():
-            return prune(session, cutoff, dry_run=dry_run)
+            pruned = prune(
+                session, now - evidence.raw_retention, held_since=held_since, dry_run=dry_run
+            )
+        remove_files(self.thumbnail_dir, pruned.orphan_files)
+        return pruned
 
 
 def build(

@@ -3,9 +3,12 @@
 ``RoundCommit`` is the seam between the impure world (the database) and the pure detector:
 it stores the round's snapshots, loads the series' detector states and the source's health
 (``monitor.store.rounds``), runs ``monitor.detector.process_round``, and writes back the new
-states, the incident flag, episodes, the evidence bodies of drops (``monitor.store.evidence``)
-and the alerts with their deliveries (``monitor.alerts.events`` -> ``monitor.store.outbox``),
-in the transaction that holds the snapshots. Raw bodies are compressed before it opens.
+states, the incident flag, episodes, the kept bodies (``monitor.store.evidence``: after the
+detector's step, so a check that is a sign of a drop never supersedes the series' last healthy
+answer), the alerts with their deliveries (``monitor.alerts.events`` -> ``monitor.store.outbox``)
+and each alert's hold on its evidence (``monitor.store.retention.hold``: the pre-drop,
+confirming and first recovered responses, the vanished images' thumbnails), in the
+transaction that holds the snapshots. Raw bodies are compressed before it opens.
 """
 
 from __future__ import annotations
@@ -33,13 +36,16 @@ from monitor.store.evidence import (
     RawBody,
     healthy_digests,
     keep_raw,
-    protect_raw,
+    pre_drop_snapshot,
     vanished_images,
 )
 from monitor.store.models import Round, Snapshot, SourceRow
+from monitor.store.retention import hold
 from monitor.store.snapshots import record_snapshot
 
 logger = logging.getLogger(__name__)
+# Detector states in which a check is a sign of a drop (pending) or part of one (open).
+_SIGNS = frozenset({"pending", "dropped", "partial"})
 
 
 @dataclass(frozen=True)
@@ -146,6 +152,14 @@ class RoundCommit:
                 gated=outcome.gated,
                 snapshot_ids=[s.id for s in snaps.values()],
             )
+            if self.config.evidence.keep_raw and not outcome.gated:
+                # A gated round was blamed on the engine: its answers are nobody's evidence.
+                for c in checked:
+                    state = outcome.states.get(key_of(c.ref))
+                    sign = state is not None and state.status in _SIGNS
+                    keep_raw(
+                        session, snaps[c.ref.series_id], c.raw, "suspect" if sign else "healthy"
+                    )
             for event in outcome.events:
                 self._alert(session, event, rnd, src, by_key, snaps, now)
         for event in outcome.events:
@@ -159,7 +173,7 @@ class RoundCommit:
         return [_row(c, family, outcome.states.get(key_of(c.ref)), snaps) for c in checked]
 
     def _snapshot(self, session: Session, rnd: Round, c: Checked) -> Snapshot:
-        snap = record_snapshot(
+        return record_snapshot(
             session,
             series_id=c.ref.series_id,
             observation=c.observation,
@@ -167,9 +181,6 @@ class RoundCommit:
             finished_at=c.finished_at,
             round_id=rnd.id,
         )
-        if self.config.evidence.keep_raw:
-            keep_raw(session, snap, c.raw, "healthy")
-        return snap
 
     def _alert(
         self,
@@ -188,10 +199,8 @@ class RoundCommit:
             checked = by_key.get(SeriesKey(event.person, event.term, event.source, vantage))
         series_id = checked.ref.series_id if checked else None
         snapshot = snaps.get(series_id) if series_id is not None else None
-        vanished = []
-        if checked is not None and snapshot is not None and event.event in ("drop", "partial"):
-            keep_raw(session, snapshot, checked.raw, "confirming")
-            protect_raw(session, event.snapshot_ids)
+        vanished = {}
+        held = _held(session, event, series_id)
         if series_id is not None and event.event in ("drop", "partial"):
             vanished = vanished_images(session, series_id, event)
         episode = stored.move_episode(session, event, series_id, src.id)
@@ -200,10 +209,10 @@ class RoundCommit:
             if episode is not None
             else episode_info(event, episode_id=series_id or 0)
         )
-        payload = payload_of(event, alert_id=0, episode=info, vanished=vanished)
+        payload = payload_of(event, alert_id=0, episode=info, vanished=list(vanished.values()))
         # Drops (and recoveries) found in one round on one source go out as one message.
         grouped = event.event in ("drop", "partial", "recovered")
-        outbox.enqueue(
+        alert = outbox.enqueue(
             session,
             payload=dict(payload),
             channels=self.channels,
@@ -215,6 +224,26 @@ class RoundCommit:
             episode_id=episode.id if episode else None,
             snapshot_id=snapshot.id if snapshot else None,
         )
+        hold(session, alert.id, held, list(vanished), now)
+
+
+def _held(session: Session, event: Event, series_id: int | None) -> dict[int, str]:
+    """The responses an event's alert holds (snapshot id -> role): for a drop or a partial,
+    the last answer before the first sign and every confirming check; for a recovery, the
+    first recovered answer."""
+    ids = event.snapshot_ids
+    if series_id is None or not ids:
+        return {}
+    if event.event == "recovered":
+        return {min(ids): "recovery"}
+    if event.event not in ("drop", "partial"):
+        return {}
+    held = {}
+    before = pre_drop_snapshot(session, series_id, min(ids))
+    if before is not None:
+        held[before] = "pre_drop"
+    held.update(dict.fromkeys(ids, "confirming"))
+    return held
 
 
 def _input(c: Checked, snap: Snapshot) -> RoundInput:
