@@ -29,6 +29,7 @@ from monitor.core.clock import Clock, utcnow
 from monitor.core.metrics import Metrics
 from monitor.evidence.thumbnails import remove_files, thumbnail_dir
 from monitor.fetch.client import Fetcher
+from monitor.fetch.guard import Resolver, system_resolver
 from monitor.rounds.runner import Rounds
 from monitor.sources.base import Source
 from monitor.store import catalog, migrate
@@ -51,6 +52,8 @@ class App:
     monotonic: Callable[[], float] = time.monotonic
     sleep: Callable[[float], Any] | None = None
     metrics: Metrics | None = None
+    # Resolves the hosts of scraped thumbnail URLs for the address guard (tests inject one).
+    resolver: Resolver = system_resolver
     dispatcher: Dispatcher = field(init=False)
 
     def __post_init__(self) -> None:
@@ -113,6 +116,7 @@ class App:
             sleep=self.sleep,
             metrics=self.metrics,
             thumbnail_dir=self.thumbnail_dir,
+            resolver=self.resolver,
         )
 
     def prune(self, *, dry_run: bool = False) -> Pruned:
@@ -139,6 +143,7 @@ def build(
     channels: Sequence[Channel] | None = None,
     monotonic: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], Any] | None = None,
+    resolver: Resolver = system_resolver,
 ) -> App:
     """Wire the application; every outside resource may be injected."""
     engine = create_db_engine(
@@ -160,6 +165,7 @@ def build(
         transport=transport,
         monotonic=monotonic,
         sleep=sleep,
+        resolver=resolver,
     )
 
 

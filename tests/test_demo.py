@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import io
+import ipaddress
 import json
+import re
+import socket
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -146,14 +149,64 @@ def test_flip_template_cut_to_its_first_item_is_still_a_page_the_parser_reads() 
 
 
 OUTPUT: dict[int, str] = {}
+# Every address the demo's process connected to, and every name it looked up.
+CONNECTED: list[object] = []
+RESOLVED: list[object] = []
+
+
+def _loopback(address: object) -> bool:
+    host = address[0] if isinstance(address, tuple) else address
+    try:
+        return ipaddress.ip_address(str(host)).is_loopback
+    except ValueError:
+        return False
 
 
 @pytest.fixture(scope="module")
 def demo() -> DemoResult:
+    """The demo, in process; a guard on ``socket.connect`` and on name lookups records every
+    attempt and refuses (raises) any that is not 127.0.0.0/8 or [::1]: no test reaches out."""
+    real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
+    real_lookup = socket.getaddrinfo
+
+    def connect(sock: socket.socket, address: Any) -> None:
+        CONNECTED.append(address)
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and not _loopback(address):
+            raise ConnectionRefusedError(f"test guard: no connection to {address!r}")
+        return real_connect(sock, address)
+
+    def connect_ex(sock: socket.socket, address: Any) -> int:
+        CONNECTED.append(address)
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and not _loopback(address):
+            raise ConnectionRefusedError(f"test guard: no connection to {address!r}")
+        return real_connect_ex(sock, address)
+
+    def lookup(host: Any, *args: Any, **kwargs: Any) -> Any:
+        RESOLVED.append(host)
+        if host not in ("127.0.0.1", "::1", "localhost", None) and not _loopback(host):
+            raise socket.gaierror(f"test guard: no lookup of {host!r}")
+        return real_lookup(host, *args, **kwargs)
+
     out = io.StringIO()
-    result = asyncio.run(Demo(out=out, pause=0).run())
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(socket.socket, "connect", connect)
+        mp.setattr(socket.socket, "connect_ex", connect_ex)
+        mp.setattr(socket, "getaddrinfo", lookup)
+        result = asyncio.run(Demo(out=out, pause=0).run())
     OUTPUT[id(result)] = out.getvalue()
     return result
+
+
+@pytest.mark.e2e
+def test_demo_connects_to_nothing_but_loopback_thumbnails_included(demo: DemoResult) -> None:
+    assert CONNECTED, "the guard saw no connection at all: it is not in the path"
+    assert [a for a in CONNECTED if not _loopback(a)] == []
+    assert [h for h in RESOLVED if h not in ("127.0.0.1", "::1", "localhost")] == []
+    # Thumbnails were kept (served by the engines on 127.0.0.1) and the report embeds them.
+    assert demo.report is not None
+    text = demo.report.read_text(encoding="utf-8")
+    assert text.count('src="data:image/png;base64,') >= 3
+    assert not re.search(r"<img[^>]+src=\"https?:", text)
 
 
 def output(demo: DemoResult) -> str:

@@ -153,7 +153,7 @@ class EvidenceConfig(_Model):
     # How long an alert's evidence outlives raw_retention; None: until `evidence release`.
     alert_retention: Duration | None = None
     prune_every: Duration = timedelta(days=1)  # the daemon's retention job
-    keep_thumbnails: bool = False
+    keep_thumbnails: bool = True
     thumbnail_dir: str | None = None  # default: next to the database
     max_thumbnail_bytes: int = Field(default=512_000, ge=1024)
     max_thumbnails: int = Field(default=20_000, ge=1)

@@ -76,6 +76,8 @@ class Demo:
             if self.keep is None:  # the report, if any, outlives the temporary database
                 for leftover in workdir.glob("demo.db*"):
                     leftover.unlink()
+                # The kept thumbnails are embedded in the report: the files can go too.
+                shutil.rmtree(workdir / "demo-thumbnails", ignore_errors=True)
                 if report is None:
                     shutil.rmtree(workdir, ignore_errors=True)
         verdict = judge(produced, smtp.alert_counts(), hook.alert_counts(), hook.rejected)
