@@ -26,6 +26,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from click.testing import CliRunner
 
+from monitor.alerts.schema import SCHEMA_VERSION
 from monitor.app import App, build
 from monitor.cli.main import cli
 from monitor.config import load_config
@@ -155,7 +156,7 @@ async def test_webhook_reaches_a_receiver_that_verifies_the_signature(
     assert req.headers["x-absence-event"] == "drop"
     body = json.loads(req.body)
     assert (body["event"], body["alert_id"], body["person"]) == ("drop", alert_id, "董经纬")
-    assert body["schema_version"] == 1
+    assert body["schema_version"] == SCHEMA_VERSION == 2
 
 
 async def test_drops_of_one_round_reach_the_receiver_as_one_signed_batch(

@@ -4,8 +4,8 @@
 validator are ``monitor.alerts.schema``): it fills every key and validates the result, so
 nothing invalid reaches the outbox. ``webhook_body`` and ``encode`` are the wire form.
 
-A ``Message`` is what one channel delivers in one go: one alert, or several drops found in
-the same round on the same source (grouped so that a purge is one mail, not twenty). Its
+A ``Message`` is what one channel delivers in one go: one alert, or several people's drops
+found in the same round on the same source (grouped so that a purge is one mail, not twenty). Its
 ``delivery_id`` is stable across retries: the dispatcher reuses it when it resends, so a
 receiver can drop the one duplicate no system can rule out (a crash after the message left
 but before its success was recorded).
@@ -27,6 +27,7 @@ from monitor.alerts.schema import (
     EpisodeInfo,
     EventName,
     OtherSource,
+    TermFigures,
     VanishedImage,
     validate_payload,
 )
@@ -64,7 +65,11 @@ class Message:
 
 
 def vanished_image(
-    item: ImageItem, first_seen: datetime, last_seen: datetime, still_seen_on: Iterable[str] = ()
+    item: ImageItem,
+    first_seen: datetime,
+    last_seen: datetime,
+    still_seen_on: Iterable[str] = (),
+    terms: Iterable[str] = (),
 ) -> VanishedImage:
     """A ``vanished_images`` entry for a result item that is no longer returned."""
     item = item.with_domain()
@@ -77,6 +82,7 @@ def vanished_image(
         first_seen=iso_utc(first_seen),
         last_seen=iso_utc(last_seen),
         still_seen_on=sorted(set(still_seen_on)),
+        terms=list(dict.fromkeys(terms)),
     )
 
 
@@ -98,6 +104,7 @@ def build_payload(
     classification: Classification | None = None,
     episode: EpisodeInfo | None = None,
     confirming_checks: Iterable[CheckInfo] = (),
+    terms: Iterable[TermFigures] = (),
     vanished_images: Iterable[VanishedImage] = (),
     other_sources: Iterable[OtherSource] = (),
     controls: Iterable[ControlCheck] = (),
@@ -122,6 +129,7 @@ def build_payload(
         classification=classification,
         episode=episode,
         confirming_checks=list(confirming_checks),
+        terms=list(terms),
         vanished_images=list(vanished_images),
         other_sources=list(other_sources),
         controls=list(controls),

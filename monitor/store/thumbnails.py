@@ -11,8 +11,10 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from monitor.core.observation import ImageItem
 from monitor.core.phash import PHASH_MAX_DISTANCE, hamming
 from monitor.store.models import Image, Series, SeriesImage, SourceRow, Thumbnail
+from monitor.store.snapshots import url_hash
 
 
 def kept_ids(session: Session, image_ids: Sequence[int]) -> set[int]:
@@ -110,3 +112,24 @@ def same_photo_elsewhere(
 def images_first_seen(session: Session, since: datetime) -> list[Image]:
     """Images first seen at or after ``since`` (a round's new images), in id order."""
     return list(session.scalars(select(Image).where(Image.first_seen >= since).order_by(Image.id)))
+
+
+def kept_by_url(
+    session: Session, directory: Path, image_urls: Sequence[str]
+) -> dict[str, tuple[bytes, str]]:
+    """Image URL -> (bytes, content type) of the kept thumbnails of ``image_urls`` still on
+    disk (a mail shows them inline instead of loading the remote image)."""
+    by_hash = {url_hash(ImageItem(u)): u for u in image_urls}
+    out: dict[str, tuple[bytes, str]] = {}
+    hashes = list(by_hash)
+    for start in range(0, len(hashes), 500):
+        rows = session.execute(
+            select(Image.url_hash, Thumbnail.path, Thumbnail.content_type)
+            .join(Thumbnail, Thumbnail.image_id == Image.id)
+            .where(Image.url_hash.in_(hashes[start : start + 500]))
+        )
+        for digest, rel, kind in rows:
+            path = directory / rel
+            if path.is_file():
+                out[by_hash[digest]] = (path.read_bytes(), kind)
+    return out
