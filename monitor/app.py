@@ -27,7 +27,7 @@ from monitor.channels.dispatch import Dispatcher, RetryPolicy
 from monitor.config import Config
 from monitor.core.clock import Clock, utcnow
 from monitor.core.metrics import Metrics
-from monitor.evidence.thumbnails import thumbnail_dir
+from monitor.evidence.thumbnails import remove_files, thumbnail_dir
 from monitor.fetch.client import Fetcher
 from monitor.rounds.runner import Rounds
 from monitor.sources.base import Source
@@ -35,7 +35,7 @@ from monitor.store import catalog, migrate
 from monitor.store.catalog import SeriesRef
 from monitor.store.db import create_db_engine, session_factory
 from monitor.store.retention import Pruned, prune
-from monitor.store.thumbnails import kept_by_url
+from monitor.store.thumbnails import alert_thumbnails
 
 
 @dataclass
@@ -117,11 +117,17 @@ class App:
         )
 
     def prune(self, *, dry_run: bool = False) -> Pruned:
-        """Apply ``evidence.raw_retention`` now."""
+        """Apply ``evidence.raw_retention`` now (an alert's evidence is kept until released,
+        or ``evidence.alert_retention``); files of pruned thumbnails are removed after."""
         self.migrate()
-        cutoff = self.clock() - self.config.evidence.raw_retention
+        evidence, now = self.config.evidence, self.clock()
+        held_since = now - evidence.alert_retention if evidence.alert_retention else None
         with self.sessions() as session, session.begin():
-            return prune(session, cutoff, dry_run=dry_run)
+            pruned = prune(
+                session, now - evidence.raw_retention, held_since=held_since, dry_run=dry_run
+            )
+        remove_files(self.thumbnail_dir, pruned.orphan_files)
+        return pruned
 
 
 def build(
@@ -168,9 +174,17 @@ def build(
 def _thumbnail_lookup(sessions: sessionmaker[Session], directory: Path) -> ThumbnailLookup:
     """The mail channel's way to the kept thumbnails (one short read per mail)."""
 
-    def lookup(image_urls: Sequence[str]) -> Mapping[str, tuple[bytes, str]]:
+    def lookup(
+        alert_ids: Sequence[int], image_urls: Sequence[str]
+    ) -> Mapping[str, tuple[bytes, str]]:
+        wanted = set(image_urls)
+        out: dict[str, tuple[bytes, str]] = {}
         with sessions() as session:
-            return kept_by_url(session, directory, image_urls)
+            for alert_id in alert_ids:
+                for url, kept in alert_thumbnails(session, directory, alert_id).items():
+                    if url in wanted and url not in out:
+                        out[url] = (kept.data, kept.content_type)
+        return out
 
     return lookup
 

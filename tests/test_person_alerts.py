@@ -121,7 +121,8 @@ def test_a_mail_shows_kept_thumbnails_inline_and_never_a_remote_image() -> None:
     }
     asked: list[list[str]] = []
 
-    def lookup(urls: Any) -> dict[str, tuple[bytes, str]]:
+    def lookup(alert_ids: Any, urls: Any) -> dict[str, tuple[bytes, str]]:
+        assert list(alert_ids) == [1]
         asked.append(list(urls))
         return {u: kept[u] for u in urls if u in kept}
 

@@ -25,8 +25,9 @@ from monitor.core.clock import Clock, utcnow
 
 USER_AGENT = f"image-absence-monitor/{__version__}"
 
-# Image URLs -> (bytes, content type) of the kept thumbnails among them (store.thumbnails).
-ThumbnailLookup = Callable[[Sequence[str]], Mapping[str, tuple[bytes, str]]]
+# (alert ids, image URLs) -> image URL -> (bytes, content type) of the kept thumbnails of
+# those alerts' vanished images among the URLs (store.thumbnails.alert_thumbnails).
+ThumbnailLookup = Callable[[Sequence[int], Sequence[str]], Mapping[str, tuple[bytes, str]]]
 
 
 @dataclass(frozen=True, slots=True)

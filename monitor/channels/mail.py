@@ -69,7 +69,7 @@ def _attachable(
     urls = render.inline_images(message)
     if thumbnails is None or not urls:
         return {}
-    found = thumbnails(urls)
+    found = thumbnails([a["alert_id"] for a in message.alerts], urls)
     out: dict[str, tuple[bytes, str]] = {}
     total = 0
     for url in urls:

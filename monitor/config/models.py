@@ -149,10 +149,13 @@ class ServerConfig(_Model):
 
 
 class EvidenceConfig(_Model):
-    """What is kept beyond counts: raw responses and, optionally, thumbnails."""
+    """What is kept beyond counts: raw responses and thumbnails (README, "Evidence")."""
 
     keep_raw: bool = True
     raw_retention: Duration = timedelta(days=30)
+    # How long an alert's evidence outlives raw_retention; None: until `evidence release`.
+    alert_retention: Duration | None = None
+    prune_every: Duration = timedelta(days=1)  # the daemon's retention job
     keep_thumbnails: bool = False
     thumbnail_dir: str | None = None  # default: next to the database
     max_thumbnail_bytes: int = Field(default=512_000, ge=1024)

@@ -72,6 +72,16 @@ def store_file(directory: Path, decoded: Decoded) -> str:
     return rel
 
 
+def remove_files(directory: Path | None, rels: Iterable[str]) -> None:
+    """Delete kept files no row points at any more (after retention pruned their rows)."""
+    if directory is None:
+        return
+    for rel in rels:
+        target = (directory / rel).resolve()
+        if target.is_relative_to(directory.resolve()):  # a stored path never leaves the dir
+            target.unlink(missing_ok=True)
+
+
 def fetch_url(image: Image) -> str | None:
     """The URL to keep for ``image``: its thumbnail, else the image itself (http(s) only)."""
     for url in (image.thumb_url, image.image_url):

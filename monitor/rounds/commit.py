@@ -3,9 +3,12 @@
 ``RoundCommit`` is the seam between the impure world (the database) and the pure detector:
 it stores the round's snapshots, loads the series' detector states and the source's health
 (``monitor.store.rounds``), runs ``monitor.detector.process_round``, and writes back the new
-states, the incident flag, episodes, the evidence bodies of drops (``monitor.store.evidence``)
-and the alerts with their deliveries (``monitor.alerts.events`` -> ``monitor.store.outbox``),
-in the transaction that holds the snapshots. Alerts are per person: one round's events of a
+states, the incident flag, episodes, the kept bodies (``monitor.store.evidence``: after the
+detector's step, so a check that is a sign of a drop never supersedes the series' last healthy
+answer), the alerts with their deliveries (``monitor.alerts.events`` -> ``monitor.store.outbox``)
+and each alert's hold on its evidence (``monitor.store.retention.hold``: the pre-drop,
+confirming and first recovered responses, the vanished images' thumbnails), in the
+transaction that holds the snapshots. Alerts are per person: one round's events of a
 person's terms on the source make one alert (``monitor.alerts.people``), and a person
 already in an episode gets no second drop. Raw bodies are compressed before it opens.
 """
@@ -20,32 +23,27 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.alerts.events import episode_info, payload_of
-from monitor.alerts.people import Group, group_events, quiet_terms
-from monitor.alerts.schema import VanishedImage
+from monitor.alerts.people import group_events, quiet_terms
 from monitor.config import Config
 from monitor.core.observation import Observation
 from monitor.detector import process_round
 from monitor.detector.corroboration import summarize
-from monitor.detector.events import Event, PeerSummary
 from monitor.detector.health import SourceHealth
 from monitor.detector.points import Point, RoundInput, SeriesKey
-from monitor.store import outbox
+from monitor.rounds.alerting import At, write_alert
 from monitor.store import rounds as stored
 from monitor.store.catalog import SeriesRef
 from monitor.store.evidence import (
     RawBody,
     healthy_digests,
     keep_raw,
-    protect_raw,
-    vanished_images,
 )
-from monitor.store.models import Episode, Round, Snapshot, SourceRow
+from monitor.store.models import Round, Snapshot
 from monitor.store.snapshots import record_snapshot
 
 logger = logging.getLogger(__name__)
-
-_EVIDENT = ("drop", "partial")  # events whose confirming bodies and vanished images are kept
+# Detector states in which a check is a sign of a drop (pending) or part of one (open).
+_SIGNS = frozenset({"pending", "dropped", "partial"})
 
 
 @dataclass(frozen=True)
@@ -152,10 +150,26 @@ class RoundCommit:
                 gated=outcome.gated,
                 snapshot_ids=[s.id for s in snaps.values()],
             )
-            watched = {k for k, c in by_key.items() if c.ref.role == "watch"}
+            if self.config.evidence.keep_raw and not outcome.gated:
+                # A gated round was blamed on the engine: its answers are nobody's evidence.
+                for c in checked:
+                    state = outcome.states.get(key_of(c.ref))
+                    sign = state is not None and state.status in _SIGNS
+                    keep_raw(
+                        session, snaps[c.ref.series_id], c.raw, "suspect" if sign else "healthy"
+                    )
+            refs = {k: c.ref for k, c in by_key.items()}
+            watched = {k for k, r in refs.items() if r.role == "watch"}
             for group in group_events(outcome.events):
                 quiet = quiet_terms(group, outcome.states, watched, family)
-                self._alert(session, group, rnd, src, by_key, snaps, now, quiet)
+                write_alert(
+                    session,
+                    group,
+                    At(rnd, src, now, self.config.vantage, self.channels),
+                    refs,
+                    snaps,
+                    quiet,
+                )
         for event in outcome.events:
             logger.warning(
                 "alert %s: %s on %s — %s",
@@ -167,7 +181,7 @@ class RoundCommit:
         return [_row(c, family, outcome.states.get(key_of(c.ref)), snaps) for c in checked]
 
     def _snapshot(self, session: Session, rnd: Round, c: Checked) -> Snapshot:
-        snap = record_snapshot(
+        return record_snapshot(
             session,
             series_id=c.ref.series_id,
             observation=c.observation,
@@ -175,95 +189,6 @@ class RoundCommit:
             finished_at=c.finished_at,
             round_id=rnd.id,
         )
-        if self.config.evidence.keep_raw:
-            keep_raw(session, snap, c.raw, "healthy")
-        return snap
-
-    def _alert(
-        self,
-        session: Session,
-        group: Group,
-        rnd: Round,
-        src: SourceRow,
-        by_key: Mapping[SeriesKey, Checked],
-        snaps: Mapping[int, Snapshot],
-        now: datetime,
-        quiet: Sequence[PeerSummary],
-    ) -> None:
-        """The evidence, episodes and outbox row of one alert: a person's events of this
-        round on this source (or one source event). A person in an episode already (another
-        of their terms dropped earlier) gets no second drop, and recovers with their last
-        term: the events still move their series' episodes and keep their evidence."""
-        head = group[0]
-        found = [(e, self._checked(e, by_key)) for e in group]
-        refs = [c.ref for _, c in found if c is not None]
-        person_id = refs[0].person_id if refs else None
-        vantage = head.vantage or self.config.vantage
-        still_open: dict[int, int] = {}
-        if head.event == "drop" and person_id is not None:
-            besides = [r.series_id for r in refs]
-            still_open = stored.open_drop_episodes(
-                session, person_id, src.id, vantage, besides=besides
-            )
-        vanished: dict[str, list[VanishedImage]] = {}
-        episodes: dict[str, int | None] = {}
-        lead: tuple[int | None, Episode | None] = (None, None)
-        for event, checked in found:
-            series_id = checked.ref.series_id if checked else None
-            snapshot = snaps.get(series_id) if series_id is not None else None
-            if checked is not None and snapshot is not None and event.event in _EVIDENT:
-                keep_raw(session, snapshot, checked.raw, "confirming")
-                protect_raw(session, event.snapshot_ids)
-            if series_id is not None and event.event in _EVIDENT and not still_open:
-                vanished[event.term or ""] = vanished_images(session, series_id, event)
-            episode = stored.move_episode(session, event, series_id, src.id)
-            if event.term is not None:
-                episodes[event.term] = episode.id if episode else None
-            if event is head:
-                lead = (series_id, episode)
-        if head.event == "recovered" and person_id is not None:
-            still_open = stored.open_drop_episodes(
-                session, person_id, src.id, vantage, besides=[r.series_id for r in refs]
-            )
-        if still_open:
-            logger.info(
-                "%s of %s on %s belongs to the person's open episode(s) %s: no new alert",
-                head.event,
-                head.person,
-                head.source,
-                ", ".join(f"#{e}" for e in sorted(still_open.values())),
-            )
-            return
-        series_id, episode = lead
-        snapshot = snaps.get(series_id) if series_id is not None else None
-        info = (
-            episode_info(head, episode_id=episode.id, state=episode.state)
-            if episode is not None
-            else episode_info(head, episode_id=series_id or 0)
-        )
-        payload = payload_of(
-            group, alert_id=0, episode=info, vanished=vanished, episodes=episodes, quiet=quiet
-        )
-        # Drops (and recoveries) found in one round on one source go out as one message.
-        grouped = head.event in ("drop", "partial", "recovered")
-        outbox.enqueue(
-            session,
-            payload=dict(payload),
-            channels=self.channels,
-            now=now,
-            group_key=f"round:{rnd.id}:{head.event}" if grouped else None,
-            person_id=person_id,
-            source_id=src.id,
-            series_id=series_id,
-            episode_id=episode.id if episode else None,
-            snapshot_id=snapshot.id if snapshot else None,
-        )
-
-    def _checked(self, event: Event, by_key: Mapping[SeriesKey, Checked]) -> Checked | None:
-        if event.person is None or event.term is None:
-            return None
-        vantage = event.vantage or self.config.vantage
-        return by_key.get(SeriesKey(event.person, event.term, event.source, vantage))
 
 
 def _input(c: Checked, snap: Snapshot) -> RoundInput:
