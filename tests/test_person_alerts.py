@@ -5,12 +5,15 @@ the mail that carries the kept thumbnails inline."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from monitor.alerts.payload import Message, vanished_image
+from monitor.alerts import render
+from monitor.alerts.payload import Message, upgrade, vanished_image
 from monitor.alerts.people import group_events, merge_vanished
+from monitor.alerts.schema import validate_payload
 from monitor.backtest.payloads import ImageTracker, Payloads
 from monitor.channels.mail import MAX_THUMB_BYTES, build_email
 from monitor.core.observation import ImageItem
@@ -146,3 +149,47 @@ def test_without_kept_thumbnails_a_mail_has_no_image_at_all() -> None:
     html_part = mail.get_body(preferencelist=("html",))
     assert html_part is not None
     assert "<img" not in html_part.get_content()
+
+
+def test_a_stale_series_alert_carries_no_term_figures() -> None:
+    from monitor.alerts.events import payload_of
+
+    stale = ev("stale", "董经纬", episode_start=None, confirming=())
+    payload = payload_of(stale, alert_id=1, episode=None)
+    assert (payload["event"], payload["term"], payload["terms"]) == ("stale", "董经纬", [])
+
+
+V1_DROP = json.loads(
+    '{"schema_version":1,"event":"drop","alert_id":7,"person":"董经纬","term":"董经纬",'
+    '"source":"baidu_images","vantage":null,"observed":12,"baseline":400.0,'
+    '"baseline_window_days":14,"ratio":0.03,"metric":"images","classification":"corroborated",'
+    '"episode":{"id":3,"started_at":"2024-05-01T11:00:00Z","state":"open"},'
+    '"confirming_checks":[{"checked_at":"2024-05-01T12:00:07Z","status":"ok","observed":12}],'
+    '"vanished_images":[{"image_url":"https://img.example.cn/1.jpg","thumb_url":null,'
+    '"page_url":null,"title":null,"domain":null,"first_seen":"2024-04-01T00:00:00Z",'
+    '"last_seen":"2024-05-01T00:00:00Z","still_seen_on":["bing_images"]}],'
+    '"other_sources":[{"source":"bing_images","family":"bing","status":"ok","observed":380,'
+    '"baseline":402,"state":"normal"},{"source":"bing_images","family":"bing","status":"ok",'
+    '"observed":370,"baseline":400,"state":"normal"}],'
+    '"controls":[],"people_involved":[],"reason":"12 images vs median 400",'
+    '"checked_at":"2024-05-01T12:00:07Z"}'
+)
+
+
+def test_an_alert_queued_under_schema_1_goes_out_in_schema_2() -> None:
+    payload = upgrade(V1_DROP)
+    assert validate_payload(payload) is payload
+    assert payload["schema_version"] == 2
+    [term] = payload["terms"]
+    assert (term["term"], term["event"], term["observed"], term["episode_id"]) == (
+        "董经纬",
+        "drop",
+        12,
+        3,
+    )
+    assert payload["vanished_images"][0]["terms"] == ["董经纬"]
+    [bing] = payload["other_sources"]
+    assert [t["observed"] for t in bing["terms"]] == [380, 370]
+    text = render.text_body(Message("d-1", [payload], "email"))
+    assert "- “董经纬”: 12 images vs baseline 400 (−97%), drop" in text
+    assert upgrade(payload) is payload  # current payloads pass unchanged

@@ -13,7 +13,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 from monitor.alerts.payload import build_payload
-from monitor.alerts.people import Group, checks_of, merge_vanished, other_sources, term_figures
+from monitor.alerts.people import (
+    PERSON_EVENTS,
+    Group,
+    checks_of,
+    merge_vanished,
+    other_sources,
+    term_figures,
+)
 from monitor.alerts.schema import AlertPayload, ControlCheck, EpisodeInfo, VanishedImage
 from monitor.core.clock import iso_utc
 from monitor.detector.events import Event, PeerSummary
@@ -46,7 +53,8 @@ def payload_of(
     events: Group = group if isinstance(group, tuple) else (group,)
     head = events[0]
     images = merge_vanished(vanished) if isinstance(vanished, Mapping) else list(vanished)
-    per_term = term_figures(events, episodes or {}, quiet) if head.person and head.term else []
+    person_event = head.person is not None and head.event in PERSON_EVENTS
+    per_term = term_figures(events, episodes or {}, quiet) if person_event else []
     return build_payload(
         event=head.event,
         alert_id=alert_id,

@@ -16,11 +16,13 @@ person's other open episodes. Pure, like the rest of ``alerts``.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import cast, get_args
 
 from monitor.alerts.schema import (
     CheckInfo,
     OtherSource,
     PeerTerm,
+    TermEvent,
     TermFigures,
     VanishedImage,
 )
@@ -30,7 +32,7 @@ from monitor.detector.events import Event, PeerSummary
 from monitor.detector.points import SeriesKey
 from monitor.detector.state import SeriesState
 
-PERSON_EVENTS = frozenset({"drop", "partial", "recovered"})
+PERSON_EVENTS: frozenset[str] = frozenset(get_args(TermEvent))
 # Which state of a source's terms speaks for the source: the one showing most trouble.
 _STATE_WEIGHT = {"dropped": 0, "partial": 1, "pending": 2, "normal": 3, "insufficient_data": 4}
 
@@ -102,13 +104,13 @@ def term_figures(
     out: list[TermFigures] = []
     seen: set[str] = set()
     for e in group:
-        if e.term is None or e.term in seen:
+        if e.term is None or e.term in seen or e.event not in PERSON_EVENTS:
             continue
         seen.add(e.term)
         out.append(
             TermFigures(
                 term=e.term,
-                event=e.event,
+                event=cast(TermEvent, e.event),  # a group's events are person events
                 state={"drop": "dropped", "partial": "partial"}.get(e.event, "normal"),
                 status=e.confirming[-1].status if e.confirming else None,
                 observed=e.observed,

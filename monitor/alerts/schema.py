@@ -45,6 +45,8 @@ SCHEMA_VERSION: Final[SchemaVersion] = 2  # bump both together (see the module d
 # Every event the detector reports, and the test alert of `absence-monitor alerts test`.
 EventName = Literal[EventKind, "test"]
 EVENTS: frozenset[str] = frozenset(get_args(EventName))
+# The events of a person's term: what a person alert groups (``monitor.alerts.people``).
+TermEvent = Literal["drop", "partial", "recovered"]
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 REGENERATE = "python -m monitor.alerts.schema > docs/alert-payload.schema.json"
@@ -143,7 +145,7 @@ class TermFigures(TypedDict):
     """
 
     term: str
-    event: str | None
+    event: TermEvent | None
     state: str
     status: str | None
     observed: int | None

@@ -17,7 +17,6 @@ import re
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import cast
 from urllib.parse import quote
 from xml.etree import ElementTree as ET
 
@@ -25,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from monitor import __version__
 from monitor.alerts.content import alert_subject, clean
-from monitor.alerts.payload import Message
+from monitor.alerts.payload import Message, upgrade
 from monitor.alerts.render import text_body
 from monitor.alerts.schema import AlertPayload
 from monitor.core.clock import iso_utc
@@ -84,7 +83,7 @@ def atom_feed(
     _sub(_sub(root, "author"), "name", "image-absence-monitor")
     _sub(root, "generator", "image-absence-monitor", version=__version__)
     for alert in alerts:
-        payload = cast(AlertPayload, alert.payload)
+        payload = upgrade(alert.payload)
         entry = _sub(root, "entry")
         _sub(entry, "id", entry_id(alert.id, alert.created_at))
         _sub(entry, "title", alert_subject(payload))
