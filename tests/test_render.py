@@ -17,6 +17,7 @@ from monitor.alerts.schema import (
     EpisodeInfo,
     OtherSource,
     PeerTerm,
+    TermEvent,
     TermFigures,
 )
 from monitor.core import urls
@@ -262,7 +263,7 @@ def test_subject_shortens_a_long_reason_with_an_ellipsis() -> None:
     assert reason.endswith("x…") and len(reason) == 80
 
 
-def figures(term: str, observed: int, event: str | None = "drop") -> TermFigures:
+def figures(term: str, observed: int, event: TermEvent | None = "drop") -> TermFigures:
     return TermFigures(
         term=term,
         event=event,
