@@ -10,7 +10,7 @@ and the demo take what they need from the ``App``; no command logic lives here.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from monitor import sources
 from monitor.channels import build_channels
-from monitor.channels.base import Channel
+from monitor.channels.base import Channel, ThumbnailLookup
 from monitor.channels.dispatch import Dispatcher, RetryPolicy
 from monitor.config import Config
 from monitor.core.clock import Clock, utcnow
@@ -36,6 +36,7 @@ from monitor.store import catalog, migrate
 from monitor.store.catalog import SeriesRef
 from monitor.store.db import create_db_engine, session_factory
 from monitor.store.retention import Pruned, prune
+from monitor.store.thumbnails import alert_thumbnails
 
 
 @dataclass
@@ -153,12 +154,19 @@ def build(
     source_objs = {
         name: sources.load(opts.kind)(name, opts) for name, opts in config.sources.items()
     }
+    sessions = session_factory(engine)
     if channels is None:
-        channels = build_channels(config.alerts, transport=channel_transport, clock=clock)
+        kept = thumbnail_dir(config.evidence.thumbnail_dir, database_url or config.database.url)
+        channels = build_channels(
+            config.alerts,
+            transport=channel_transport,
+            clock=clock,
+            thumbnails=None if kept is None else _thumbnail_lookup(sessions, kept),
+        )
     return App(
         config=config,
         engine=engine,
-        sessions=session_factory(engine),
+        sessions=sessions,
         clock=clock,
         sources=source_objs,
         channels={c.name: c for c in channels},
@@ -167,6 +175,24 @@ def build(
         sleep=sleep,
         resolver=resolver,
     )
+
+
+def _thumbnail_lookup(sessions: sessionmaker[Session], directory: Path) -> ThumbnailLookup:
+    """The mail channel's way to the kept thumbnails (one short read per mail)."""
+
+    def lookup(
+        alert_ids: Sequence[int], image_urls: Sequence[str]
+    ) -> Mapping[str, tuple[bytes, str]]:
+        wanted = set(image_urls)
+        out: dict[str, tuple[bytes, str]] = {}
+        with sessions() as session:
+            for alert_id in alert_ids:
+                for url, kept in alert_thumbnails(session, directory, alert_id).items():
+                    if url in wanted and url not in out:
+                        out[url] = (kept.data, kept.content_type)
+        return out
+
+    return lookup
 
 
 RECHECK_GRACE = timedelta(minutes=1)

@@ -129,6 +129,9 @@ class AlertsConfig(_Model):
     backoff: Duration = timedelta(seconds=30)
     max_backoff: Duration = timedelta(hours=1)
     dispatch_every: Duration = timedelta(seconds=5)
+    # Where readers find the full report (a URL or a path); a mail names it after the
+    # first ten vanished images.
+    report_url: str | None = None
 
     @field_validator("apprise", mode="before")
     @classmethod

@@ -8,7 +8,9 @@ detector's step, so a check that is a sign of a drop never supersedes the series
 answer), the alerts with their deliveries (``monitor.alerts.events`` -> ``monitor.store.outbox``)
 and each alert's hold on its evidence (``monitor.store.retention.hold``: the pre-drop,
 confirming and first recovered responses, the vanished images' thumbnails), in the
-transaction that holds the snapshots. Raw bodies are compressed before it opens.
+transaction that holds the snapshots. Alerts are per person: one round's events of a
+person's terms on the source make one alert (``monitor.alerts.people``), and a person
+already in an episode gets no second drop. Raw bodies are compressed before it opens.
 """
 
 from __future__ import annotations
@@ -21,26 +23,22 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.alerts.events import episode_info, payload_of
+from monitor.alerts.people import group_events, quiet_terms
 from monitor.config import Config
 from monitor.core.observation import Observation
 from monitor.detector import process_round
 from monitor.detector.corroboration import summarize
-from monitor.detector.events import Event
 from monitor.detector.health import SourceHealth
 from monitor.detector.points import Point, RoundInput, SeriesKey
-from monitor.store import outbox
+from monitor.rounds.alerting import At, write_alert
 from monitor.store import rounds as stored
 from monitor.store.catalog import SeriesRef
 from monitor.store.evidence import (
     RawBody,
     healthy_digests,
     keep_raw,
-    pre_drop_snapshot,
-    vanished_images,
 )
-from monitor.store.models import Round, Snapshot, SourceRow
-from monitor.store.retention import hold
+from monitor.store.models import Round, Snapshot
 from monitor.store.snapshots import record_snapshot
 
 logger = logging.getLogger(__name__)
@@ -160,8 +158,18 @@ class RoundCommit:
                     keep_raw(
                         session, snaps[c.ref.series_id], c.raw, "suspect" if sign else "healthy"
                     )
-            for event in outcome.events:
-                self._alert(session, event, rnd, src, by_key, snaps, now)
+            refs = {k: c.ref for k, c in by_key.items()}
+            watched = {k for k, r in refs.items() if r.role == "watch"}
+            for group in group_events(outcome.events):
+                quiet = quiet_terms(group, outcome.states, watched, family)
+                write_alert(
+                    session,
+                    group,
+                    At(rnd, src, now, self.config.vantage, self.channels),
+                    refs,
+                    snaps,
+                    quiet,
+                )
         for event in outcome.events:
             logger.warning(
                 "alert %s: %s on %s — %s",
@@ -181,69 +189,6 @@ class RoundCommit:
             finished_at=c.finished_at,
             round_id=rnd.id,
         )
-
-    def _alert(
-        self,
-        session: Session,
-        event: Event,
-        rnd: Round,
-        src: SourceRow,
-        by_key: Mapping[SeriesKey, Checked],
-        snaps: Mapping[int, Snapshot],
-        now: datetime,
-    ) -> None:
-        """The evidence, episode and outbox rows of one detector event."""
-        checked = None
-        if event.person is not None and event.term is not None:
-            vantage = event.vantage or self.config.vantage
-            checked = by_key.get(SeriesKey(event.person, event.term, event.source, vantage))
-        series_id = checked.ref.series_id if checked else None
-        snapshot = snaps.get(series_id) if series_id is not None else None
-        vanished = {}
-        held = _held(session, event, series_id)
-        if series_id is not None and event.event in ("drop", "partial"):
-            vanished = vanished_images(session, series_id, event)
-        episode = stored.move_episode(session, event, series_id, src.id)
-        info = (
-            episode_info(event, episode_id=episode.id, state=episode.state)
-            if episode is not None
-            else episode_info(event, episode_id=series_id or 0)
-        )
-        payload = payload_of(event, alert_id=0, episode=info, vanished=list(vanished.values()))
-        # Drops (and recoveries) found in one round on one source go out as one message.
-        grouped = event.event in ("drop", "partial", "recovered")
-        alert = outbox.enqueue(
-            session,
-            payload=dict(payload),
-            channels=self.channels,
-            now=now,
-            group_key=f"round:{rnd.id}:{event.event}" if grouped else None,
-            person_id=checked.ref.person_id if checked else None,
-            source_id=src.id,
-            series_id=series_id,
-            episode_id=episode.id if episode else None,
-            snapshot_id=snapshot.id if snapshot else None,
-        )
-        hold(session, alert.id, held, list(vanished), now)
-
-
-def _held(session: Session, event: Event, series_id: int | None) -> dict[int, str]:
-    """The responses an event's alert holds (snapshot id -> role): for a drop or a partial,
-    the last answer before the first sign and every confirming check; for a recovery, the
-    first recovered answer."""
-    ids = event.snapshot_ids
-    if series_id is None or not ids:
-        return {}
-    if event.event == "recovered":
-        return {min(ids): "recovery"}
-    if event.event not in ("drop", "partial"):
-        return {}
-    held = {}
-    before = pre_drop_snapshot(session, series_id, min(ids))
-    if before is not None:
-        held[before] = "pre_drop"
-    held.update(dict.fromkeys(ids, "confirming"))
-    return held
 
 
 def _input(c: Checked, snap: Snapshot) -> RoundInput:
