@@ -11,7 +11,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from monitor.app import build
 from monitor.config import parse_config
 from monitor.core.clock import FakeClock
-from monitor.daemon.jobs import PRUNE_DELAY, PRUNE_EVERY, schedule_jobs
+from monitor.daemon.jobs import PRUNE_DELAY, schedule_jobs
 from monitor.daemon.service import Daemon
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -48,6 +48,6 @@ def test_retention_runs_daily_and_not_right_after_a_start(tmp_path: Path) -> Non
     job = _jobs(tmp_path)["retention"]
     trigger = job.trigger  # type: ignore[attr-defined]
     assert isinstance(trigger, IntervalTrigger)
-    assert trigger.interval == PRUNE_EVERY == timedelta(days=1)
+    assert trigger.interval == timedelta(days=1)  # evidence.prune_every's default
     assert trigger.start_date == NOW + PRUNE_DELAY
     assert job.args[0].__name__ == "prune_step"  # type: ignore[attr-defined]

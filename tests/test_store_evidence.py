@@ -12,6 +12,7 @@ from monitor.detector.events import Confirmation, Event
 from monitor.store import catalog
 from monitor.store.evidence import vanished_images
 from monitor.store.models import Snapshot
+from monitor.store.outbox import enqueue
 from tests.helpers.thumbnails import NOW, item, keep, make_app, photo, seed, serving
 
 
@@ -52,7 +53,7 @@ async def test_vanished_image_is_still_seen_where_the_same_photo_is_under_anothe
             .limit(1)
         )
         assert last is not None
-        [gone] = vanished_images(session, baidu.series_id, drop_confirmed_by(last))
+        [gone] = vanished_images(session, baidu.series_id, drop_confirmed_by(last)).values()
     assert gone["image_url"] == "https://img.test/full/1.jpg"
     assert gone["still_seen_on"] == ["bing"]
 
@@ -71,43 +72,55 @@ def test_vanished_image_without_thumbnails_is_matched_by_url_only(tmp_path: Path
             .limit(1)
         )
         assert last is not None
-        gone = vanished_images(session, baidu.series_id, drop_confirmed_by(last))
+        gone = list(vanished_images(session, baidu.series_id, drop_confirmed_by(last)).values())
     seen = {g["image_url"]: g["still_seen_on"] for g in gone}
     assert seen == {"https://img.test/full/1.jpg": [], "https://img.test/full/2.jpg": ["bing"]}
 
 
-def test_confirming_bodies_survive_the_next_healthy_body(tmp_path: Path) -> None:
+def test_signs_never_supersede_the_healthy_body_and_holds_survive_it(tmp_path: Path) -> None:
     from monitor.core.observation import Observation, Status
-    from monitor.store.evidence import RawBody, keep_raw, protect_raw
+    from monitor.store.evidence import RawBody, keep_raw, pre_drop_snapshot
     from monitor.store.models import RawResponse
+    from monitor.store.retention import hold
     from monitor.store.snapshots import record_snapshot
 
     app = make_app(tmp_path, evidence="  keep_thumbnails: false\n")
     with app.sessions() as session, session.begin():
         baidu = next(r for r in catalog.sync(session, app.config) if r.source == "baidu")
         ids = []
-        for body in (b"before the drop", b"first sign", b"first sign"):
+
+        def check(body: bytes, reason: str) -> int:
             obs = Observation(Status.OK, items=[item(1)], raw=body)
             snap = record_snapshot(
                 session, series_id=baidu.series_id, observation=obs, started_at=NOW, finished_at=NOW
             )
-            keep_raw(session, snap, RawBody.of(obs), "healthy")
+            keep_raw(session, snap, RawBody.of(obs), reason)
             ids.append(snap.id)
-        # The second low check confirms the drop: both low checks are its evidence.
-        keep_raw(session, snap, RawBody.of(obs), "confirming")
-        protect_raw(session, (ids[1], ids[2]))
-        recovered = Observation(Status.OK, items=[item(1), item(2)], raw=b"images are back")
-        snap = record_snapshot(
+            return snap.id
+
+        check(b"an old healthy answer", "healthy")
+        check(b"before the drop", "healthy")  # supersedes the old one
+        check(b"first sign", "suspect")
+        check(b"first sign", "suspect")  # the second low check confirms the drop
+        assert pre_drop_snapshot(session, baidu.series_id, ids[2]) == ids[1]
+        alert = enqueue(session, payload={"event": "drop"}, channels=[], now=NOW)
+        hold(
             session,
-            series_id=baidu.series_id,
-            observation=recovered,
-            started_at=NOW,
-            finished_at=NOW,
+            alert.id,
+            {ids[1]: "pre_drop", ids[2]: "confirming", ids[3]: "confirming"},
+            [],
+            NOW,
         )
-        keep_raw(session, snap, RawBody.of(recovered), "healthy")
+        check(b"images are back", "healthy")  # the pre-drop body is held: not superseded
+        check(b"images are back", "healthy")  # the same answer again: moved, not rewritten
     with app.sessions() as session:
         kept = {r.snapshot_id: r.reason for r in session.scalars(select(RawResponse))}
-    assert kept == {ids[1]: "confirming", ids[2]: "confirming", snap.id: "healthy"}
+    assert kept == {
+        ids[1]: "pre_drop",
+        ids[2]: "confirming",
+        ids[3]: "confirming",
+        ids[5]: "healthy",
+    }
 
 
 def test_a_body_is_compressed_or_reduced_to_its_digest_as_its_check_ends() -> None:

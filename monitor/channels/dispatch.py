@@ -15,12 +15,11 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.alerts.payload import Message
-from monitor.alerts.schema import AlertPayload
+from monitor.alerts.payload import Message, upgrade
 from monitor.channels.base import Channel
 from monitor.core.backoff import Jitter, backoff_delay
 from monitor.core.clock import Clock
@@ -135,7 +134,8 @@ class Dispatcher:
         if channel is None:
             error, permanent = f"channel {batch.channel} is no longer configured", True
         else:
-            payloads = [cast(AlertPayload, p) for p in batch.payloads]
+            # An alert queued before an upgrade goes out in the current schema.
+            payloads = [upgrade(p) for p in batch.payloads]
             message = Message(batch.delivery_uuid, payloads, batch.channel)
             try:
                 await channel.send(message)

@@ -176,8 +176,9 @@ def process_round(
                     peers,
                     out.controls,
                     s,
-                    others_dropping=len(signals) - (1 if item.key in signals else 0),
-                    others_checked=len(observed) - 1,
+                    # Other people: a person's own aliases are not corroboration.
+                    others_dropping=len({k.person for k in signals} - {item.key.person}),
+                    others_checked=len({k.person for k in observed} - {item.key.person}),
                 )
             )
         if wants_recheck(state):

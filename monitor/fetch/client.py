@@ -7,7 +7,10 @@
   5xx still answered after the retries are ``http_error``;
 - network errors and timeouts still failing after the retries are ``network_error``;
 - a body over ``max_bytes`` (counted while streaming, after decompression) or a body that
-  cannot be decompressed is ``parse_error``.
+  cannot be decompressed is ``parse_error``;
+- with a ``policy.guard``, redirects are followed here one by one and every URL, the first
+  included, is asked first; a refused one is ``http_error`` with the guard's reason, and
+  nothing is sent to it.
 
 Each host has a ``HostLimiter`` (concurrency and spacing); every attempt, retries included,
 takes a slot, so failures never multiply the load on a host. Hosts share nothing else:
@@ -33,6 +36,7 @@ from monitor.core.clock import Clock, utcnow
 from monitor.core.masking import mask_url
 from monitor.core.observation import Status
 from monitor.fetch.body import complete_response, read_capped
+from monitor.fetch.guard import send_guarded
 from monitor.fetch.limiter import HostLimiter
 from monitor.fetch.policy import FetchPolicy, FetchResult, Monotonic, Sleep
 from monitor.fetch.retry import network_reason, retry_after_seconds
@@ -249,7 +253,13 @@ class Fetcher:
     ) -> _Attempt:
         try:
             async with asyncio.timeout(policy.timeout):
-                response = await client.send(request, stream=True)
+                if policy.guard is None:
+                    response = await client.send(request, stream=True)
+                else:
+                    guarded = await send_guarded(client, request, policy.guard, self.max_redirects)
+                    if isinstance(guarded, str):
+                        return _fail(Status.HTTP_ERROR, guarded)
+                    response = guarded
                 try:
                     body = await read_capped(response, policy.max_bytes)
                 finally:

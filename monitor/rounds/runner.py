@@ -35,6 +35,7 @@ from monitor.core.clock import Clock
 from monitor.core.metrics import Metrics
 from monitor.evidence.thumbnails import keep_thumbnails
 from monitor.fetch.client import Fetcher
+from monitor.fetch.guard import AddressGuard, Resolver, configured_hosts, system_resolver
 from monitor.fetch.policy import FetchPolicy
 from monitor.rounds.commit import Checked, CheckRow, RoundCommit
 from monitor.sources.base import Source
@@ -67,6 +68,7 @@ class Rounds:
         sleep: Callable[[float], Any] | None = None,
         metrics: Metrics | None = None,
         thumbnail_dir: Path | None = None,
+        resolver: Resolver = system_resolver,
     ) -> None:
         self.sessions = sessions
         self.config = config
@@ -77,6 +79,12 @@ class Rounds:
         self.sleep = sleep or asyncio.sleep
         self.metrics = metrics
         self.thumbnail_dir = thumbnail_dir
+        # One guard for the process: a refused host is logged once, however many rounds.
+        self.guard = AddressGuard(
+            configured_hosts(u for src in sources.values() for u in src.configured_urls()),
+            resolver=resolver,
+            on_refusal=self._refused,
+        )
         self.policies = {
             name: FetchPolicy.from_options(src.options) for name, src in sources.items()
         }
@@ -109,7 +117,10 @@ class Rounds:
             obs.pages,
             obs.elapsed_ms,
         )
-        body = await asyncio.to_thread(RawBody.ready, obs, kept_digest)  # zlib frees the GIL
+        body = None
+        if self.config.evidence.keep_raw:
+            body = await asyncio.to_thread(RawBody.ready, obs, kept_digest)  # zlib frees the GIL
+        obs.raw = None
         return Checked(ref, obs, started, finished, body)
 
     async def run_round(
@@ -155,6 +166,10 @@ class Rounds:
         )
         return [row for rows in rounds for row in rows]
 
+    def _refused(self, host: str, reason: str) -> None:
+        if self.metrics is not None:
+            self.metrics.refused.inc()
+
     async def _keep_thumbnails(self, since: datetime) -> None:
         """Local copies of the thumbnails first seen in this round (evidence, optional).
 
@@ -173,6 +188,7 @@ class Rounds:
             settings=self.config.evidence,
             directory=self.thumbnail_dir,
             clock=self.clock,
+            guard=self.guard,
         )
         if kept:
             logger.info("kept %d new thumbnail(s)", kept)

@@ -154,6 +154,26 @@ def move_episode(
     return current
 
 
+def open_drop_episodes(
+    session: Session, person_id: int, source_id: int, vantage: str, *, besides: Collection[int]
+) -> dict[int, int]:
+    """Series id -> episode id of the person's drop episodes still open on the source (and
+    vantage), leaving out the series ``besides``: is the person already in an episode?"""
+    rows = session.execute(
+        select(Episode.series_id, Episode.id)
+        .join(Series, Series.id == Episode.series_id)
+        .where(
+            Series.person_id == person_id,
+            Series.source_id == source_id,
+            Series.vantage == vantage,
+            Series.id.not_in(list(besides)),
+            Episode.kind == "drop",
+            Episode.state != "resolved",
+        )
+    ).all()
+    return {int(sid): int(eid) for sid, eid in rows if sid is not None}
+
+
 def last_rounds(session: Session) -> dict[str, datetime]:
     """Start time of the latest round of each source (scheduled or manual)."""
     rows = session.execute(
