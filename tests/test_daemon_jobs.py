@@ -51,3 +51,10 @@ def test_retention_runs_daily_and_not_right_after_a_start(tmp_path: Path) -> Non
     assert trigger.interval == timedelta(days=1)  # evidence.prune_every's default
     assert trigger.start_date == NOW + PRUNE_DELAY
     assert job.args[0].__name__ == "prune_step"  # type: ignore[attr-defined]
+
+
+def test_every_job_starts_from_the_injected_clock_not_the_wall_clock(tmp_path: Path) -> None:
+    jobs = _jobs(tmp_path)
+    for name in ("rechecks", "dispatch", "heartbeat"):
+        trigger = jobs[name].trigger  # type: ignore[attr-defined]
+        assert trigger.start_date == NOW, name  # NOW is a simulated day in 2026

@@ -10,8 +10,10 @@ config at every start (in-memory job store, nothing pickled).
   ``evidence.prune_every`` (a day), first ``PRUNE_DELAY`` after the start (or one period,
   if that is shorter).
 
-Every job has ``max_instances=1`` and ``coalesce``: a late job runs once, not once per missed
-time. Scheduler lag (how late a job started) goes to the metrics.
+Every trigger starts from the injected clock's ``now`` (APScheduler would read the wall clock
+for a trigger without a start). Every job has ``max_instances=1`` and ``coalesce``: a late job
+runs once, not once per missed time. Scheduler lag (how late a job started) goes to the
+metrics.
 """
 
 from __future__ import annotations
@@ -85,14 +87,14 @@ def schedule_jobs(
     common: dict[str, Any] = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 30}
     scheduler.add_job(
         daemon.spawn,
-        IntervalTrigger(seconds=RECHECK_EVERY.total_seconds()),
+        IntervalTrigger(seconds=RECHECK_EVERY.total_seconds(), start_date=now),
         args=[daemon.recheck_step],
         id="rechecks",
         **common,
     )
     scheduler.add_job(
         daemon.spawn,
-        IntervalTrigger(seconds=config.alerts.dispatch_every.total_seconds()),
+        IntervalTrigger(seconds=config.alerts.dispatch_every.total_seconds(), start_date=now),
         args=[daemon.dispatch_step],
         id="dispatch",
         **common,
@@ -108,7 +110,10 @@ def schedule_jobs(
         **common,
     )
     scheduler.add_job(
-        daemon.beat, IntervalTrigger(seconds=HEARTBEAT.total_seconds()), id="heartbeat", **common
+        daemon.beat,
+        IntervalTrigger(seconds=HEARTBEAT.total_seconds(), start_date=now),
+        id="heartbeat",
+        **common,
     )
 
     def on_submitted(event: JobSubmissionEvent) -> None:

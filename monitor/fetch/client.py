@@ -14,8 +14,9 @@
 
 Each host has a ``HostLimiter`` (concurrency and spacing); every attempt, retries included,
 takes a slot, so failures never multiply the load on a host. Hosts share nothing else:
-a hanging host only ties up its own slots. There is one ``httpx.AsyncClient`` per proxy
-setting (httpx binds proxies to clients); its cookie jar keeps what engines hand out.
+a hanging host only ties up its own slots; ``max_hosts`` hosts are remembered at most.
+There is one ``httpx.AsyncClient`` per proxy setting (httpx binds proxies to clients); its
+cookie jar keeps what engines hand out.
 Everything outside the process (transport, sleep, clocks, randomness) is injectable.
 """
 
@@ -33,11 +34,12 @@ import httpx
 
 from monitor.core.backoff import EQUAL_JITTER, backoff_delay
 from monitor.core.clock import Clock, utcnow
+from monitor.core.lru import LRU
 from monitor.core.masking import mask_url
 from monitor.core.observation import Status
 from monitor.fetch.body import complete_response, read_capped
 from monitor.fetch.guard import send_guarded
-from monitor.fetch.limiter import HostLimiter
+from monitor.fetch.limiter import MAX_HOSTS, HostLimiter, forget
 from monitor.fetch.policy import FetchPolicy, FetchResult, Monotonic, Sleep
 from monitor.fetch.retry import network_reason, retry_after_seconds
 
@@ -83,6 +85,7 @@ class Fetcher:
         backoff_cap: float = 30.0,
         retry_after_cap: float = 120.0,
         warmup_retry_after: float = 600.0,
+        max_hosts: int = MAX_HOSTS,
     ) -> None:
         self._transport = transport
         self._sleep = sleep
@@ -95,9 +98,11 @@ class Fetcher:
         self.retry_after_cap = retry_after_cap
         self.warmup_retry_after = warmup_retry_after
         self._clients: dict[str | None, httpx.AsyncClient] = {}
-        self._hosts: dict[str, HostLimiter] = {}
-        self._warm: dict[str, tuple[bool, float]] = {}  # key -> (succeeded, when)
-        self._warm_locks: dict[str, asyncio.Lock] = {}
+        self._hosts: LRU[str, HostLimiter] = LRU(
+            max_hosts, lambda h, _: forget([c.cookies.jar for c in self._clients.values()], h)
+        )
+        self._warm: LRU[str, tuple[bool, float]] = LRU(max_hosts)  # key -> (succeeded, when)
+        self._warm_locks: LRU[str, asyncio.Lock] = LRU(max_hosts)
 
     async def __aenter__(self) -> Fetcher:
         return self
