@@ -120,6 +120,21 @@ class App:
             resolver=self.resolver,
         )
 
+    def reloaded(self, config: Config) -> App:
+        """This app with a new config: the same database, clock, transport and metrics;
+        sources, channels and the dispatcher built anew from ``config``."""
+        app = build(
+            config,
+            engine=self.engine,
+            transport=self.transport,
+            clock=self.clock,
+            monotonic=self.monotonic,
+            sleep=self.sleep,
+            resolver=self.resolver,
+        )
+        app.metrics = self.metrics
+        return app
+
     def prune(self, *, dry_run: bool = False) -> Pruned:
         """Apply ``evidence.raw_retention`` now (an alert's evidence is kept until released,
         or ``evidence.alert_retention``); files of pruned thumbnails are removed after."""
@@ -145,18 +160,22 @@ def build(
     monotonic: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], Any] | None = None,
     resolver: Resolver = system_resolver,
+    engine: Engine | None = None,
 ) -> App:
-    """Wire the application; every outside resource may be injected."""
-    engine = create_db_engine(
-        database_url or config.database.url,
-        busy_timeout_s=config.database.busy_timeout.total_seconds(),
-    )
+    """Wire the application; every outside resource may be injected (``engine``: an open
+    database, as when the daemon reloads its config)."""
+    if engine is None:
+        engine = create_db_engine(
+            database_url or config.database.url,
+            busy_timeout_s=config.database.busy_timeout.total_seconds(),
+        )
+    database_url = engine.url.render_as_string(hide_password=False)
     source_objs = {
         name: sources.load(opts.kind)(name, opts) for name, opts in config.sources.items()
     }
     sessions = session_factory(engine)
     if channels is None:
-        kept = thumbnail_dir(config.evidence.thumbnail_dir, database_url or config.database.url)
+        kept = thumbnail_dir(config.evidence.thumbnail_dir, database_url)
         channels = build_channels(
             config.alerts,
             transport=channel_transport,
