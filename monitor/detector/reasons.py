@@ -97,7 +97,7 @@ def incident_reason(
         parts.append(f"{len(bad)}/{len(readings)} controls failed or dropped ({names})")
     if dropping:
         parts.append(
-            f"{dropping} of {checked} watched series dropped in the same round "
+            f"{dropping} of {checked} watched people dropped in the same round "
             f"(engine-wide threshold {threshold:g})"
         )
     return (
