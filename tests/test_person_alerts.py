@@ -8,16 +8,17 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from monitor.alerts import render
 from monitor.alerts.payload import Message, upgrade, vanished_image
-from monitor.alerts.people import group_events, merge_vanished
+from monitor.alerts.people import Standing, group_events, merge_vanished
 from monitor.alerts.schema import validate_payload
 from monitor.backtest.payloads import ImageTracker, Payloads
 from monitor.channels.mail import MAX_THUMB_BYTES, build_email
 from monitor.core.observation import ImageItem
-from monitor.detector.events import Confirmation, Event
+from monitor.detector.events import Confirmation, Event, PeerSummary
 from monitor.detector.settings import DetectionSettings
 
 T0 = datetime(2021, 6, 4, 6, tzinfo=UTC)
@@ -193,3 +194,66 @@ def test_an_alert_queued_under_schema_1_goes_out_in_schema_2() -> None:
     text = render.text_body(Message("d-1", [payload], "email"))
     assert "- “董经纬”: 12 images vs baseline 400 (−97%), drop" in text
     assert upgrade(payload) is payload  # current payloads pass unchanged
+
+
+def test_a_schema_2_alert_stored_before_terms_were_dated_gains_checked_at_and_this_round() -> None:
+    payload = upgrade(V1_DROP)
+    undated = {
+        **payload,
+        "terms": [
+            {k: v for k, v in payload["terms"][0].items() if k not in ("checked_at", "this_round")}
+        ],
+    }
+    dated = upgrade(undated)
+    assert validate_payload(dated) is dated
+    [term] = dated["terms"]
+    assert (term["checked_at"], term["this_round"]) == ("2024-05-01T12:00:07Z", True)
+
+
+def standing(term: str, observed: int, at: datetime, this_round: bool) -> Standing:
+    figures = PeerSummary("baidu", "chinese", term, "default", "ok", observed, 30.0, "normal")
+    return Standing(figures, at, this_round)
+
+
+def test_a_name_not_checked_in_the_alerts_round_is_marked_with_its_last_check() -> None:
+    payloads = Payloads(ImageTracker([DetectionSettings()]))
+    earlier = T0 - timedelta(hours=6)
+    [p] = payloads.payloads(
+        [ev("drop", "Dong Jingwei", 3)], lambda g: [standing("董经纬", 29, earlier, False)]
+    )
+    assert validate_payload(p) is p
+    latin, chinese = p["terms"]
+    assert (latin["checked_at"], latin["this_round"]) == ("2021-06-04T06:00:00Z", True)
+    assert (chinese["checked_at"], chinese["this_round"]) == ("2021-06-04T00:00:00Z", False)
+    text = render.text_body(Message("d-1", [p], "email"))
+    assert (
+        "- “董经纬”: 29 images vs baseline 30 (−3%), normal "
+        "(last checked 2021-06-04 00:00 UTC, not in this round)"
+    ) in text
+
+
+def test_the_backtest_lists_a_name_back_earlier_in_the_persons_recovery_as_the_daemon_does() -> (
+    None
+):
+    payloads = Payloads(ImageTracker([DetectionSettings()]))
+    day = timedelta(days=1)
+    later = T0 + 3 * day
+    rounds = [
+        ([ev("drop", "董经纬", 3)], []),
+        ([ev("drop", "Dong Jingwei", 4, at=T0 + day)], []),
+        ([ev("recovered", "董经纬", 30, at=T0 + 2 * day)], []),  # the other name is down
+        (
+            [ev("recovered", "Dong Jingwei", 29, at=later)],
+            [standing("董经纬", 31, later, True)],
+        ),
+    ]
+    sent = [payloads.payloads(events, partial(lambda q, g: q, quiet)) for events, quiet in rounds]
+    assert [[p["event"] for p in r] for r in sent] == [["drop"], [], [], ["recovered"]]
+    [recovered] = sent[3]
+    assert validate_payload(recovered) is recovered
+    latin, chinese = recovered["terms"]
+    assert (latin["term"], latin["event"]) == ("Dong Jingwei", "recovered")
+    assert (chinese["term"], chinese["event"], chinese["episode_id"]) == ("董经纬", "recovered", 1)
+    assert chinese["reason"].startswith("recovered 2021-06-06T06:00:00Z while another name")
+    text = render.text_body(Message("d-1", [recovered], "email"))
+    assert "- “董经纬”: 31 images vs baseline 30 (+3%), recovered; recovered 2021-06-06" in text

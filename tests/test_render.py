@@ -275,6 +275,8 @@ def figures(term: str, observed: int, event: TermEvent | None = "drop") -> TermF
         reason="",
         episode_id=None,
         confirming_checks=[],
+        checked_at="2024-01-10T06:00:00Z",
+        this_round=True,
     )
 
 

@@ -208,7 +208,17 @@ def _term_line(t: TermFigures, metric: str | None) -> Line:
         f"{_when(c['checked_at'])} {clean(c['status'])} {_num(c['observed'])}"
         for c in t["confirming_checks"]
     )
-    return [f"{head}, {clean(what)}" + (f"; confirmed by {checks}" if checks else "")]
+    # A term the alert's round did not check (a re-check round): its figures are its latest.
+    stale = (
+        f" (last checked {_when(t['checked_at']) if t['checked_at'] else 'never'}, "
+        "not in this round)"
+        if not t["this_round"]
+        else ""
+    )
+    # The reason of an earlier recovery (no checks of its own in this alert); the events of
+    # this round are confirmed by the checks listed.
+    why = f"; {clean(t['reason'])}" if t["reason"] and not t["confirming_checks"] else ""
+    return [f"{head}, {clean(what)}{stale}{why}" + (f"; confirmed by {checks}" if checks else "")]
 
 
 def _image_line(img: VanishedImage) -> Line:

@@ -16,6 +16,7 @@ from monitor.alerts.payload import build_payload
 from monitor.alerts.people import (
     PERSON_EVENTS,
     Group,
+    Standing,
     checks_of,
     merge_vanished,
     other_sources,
@@ -23,7 +24,7 @@ from monitor.alerts.people import (
 )
 from monitor.alerts.schema import AlertPayload, ControlCheck, EpisodeInfo, VanishedImage
 from monitor.core.clock import iso_utc
-from monitor.detector.events import Event, PeerSummary
+from monitor.detector.events import Event
 
 
 def episode_info(event: Event, *, episode_id: int, state: str | None = None) -> EpisodeInfo | None:
@@ -45,11 +46,12 @@ def payload_of(
     episode: EpisodeInfo | None,
     vanished: Mapping[str, Sequence[VanishedImage]] | Sequence[VanishedImage] = (),
     episodes: Mapping[str, int | None] | None = None,
-    quiet: Iterable[PeerSummary] = (),
+    quiet: Iterable[Standing] = (),
 ) -> AlertPayload:
     """The payload of one alert: a group of one person's events (headline first) or a
     single event. ``vanished`` per term (merged here) or already one list; ``episodes`` the
-    episode id per term; ``quiet`` the person's other terms on the source, unchanged."""
+    episode id per term; ``quiet`` the person's other terms on the source, unchanged, as
+    they stand (``monitor.alerts.people.quiet_terms``)."""
     events: Group = group if isinstance(group, tuple) else (group,)
     head = events[0]
     images = merge_vanished(vanished) if isinstance(vanished, Mapping) else list(vanished)

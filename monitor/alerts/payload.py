@@ -148,9 +148,11 @@ def upgrade(stored: Mapping[str, Any]) -> AlertPayload:
     """A stored payload in the current schema: version 1 (one alert per term, written before
     an upgrade and maybe still in the outbox) gains ``terms`` from its own figures, its
     vanished images their term, and its other sources are grouped per source (version 1 did
-    not name their terms: the person's name stands in). Current payloads pass unchanged."""
+    not name their terms: the person's name stands in). A version 2 payload stored before
+    ``terms[].checked_at`` and ``this_round`` existed gains them: its terms were all checked in
+    its round. Current payloads pass unchanged."""
     if stored.get("schema_version") != 1:
-        return cast(AlertPayload, stored)
+        return _dated_terms(stored)
     old = dict(stored)
     term = old.get("term")
     event = old.get("event")
@@ -170,6 +172,8 @@ def upgrade(stored: Mapping[str, Any]) -> AlertPayload:
                 reason=old.get("reason") or "",
                 episode_id=episode.get("id"),
                 confirming_checks=checks,
+                checked_at=old.get("checked_at"),
+                this_round=True,
             )
         )
     by_source: dict[str, OtherSource] = {}
@@ -199,6 +203,14 @@ def upgrade(stored: Mapping[str, Any]) -> AlertPayload:
             "other_sources": list(by_source.values()),
         },
     )
+
+
+def _dated_terms(stored: Mapping[str, Any]) -> AlertPayload:
+    terms = stored.get("terms") or []
+    if all("this_round" in t for t in terms):
+        return cast(AlertPayload, stored)
+    dated = [{"checked_at": stored.get("checked_at"), "this_round": True, **t} for t in terms]
+    return cast(AlertPayload, {**stored, "terms": dated})
 
 
 def webhook_body(message: Message) -> dict[str, Any]:

@@ -5,7 +5,10 @@ The detector judges series (person × term × source × vantage); a reader think
 for one person on one source and vantage into one group, the headline first (the term that
 fell furthest); every other event (incidents, source health, stale) stays alone.
 ``merge_vanished`` lists each vanished image once across the terms, and
-``other_sources`` and ``term_figures`` give the per-term figures the payload carries.
+``other_sources`` and ``term_figures`` give the per-term figures the payload carries: every
+term of the person on the source, the ones that did not change as they stand
+(``quiet_terms``), marked with the time of their latest check and whether that check was in
+the alert's round (a re-check round checks only some terms).
 
 Which groups are alerted at all is the caller's decision (one drop per person episode: a
 term dropping while another term of the same person is already in an episode adds to that
@@ -16,7 +19,8 @@ person's other open episodes. Pure, like the rest of ``alerts``.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from typing import cast, get_args
+from datetime import datetime
+from typing import NamedTuple, cast, get_args
 
 from monitor.alerts.schema import (
     CheckInfo,
@@ -28,7 +32,7 @@ from monitor.alerts.schema import (
 )
 from monitor.core.clock import iso_utc
 from monitor.detector.corroboration import sort_peers, summarize
-from monitor.detector.events import Event, PeerSummary
+from monitor.detector.events import Event, PeerSummary, from_ts
 from monitor.detector.points import SeriesKey
 from monitor.detector.state import SeriesState
 
@@ -66,19 +70,39 @@ def group_events(events: Iterable[Event]) -> list[Group]:
     return [tuple(sorted(g, key=_severity)) for g in groups.values()]
 
 
+class Standing(NamedTuple):
+    """One of the person's terms on the alert's source that did not change in its round, as
+    it stands: its figures, when they were checked and whether in the alert's round. A term
+    that recovered earlier while the person stayed in the episode (another of their terms was
+    still down) carries that episode and when it recovered."""
+
+    figures: PeerSummary
+    checked_at: datetime | None  # its latest check; None: never checked
+    this_round: bool
+    episode_id: int | None = None
+    recovered_at: datetime | None = None
+
+
 def quiet_terms(
     group: Group,
     states: Mapping[SeriesKey, SeriesState],
     watched: Collection[SeriesKey],
     family: str,
-) -> list[PeerSummary]:
+    *,
+    checked: Collection[SeriesKey],
+) -> list[Standing]:
     """The person's watched terms on the group's source (and vantage) among ``states``, as they
-    stand: the figures of the terms that did not change are in the alert too."""
+    stand: the figures of the terms that did not change are in the alert too, also of those
+    not checked in the round (``checked``: the series the round checked)."""
     head = group[0]
     if head.person is None:
         return []
     return [
-        summarize(key, family, state)
+        Standing(
+            summarize(key, family, state),
+            None if state.last_t is None else from_ts(state.last_t),
+            key in checked,
+        )
         for key, state in states.items()
         if key.person == head.person
         and key.source == head.source
@@ -97,7 +121,7 @@ def checks_of(event: Event) -> list[CheckInfo]:
 
 
 def term_figures(
-    group: Group, episodes: Mapping[str, int | None], quiet: Iterable[PeerSummary] = ()
+    group: Group, episodes: Mapping[str, int | None], quiet: Iterable[Standing] = ()
 ) -> list[TermFigures]:
     """Per term: the group's events first (headline first), then the person's other terms on
     the source that did not change this round (``quiet``), each once."""
@@ -119,9 +143,11 @@ def term_figures(
                 reason=e.reason,
                 episode_id=episodes.get(e.term),
                 confirming_checks=checks_of(e),
+                checked_at=iso_utc(e.confirming[-1].t if e.confirming else e.t),
+                this_round=True,
             )
         )
-    for q in quiet:
+    for q, checked_at, this_round, episode_id, recovered_at in quiet:
         if q.term in seen:
             continue
         seen.add(q.term)
@@ -129,15 +155,20 @@ def term_figures(
         out.append(
             TermFigures(
                 term=q.term,
-                event=None,
+                event=None if recovered_at is None else "recovered",
                 state=q.state,
                 status=q.status,
                 observed=q.observed,
                 baseline=q.baseline,
                 ratio=ratio,
-                reason="",
-                episode_id=episodes.get(q.term),
+                reason=""
+                if recovered_at is None
+                else f"recovered {iso_utc(recovered_at)} while another name of the person was "
+                "still down: the person's episode went on",
+                episode_id=episodes.get(q.term, episode_id),
                 confirming_checks=[],
+                checked_at=None if checked_at is None else iso_utc(checked_at),
+                this_round=this_round,
             )
         )
     return out

@@ -39,7 +39,8 @@ from monitor.detector.state import Metric
 
 SchemaVersion = Literal[2]
 # 2: one alert per person (its terms in ``terms``), other sources grouped per source with
-# per-term figures, vanished images merged across terms (docs/webhooks.md, "Changes").
+# per-term figures, vanished images merged across terms (docs/webhooks.md, "Changes");
+# later within 2 (added, so no bump): terms[].checked_at and terms[].this_round.
 SCHEMA_VERSION: Final[SchemaVersion] = 2  # bump both together (see the module docstring)
 
 # Every event the detector reports, and the test alert of `absence-monitor alerts test`.
@@ -138,10 +139,15 @@ class CheckInfo(TypedDict):
 
 @with_config(_STRICT)
 class TermFigures(TypedDict):
-    """One of the person's terms (names, aliases) on the alert's source, in this round.
+    """One of the person's terms (names, aliases) on the alert's source: every term, also
+    those the alert's round did not check (a re-check round checks only some).
 
     ``event`` is the term's own transition (``drop``, ``partial``, ``recovered``) or ``None``
-    when it did not change; ``ratio`` is observed / baseline (the change).
+    when it did not change; ``ratio`` is observed / baseline (the change). ``checked_at`` is
+    the time of the check the figures come from; ``this_round`` is false when that check was
+    before the alert's round (the figures are the term's latest, not fresh). A ``recovered``
+    term with ``this_round`` false recovered earlier, while another term kept the person's
+    episode open.
     """
 
     term: str
@@ -154,6 +160,8 @@ class TermFigures(TypedDict):
     reason: str
     episode_id: int | None
     confirming_checks: list[CheckInfo]
+    checked_at: Timestamp | None
+    this_round: bool
 
 
 @with_config(_STRICT)

@@ -20,15 +20,16 @@ import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from monitor.alerts.events import payload_of
 from monitor.alerts.payload import vanished_image
-from monitor.alerts.people import Group, group_events
+from monitor.alerts.people import Group, Standing, group_events
 from monitor.alerts.schema import AlertPayload, EpisodeInfo, VanishedImage
 from monitor.backtest.records import Record
 from monitor.core.clock import iso_utc
 from monitor.core.observation import ImageItem, Status
-from monitor.detector.events import Event, PeerSummary, from_ts
+from monitor.detector.events import Event, from_ts
 from monitor.detector.points import SeriesKey
 from monitor.detector.settings import DetectionSettings
 from monitor.store.evidence import MAX_VANISHED
@@ -128,9 +129,11 @@ class Payloads:
         self.alerts = 0
         self.episodes = 0
         self._open: dict[tuple[str, str | None, str | None, str | None], int] = {}
+        # Per person on a source: terms back while another was still down (episode, when).
+        self._back: dict[tuple[str, str | None, str | None], dict[str, tuple[int, datetime]]] = {}
 
     def payloads(
-        self, events: Sequence[Event], quiet: Callable[[Group], Sequence[PeerSummary]]
+        self, events: Sequence[Event], quiet: Callable[[Group], Sequence[Standing]]
     ) -> list[AlertPayload]:
         """The payloads the daemon would have queued for the events of one round (per
         source); ``quiet`` gives the person's unchanged terms on the source."""
@@ -141,7 +144,7 @@ class Payloads:
                 out.append(payload)
         return out
 
-    def payload(self, group: Group, quiet: Sequence[PeerSummary] = ()) -> AlertPayload | None:
+    def payload(self, group: Group, quiet: Sequence[Standing] = ()) -> AlertPayload | None:
         """The payload of one group, or None when the person is in an episode already (a
         drop of another term) or still is (a recovery while another term is down)."""
         head = group[0]
@@ -150,8 +153,17 @@ class Payloads:
             self._episodes(group)
             return None
         numbers = self._episodes(group)
+        person = (head.source, head.person, head.vantage)
         if head.event == "recovered" and self._person_open(head, terms):
+            back = self._back.setdefault(person, {})
+            for e, n in zip(group, numbers, strict=True):
+                if e.term and n:
+                    back[e.term] = (n["id"], e.t)
             return None
+        if head.event in ("partial", "recovered"):
+            quiet = self._in_episode(head, quiet)
+        if head.event in ("drop", "recovered"):
+            self._back.pop(person, None)  # a new episode, or the end of this one
         self.alerts += 1
         vanished = {e.term or "": self.images.vanished(e) for e in group}
         return payload_of(
@@ -166,6 +178,22 @@ class Payloads:
             },
             quiet=quiet,
         )
+
+    def _in_episode(self, head: Event, quiet: Sequence[Standing]) -> list[Standing]:
+        """``quiet`` with the person's episode marked as the daemon does: each term's open
+        episode, and the terms that recovered while another was still down."""
+        back = self._back.get((head.source, head.person, head.vantage), {})
+        out = []
+        for q in quiet:
+            term = q.figures.term
+            number = self._open.get((head.source, head.person, term, head.vantage))
+            if number is not None:
+                out.append(q._replace(episode_id=number))
+            elif term in back:
+                out.append(q._replace(episode_id=back[term][0], recovered_at=back[term][1]))
+            else:
+                out.append(q)
+        return out
 
     def _person_open(self, head: Event, besides: set[str | None]) -> bool:
         return any(

@@ -31,12 +31,12 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from monitor.alerts.people import Group, quiet_terms
+from monitor.alerts.people import Group, Standing, quiet_terms
 from monitor.backtest.payloads import ImageTracker, Payloads
 from monitor.backtest.records import BadInput, Record
 from monitor.core.errors import ConfigError
 from monitor.detector import DetectionSettings, Engine, parse_assignments
-from monitor.detector.events import Event, PeerSummary
+from monitor.detector.events import Event
 
 if TYPE_CHECKING:
     from monitor.config import Config
@@ -154,10 +154,16 @@ class Replayer:
     def _alerts(self, events: list[Event]) -> list[ReplayedAlert]:
         return [{"t": p["checked_at"], **p} for p in self.payloads.payloads(events, self._quiet)]
 
-    def _quiet(self, group: Group) -> list[PeerSummary]:
+    def _quiet(self, group: Group) -> list[Standing]:
         """The person's watched terms on the group's source as the engine holds them."""
-        states = self.engine.states
-        return quiet_terms(group, states, set(states), self.engine.family_of(group[0].source))
+        states, source = self.engine.states, group[0].source
+        return quiet_terms(
+            group,
+            states,
+            set(states),
+            self.engine.family_of(source),
+            checked=self.engine.last_round.get(source, frozenset()),
+        )
 
 
 @dataclass(slots=True)

@@ -4,9 +4,12 @@ deliveries, and its hold on the evidence.
 An alert is a person's (``monitor.alerts.people``): the events one round found for a
 person's terms on the source arrive together as a group and become one payload. A person in
 an episode already (another of their terms dropped in an earlier round) gets no second drop,
-and recovers with their last term; such an event still moves its series' episode, and its
-evidence is held by the alert of the episode it belongs to. ``RoundCommit`` calls
-``write_alert`` inside its transaction; nothing here commits.
+and recovers with their last term: a term recovering while another is still down is no
+alert either. Such a folded event still moves its series' episode, the person's alert
+covers that episode too (``store.alert_episodes``) and holds its evidence. The person's next
+alert on the source (a partial, the final recovery) lists the terms that recovered in the
+meantime as ``recovered``, with their episode. ``RoundCommit`` calls ``write_alert`` inside
+its transaction; nothing here commits.
 """
 
 from __future__ import annotations
@@ -19,12 +22,14 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from monitor.alerts.events import episode_info, payload_of
-from monitor.alerts.people import Group
+from monitor.alerts.people import Group, Standing
 from monitor.alerts.schema import VanishedImage
-from monitor.detector.events import Event, PeerSummary
+from monitor.detector.events import Event
 from monitor.detector.points import SeriesKey
+from monitor.store import alert_episodes as covers
 from monitor.store import outbox
 from monitor.store import rounds as stored
+from monitor.store.alert_episodes import CoveredEpisode
 from monitor.store.catalog import SeriesRef
 from monitor.store.evidence import pre_drop_snapshot, vanished_images
 from monitor.store.models import Episode, Round, Snapshot, SourceRow
@@ -57,7 +62,7 @@ def write_alert(
     at: At,
     refs: Mapping[SeriesKey, SeriesRef],
     snaps: Mapping[int, Snapshot],
-    quiet: Sequence[PeerSummary],
+    quiet: Sequence[Standing],
 ) -> None:
     """The evidence, episodes and outbox row of one alert (see module docstring)."""
     head, src, now = group[0], at.src, at.now
@@ -94,10 +99,16 @@ def write_alert(
             head.source,
             ", ".join(f"#{e}" for e in sorted(still_open.values())),
         )
-        alert_id = outbox.alert_of_episodes(session, still_open.values())
+        alert_id = covers.alert_of_episodes(session, still_open.values())
         if alert_id is not None:
             hold(session, alert_id, held, images, now)
+            covers.link(session, alert_id, episodes.values())
         return
+    if head.event in ("partial", "recovered"):
+        # The person's episode goes on (or ends) here: its alert knows every term's episode.
+        first = covers.alert_of_episodes(session, episodes.values())
+        if first is not None:
+            quiet = _in_episode(quiet, covers.covered_episodes(session, first))
     series_id, episode = lead
     snapshot = snaps.get(series_id) if series_id is not None else None
     info = (
@@ -128,6 +139,22 @@ def write_alert(
         snapshot_id=snapshot.id if snapshot else None,
     )
     hold(session, alert.id, held, images, now)
+    covers.link(session, alert.id, [*episodes.values(), *(q.episode_id for q in quiet)])
+
+
+def _in_episode(quiet: Sequence[Standing], covered: Sequence[CoveredEpisode]) -> list[Standing]:
+    """``quiet`` with each term's latest episode among ``covered`` (the person's episode):
+    a term whose episode is resolved recovered earlier, while another term was down."""
+    latest = {c.term: c for c in covered}  # oldest first: the last one wins
+    out = []
+    for q in quiet:
+        c = latest.get(q.figures.term)
+        if c is None:
+            out.append(q)
+            continue
+        recovered = c.closed_at if c.state == "resolved" else None
+        out.append(q._replace(episode_id=c.episode_id, recovered_at=recovered))
+    return out
 
 
 def _held(session: Session, event: Event, series_id: int | None) -> dict[int, str]:

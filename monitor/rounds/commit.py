@@ -32,6 +32,8 @@ from monitor.detector import RoundOutcome, process_round
 from monitor.detector.corroboration import summarize
 from monitor.detector.health import SourceHealth
 from monitor.detector.points import Point, RoundInput, SeriesKey
+from monitor.detector.settings import DetectionSettings
+from monitor.detector.state import SeriesState
 from monitor.rounds.alerting import At, write_alert
 from monitor.store import rounds as stored
 from monitor.store.catalog import SeriesRef
@@ -181,9 +183,18 @@ class RoundCommit:
                         session, snaps[c.ref.series_id], c.raw, "suspect" if sign else "healthy"
                     )
             refs = {k: c.ref for k, c in by_key.items()}
-            watched = {k for k, r in refs.items() if r.role == "watch"}
+            # Every term of an alerted person, also those this round did not check.
+            standing = {
+                **self._unchecked(session, src.id, outcome, refs, settings),
+                **outcome.states,
+            }
+            watched = {k for k, r in refs.items() if r.role == "watch"} | (
+                standing.keys() - outcome.states.keys()
+            )
             for group in group_events(outcome.events):
-                quiet = quiet_terms(group, outcome.states, watched, self.families[source])
+                quiet = quiet_terms(
+                    group, standing, watched, self.families[source], checked=by_key.keys()
+                )
                 write_alert(
                     session,
                     group,
@@ -193,6 +204,31 @@ class RoundCommit:
                     quiet,
                 )
         return outcome, snaps
+
+    def _unchecked(
+        self,
+        session: Session,
+        source_id: int,
+        outcome: RoundOutcome,
+        refs: Mapping[SeriesKey, SeriesRef],
+        settings: DetectionSettings,
+    ) -> dict[SeriesKey, SeriesState]:
+        """Stored states of the configured terms of the people with an event in this round
+        that the round did not check (a re-check round checks only the terms asked for)."""
+        alerted = {e.person for e in outcome.events if e.person is not None}
+        person_ids = {r.person_id for r in refs.values() if r.person in alerted}
+        if not person_ids:
+            return {}
+        configured = {(p.name, t.text) for p in self.config.people for t in p.terms}
+        unchecked = stored.unchecked_terms(
+            session,
+            person_ids,
+            source_id,
+            self.config.vantage,
+            settings,
+            besides=[r.series_id for r in refs.values()],
+        )
+        return {k: v for k, v in unchecked.items() if (k.person, k.term) in configured}
 
     def _snapshot(self, session: Session, rnd: Round, c: Checked) -> Snapshot:
         return record_snapshot(

@@ -236,17 +236,6 @@ def record_attempt(
     return state
 
 
-def alert_of_episodes(session: Session, episode_ids: Iterable[int]) -> int | None:
-    """The first alert raised for any of ``episode_ids`` (a person's open drop episodes):
-    the alert that later evidence of the same episode belongs to."""
-    ids = list(episode_ids)
-    if not ids:
-        return None
-    return session.scalar(
-        select(Alert.id).where(Alert.episode_id.in_(ids)).order_by(Alert.id).limit(1)
-    )
-
-
 def outbox_depth(session: Session) -> tuple[int, datetime | None]:
     """Undelivered deliveries and the creation time of the oldest one."""
     rows = session.execute(

@@ -79,6 +79,39 @@ def peers(
     return StaticPeers(by_person)
 
 
+def unchecked_terms(
+    session: Session,
+    person_ids: Collection[int],
+    source_id: int,
+    vantage: str,
+    settings: DetectionSettings,
+    *,
+    besides: Collection[int],
+) -> dict[SeriesKey, SeriesState]:
+    """Stored states of the people's watched series on the source (and vantage), leaving out
+    the series ``besides`` (those a round checked): the latest figures of a person's terms
+    a re-check round did not check."""
+    if not person_ids:
+        return {}
+    q = (
+        select(Series, Person.name, Term.text, SourceRow.name)
+        .join(Person, Person.id == Series.person_id)
+        .join(Term, Term.id == Series.term_id)
+        .join(SourceRow, SourceRow.id == Series.source_id)
+        .where(
+            Series.person_id.in_(list(person_ids)),
+            Series.source_id == source_id,
+            Series.vantage == vantage,
+            Series.role == "watch",
+            Series.id.not_in(list(besides)),
+        )
+    )
+    return {
+        SeriesKey(person, term, source, series.vantage): state_of(series.detector_state, settings)
+        for series, person, term, source in session.execute(q)
+    }
+
+
 def save_states(
     rows: Mapping[int, Series],
     states: Mapping[int, SeriesState],
