@@ -113,6 +113,7 @@ sources:
     timeout: 5s
     controls: [giant panda]
 detection: {{min_history: 3, tiny_baseline: 2, tiny_min_baseline: 1}}
+evidence: {{keep_thumbnails: false}}  # the fixture's thumbnails are on the internet
 alerts:
   webhooks: [{{url: "{url}/hook", name: receiver}}]
   dispatch_every: 1s
