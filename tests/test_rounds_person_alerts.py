@@ -129,6 +129,21 @@ def test_a_name_back_while_another_is_down_raises_nothing_and_shows_in_the_recov
     assert [h.role for h in holds].count("recovery") == 1
 
 
+def test_a_partial_after_one_name_is_back_lists_that_name_as_recovered(tmp_path: Path) -> None:
+    app = make(tmp_path)
+    plan = [(30, 30)] * 10 + [(3, 30)] * 2 + [(3, 3)] * 3 + [(30, 3)] * 2 + [(30, 15)] * 3
+    kinds = play(app, plan, ["email"])
+    assert kinds[-1] == ["drop", "partial"]
+    with app.sessions() as session:
+        drop, partial = session.scalars(select(Alert).order_by(Alert.id))
+        covered = {c.term: c.episode_id for c in covered_episodes(session, drop.id)}
+    terms = {t["term"]: t for t in partial.payload["terms"]}
+    assert (terms["董经纬"]["event"], terms["董经纬"]["state"]) == ("partial", "partial")
+    latin = terms["Dong Jingwei"]
+    assert (latin["event"], latin["episode_id"]) == ("recovered", covered["Dong Jingwei"])
+    assert latin["reason"].startswith("recovered ")
+
+
 def test_a_recheck_rounds_alert_lists_every_name_with_its_latest_figures(
     tmp_path: Path,
 ) -> None:

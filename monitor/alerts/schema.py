@@ -146,8 +146,8 @@ class TermFigures(TypedDict):
     when it did not change; ``ratio`` is observed / baseline (the change). ``checked_at`` is
     the time of the check the figures come from; ``this_round`` is false when that check was
     before the alert's round (the figures are the term's latest, not fresh). A ``recovered``
-    term with ``this_round`` false recovered earlier, while another term kept the person's
-    episode open.
+    term without ``confirming_checks`` recovered in an earlier round, while another term kept
+    the person's episode open (``reason`` says when).
     """
 
     term: str
