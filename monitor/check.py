@@ -14,7 +14,12 @@ The rules that keep "the engine shows nothing" apart from "we could not tell":
 - a page 0 with no items and no such recognition is a ``parse_error``;
 - a failure on any page fails the whole check (see ``_failed``);
 - any exception a parser raises other than ``Blocked``/``ParseError`` is a bug in that
-  parser and becomes ``parse_error`` naming the exception, never zero images.
+  parser and becomes ``parse_error`` naming the exception, never zero images;
+- everything derived from a scraped value is computed here, inside the guard, and bounded
+  (``_bounded``): an item whose image URL does not parse (bad port, unbalanced bracket) is
+  skipped and counted in the observation's ``reason``; a reported total outside
+  ``0 .. MAX_TOTAL`` (2**53, what a JSON reader and the database both hold exactly) is
+  dropped to ``None`` with a reason. One hostile value never takes down the round.
 """
 
 from __future__ import annotations
@@ -35,6 +40,9 @@ from monitor.fetch.policy import FetchPolicy
 from monitor.sources.base import Source
 
 logger = logging.getLogger(__name__)
+
+# The largest reported total kept: exact in a float, a JSON reader and a 64-bit column.
+MAX_TOTAL = 2**53
 
 
 async def run_check(
@@ -58,6 +66,7 @@ async def run_check(
     no_results = False
     response: httpx.Response | None = None
     pages = 0
+    notes: list[str] = []
 
     def elapsed_ms() -> int:
         return max(0, round((monotonic() - started - waited) * 1000))
@@ -86,7 +95,7 @@ async def run_check(
             return failed(result.status, result.reason or str(result.status), result.http_status)
         assert response is not None  # a successful fetch always carries its response
         try:
-            parsed = source.parse(response, page)
+            parsed = _bounded(source.parse(response, page), notes)
             _check_consistent(parsed, page)
         except Blocked as exc:
             return failed(Status.BLOCKED, exc.reason, response.status_code)
@@ -104,6 +113,7 @@ async def run_check(
     assert response is not None
     return Observation(
         status=Status.NO_RESULTS if no_results else Status.OK,
+        reason="; ".join(notes)[:300] or None,
         items=items,
         reported_total=reported_total,
         http_status=response.status_code,
@@ -111,6 +121,36 @@ async def run_check(
         elapsed_ms=elapsed_ms(),
         **_evidence(response),
     )
+
+
+def _bounded(parsed: PageResult, notes: list[str]) -> PageResult:
+    """``parsed`` without items whose URL does not parse and with a total in range.
+
+    What was dropped is appended to ``notes`` (it becomes the observation's reason).
+    """
+    kept: list[ImageItem] = []
+    skipped = 0
+    for item in parsed.items:
+        try:
+            item.key  # noqa: B018 - normalising is the check that the URL parses
+            item.with_domain()
+        except (ValueError, TypeError):
+            skipped += 1
+            continue
+        kept.append(item)
+    if skipped:
+        notes.append(f"skipped {skipped} item(s) with an unparseable URL")
+    total = parsed.reported_total
+    if total is not None and not 0 <= total <= MAX_TOTAL:
+        side = "negative" if total < 0 else "above 2^53"
+        notes.append(f"reported total {side}, dropped")
+        total = None
+    if skipped == 0 and total == parsed.reported_total:
+        return parsed
+    no_results = parsed.no_results
+    if parsed.items and not kept:
+        raise ParseError(f"all {skipped} item(s) on the page have an unparseable URL")
+    return PageResult(tuple(kept), total, parsed.has_more, no_results)
 
 
 def _check_consistent(parsed: PageResult, page: int) -> None:

@@ -233,3 +233,36 @@ async def test_elapsed_leaves_out_queueing_for_the_host() -> None:
         obs = await run_check(source, "second", fetcher, monotonic=clock)
     assert clock.now - before >= 10.0  # it did wait for its slot...
     assert obs.elapsed_ms == 0  # ...but that wait is not the engine's response time
+
+
+@pytest.mark.parametrize("bad", ["https://a:abc/x", "https://a:99999/x", "http://[x"])
+async def test_an_unparseable_image_url_is_skipped_and_counted(bad: str) -> None:
+    page = items(0) + (ImageItem(bad),)
+    source = FakeSource([PageResult(page, reported_total=10)])
+    async with fetcher_for(ok_handler) as fetcher:
+        obs = await run_check(source, "term", fetcher)
+    assert obs.status is Status.OK
+    assert obs.image_count == 2 and obs.reported_total == 10
+    assert obs.reason == "skipped 1 item(s) with an unparseable URL"
+
+
+async def test_a_page_of_only_unparseable_urls_is_a_parse_error_with_its_reason() -> None:
+    source = FakeSource([PageResult((ImageItem("http://[x"),))])
+    async with fetcher_for(ok_handler) as fetcher:
+        obs = await run_check(source, "term", fetcher)
+    assert obs.status is Status.PARSE_ERROR and obs.image_count is None
+    assert obs.reason == "all 1 item(s) on the page have an unparseable URL"
+
+
+@pytest.mark.parametrize(
+    ("total", "why"),
+    [(10**29, "above 2^53"), (-5, "negative"), (10**5000, "above 2^53")],
+    ids=["1e29", "negative", "5000-digits"],
+)
+async def test_a_reported_total_out_of_range_is_dropped_with_a_reason(total: int, why: str) -> None:
+    source = FakeSource([PageResult(items(0), reported_total=total)])
+    async with fetcher_for(ok_handler) as fetcher:
+        obs = await run_check(source, "term", fetcher)
+    assert obs.status is Status.OK and obs.image_count == 2
+    assert obs.reported_total is None
+    assert obs.reason == f"reported total {why}, dropped"
