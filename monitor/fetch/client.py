@@ -3,8 +3,10 @@
 ``Fetcher.fetch(request, policy)`` sends a request a source built and returns a
 ``FetchResult``: a complete response, or the failed ``Status`` the check is stored with:
 
-- 403, and 429 still answered after the retries, are ``blocked``; other 4xx, 3xx loops and
-  5xx still answered after the retries are ``http_error``;
+- 403, and 429 still answered after the retries (at most ``throttle_retries`` of them
+  when the policy sets it, each after resting the host ``throttle_wait``), are
+  ``blocked``; other 4xx, 3xx loops and 5xx still answered after the retries are
+  ``http_error``;
 - network errors and timeouts still failing after the retries are ``network_error``;
 - a body over ``max_bytes`` (counted while streaming, after decompression) or a body that
   cannot be decompressed is ``parse_error``.
@@ -178,11 +180,17 @@ class Fetcher:
         limiter = self.limiter(request.url.netloc.decode("ascii").lower(), policy)
         attempts = policy.retries + 1
         waited = 0.0
+        throttled = 0
         for number in range(1, attempts + 1):
             async with limiter.slot() as queued:
                 waited += queued
                 attempt = await self._attempt(client, request, policy)
             asked = attempt.retry_after
+            if attempt.result.http_status == 429:
+                throttled += 1
+                if policy.throttle_wait is not None:
+                    # Load shedding: rest the host, at least as long as the server asked.
+                    asked = max(asked or 0.0, policy.throttle_wait)
             if asked is not None:
                 # Every request to the host waits, not only this one (and also when this
                 # was the last attempt): the server spoke about itself, not about one URL.
@@ -192,6 +200,8 @@ class Fetcher:
                     return self._done(request, attempt, number, waited, reason)
             if not attempt.retry or number == attempts:
                 break
+            if policy.throttle_retries is not None and throttled > policy.throttle_retries:
+                break  # the polite retries after a 429 are spent: blocked, not hammered
             if asked is None:
                 await self._sleep(
                     backoff_delay(
