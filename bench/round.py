@@ -1,11 +1,12 @@
 """Benchmark: rounds of N series against local engines; prints throughput and costs.
 
-    python -m bench.round --series 1000 --hosts 6 --rounds 3
+    python -m bench.round --series 1000 --hosts 6 --rounds 3 --page-kb 144
 
 Six Bing-format engines on 127.0.0.1 (one port each = one host for the politeness limits),
 N series spread over them, the real pipeline (fetcher, parser, store, detector, outbox) on a
 temporary SQLite file. Figures: checks per second per round, CPU milliseconds per check
-(median over rounds), peak RSS, database bytes per snapshot in the first round (new images)
+(median over rounds), peak RSS, the longest wait of a round's write transaction for
+SQLite's write lock, database bytes per snapshot in the first round (new images)
 and in later rounds (unchanged results: what an unchanged snapshot costs).
 """
 
@@ -26,6 +27,7 @@ from pathlib import Path
 
 from monitor.app import build
 from monitor.config import parse_config
+from monitor.store.db import lock_waits
 from monitor.testing import LocalServer, Reply
 
 FIX = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "sources" / "bing_images"
@@ -41,16 +43,20 @@ def main() -> None:
     ap.add_argument("--hosts", type=int, default=6)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--concurrency", type=int, default=4, help="requests in flight per host")
+    ap.add_argument("--page-kb", type=int, default=0, help="pad each page to this size")
     ap.add_argument("--serve", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve:
-        serve(args.serve)
+        serve(args.serve, args.page_kb)
         return
 
     # The engines run in another process, so the figures are the monitor's own CPU.
     ports = [free_port() for _ in range(args.hosts)]
     servers = [
-        subprocess.Popen([sys.executable, "-m", "bench.round", "--serve", str(p)]) for p in ports
+        subprocess.Popen(
+            [sys.executable, "-m", "bench.round", "--serve", str(p), "--page-kb", str(args.page_kb)]
+        )
+        for p in ports
     ]
     urls = [f"http://127.0.0.1:{p}" for p in ports]
     wait_listening(ports)
@@ -64,7 +70,9 @@ def main() -> None:
         for h, url in enumerate(urls)
     )
     config = parse_config(
-        f"database: {{url: 'sqlite:///{db}'}}\npeople:\n{people}\nsources:\n{sources}\n",
+        f"database: {{url: 'sqlite:///{db}'}}\npeople:\n{people}\nsources:\n{sources}\n"
+        # The fixture's thumbnails are on the internet: a benchmark stays on 127.0.0.1.
+        "evidence: {keep_thumbnails: false}\n",
         "bench.yaml",
         {},
     )
@@ -99,6 +107,11 @@ def main() -> None:
         f"{statistics.median(cpu_per_check):.2f} CPU ms/check (server threads included)"
     )
     print(f"peak RSS: {peak:.0f} MiB")
+    waits = lock_waits(app.engine)
+    print(
+        f"write-lock wait: longest {waits.longest:.2f}s, "
+        f"mean {waits.total / max(waits.count, 1):.3f}s over {waits.count} write transactions"
+    )
     print(
         f"db bytes per snapshot: first round {growth[0]:.0f}, "
         f"unchanged rounds median {statistics.median(growth[1:] or [0]):.0f}"
@@ -108,8 +121,10 @@ def main() -> None:
         proc.wait()
 
 
-def serve(port: int) -> None:
+def serve(port: int, page_kb: int) -> None:
     page = (FIX / "search-results-stripped.html").read_bytes()
+    if page_kb * 1024 > len(page):  # a real page's size: the padding is markup parsers skip
+        page += b"<!-- " + b"x" * (page_kb * 1024 - len(page) - 9) + b" -->"
     server = LocalServer(lambda req: Reply(200, page), port=port).start()
     try:
         signal.sigwait({signal.SIGTERM, signal.SIGINT})

@@ -10,7 +10,7 @@ and the demo take what they need from the ``App``; no command logic lives here.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -22,19 +22,21 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from monitor import sources
 from monitor.channels import build_channels
-from monitor.channels.base import Channel
+from monitor.channels.base import Channel, ThumbnailLookup
 from monitor.channels.dispatch import Dispatcher, RetryPolicy
 from monitor.config import Config
 from monitor.core.clock import Clock, utcnow
 from monitor.core.metrics import Metrics
-from monitor.evidence.thumbnails import thumbnail_dir
+from monitor.evidence.thumbnails import remove_files, thumbnail_dir
 from monitor.fetch.client import Fetcher
+from monitor.fetch.guard import Resolver, system_resolver
 from monitor.rounds.runner import Rounds
 from monitor.sources.base import Source
 from monitor.store import catalog, migrate
 from monitor.store.catalog import SeriesRef
 from monitor.store.db import create_db_engine, session_factory
 from monitor.store.retention import Pruned, prune
+from monitor.store.thumbnails import alert_thumbnails
 
 
 @dataclass
@@ -51,6 +53,8 @@ class App:
     monotonic: Callable[[], float] = time.monotonic
     sleep: Callable[[float], Any] | None = None
     metrics: Metrics | None = None
+    # Resolves the hosts of scraped thumbnail URLs for the address guard (tests inject one).
+    resolver: Resolver = system_resolver
     dispatcher: Dispatcher = field(init=False)
 
     def __post_init__(self) -> None:
@@ -113,14 +117,36 @@ class App:
             sleep=self.sleep,
             metrics=self.metrics,
             thumbnail_dir=self.thumbnail_dir,
+            resolver=self.resolver,
         )
 
+    def reloaded(self, config: Config) -> App:
+        """This app with a new config: the same database, clock, transport and metrics;
+        sources, channels and the dispatcher built anew from ``config``."""
+        app = build(
+            config,
+            engine=self.engine,
+            transport=self.transport,
+            clock=self.clock,
+            monotonic=self.monotonic,
+            sleep=self.sleep,
+            resolver=self.resolver,
+        )
+        app.metrics = self.metrics
+        return app
+
     def prune(self, *, dry_run: bool = False) -> Pruned:
-        """Apply ``evidence.raw_retention`` now."""
+        """Apply ``evidence.raw_retention`` now (an alert's evidence is kept until released,
+        or ``evidence.alert_retention``); files of pruned thumbnails are removed after."""
         self.migrate()
-        cutoff = self.clock() - self.config.evidence.raw_retention
+        evidence, now = self.config.evidence, self.clock()
+        held_since = now - evidence.alert_retention if evidence.alert_retention else None
         with self.sessions() as session, session.begin():
-            return prune(session, cutoff, dry_run=dry_run)
+            pruned = prune(
+                session, now - evidence.raw_retention, held_since=held_since, dry_run=dry_run
+            )
+        remove_files(self.thumbnail_dir, pruned.orphan_files)
+        return pruned
 
 
 def build(
@@ -133,28 +159,59 @@ def build(
     channels: Sequence[Channel] | None = None,
     monotonic: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], Any] | None = None,
+    resolver: Resolver = system_resolver,
+    engine: Engine | None = None,
 ) -> App:
-    """Wire the application; every outside resource may be injected."""
-    engine = create_db_engine(
-        database_url or config.database.url,
-        busy_timeout_s=config.database.busy_timeout.total_seconds(),
-    )
+    """Wire the application; every outside resource may be injected (``engine``: an open
+    database, as when the daemon reloads its config)."""
+    if engine is None:
+        engine = create_db_engine(
+            database_url or config.database.url,
+            busy_timeout_s=config.database.busy_timeout.total_seconds(),
+        )
+    database_url = engine.url.render_as_string(hide_password=False)
     source_objs = {
         name: sources.load(opts.kind)(name, opts) for name, opts in config.sources.items()
     }
+    sessions = session_factory(engine)
     if channels is None:
-        channels = build_channels(config.alerts, transport=channel_transport, clock=clock)
+        kept = thumbnail_dir(config.evidence.thumbnail_dir, database_url)
+        channels = build_channels(
+            config.alerts,
+            transport=channel_transport,
+            clock=clock,
+            thumbnails=None if kept is None else _thumbnail_lookup(sessions, kept),
+        )
     return App(
         config=config,
         engine=engine,
-        sessions=session_factory(engine),
+        sessions=sessions,
         clock=clock,
         sources=source_objs,
         channels={c.name: c for c in channels},
         transport=transport,
         monotonic=monotonic,
         sleep=sleep,
+        resolver=resolver,
     )
+
+
+def _thumbnail_lookup(sessions: sessionmaker[Session], directory: Path) -> ThumbnailLookup:
+    """The mail channel's way to the kept thumbnails (one short read per mail)."""
+
+    def lookup(
+        alert_ids: Sequence[int], image_urls: Sequence[str]
+    ) -> Mapping[str, tuple[bytes, str]]:
+        wanted = set(image_urls)
+        out: dict[str, tuple[bytes, str]] = {}
+        with sessions() as session:
+            for alert_id in alert_ids:
+                for url, kept in alert_thumbnails(session, directory, alert_id).items():
+                    if url in wanted and url not in out:
+                        out[url] = (kept.data, kept.content_type)
+        return out
+
+    return lookup
 
 
 RECHECK_GRACE = timedelta(minutes=1)

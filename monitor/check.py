@@ -19,13 +19,16 @@ The rules that keep "the engine shows nothing" apart from "we could not tell":
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 
 from monitor.core.errors import Blocked, Misconfigured, ParseError
+from monitor.core.masking import mask_headers, mask_url
 from monitor.core.observation import ImageItem, Observation, PageResult, Status
 from monitor.fetch.client import Fetcher
 from monitor.fetch.policy import FetchPolicy
@@ -109,8 +112,7 @@ async def run_check(
         http_status=response.status_code,
         pages=pages,
         elapsed_ms=elapsed_ms(),
-        raw=response.content,
-        raw_content_type=response.headers.get("content-type"),
+        **_evidence(response),
     )
 
 
@@ -166,9 +168,31 @@ def _failed(
         http_status=http_status,
         pages=pages,
         elapsed_ms=elapsed_ms,
-        raw=response.content if response is not None else None,
-        raw_content_type=response.headers.get("content-type") if response is not None else None,
+        **_evidence(response),
     )
+
+
+def _evidence(response: httpx.Response | None) -> dict[str, Any]:
+    """The ``raw*`` fields of an observation: the body, its type, where it came from and the
+    request as sent, secrets masked (what the evidence store keeps)."""
+    if response is None:
+        return {}
+    out: dict[str, Any] = {
+        "raw": response.content,
+        "raw_content_type": response.headers.get("content-type"),
+    }
+    try:
+        request = response.request
+    except RuntimeError:  # a response built by hand (a test's), not one the fetcher read
+        return out
+    sent = {
+        "method": request.method,
+        "url": mask_url(str(request.url)),
+        "headers": mask_headers(request.headers.multi_items()),
+    }
+    out["raw_url"] = mask_url(str(response.url))
+    out["raw_request"] = json.dumps(sent, ensure_ascii=False)
+    return out
 
 
 def _bug(where: str, exc: Exception, source: Source) -> str:

@@ -25,6 +25,7 @@ from monitor.alerts.schema import (
     ControlCheck,
     EpisodeInfo,
     OtherSource,
+    PeerTerm,
     json_schema,
     json_schema_text,
     validate_payload,
@@ -35,7 +36,10 @@ SCHEMA_FILE = ROOT / "docs" / "alert-payload.schema.json"
 NOW = datetime(2024, 5, 1, 12, 0, 7, 123456, tzinfo=UTC)
 # Its baseline is an int where a number is due: the body must keep it as sent (402, not 402.0).
 PEER = OtherSource(
-    source="bing_images", family="bing", status="ok", observed=380, baseline=402, state="normal"
+    source="bing_images",
+    family="bing",
+    state="normal",
+    terms=[PeerTerm(term="董经纬", status="ok", observed=380, baseline=402, state="normal")],
 )
 
 
@@ -91,7 +95,7 @@ def _objects(node: Any) -> Iterator[dict[str, Any]]:
 
 def test_every_object_in_the_schema_refuses_unknown_keys_and_requires_every_key() -> None:
     objects = list(_objects(json_schema()))
-    assert len(objects) == 6  # the payload and its five kinds of nested record
+    assert len(objects) == 8  # the payload and its seven kinds of nested record
     for obj in objects:
         assert obj["additionalProperties"] is False, obj["title"]
         assert obj["required"] == list(obj["properties"]), obj["title"]
@@ -143,7 +147,7 @@ def test_committed_schema_refuses_what_the_validator_refuses(key: str, value: An
         ("reason", 1),
         ("person", 1),
         ("people_involved", ("a", "b")),
-        ("schema_version", 2),
+        ("schema_version", 1),
         ("metric", "pixels"),
         ("classification", "local"),
         ("episode", "open"),
@@ -208,14 +212,15 @@ def test_webhook_body_bytes_are_unchanged() -> None:
     """The exact bytes a receiver gets (and that are signed), pinned."""
     body = encode(Message(delivery_id="d-1", alerts=[alert()], channel="webhook:a"))
     assert body.decode() == (
-        '{"schema_version":1,"event":"drop","alert_id":7,"person":"董经纬","term":"董经纬",'
+        '{"schema_version":2,"event":"drop","alert_id":7,"person":"董经纬","term":"董经纬",'
         '"source":"baidu_images","vantage":null,"observed":12,"baseline":400.0,'
         '"baseline_window_days":null,"ratio":0.03,"metric":"images",'
         '"classification":"corroborated",'
         '"episode":{"id":3,"started_at":"2024-05-01T11:00:00Z","state":"open"},'
         '"confirming_checks":[{"checked_at":"2024-05-01T12:00:07Z","status":"ok","observed":12}],'
-        '"vanished_images":[],"other_sources":[{"source":"bing_images","family":"bing",'
-        '"status":"ok","observed":380,"baseline":402,"state":"normal"}],'
+        '"terms":[],"vanished_images":[],"other_sources":[{"source":"bing_images",'
+        '"family":"bing","state":"normal","terms":[{"term":"董经纬","status":"ok",'
+        '"observed":380,"baseline":402,"state":"normal"}]}],'
         '"controls":[{"term":"北京","status":"ok","observed":510,"baseline":520.5}],'
         '"people_involved":[],"reason":"12 images vs median 400",'
         '"checked_at":"2024-05-01T12:00:07Z"}'

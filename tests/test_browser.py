@@ -33,7 +33,7 @@ from monitor.testing import LocalServer, Reply, Request
 from monitor.web.document import write_report
 from monitor.web.overview_page import overview_html
 from monitor.web.report_page import report_html
-from tests.helpers.report import seed_report_app
+from tests.helpers.report import keep_thumbnail, seed_report_app
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = [
@@ -253,12 +253,17 @@ def site(tmp_path: Path) -> Iterator[tuple[LocalServer, Any]]:
             )
             return Reply(200, page)
         if req.path.startswith("/thumb/"):
+            state["thumb_requests"] += 1
             return Reply(200, png, "image/png")
         return Reply(404, "not found", "text/plain")
 
     with LocalServer(handler) as server:
-        state["seeded"] = seed_report_app(tmp_path, thumb_base=server.url)
-        yield server, state["seeded"]
+        state["thumb_requests"] = 0
+        seeded = seed_report_app(tmp_path, thumb_base=server.url)
+        for name in "bcd":  # kept copies: the page embeds them and fetches no thumbnail
+            keep_thumbnail(seeded.app, f"/{name}.jpg", png)
+        state["seeded"] = seeded
+        yield server, state
 
 
 def blue_pixels(image: PILImage.Image) -> int:
@@ -292,7 +297,7 @@ def test_overview_page_loads_cleanly_and_draws_sparklines(
 def test_report_page_reached_from_the_overview_loads_cleanly_with_its_charts(
     browser: Browser, site: tuple[LocalServer, Any], tmp_path: Path
 ) -> None:
-    server, _ = site
+    server, state = site
     overview = browser.open(server.url + "/")
     href = overview.eval("document.querySelector('a[href^=\"report/\"]').href")
     assert href == server.url + "/report/Chen%20Yixin"
@@ -300,13 +305,14 @@ def test_report_page_reached_from_the_overview_loads_cleanly_with_its_charts(
     assert page.problems() == []
     sizes = chart_sizes(page, "svg.chart")
     assert len(sizes) == 3 and all(w > 300 and h > 50 for w, h in sizes)
-    # The gallery's thumbnails (served locally) really loaded.
-    # They are lazy (below the fold): make them eager and wait until decoded.
+    # The gallery's kept thumbnails (embedded) really decode, and the engine's copies
+    # (served by the local site) were never requested.
     loaded = page.eval(
         "Promise.all(Array.from(document.querySelectorAll('.gallery img')).map(i => {"
         " i.loading = 'eager'; return i.decode().then(() => i.naturalWidth, () => 0); }))"
     )
     assert loaded == [64, 64, 64]
+    assert state["thumb_requests"] == 0
     shot = page.screenshot(tmp_path / "report.png")
     assert shot.height > 900 and blue_pixels(shot) > 200
 
@@ -314,7 +320,8 @@ def test_report_page_reached_from_the_overview_loads_cleanly_with_its_charts(
 def test_written_report_file_opens_offline_without_errors(
     browser: Browser, site: tuple[LocalServer, Any], tmp_path: Path
 ) -> None:
-    _, seeded = site
+    _, state = site
+    seeded = state["seeded"]
     path = write_report(
         seeded.app.sessions,
         seeded.app.config,

@@ -6,6 +6,7 @@ contract, so its tests live here.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -15,7 +16,7 @@ import threading
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from monitor import __version__
 from monitor.alerts.payload import Message, build_payload, encode, webhook_body
 from monitor.alerts.schema import SCHEMA_VERSION, AlertPayload, validate_payload
 from monitor.channels import build_channels
-from monitor.channels.webhook import WebhookChannel, sign
+from monitor.channels.webhook import WebhookChannel
 from monitor.config import AlertsConfig
 from monitor.core.errors import ChannelError, ConfigError
 from monitor.core.masking import mask_url
@@ -343,14 +344,20 @@ def test_documented_batch_example_has_the_envelope_keys() -> None:
 
 def test_documented_verify_function_accepts_our_signature_only() -> None:
     namespace: dict[str, Any] = {}
-    exec(doc_blocks("python")[0], namespace)
+    exec(doc_blocks("python")[1], namespace)
     verify = namespace["verify"]
+    secret = "whsec_" + base64.b64encode(b"0123456789abcdef0123").decode()
+    channel = WebhookChannel(url="http://127.0.0.1:9/h", secret=secret)
     body = encode(message())
-    assert verify(body, sign(body, SECRET), SECRET)
-    assert not verify(body + b" ", sign(body, SECRET), SECRET)
-    assert not verify(body, sign(body, "other"), SECRET)
-    assert not verify(body, None, SECRET)
+    headers = channel.headers(message(), body, datetime.now(UTC))
+    assert verify(body, headers, secret)
+    assert not verify(body + b" ", headers, secret)
+    assert not verify(body, headers, "whsec_" + base64.b64encode(b"other").decode())
+    assert not verify(body, {**headers, "webhook-id": "another"}, secret)
+    old = channel.headers(message(), body, datetime.now(UTC) - timedelta(minutes=10))
+    assert not verify(body, old, secret)  # a replay
+    assert not verify(body, {}, secret)
 
 
 def test_documented_receiver_example_compiles() -> None:
-    compile(doc_blocks("python")[1], "docs/webhooks.md receiver", "exec")
+    compile(doc_blocks("python")[0], "docs/webhooks.md receiver", "exec")

@@ -36,6 +36,7 @@ def test_the_documented_commands_exist() -> None:
         ("history",),
         ("alerts", "list"),
         ("alerts", "test"),
+        ("alerts", "feed"),
         ("report",),
         ("demo",),
     }

@@ -254,3 +254,54 @@ def test_stop_mid_round_then_restart_delivers_every_alert_once(
     # Every alert reached the receiver, and none twice.
     assert sorted(ids) == sorted(a[0] for a in alerts)
     assert {"drop", "recovered"} <= {a[1] for a in alerts}
+
+
+def snapshots_of(tmp: Path, person: str) -> int:
+    [(n,)] = db_rows(
+        tmp,
+        "select count(*) from snapshots join series on series.id = snapshots.series_id "
+        f"join people on people.id = series.person_id where people.name = '{person}'",
+    )
+    return int(n)
+
+
+def test_sighup_applies_a_valid_config_at_the_next_round_and_refuses_an_invalid_one(
+    engines: tuple[Engines, LocalServer], daemon: Start, tmp_path: Path
+) -> None:
+    _, server = engines
+    cfg = write_config(tmp_path, server.url)
+    good = cfg.read_text(encoding="utf-8")
+    proc = daemon(cfg)
+    try:
+        wait_for(lambda: snapshots_of(tmp_path, "Dong Jingwei") >= 2)
+        # An invalid config: refused with its one-line error, the old one keeps running.
+        cfg.write_text(good.replace("every: 1s", "every: banana"), encoding="utf-8")
+        proc.send_signal(signal.SIGHUP)
+        before = snapshots_of(tmp_path, "Dong Jingwei")
+        wait_for(lambda: snapshots_of(tmp_path, "Dong Jingwei") >= before + 2)
+        # A valid one: a new person is checked from the next round on, nothing is lost.
+        cfg.write_text(
+            good.replace("{name: Li Qiang}]", "{name: Li Qiang}, {name: Wang Yi}]"),
+            encoding="utf-8",
+        )
+        kept = db_rows(tmp_path, "select id, detector_state from series order by id")
+        proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: snapshots_of(tmp_path, "Wang Yi") >= 2)
+        assert snapshots_of(tmp_path, "Dong Jingwei") > before + 2  # still checked
+        out = stop(proc)
+    finally:
+        stop(proc, signal.SIGKILL)
+    assert proc.returncode == 0, out
+    [refused] = [line for line in out.splitlines() if "reload refused" in line]
+    assert "every" in refused and "banana" in refused
+    assert "config reloaded: 5 series on 1 sources" in out
+    after = dict(db_rows(tmp_path, "select id, detector_state from series"))
+    assert all(after[series_id] is not None for series_id, _ in kept)  # states carried on
+    assert rounds_are_whole_or_grew(tmp_path)
+
+
+def rounds_are_whole_or_grew(tmp: Path) -> bool:
+    """Every round has a snapshot of each series it checked: 4 before the reload, 5 after."""
+    rows = db_rows(tmp, "select round_id, count(*) from snapshots group by round_id")
+    kinds = dict(db_rows(tmp, "select id, kind from rounds"))
+    return all(n in (4, 5) or kinds.get(r) == "recheck" for r, n in rows)

@@ -11,7 +11,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from monitor.app import build
 from monitor.config import parse_config
 from monitor.core.clock import FakeClock
-from monitor.daemon.jobs import PRUNE_DELAY, PRUNE_EVERY, schedule_jobs
+from monitor.daemon.jobs import PRUNE_DELAY, schedule_jobs
 from monitor.daemon.service import Daemon
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -48,6 +48,13 @@ def test_retention_runs_daily_and_not_right_after_a_start(tmp_path: Path) -> Non
     job = _jobs(tmp_path)["retention"]
     trigger = job.trigger  # type: ignore[attr-defined]
     assert isinstance(trigger, IntervalTrigger)
-    assert trigger.interval == PRUNE_EVERY == timedelta(days=1)
+    assert trigger.interval == timedelta(days=1)  # evidence.prune_every's default
     assert trigger.start_date == NOW + PRUNE_DELAY
     assert job.args[0].__name__ == "prune_step"  # type: ignore[attr-defined]
+
+
+def test_every_job_starts_from_the_injected_clock_not_the_wall_clock(tmp_path: Path) -> None:
+    jobs = _jobs(tmp_path)
+    for name in ("rechecks", "dispatch", "heartbeat"):
+        trigger = jobs[name].trigger  # type: ignore[attr-defined]
+        assert trigger.start_date == NOW, name  # NOW is a simulated day in 2026

@@ -111,3 +111,23 @@ def test_report_of_an_unknown_person_is_404(app: App) -> None:
     with serve(app) as (url, _):
         assert get(f"{url}/report/Nobody%20Here").status_code == 404
         assert get(f"{url}/nothing").status_code == 404
+
+
+def test_healthz_answers_within_a_second_while_a_round_is_being_written(
+    app: App, tmp_path: Path
+) -> None:
+    import sqlite3
+    import time
+
+    beat(app, NOW)
+    writer = sqlite3.connect(tmp_path / "m.db", isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # a round in the middle of its write transaction
+    writer.execute("UPDATE sources SET name = name")
+    try:
+        with serve(app) as (url, _):
+            started = time.monotonic()
+            answer = get(f"{url}/healthz", timeout=5)
+            assert time.monotonic() - started < 1.0  # the busy timeout is 30 s
+            assert answer.status_code == 200 and answer.json()["ok"] is True
+    finally:
+        writer.rollback()

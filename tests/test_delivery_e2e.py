@@ -26,6 +26,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from click.testing import CliRunner
 
+from monitor.alerts.schema import SCHEMA_VERSION
 from monitor.app import App, build
 from monitor.cli.main import cli
 from monitor.config import load_config
@@ -155,7 +156,7 @@ async def test_webhook_reaches_a_receiver_that_verifies_the_signature(
     assert req.headers["x-absence-event"] == "drop"
     body = json.loads(req.body)
     assert (body["event"], body["alert_id"], body["person"]) == ("drop", alert_id, "董经纬")
-    assert body["schema_version"] == 1
+    assert body["schema_version"] == SCHEMA_VERSION == 2
 
 
 async def test_drops_of_one_round_reach_the_receiver_as_one_signed_batch(
@@ -297,7 +298,7 @@ def test_a_process_killed_after_sending_resends_once_with_the_same_delivery_id(
     assert (row.state, row.attempts) == ("delivered", 1)
 
 
-def test_alerts_test_reports_each_channel_with_the_error_text(
+def test_alerts_test_sends_both_shapes_and_reports_each_channel_with_the_error_text(
     tmp_path: Path, receiver: tuple[Receiver, LocalServer]
 ) -> None:
     peer, server = receiver
@@ -310,13 +311,24 @@ def test_alerts_test_reports_each_channel_with_the_error_text(
     )
     assert out.exit_code == 1, out.output  # one channel failed
     lines = out.output.splitlines()
-    assert "webhook:ops: ok" in lines
-    [email_line] = [line for line in lines if line.startswith("email: ")]
-    assert email_line.startswith("email: FAILED: ")
-    assert f"127.0.0.1:{closed}" in email_line
-    assert "cannot reach the server" in email_line and "Connection refused" in email_line
-    assert email_line.endswith("(transient)")
-    [req] = server.requests
-    assert req.headers["x-absence-event"] == "test"
-    assert peer.bad_signatures == 0 and len(peer.answered) == 1
-    assert json.loads(req.body)["event"] == "test"
+    assert "webhook:ops (single): ok" in lines
+    assert "webhook:ops (batch): ok" in lines
+    email_lines = [line for line in lines if line.startswith("email (")]
+    assert len(email_lines) == 2  # the single alert and the batch, each refused
+    for email_line in email_lines:
+        assert email_line.startswith(("email (single): FAILED: ", "email (batch): FAILED: "))
+        assert f"127.0.0.1:{closed}" in email_line
+        assert "cannot reach the server" in email_line and "Connection refused" in email_line
+        assert email_line.endswith("(transient)")
+    single, batch = server.requests
+    assert single.headers["x-absence-event"] == "test"
+    assert peer.bad_signatures == 0 and len(peer.answered) == 2
+    assert json.loads(single.body)["event"] == "test"
+    # Real drops arrive batched: the test sends that shape too, so a receiver sees both.
+    assert batch.headers["x-absence-event"] == "batch"
+    envelope = json.loads(batch.body)
+    assert (
+        envelope["event"] == "batch"
+        and envelope["delivery_id"] == batch.headers["x-absence-delivery"]
+    )
+    assert [a["event"] for a in envelope["alerts"]] == ["test", "test"]

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import io
+import ipaddress
 import json
+import re
+import socket
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -146,14 +149,64 @@ def test_flip_template_cut_to_its_first_item_is_still_a_page_the_parser_reads() 
 
 
 OUTPUT: dict[int, str] = {}
+# Every address the demo's process connected to, and every name it looked up.
+CONNECTED: list[object] = []
+RESOLVED: list[object] = []
+
+
+def _loopback(address: object) -> bool:
+    host = address[0] if isinstance(address, tuple) else address
+    try:
+        return ipaddress.ip_address(str(host)).is_loopback
+    except ValueError:
+        return False
 
 
 @pytest.fixture(scope="module")
 def demo() -> DemoResult:
+    """The demo, in process; a guard on ``socket.connect`` and on name lookups records every
+    attempt and refuses (raises) any that is not 127.0.0.0/8 or [::1]: no test reaches out."""
+    real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
+    real_lookup = socket.getaddrinfo
+
+    def connect(sock: socket.socket, address: Any) -> None:
+        CONNECTED.append(address)
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and not _loopback(address):
+            raise ConnectionRefusedError(f"test guard: no connection to {address!r}")
+        return real_connect(sock, address)
+
+    def connect_ex(sock: socket.socket, address: Any) -> int:
+        CONNECTED.append(address)
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and not _loopback(address):
+            raise ConnectionRefusedError(f"test guard: no connection to {address!r}")
+        return real_connect_ex(sock, address)
+
+    def lookup(host: Any, *args: Any, **kwargs: Any) -> Any:
+        RESOLVED.append(host)
+        if host not in ("127.0.0.1", "::1", "localhost", None) and not _loopback(host):
+            raise socket.gaierror(f"test guard: no lookup of {host!r}")
+        return real_lookup(host, *args, **kwargs)
+
     out = io.StringIO()
-    result = asyncio.run(Demo(out=out, pause=0).run())
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(socket.socket, "connect", connect)
+        mp.setattr(socket.socket, "connect_ex", connect_ex)
+        mp.setattr(socket, "getaddrinfo", lookup)
+        result = asyncio.run(Demo(out=out, pause=0).run())
     OUTPUT[id(result)] = out.getvalue()
     return result
+
+
+@pytest.mark.e2e
+def test_demo_connects_to_nothing_but_loopback_thumbnails_included(demo: DemoResult) -> None:
+    assert CONNECTED, "the guard saw no connection at all: it is not in the path"
+    assert [a for a in CONNECTED if not _loopback(a)] == []
+    assert [h for h in RESOLVED if h not in ("127.0.0.1", "::1", "localhost")] == []
+    # Thumbnails were kept (served by the engines on 127.0.0.1) and the report embeds them.
+    assert demo.report is not None
+    text = demo.report.read_text(encoding="utf-8")
+    assert text.count('src="data:image/png;base64,') >= 3
+    assert not re.search(r"<img[^>]+src=\"https?:", text)
 
 
 def output(demo: DemoResult) -> str:
@@ -187,20 +240,49 @@ def test_demo_exits_zero_with_everything_as_scripted(demo: DemoResult) -> None:
 def test_demo_drops_dong_jingwei_on_baidu_with_vanished_images_still_seen_elsewhere(
     demo: DemoResult,
 ) -> None:
-    drops = of(received(demo), "drop")
-    assert {(a["source"], a["person"], a["term"]) for a in drops} == {
-        ("baidu", "Dong Jingwei", "Dong Jingwei"),
-        ("baidu", "Dong Jingwei", "董经纬"),
-    }
-    for drop in drops:
-        assert round_of(drop) == script.CENSORED.start  # confirmed by the 45-minute re-check
-        assert drop["classification"] == "single_source"
-        assert drop["observed"] == 3
-        vanished = drop["vanished_images"]
-        assert len(vanished) >= 25
-        assert not {v["domain"] for v in vanished} & STATE_MEDIA
-        still = Counter(s for v in vanished for s in v["still_seen_on"])
-        assert still["bing"] >= 20 and still["commons"] >= 1
+    # Two names, one erasure: one drop for the person, both names' figures inside.
+    [drop] = of(received(demo), "drop")
+    assert (drop["source"], drop["person"]) == ("baidu", "Dong Jingwei")
+    assert round_of(drop) == script.CENSORED.start  # confirmed by the 45-minute re-check
+    assert drop["classification"] == "single_source"
+    assert drop["observed"] == 3
+    figures = {t["term"]: t for t in drop["terms"]}
+    assert set(figures) == {"Dong Jingwei", "董经纬"}
+    for term in figures.values():
+        assert (term["event"], term["observed"]) == ("drop", 3)
+        assert term["baseline"] >= 25 and term["ratio"] < 0.15
+        assert len(term["confirming_checks"]) == 2
+    vanished = drop["vanished_images"]
+    urls = [v["image_url"] for v in vanished]
+    assert len(urls) == len(set(urls)) >= 25  # each image once, though both names lost it
+    assert all(v["terms"] and set(v["terms"]) <= {"Dong Jingwei", "董经纬"} for v in vanished)
+    assert any(len(v["terms"]) == 2 for v in vanished)  # merged: lost under both names
+    assert not {v["domain"] for v in vanished} & STATE_MEDIA
+    still = Counter(s for v in vanished for s in v["still_seen_on"])
+    assert still["bing"] >= 20 and still["commons"] >= 1
+    # Other sources once each, with the names' figures inside; no alias as corroboration.
+    assert [o["source"] for o in drop["other_sources"]] == ["bing", "commons"]
+    assert all(len(o["terms"]) == 2 for o in drop["other_sources"])
+    assert "other watched series" not in drop["reason"]
+
+
+@pytest.mark.e2e
+def test_demo_mails_the_drop_once_with_the_documented_subject_and_no_remote_image(
+    demo: DemoResult,
+) -> None:
+    [mail] = [m for m in demo.smtp.mails if "−" in m.subject]
+    assert re.fullmatch(
+        r"\[absence\] Dong Jingwei \(董经纬\) on baidu: 3 images, −\d+% vs 14-day median",
+        mail.subject,
+    )
+    plain, rich = (mail.message.get_body(preferencelist=(k,)) for k in ("plain", "html"))
+    assert plain is not None and rich is not None
+    text, html = plain.get_content(), rich.get_content()
+    assert "- “Dong Jingwei”: 3 images vs baseline" in text
+    assert "- “董经纬”: 3 images vs baseline" in text
+    assert text.count("first seen") == 10  # ten images, then where the rest are
+    assert re.search(r"… and \d+ more in the report", text)
+    assert not re.search(r"<img[^>]+src=[\"']?https?://", html, re.I)
 
 
 @pytest.mark.e2e
@@ -217,11 +299,16 @@ def test_demo_reports_bing_unhealthy_then_recovered_and_no_drop_there(demo: Demo
 
 @pytest.mark.e2e
 def test_demo_reports_dong_jingwei_recovered_on_baidu(demo: DemoResult) -> None:
-    recovered = of(received(demo), "recovered")
-    assert sorted((a["source"], a["term"], round_of(a)) for a in recovered) == [
-        ("baidu", "Dong Jingwei", script.RESTORED),
-        ("baidu", "董经纬", script.RESTORED),
-    ]
+    [recovered] = of(received(demo), "recovered")
+    assert (recovered["source"], recovered["person"], round_of(recovered)) == (
+        "baidu",
+        "Dong Jingwei",
+        script.RESTORED,
+    )
+    assert {t["term"]: t["event"] for t in recovered["terms"]} == {
+        "Dong Jingwei": "recovered",
+        "董经纬": "recovered",
+    }
 
 
 @pytest.mark.e2e
@@ -237,9 +324,9 @@ def test_demo_raises_nothing_in_baidus_captcha_round(demo: DemoResult) -> None:
 
 
 @pytest.mark.e2e
-def test_demo_alerts_are_exactly_the_six_expected(demo: DemoResult) -> None:
+def test_demo_alerts_are_exactly_the_four_expected(demo: DemoResult) -> None:
     events = Counter(a["event"] for a in received(demo))
-    assert events == {"drop": 2, "source_unhealthy": 1, "source_recovered": 1, "recovered": 2}
+    assert events == {"drop": 1, "source_unhealthy": 1, "source_recovered": 1, "recovered": 1}
 
 
 @pytest.mark.e2e
@@ -247,13 +334,13 @@ def test_each_alert_reaches_the_smtp_sink_and_the_webhook_sink_exactly_once(
     demo: DemoResult,
 ) -> None:
     stored = [int(a.payload["alert_id"]) for a in demo.alerts]
-    assert len(stored) == 6
+    assert len(stored) == 4
     assert demo.smtp.alert_counts() == Counter(stored)
     assert demo.webhook.alert_counts() == Counter(stored)
     assert demo.webhook.rejected == 0
     assert all(set(a.deliveries.values()) == {"delivered"} for a in demo.alerts)
     subjects = {m.subject for m in demo.smtp.mails}
-    assert "[absence] 2 drops on baidu: Dong Jingwei" in subjects
+    assert any(s.startswith("[absence] Dong Jingwei (董经纬) on baidu: 3 images") for s in subjects)
     assert all(m.recipients == ["analyst@demo.invalid"] for m in demo.smtp.mails)
 
 

@@ -370,6 +370,44 @@ def test_many_people_dropping_at_once_without_controls_is_one_incident() -> None
     assert incident.controls == ()
 
 
+def test_one_person_dropping_under_several_names_is_not_an_incident() -> None:
+    # Three names of one person fall at once: as many series as the incident threshold
+    # (incident_min_people = 3), but one person, so three drops of that person, no incident.
+    specs = [s for s in world() if s.role == "watch"]
+    for alias in ("Dong Jingwei", "董经卫"):
+        key = SeriesKey("董经纬", alias, "baidu_images")
+        specs.append(Spec(key, level=const(200)))
+    for spec in specs:
+        spec.fail_rate = 0.0
+    override(specs, person("董经纬"), level=step(200, 0))
+    result = simulate(specs)
+    assert result.of("source_incident") == []
+    drops = result.of("drop")
+    assert {(d.person, d.term) for d in drops} == {
+        ("董经纬", "董经纬"),
+        ("董经纬", "Dong Jingwei"),
+        ("董经纬", "董经卫"),
+    }
+
+
+def test_incident_threshold_counts_people_not_their_names() -> None:
+    # Three people fall, each under two names, among six people with nine series: the
+    # fraction is 3 of 6 people (not 6 of 9 series), and the incident lists three people.
+    specs = [s for s in world() if s.role == "watch"]
+    fallen = PEOPLE[:3]
+    for name in fallen:
+        specs.append(Spec(SeriesKey(name, f"{name} (alias)", "baidu_images"), level=const(150)))
+    for spec in specs:
+        spec.fail_rate = 0.0
+        if spec.key.person in fallen:
+            spec.level = step(spec.level(0), 0)
+    result = simulate(specs)
+    (incident,) = result.events
+    assert incident.event == "source_incident"
+    assert sorted(incident.people_involved) == sorted(fallen)
+    assert "3 of 6 watched people dropped in the same round" in incident.reason
+
+
 def test_erasure_during_a_control_outage_is_alerted_once_controls_answer() -> None:
     specs = world()
     override(specs, person("董经纬"), level=step(200, 0))

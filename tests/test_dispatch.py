@@ -272,8 +272,21 @@ async def test_max_attempts_gives_delivery_failed_in_list_alerts_and_alerts_list
 
 
 async def test_two_dispatchers_on_one_database_never_send_the_same_message_twice(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import threading
+
+    from monitor.store import outbox
+
+    both_read = threading.Barrier(2, timeout=5)
+    read = outbox.due_batches
+
+    def read_then_wait(*args: Any, **kwargs: Any) -> Any:
+        batches = read(*args, **kwargs)
+        both_read.wait()  # the reads run in threads: make both read before either claims
+        return batches
+
+    monkeypatch.setattr(outbox, "due_batches", read_then_wait)
     path, _, sessions_a = new_db(tmp_path)
     _, sessions_b = open_sessions(path)
     clock = FakeClock(NOW)
@@ -282,7 +295,7 @@ async def test_two_dispatchers_on_one_database_never_send_the_same_message_twice
         add_alert(sessions_a, [hook_a.name], person=f"person {n}")
     a = dispatcher(sessions_a, hook_a, clock=clock)
     b = dispatcher(sessions_b, hook_b, clock=clock)
-    # Both compute their due batches before either claims (step() reads, then yields).
+    # Both compute their due batches before either claims.
     ra, rb = await asyncio.gather(a.step(), b.step())
     assert ra.delivered + rb.delivered == 5
     assert ra.skipped + rb.skipped == 5  # each message was seen by both, claimed by one

@@ -35,7 +35,7 @@ def thumbs(app: App) -> list[Thumbnail]:
 
 
 async def test_nothing_is_fetched_when_thumbnails_are_off(tmp_path: Path) -> None:
-    app = make_app(tmp_path, evidence="  keep_raw: true\n")
+    app = make_app(tmp_path, evidence="  keep_thumbnails: false\n")
     images = seed(app, "baidu", [item(1)])
     fetcher, asked = serving({"https://img.test/thumb/1": photo(1)})
     async with fetcher:

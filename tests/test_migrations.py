@@ -53,3 +53,31 @@ def test_a_database_that_is_not_ours_is_refused(tmp_path: Path) -> None:
 def test_database_in_missing_directory_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(DatabaseError, match="does not exist"):
         create_db_engine(f"sqlite:///{tmp_path / 'nope' / 'm.db'}")
+
+
+def test_alert_episodes_are_filled_from_existing_alerts_and_their_payloads(
+    tmp_path: Path,
+) -> None:
+    # A person alert stored before 0004 names its other terms' episodes only in its payload.
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    migrate.upgrade(engine, "0003")
+    payload = '{"terms": [{"episode_id": 1}, {"episode_id": 2}, {"episode_id": 99}]}'
+    with engine.begin() as conn:
+        for _ in range(2):
+            conn.execute(
+                text(
+                    "INSERT INTO episodes (kind, state, opened_at) "
+                    "VALUES ('drop', 'open', '2024-05-01 12:00:00')"
+                )
+            )
+        conn.execute(
+            text(
+                "INSERT INTO alerts (created_at, event, episode_id, group_key, payload) "
+                "VALUES ('2024-05-01 12:00:00', 'drop', 1, 'g', :p)"
+            ),
+            {"p": payload},
+        )
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        links = conn.execute(text("SELECT alert_id, episode_id FROM alert_episodes")).all()
+    assert sorted(tuple(r) for r in links) == [(1, 1), (1, 2)]  # episode 99 does not exist

@@ -16,6 +16,9 @@ from monitor.alerts.schema import (
     ControlCheck,
     EpisodeInfo,
     OtherSource,
+    PeerTerm,
+    TermEvent,
+    TermFigures,
 )
 from monitor.core import urls
 from monitor.core.clock import iso_utc
@@ -62,10 +65,10 @@ def drop(person: str = "董经纬", **kw: Any) -> AlertPayload:
             OtherSource(
                 source="bing_images",
                 family="bing",
-                status="ok",
-                observed=380,
-                baseline=400.0,
                 state="normal",
+                terms=[
+                    PeerTerm(term=person, status="ok", observed=380, baseline=400.0, state="normal")
+                ],
             )
         ],
         "controls": [ControlCheck(term="北京", status="ok", observed=510, baseline=520.0)],
@@ -189,10 +192,18 @@ def test_html_never_links_or_loads_a_non_http_url(url: str) -> None:
     assert all("onmouseover" not in attrs for _, attrs in tags_of(body))
 
 
-def test_html_links_the_page_and_shows_the_thumbnail() -> None:
+def test_html_links_the_page_but_loads_no_remote_image() -> None:
     body = render.html_body(message())
     assert ("a", {"href": "https://news.example.cn/1.html"}) in tags_of(body)
-    assert "https://t.example.cn/1.jpg" in urls_in(body)
+    assert [t for t, _ in tags_of(body) if t == "img"] == []
+    assert "https://t.example.cn/1.jpg" not in urls_in(body)
+
+
+def test_html_shows_a_kept_thumbnail_by_content_id() -> None:
+    url = drop()["vanished_images"][0]["image_url"]
+    body = render.html_body(message(), cids={url: "thumb.1@demo.invalid"})
+    imgs = [attrs for t, attrs in tags_of(body) if t == "img"]
+    assert [a["src"] for a in imgs] == ["cid:thumb.1@demo.invalid"]
 
 
 def test_safe_url_upgrades_protocol_relative_urls() -> None:
@@ -205,8 +216,11 @@ def test_text_body_lists_images_checks_sources_and_controls() -> None:
     assert "first seen 2024-04-01 12:00 UTC, last seen 2024-04-30 12:00 UTC" in text
     assert "still seen on: bing" in text
     assert "- 2024-05-01 11:15 UTC: ok, 14 images" in text
-    assert "Observed 12 images against a baseline of 400 (14-day median): −97%." in text
-    assert "- bing_images (bing): ok, 380 vs baseline 400, normal" in text
+    assert (
+        "baidu_images returned 12 images for 董经纬 against a baseline of 400 "
+        "(14-day median): −97%." in text
+    )
+    assert "- bing_images (bing), normal: “董经纬” ok, 380 vs baseline 400" in text
     assert "- “北京”: ok, 510 vs baseline 520" in text
     assert "Why: 12 images vs 14-day median 400 on 2 consecutive checks" in text
 
@@ -223,7 +237,7 @@ def test_bodies_show_at_most_max_images_and_say_how_many_more() -> None:
     msg = message(drop(vanished_images=many))
     text, html = render.text_body(msg), render.html_body(msg)
     assert f"Vanished images ({render.MAX_IMAGES + 5})" in text
-    assert "… and 5 more" in text
+    assert '… and 5 more in the report (absence-monitor report "董经纬")' in text
     assert text.count("first seen") == render.MAX_IMAGES
     assert html.count("first seen") == render.MAX_IMAGES
 
@@ -249,11 +263,50 @@ def test_subject_shortens_a_long_reason_with_an_ellipsis() -> None:
     assert reason.endswith("x…") and len(reason) == 80
 
 
-def test_subject_of_a_group_names_a_person_watched_under_two_names_once() -> None:
-    subject = render.subject(
-        message(drop("Dong Jingwei", term="董经纬"), drop("Dong Jingwei", term="Dong Jingwei"))
+def figures(term: str, observed: int, event: TermEvent | None = "drop") -> TermFigures:
+    return TermFigures(
+        term=term,
+        event=event,
+        state="dropped" if event else "normal",
+        status="ok",
+        observed=observed,
+        baseline=30.0,
+        ratio=round(observed / 30, 4),
+        reason="",
+        episode_id=None,
+        confirming_checks=[],
+        checked_at="2024-01-10T06:00:00Z",
+        this_round=True,
     )
-    assert subject == "[absence] 2 drops on baidu_images: Dong Jingwei"
+
+
+def test_subject_of_a_person_names_their_aliases_and_the_headline_figures() -> None:
+    alert = drop(
+        "Dong Jingwei",
+        term="董经纬",
+        source="baidu",
+        observed=3,
+        baseline=30,
+        terms=[figures("董经纬", 3), figures("Dong Jingwei", 4)],
+    )
+    assert (
+        render.subject(message(alert))
+        == "[absence] Dong Jingwei (董经纬) on baidu: 3 images, −90% vs 14-day median"
+    )
+
+
+def test_text_body_gives_every_terms_figures_and_names_the_report_url() -> None:
+    many = [vanished_image(image(n), NOW, NOW) for n in range(render.MAX_IMAGES + 2)]
+    alert = drop(
+        "Dong Jingwei",
+        term="董经纬",
+        terms=[figures("董经纬", 3), figures("Dong Jingwei", 29, event=None)],
+        vanished_images=many,
+    )
+    text = render.text_body(message(alert), report="https://news.example/report.html")
+    assert "- “董经纬”: 3 images vs baseline 30 (−90%), drop" in text
+    assert "- “Dong Jingwei”: 29 images vs baseline 30 (−3%), normal" in text
+    assert "… and 2 more in the report <https://news.example/report.html>" in text
 
 
 def test_subject_of_a_group_of_recoveries_says_recoveries() -> None:

@@ -60,3 +60,52 @@ evidence: {{keep_thumbnails: true}}
     assert kept == (3, 3)
     files = list((tmp_path / "m-thumbnails").rglob("*"))
     assert len([f for f in files if f.is_file()]) == 3
+
+
+def test_a_round_never_fetches_thumbnails_from_internal_addresses(tmp_path: Path) -> None:
+    """The result page lists one thumbnail on its own (configured) host, one on another
+    loopback listener, one on the cloud metadata address: only the first is fetched, and
+    the refusals are counted in the metrics."""
+    import asyncio
+
+    from monitor.app import build
+    from monitor.config import parse_config
+    from monitor.core.metrics import Metrics
+
+    with LocalServer(lambda req: Reply(200, png("inside"), "image/png")) as inside:
+
+        def handler(req: Request) -> Reply:
+            if req.path.startswith("/img/"):
+                return Reply(200, png(req.path), "image/png")
+            srcs = ("/img/own", f"{inside.url}/img/secret", "http://169.254.169.254/latest/x")
+            items = "".join(
+                f'<div class="r"><a href="/page/{n}"><img src="{s}">photo {n}</a></div>'
+                for n, s in enumerate(srcs)
+            )
+            return Reply(200, f"<html><body>{items}</body></html>")
+
+        with LocalServer(handler) as server:
+            config = parse_config(
+                f"""
+database: {{url: "sqlite:///{tmp_path / "m.db"}"}}
+people: [{{name: Dong Jingwei}}]
+sources:
+  news: {{kind: html, url: "{server.url}/search?q={{query}}", item: div.r, rate: 50/1s}}
+""",
+                "config.yaml",
+                {},
+            )
+            app = build(config, channels=[])
+            app.metrics = Metrics()
+            app.migrate()
+
+            async def run() -> None:
+                async with app.fetcher() as fetcher:
+                    await app.rounds(fetcher).run_all(app.series())
+
+            asyncio.run(run())
+        assert inside.requests == []
+    assert [r.path for r in server.requests if r.path.startswith("/img/")] == ["/img/own"]
+    with sqlite3.connect(tmp_path / "m.db") as conn:
+        assert conn.execute("select count(*) from thumbnails").fetchone() == (1,)
+    assert app.metrics.refused._value.get() == 2

@@ -14,11 +14,11 @@ import re
 from dataclasses import dataclass
 
 from monitor.alerts.payload import Message
-from monitor.alerts.schema import AlertPayload, VanishedImage
+from monitor.alerts.schema import AlertPayload, TermFigures, VanishedImage
 from monitor.core.clock import parse_iso
 
 PREFIX = "[absence] "
-MAX_IMAGES = 50  # per alert in a mail body; the webhook payload carries them all
+MAX_IMAGES = 10  # per alert in a mail body; the webhook payload carries them all
 MAX_NAMES_IN_SUBJECT = 2
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
@@ -33,9 +33,10 @@ class Link:
 
 @dataclass(frozen=True, slots=True)
 class Img:
-    """A thumbnail; dropped from HTML when its URL is not http(s), shown as a URL in text."""
+    """A vanished image's thumbnail: in HTML only as a kept copy attached to the mail
+    (``cid:``), never a remote URL (opening a mail must not contact anyone); nothing in text."""
 
-    url: str | None
+    image_url: str
     alt: str
 
 
@@ -99,7 +100,13 @@ def _short(text: str, limit: int = 80) -> str:
 
 
 def _who(a: AlertPayload) -> str:
-    return clean(a["person"] or a["term"] or "?")
+    """``Dong Jingwei (董经纬)``: the person, then the other terms they are watched under."""
+    person = a["person"] or a["term"] or "?"
+    others = [t["term"] for t in a["terms"] if t["term"] != person]
+    shown = ", ".join(others[:MAX_NAMES_IN_SUBJECT]) + (
+        ", …" if len(others) > MAX_NAMES_IN_SUBJECT else ""
+    )
+    return clean(f"{person} ({shown})" if others else person)
 
 
 # --- subject --------------------------------------------------------------------------------
@@ -160,14 +167,23 @@ def subject(message: Message) -> str:
 # --- the intermediate form -----------------------------------------------------------------
 
 
+def _figures(
+    value: int | None, baseline: float | None, ratio: float | None, metric: str | None
+) -> str:
+    change = f" ({_change(ratio)})" if ratio is not None else ""
+    return f"{_count(value, metric)} vs baseline {_num(baseline)}{change}"
+
+
 def _opening(a: AlertPayload) -> Section:
     lines: list[Line] = []
     if a["observed"] is not None or a["baseline"] is not None:
         ratio = _ratio(a)
         change = f": {_change(ratio)}" if ratio is not None else ""
+        under = f" as “{clean(a['term'])}”" if a["term"] and len(a["terms"]) > 1 else ""
         lines.append(
             [
-                f"Observed {_count(a['observed'], a['metric'])} against a baseline of "
+                f"{clean(a['source'] or '?')} returned {_count(a['observed'], a['metric'])} "
+                f"for {_who(a)}{under} against a baseline of "
                 f"{_num(a['baseline'])} ({_window(a)}){change}."
             ]
         )
@@ -181,39 +197,81 @@ def _opening(a: AlertPayload) -> Section:
             [f"Episode #{ep['id']}, started {_when(ep['started_at'])}, {clean(ep['state'])}."]
         )
     place = f" from vantage {clean(a['vantage'])}" if a["vantage"] else ""
-    term = f" for the term “{clean(a['term'])}”" if a["term"] and a["term"] != a["person"] else ""
-    lines.append([f"Checked {_when(a['checked_at'])}{place}{term}; alert #{a['alert_id']}."])
+    lines.append([f"Checked {_when(a['checked_at'])}{place}; alert #{a['alert_id']}."])
     return Section("", lines)
+
+
+def _term_line(t: TermFigures, metric: str | None) -> Line:
+    what = t["event"] or t["state"]
+    head = f"“{clean(t['term'])}”: {_figures(t['observed'], t['baseline'], t['ratio'], metric)}"
+    checks = ", ".join(
+        f"{_when(c['checked_at'])} {clean(c['status'])} {_num(c['observed'])}"
+        for c in t["confirming_checks"]
+    )
+    # A term the alert's round did not check (a re-check round): its figures are its latest.
+    stale = (
+        f" (last checked {_when(t['checked_at']) if t['checked_at'] else 'never'}, "
+        "not in this round)"
+        if not t["this_round"]
+        else ""
+    )
+    # The reason of an earlier recovery (no checks of its own in this alert); the events of
+    # this round are confirmed by the checks listed.
+    why = f"; {clean(t['reason'])}" if t["reason"] and not t["confirming_checks"] else ""
+    return [f"{head}, {clean(what)}{stale}{why}" + (f"; confirmed by {checks}" if checks else "")]
 
 
 def _image_line(img: VanishedImage) -> Line:
     title = clean(img["title"] or img["page_url"] or img["image_url"])
     seen_on = ", ".join(clean(s) for s in img["still_seen_on"]) or "no other source"
+    terms = ", ".join(f"“{clean(t)}”" for t in img["terms"])
     return [
-        Img(img["thumb_url"] or img["image_url"], title),
+        Img(img["image_url"], title),
         Link(title, img["page_url"]),
         f" — {clean(img['domain'] or '?')} — first seen {_when(img['first_seen'])}, "
-        f"last seen {_when(img['last_seen'])}; still seen on: {seen_on} — ",
+        f"last seen {_when(img['last_seen'])}; still seen on: {seen_on}"
+        + (f"; gone for {terms}" if terms else "")
+        + " — ",
         Link("image", img["image_url"]),
     ]
 
 
-def sections(a: AlertPayload) -> list[Section]:
-    """What a mail says about one alert, in reading order."""
+def _more(a: AlertPayload, left: int, report: str | None) -> Line:
+    if report and "://" in report:
+        return [f"… and {left} more in ", Link("the report", report)]
+    if report:
+        return [f"… and {left} more in the report at {clean(report)}"]
+    who = (a["person"] or "").replace('"', "")
+    return [f'… and {left} more in the report (absence-monitor report "{clean(who)}")']
+
+
+def sections(a: AlertPayload, report: str | None = None) -> list[Section]:
+    """What a mail says about one alert, in reading order; ``report`` (a URL or a path) is
+    where the images beyond the first ``MAX_IMAGES`` are listed."""
     out = [_opening(a)]
-    checks: list[Line] = [
-        [f"{_when(c['checked_at'])}: {clean(c['status'])}, {_count(c['observed'], a['metric'])}"]
-        for c in a["confirming_checks"]
-    ]
+    terms: list[Line] = [_term_line(t, a["metric"]) for t in a["terms"]]
+    checks: list[Line] = (
+        []
+        if a["terms"]
+        else [
+            [
+                f"{_when(c['checked_at'])}: {clean(c['status'])}, "
+                f"{_count(c['observed'], a['metric'])}"
+            ]
+            for c in a["confirming_checks"]
+        ]
+    )
     images: list[Line] = [_image_line(i) for i in a["vanished_images"][:MAX_IMAGES]]
     if len(a["vanished_images"]) > MAX_IMAGES:
-        images.append(
-            [f"… and {len(a['vanished_images']) - MAX_IMAGES} more (see the webhook payload)"]
-        )
+        images.append(_more(a, len(a["vanished_images"]) - MAX_IMAGES, report))
     others: list[Line] = [
         [
-            f"{clean(o['source'])} ({clean(o['family'])}): {clean(o['status'] or 'no check')}, "
-            f"{_num(o['observed'])} vs baseline {_num(o['baseline'])}, {clean(o['state'])}"
+            f"{clean(o['source'])} ({clean(o['family'])}), {clean(o['state'])}: "
+            + "; ".join(
+                f"“{clean(t['term'])}” {clean(t['status'] or 'no check')}, "
+                f"{_num(t['observed'])} vs baseline {_num(t['baseline'])}"
+                for t in o["terms"]
+            )
         ]
         for o in a["other_sources"]
     ]
@@ -226,6 +284,7 @@ def sections(a: AlertPayload) -> list[Section]:
     ]
     people: list[Line] = [[clean(p)] for p in a["people_involved"]]
     for heading, lines in (
+        ("Names and aliases on this source", terms),
         ("Confirming checks", checks),
         (f"Vanished images ({len(a['vanished_images'])})", images),
         ("Other sources", others),

@@ -1,21 +1,28 @@
-"""The one mapping from a detector ``Event`` to the alert payload.
+"""The one mapping from detector events to the alert payload.
 
-Pure: what only the store knows (the alert id, the episode row, the vanished images) comes in
-as arguments. The daemon's rounds, the ``check`` command and the backtest all build their
-payloads here, so an alert reads the same whichever path produced it.
+Pure: what only the store knows (the alert id, the episode rows, the vanished images) comes
+in as arguments. The daemon's rounds, the ``check`` command and the backtest all build their
+payloads here, so an alert reads the same whichever path produced it. A person alert covers
+a group of events (``monitor.alerts.people.group_events``): the headline term's figures lead
+(``observed``, ``baseline``, ``ratio``, ``confirming_checks``, ``episode``), every term's
+figures are in ``terms``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
+
 from monitor.alerts.payload import build_payload
-from monitor.alerts.schema import (
-    AlertPayload,
-    CheckInfo,
-    ControlCheck,
-    EpisodeInfo,
-    OtherSource,
-    VanishedImage,
+from monitor.alerts.people import (
+    PERSON_EVENTS,
+    Group,
+    Standing,
+    checks_of,
+    merge_vanished,
+    other_sources,
+    term_figures,
 )
+from monitor.alerts.schema import AlertPayload, ControlCheck, EpisodeInfo, VanishedImage
 from monitor.core.clock import iso_utc
 from monitor.detector.events import Event
 
@@ -33,49 +40,46 @@ def episode_info(event: Event, *, episode_id: int, state: str | None = None) -> 
 
 
 def payload_of(
-    event: Event,
+    group: Group | Event,
     *,
     alert_id: int,
     episode: EpisodeInfo | None,
-    vanished: list[VanishedImage],
+    vanished: Mapping[str, Sequence[VanishedImage]] | Sequence[VanishedImage] = (),
+    episodes: Mapping[str, int | None] | None = None,
+    quiet: Iterable[Standing] = (),
 ) -> AlertPayload:
-    """The payload of a detector event; pure (the daemon and the backtest both use it)."""
-    metric = event.metric or "images"
+    """The payload of one alert: a group of one person's events (headline first) or a
+    single event. ``vanished`` per term (merged here) or already one list; ``episodes`` the
+    episode id per term; ``quiet`` the person's other terms on the source, unchanged, as
+    they stand (``monitor.alerts.people.quiet_terms``)."""
+    events: Group = group if isinstance(group, tuple) else (group,)
+    head = events[0]
+    images = merge_vanished(vanished) if isinstance(vanished, Mapping) else list(vanished)
+    person_event = head.person is not None and head.event in PERSON_EVENTS
+    per_term = term_figures(events, episodes or {}, quiet) if person_event else []
     return build_payload(
-        event=event.event,
+        event=head.event,
         alert_id=alert_id,
-        checked_at=event.t,
-        reason=event.reason,
-        person=event.person,
-        term=event.term,
-        source=event.source,
-        vantage=event.vantage,
-        observed=event.observed,
-        baseline=event.baseline,
-        baseline_window_days=event.baseline_window_days,
-        ratio=event.ratio,
-        metric=event.metric,
-        classification=event.classification,
+        checked_at=max(e.t for e in events),
+        reason=head.reason,
+        person=head.person,
+        term=head.term,
+        source=head.source,
+        vantage=head.vantage,
+        observed=head.observed,
+        baseline=head.baseline,
+        baseline_window_days=head.baseline_window_days,
+        ratio=head.ratio,
+        metric=head.metric,
+        classification=head.classification,
         episode=episode,
-        confirming_checks=[
-            CheckInfo(checked_at=iso_utc(c.t), status=c.status, observed=c.value(metric))
-            for c in event.confirming
-        ],
-        vanished_images=vanished,
-        other_sources=[
-            OtherSource(
-                source=p.source,
-                family=p.family,
-                status=p.status,
-                observed=p.observed,
-                baseline=p.baseline,
-                state=p.state,
-            )
-            for p in event.other_sources
-        ],
+        confirming_checks=checks_of(head),
+        terms=per_term,
+        vanished_images=images,
+        other_sources=other_sources(events),
         controls=[
             ControlCheck(term=c.term, status=c.status, observed=c.observed, baseline=c.baseline)
-            for c in event.controls
+            for c in head.controls
         ],
-        people_involved=list(event.people_involved),
+        people_involved=list(head.people_involved),
     )

@@ -4,8 +4,8 @@
 validator are ``monitor.alerts.schema``): it fills every key and validates the result, so
 nothing invalid reaches the outbox. ``webhook_body`` and ``encode`` are the wire form.
 
-A ``Message`` is what one channel delivers in one go: one alert, or several drops found in
-the same round on the same source (grouped so that a purge is one mail, not twenty). Its
+A ``Message`` is what one channel delivers in one go: one alert, or several people's drops
+found in the same round on the same source (grouped so that a purge is one mail, not twenty). Its
 ``delivery_id`` is stable across retries: the dispatcher reuses it when it resends, so a
 receiver can drop the one duplicate no system can rule out (a crash after the message left
 but before its success was recorded).
@@ -14,10 +14,10 @@ but before its success was recorded).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from monitor.alerts.schema import (
     SCHEMA_VERSION,
@@ -27,6 +27,8 @@ from monitor.alerts.schema import (
     EpisodeInfo,
     EventName,
     OtherSource,
+    PeerTerm,
+    TermFigures,
     VanishedImage,
     validate_payload,
 )
@@ -64,7 +66,11 @@ class Message:
 
 
 def vanished_image(
-    item: ImageItem, first_seen: datetime, last_seen: datetime, still_seen_on: Iterable[str] = ()
+    item: ImageItem,
+    first_seen: datetime,
+    last_seen: datetime,
+    still_seen_on: Iterable[str] = (),
+    terms: Iterable[str] = (),
 ) -> VanishedImage:
     """A ``vanished_images`` entry for a result item that is no longer returned."""
     item = item.with_domain()
@@ -77,6 +83,7 @@ def vanished_image(
         first_seen=iso_utc(first_seen),
         last_seen=iso_utc(last_seen),
         still_seen_on=sorted(set(still_seen_on)),
+        terms=list(dict.fromkeys(terms)),
     )
 
 
@@ -98,6 +105,7 @@ def build_payload(
     classification: Classification | None = None,
     episode: EpisodeInfo | None = None,
     confirming_checks: Iterable[CheckInfo] = (),
+    terms: Iterable[TermFigures] = (),
     vanished_images: Iterable[VanishedImage] = (),
     other_sources: Iterable[OtherSource] = (),
     controls: Iterable[ControlCheck] = (),
@@ -122,6 +130,7 @@ def build_payload(
         classification=classification,
         episode=episode,
         confirming_checks=list(confirming_checks),
+        terms=list(terms),
         vanished_images=list(vanished_images),
         other_sources=list(other_sources),
         controls=list(controls),
@@ -130,6 +139,78 @@ def build_payload(
         checked_at=iso_utc(checked_at),
     )
     return validate_payload(payload)
+
+
+_STATE_OF = {"drop": "dropped", "partial": "partial", "recovered": "normal"}
+
+
+def upgrade(stored: Mapping[str, Any]) -> AlertPayload:
+    """A stored payload in the current schema: version 1 (one alert per term, written before
+    an upgrade and maybe still in the outbox) gains ``terms`` from its own figures, its
+    vanished images their term, and its other sources are grouped per source (version 1 did
+    not name their terms: the person's name stands in). A version 2 payload stored before
+    ``terms[].checked_at`` and ``this_round`` existed gains them: its terms were all checked in
+    its round. Current payloads pass unchanged."""
+    if stored.get("schema_version") != 1:
+        return _dated_terms(stored)
+    old = dict(stored)
+    term = old.get("term")
+    event = old.get("event")
+    checks = list(old.get("confirming_checks") or [])
+    terms: list[TermFigures] = []
+    if old.get("person") and term and event in _STATE_OF:
+        episode = old.get("episode") or {}
+        terms.append(
+            TermFigures(
+                term=term,
+                event=event,
+                state=_STATE_OF[event],
+                status=checks[-1]["status"] if checks else None,
+                observed=old.get("observed"),
+                baseline=old.get("baseline"),
+                ratio=old.get("ratio"),
+                reason=old.get("reason") or "",
+                episode_id=episode.get("id"),
+                confirming_checks=checks,
+                checked_at=old.get("checked_at"),
+                this_round=True,
+            )
+        )
+    by_source: dict[str, OtherSource] = {}
+    for o in old.get("other_sources") or []:
+        entry = by_source.setdefault(
+            o["source"],
+            OtherSource(source=o["source"], family=o["family"], state=o["state"], terms=[]),
+        )
+        entry["terms"].append(
+            PeerTerm(
+                term=old.get("person") or term or "",
+                status=o.get("status"),
+                observed=o.get("observed"),
+                baseline=o.get("baseline"),
+                state=o["state"],
+            )
+        )
+    return cast(
+        AlertPayload,
+        {
+            **old,
+            "schema_version": SCHEMA_VERSION,
+            "terms": terms,
+            "vanished_images": [
+                {**v, "terms": [term] if term else []} for v in old.get("vanished_images") or []
+            ],
+            "other_sources": list(by_source.values()),
+        },
+    )
+
+
+def _dated_terms(stored: Mapping[str, Any]) -> AlertPayload:
+    terms = stored.get("terms") or []
+    if all("this_round" in t for t in terms):
+        return cast(AlertPayload, stored)
+    dated = [{"checked_at": stored.get("checked_at"), "this_round": True, **t} for t in terms]
+    return cast(AlertPayload, {**stored, "terms": dated})
 
 
 def webhook_body(message: Message) -> dict[str, Any]:

@@ -37,12 +37,17 @@ from monitor.core.clock import parse_iso
 from monitor.detector.events import Classification, EventKind
 from monitor.detector.state import Metric
 
-SchemaVersion = Literal[1]
-SCHEMA_VERSION: Final[SchemaVersion] = 1  # bump both together (see the module docstring)
+SchemaVersion = Literal[2]
+# 2: one alert per person (its terms in ``terms``), other sources grouped per source with
+# per-term figures, vanished images merged across terms (docs/webhooks.md, "Changes");
+# later within 2 (added, so no bump): terms[].checked_at and terms[].this_round.
+SCHEMA_VERSION: Final[SchemaVersion] = 2  # bump both together (see the module docstring)
 
 # Every event the detector reports, and the test alert of `absence-monitor alerts test`.
 EventName = Literal[EventKind, "test"]
 EVENTS: frozenset[str] = frozenset(get_args(EventName))
+# The events of a person's term: what a person alert groups (``monitor.alerts.people``).
+TermEvent = Literal["drop", "partial", "recovered"]
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 REGENERATE = "python -m monitor.alerts.schema > docs/alert-payload.schema.json"
@@ -89,18 +94,28 @@ class VanishedImage(TypedDict):
     first_seen: Timestamp
     last_seen: Timestamp
     still_seen_on: list[str]
+    terms: list[str]  # the person's terms whose results lost it
 
 
 @with_config(_STRICT)
-class OtherSource(TypedDict):
-    """The same person's series on another source, for corroboration."""
+class PeerTerm(TypedDict):
+    """One of the person's terms on another source: its latest check and state."""
 
-    source: str
-    family: str
+    term: str
     status: str | None  # status of its latest check (monitor.core.observation.Status values)
     observed: int | None
     baseline: float | None
     state: str  # the detector's state of that series, e.g. "normal", "dropped"
+
+
+@with_config(_STRICT)
+class OtherSource(TypedDict):
+    """The same person on another source, for corroboration: one entry per source."""
+
+    source: str
+    family: str
+    state: str  # the worst state among its terms (dropped > partial > pending > normal ...)
+    terms: list[PeerTerm]
 
 
 @with_config(_STRICT)
@@ -123,6 +138,33 @@ class CheckInfo(TypedDict):
 
 
 @with_config(_STRICT)
+class TermFigures(TypedDict):
+    """One of the person's terms (names, aliases) on the alert's source: every term, also
+    those the alert's round did not check (a re-check round checks only some).
+
+    ``event`` is the term's own transition (``drop``, ``partial``, ``recovered``) or ``None``
+    when it did not change; ``ratio`` is observed / baseline (the change). ``checked_at`` is
+    the time of the check the figures come from; ``this_round`` is false when that check was
+    before the alert's round (the figures are the term's latest, not fresh). A ``recovered``
+    term without ``confirming_checks`` recovered in an earlier round, while another term kept
+    the person's episode open (``reason`` says when).
+    """
+
+    term: str
+    event: TermEvent | None
+    state: str
+    status: str | None
+    observed: int | None
+    baseline: float | None
+    ratio: float | None
+    reason: str
+    episode_id: int | None
+    confirming_checks: list[CheckInfo]
+    checked_at: Timestamp | None
+    this_round: bool
+
+
+@with_config(_STRICT)
 class AlertPayload(TypedDict):
     """One alert, exactly as a webhook receives it (see docs/webhooks.md)."""
 
@@ -141,6 +183,7 @@ class AlertPayload(TypedDict):
     classification: Classification | None
     episode: EpisodeInfo | None
     confirming_checks: list[CheckInfo]
+    terms: list[TermFigures]
     vanished_images: list[VanishedImage]
     other_sources: list[OtherSource]
     controls: list[ControlCheck]

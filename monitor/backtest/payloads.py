@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from monitor.alerts.events import payload_of
 from monitor.alerts.payload import vanished_image
+from monitor.alerts.people import Group, Standing, group_events
 from monitor.alerts.schema import AlertPayload, EpisodeInfo, VanishedImage
 from monitor.backtest.records import Record
 from monitor.core.clock import iso_utc
@@ -119,23 +121,91 @@ class ImageTracker:
 
 
 class Payloads:
-    """Turns detector events into numbered alert payloads (``alert_id`` from 1)."""
+    """Turns detector events into numbered alert payloads (``alert_id`` from 1), one per
+    person alert as the daemon queues them (``monitor.alerts.people``)."""
 
     def __init__(self, images: ImageTracker) -> None:
         self.images = images
         self.alerts = 0
         self.episodes = 0
         self._open: dict[tuple[str, str | None, str | None, str | None], int] = {}
+        # Per person on a source: terms back while another was still down (episode, when).
+        self._back: dict[tuple[str, str | None, str | None], dict[str, tuple[int, datetime]]] = {}
 
-    def payload(self, event: Event) -> AlertPayload:
-        """The payload the daemon would have queued for ``event``."""
+    def payloads(
+        self, events: Sequence[Event], quiet: Callable[[Group], Sequence[Standing]]
+    ) -> list[AlertPayload]:
+        """The payloads the daemon would have queued for the events of one round (per
+        source); ``quiet`` gives the person's unchanged terms on the source."""
+        out = []
+        for group in group_events(events):
+            payload = self.payload(group, quiet(group))
+            if payload is not None:
+                out.append(payload)
+        return out
+
+    def payload(self, group: Group, quiet: Sequence[Standing] = ()) -> AlertPayload | None:
+        """The payload of one group, or None when the person is in an episode already (a
+        drop of another term) or still is (a recovery while another term is down)."""
+        head = group[0]
+        terms = {e.term for e in group}
+        if head.event == "drop" and self._person_open(head, terms):
+            self._episodes(group)
+            return None
+        numbers = self._episodes(group)
+        person = (head.source, head.person, head.vantage)
+        if head.event == "recovered" and self._person_open(head, terms):
+            back = self._back.setdefault(person, {})
+            for e, n in zip(group, numbers, strict=True):
+                if e.term and n:
+                    back[e.term] = (n["id"], e.t)
+            return None
+        if head.event in ("partial", "recovered"):
+            quiet = self._in_episode(head, quiet)
+        if head.event in ("drop", "recovered"):
+            self._back.pop(person, None)  # a new episode, or the end of this one
         self.alerts += 1
+        vanished = {e.term or "": self.images.vanished(e) for e in group}
         return payload_of(
-            event,
+            group,
             alert_id=self.alerts,
-            episode=self._episode(event),
-            vanished=self.images.vanished(event),
+            episode=numbers[0] if numbers else None,
+            vanished=vanished,
+            episodes={
+                e.term: n["id"] if n else None
+                for e, n in zip(group, numbers, strict=True)
+                if e.term
+            },
+            quiet=quiet,
         )
+
+    def _in_episode(self, head: Event, quiet: Sequence[Standing]) -> list[Standing]:
+        """``quiet`` with the person's episode marked as the daemon does: each term's open
+        episode, and the terms that recovered while another was still down."""
+        back = self._back.get((head.source, head.person, head.vantage), {})
+        out = []
+        for q in quiet:
+            term = q.figures.term
+            number = self._open.get((head.source, head.person, term, head.vantage))
+            if number is not None:
+                out.append(q._replace(episode_id=number))
+            elif term in back:
+                out.append(q._replace(episode_id=back[term][0], recovered_at=back[term][1]))
+            else:
+                out.append(q)
+        return out
+
+    def _person_open(self, head: Event, besides: set[str | None]) -> bool:
+        return any(
+            k[0] == head.source
+            and k[1] == head.person
+            and k[3] == head.vantage
+            and k[2] not in besides
+            for k in self._open
+        )
+
+    def _episodes(self, group: Group) -> list[EpisodeInfo | None]:
+        return [self._episode(e) for e in group]
 
     def _episode(self, event: Event) -> EpisodeInfo | None:
         """The series' episode, numbered when it opens and forgotten when it resolves."""

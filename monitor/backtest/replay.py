@@ -31,9 +31,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from monitor.alerts.people import Group, Standing, quiet_terms
 from monitor.backtest.payloads import ImageTracker, Payloads
 from monitor.backtest.records import BadInput, Record
-from monitor.core.clock import iso_utc
 from monitor.core.errors import ConfigError
 from monitor.detector import DetectionSettings, Engine, parse_assignments
 from monitor.detector.events import Event
@@ -152,7 +152,18 @@ class Replayer:
         return self._alerts(self.engine.finish())
 
     def _alerts(self, events: list[Event]) -> list[ReplayedAlert]:
-        return [{"t": iso_utc(e.t), **self.payloads.payload(e)} for e in events]
+        return [{"t": p["checked_at"], **p} for p in self.payloads.payloads(events, self._quiet)]
+
+    def _quiet(self, group: Group) -> list[Standing]:
+        """The person's watched terms on the group's source as the engine holds them."""
+        states, source = self.engine.states, group[0].source
+        return quiet_terms(
+            group,
+            states,
+            set(states),
+            self.engine.family_of(source),
+            checked=self.engine.last_round.get(source, frozenset()),
+        )
 
 
 @dataclass(slots=True)

@@ -12,7 +12,7 @@ import ssl
 
 import httpx
 
-from monitor.channels.base import Channel, ChannelDeps
+from monitor.channels.base import Channel, ChannelDeps, ThumbnailLookup
 from monitor.config import AlertsConfig
 from monitor.core.clock import Clock, utcnow
 from monitor.core.errors import ConfigError
@@ -36,15 +36,22 @@ def build_channels(
     transport: httpx.AsyncBaseTransport | None = None,
     ssl_context: ssl.SSLContext | None = None,
     clock: Clock = utcnow,
+    thumbnails: ThumbnailLookup | None = None,
 ) -> list[Channel]:
     """One channel per destination of the validated ``alerts`` section.
 
     Each channel gets its own typed part (``alerts.email``, one ``alerts.webhooks`` entry,
     one ``alerts.apprise`` entry); the retry policy is the dispatcher's. ``transport``
     (webhooks), ``ssl_context`` (SMTP) and ``clock`` are injected by the composition root
-    or tests.
+    or tests; ``thumbnails`` finds kept thumbnails for mails to show inline.
     """
-    deps = ChannelDeps(transport=transport, ssl_context=ssl_context, clock=clock)
+    deps = ChannelDeps(
+        transport=transport,
+        ssl_context=ssl_context,
+        clock=clock,
+        thumbnails=thumbnails,
+        report_url=alerts.report_url,
+    )
     channels: list[Channel] = []
     if alerts.email is not None:
         channels.append(load("email").from_config(alerts.email, deps))

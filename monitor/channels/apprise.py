@@ -35,7 +35,7 @@ class AppriseChannel(Channel):
 
     kind = "apprise"
 
-    def __init__(self, *, url: str) -> None:
+    def __init__(self, *, url: str, report_url: str | None = None) -> None:
         try:
             import apprise  # optional dependency, imported only when used
         except ImportError:
@@ -53,11 +53,12 @@ class AppriseChannel(Channel):
             )
         server: Any = self._apprise[0]  # typed or not depending on the Apprise version
         self._shown = str(server.url(privacy=True))
+        self.report_url = report_url
 
     @classmethod
     def from_config(cls, config: AppriseConfig, deps: ChannelDeps) -> Self:
         """Build from one entry of ``alerts.apprise``."""
-        return cls(url=config.url.get_secret_value())
+        return cls(url=config.url.get_secret_value(), report_url=deps.report_url)
 
     def describe(self) -> str:
         """The name and the URL as Apprise shows it with ``privacy=True``."""
@@ -66,7 +67,7 @@ class AppriseChannel(Channel):
     async def send(self, message: Message) -> None:
         """Notify; any failure is transient (Apprise does not say whether it is permanent)."""
         result = await self._apprise.async_notify(
-            title=render.subject(message), body=render.text_body(message)
+            title=render.subject(message), body=render.text_body(message, self.report_url)
         )
         if not result:
             raise ChannelError(

@@ -13,6 +13,7 @@ webhook secrets and tokens in URLs are masked (``core.masking``).
 from __future__ import annotations
 
 import ssl
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
@@ -24,6 +25,10 @@ from monitor.core.clock import Clock, utcnow
 
 USER_AGENT = f"image-absence-monitor/{__version__}"
 
+# (alert ids, image URLs) -> image URL -> (bytes, content type) of the kept thumbnails of
+# those alerts' vanished images among the URLs (store.thumbnails.alert_thumbnails).
+ThumbnailLookup = Callable[[Sequence[int], Sequence[str]], Mapping[str, tuple[bytes, str]]]
+
 
 @dataclass(frozen=True, slots=True)
 class ChannelDeps:
@@ -32,6 +37,8 @@ class ChannelDeps:
     transport: httpx.AsyncBaseTransport | None = None  # webhooks; None = real network
     ssl_context: ssl.SSLContext | None = None  # SMTP TLS; None = system trust store
     clock: Clock = utcnow
+    thumbnails: ThumbnailLookup | None = None  # kept copies for mails; None: none kept
+    report_url: str | None = None  # ``alerts.report_url``: where readers find the report
 
 
 class Channel:

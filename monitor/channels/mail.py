@@ -3,7 +3,9 @@ login. The module is ``mail`` so that it does not shadow the stdlib's ``email`` 
 
 The stdlib ``smtplib`` runs in a worker thread (``asyncio.to_thread``): alerts are few, so a
 blocking client per message costs nothing and spares a dependency. Each mail is
-multipart/alternative (text, then HTML from ``monitor.alerts.render``). Its ``Message-ID`` is
+multipart/alternative (text, then HTML from ``monitor.alerts.render``); kept thumbnails of
+the first vanished images are attached to the HTML part (``cid:``, capped in size), since the
+HTML never loads a remote image. Its ``Message-ID`` is
 derived from the delivery id, so the one possible duplicate (resent after a crash) carries
 the same Message-ID and ``X-Absence-Delivery`` as the first copy.
 
@@ -28,7 +30,7 @@ from typing import Literal, Self
 
 from monitor.alerts import render
 from monitor.alerts.payload import Message
-from monitor.channels.base import USER_AGENT, Channel, ChannelDeps
+from monitor.channels.base import USER_AGENT, Channel, ChannelDeps, ThumbnailLookup
 from monitor.config import EmailConfig
 from monitor.core.clock import Clock, utcnow
 from monitor.core.errors import ChannelError
@@ -37,6 +39,8 @@ from monitor.core.masking import mask
 logger = logging.getLogger(__name__)
 
 Security = Literal["starttls", "ssl", "none"]
+MAX_THUMB_BYTES = 200_000  # a kept thumbnail larger than this is not attached
+MAX_INLINE_BYTES = 1_000_000  # attached thumbnails per mail, in all
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -51,8 +55,45 @@ def message_id(delivery_id: str, sender: str) -> str:
     return f"<absence.{token}@{domain}>"
 
 
-def build_email(message: Message, *, sender: str, to: Sequence[str], now: datetime) -> EmailMessage:
-    """The MIME message for ``message``: text and HTML alternatives plus tracing headers."""
+def content_id(image_url: str, domain: str) -> str:
+    """The Content-ID (without brackets) of an image's attached thumbnail: stable, so a
+    resent mail is the same mail."""
+    return f"thumb.{hashlib.sha256(image_url.encode()).hexdigest()[:20]}@{domain}"
+
+
+def _attachable(
+    message: Message, thumbnails: ThumbnailLookup | None
+) -> dict[str, tuple[bytes, str]]:
+    """The kept thumbnails to attach, within ``MAX_THUMB_BYTES`` each and
+    ``MAX_INLINE_BYTES`` in all, in the order the body shows them."""
+    urls = render.inline_images(message)
+    if thumbnails is None or not urls:
+        return {}
+    found = thumbnails([a["alert_id"] for a in message.alerts], urls)
+    out: dict[str, tuple[bytes, str]] = {}
+    total = 0
+    for url in urls:
+        data, kind = found.get(url, (b"", ""))
+        if not data or len(data) > MAX_THUMB_BYTES or not kind.startswith("image/"):
+            continue
+        if total + len(data) > MAX_INLINE_BYTES:
+            break
+        total += len(data)
+        out[url] = (data, kind)
+    return out
+
+
+def build_email(
+    message: Message,
+    *,
+    sender: str,
+    to: Sequence[str],
+    now: datetime,
+    thumbnails: ThumbnailLookup | None = None,
+    report: str | None = None,
+) -> EmailMessage:
+    """The MIME message for ``message``: text and HTML alternatives plus tracing headers;
+    kept thumbnails ride along as ``multipart/related`` parts the HTML shows by ``cid:``."""
     mail = EmailMessage(policy=SMTP_POLICY)
     mail["Subject"] = render.subject(message)
     mail["From"] = sender
@@ -63,8 +104,19 @@ def build_email(message: Message, *, sender: str, to: Sequence[str], now: dateti
     mail["X-Absence-Event"] = message.event
     mail["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to a robot
     mail["X-Mailer"] = USER_AGENT
-    mail.set_content(render.text_body(message))
-    mail.add_alternative(render.html_body(message), subtype="html")
+    domain = sender.rpartition("@")[2].strip("<> ") or "image-absence-monitor.invalid"
+    attached = _attachable(message, thumbnails)
+    cids = {url: content_id(url, domain) for url in attached}
+    mail.set_content(render.text_body(message, report))
+    mail.add_alternative(render.html_body(message, report, cids), subtype="html")
+    if attached:
+        html_part = mail.get_body(preferencelist=("html",))
+        assert html_part is not None  # added just above
+        for url, (data, kind) in attached.items():
+            maintype, _, subtype = kind.partition("/")
+            html_part.add_related(
+                data, maintype=maintype, subtype=subtype, cid=f"<{cids[url]}>", disposition="inline"
+            )
     return mail
 
 
@@ -87,6 +139,8 @@ class EmailChannel(Channel):
         ssl_context: ssl.SSLContext | None = None,
         clock: Clock = utcnow,
         name: str = "email",
+        thumbnails: ThumbnailLookup | None = None,
+        report_url: str | None = None,
     ) -> None:
         # Values come validated from ``EmailConfig`` (security, at least one recipient).
         super().__init__(name)
@@ -96,6 +150,8 @@ class EmailChannel(Channel):
         self.timeout = timeout
         self._ssl_context = ssl_context
         self._clock = clock
+        self._thumbnails = thumbnails
+        self.report_url = report_url
 
     @classmethod
     def from_config(cls, config: EmailConfig, deps: ChannelDeps) -> Self:
@@ -111,6 +167,8 @@ class EmailChannel(Channel):
             timeout=config.timeout.total_seconds(),
             ssl_context=deps.ssl_context,
             clock=deps.clock,
+            thumbnails=deps.thumbnails,
+            report_url=deps.report_url,
         )
 
     def describe(self) -> str:
@@ -123,7 +181,14 @@ class EmailChannel(Channel):
 
     async def send(self, message: Message) -> None:
         """Deliver one mail; ``ChannelError`` says whether a retry can help."""
-        mail = build_email(message, sender=self.sender, to=self.to, now=self._clock())
+        mail = build_email(
+            message,
+            sender=self.sender,
+            to=self.to,
+            now=self._clock(),
+            thumbnails=self._thumbnails,
+            report=self.report_url,
+        )
         try:
             refused = await asyncio.to_thread(self._deliver, mail)
         except Exception as exc:  # every smtplib/ssl/socket failure is classified below

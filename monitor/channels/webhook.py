@@ -1,9 +1,14 @@
-"""Webhook: POST the JSON payload (docs/webhooks.md) to a URL, signed with HMAC-SHA256.
+"""Webhook: POST the JSON payload (docs/webhooks.md) to a URL, signed per Standard Webhooks.
 
 One alert is sent as the flat ``AlertPayload``; a group as a ``batch`` envelope. Headers:
 ``X-Absence-Event``, ``X-Absence-Delivery`` (the message's delivery id, stable across
-retries, so receivers can drop the rare duplicate) and, when a secret is configured,
-``X-Absence-Signature: sha256=<hex HMAC-SHA256 of the raw body>``.
+retries, so receivers can drop the rare duplicate) and, when a secret is configured, the
+Standard Webhooks signature (https://www.standardwebhooks.com): ``webhook-id`` (the delivery
+id), ``webhook-timestamp`` (Unix seconds of this attempt, so a receiver can refuse a replay)
+and ``webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">``. The key is the
+base64 after ``whsec_`` for a secret in that form, else the secret's UTF-8 bytes. The older
+``X-Absence-Signature: sha256=<hex HMAC-SHA256 of the body>`` is still sent, deprecated: it
+goes away in the next release.
 
 2xx is delivered. 4xx other than 408 and 429 is permanent (the receiver rejects this
 request and will keep doing so); everything else (5xx, 408, 429, redirects, network
@@ -12,9 +17,12 @@ errors, timeouts) is transient and left to the dispatcher to retry.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import logging
+from datetime import datetime
 from typing import Self
 from urllib.parse import urlsplit
 
@@ -28,6 +36,7 @@ from monitor.channels.base import (
     ChannelDeps,
 )
 from monitor.config import WebhookConfig
+from monitor.core.clock import Clock, utcnow
 from monitor.core.errors import ChannelError, ConfigError
 from monitor.core.masking import mask, mask_url, url_secrets
 
@@ -37,9 +46,34 @@ RETRYABLE_4XX = frozenset({408, 429})
 _SNIPPET = 200  # characters of a receiver's error body worth showing
 
 
+SECRET_PREFIX = "whsec_"  # noqa: S105 (the format's prefix, not a secret)
+
+
 def sign(body: bytes, secret: str) -> str:
-    """The ``X-Absence-Signature`` value for ``body``: ``sha256=<hex>``."""
+    """The deprecated ``X-Absence-Signature`` value for ``body``: ``sha256=<hex>``."""
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def signing_key(secret: str) -> bytes:
+    """The Standard Webhooks key of ``secret``: base64-decoded after ``whsec_``, else its
+    UTF-8 bytes. ``ConfigError`` for a ``whsec_`` secret that is not base64."""
+    if not secret.startswith(SECRET_PREFIX):
+        return secret.encode()
+    try:
+        key = base64.b64decode(secret.removeprefix(SECRET_PREFIX), validate=True)
+    except (binascii.Error, ValueError):
+        raise ConfigError(
+            "a whsec_ secret must be base64 after the prefix", key="alerts.webhooks.secret"
+        ) from None
+    if not key:
+        raise ConfigError("the whsec_ secret is empty", key="alerts.webhooks.secret")
+    return key
+
+
+def standard_signature(key: bytes, msg_id: str, timestamp: int, body: bytes) -> str:
+    """The ``webhook-signature`` value: ``v1,<base64 HMAC-SHA256 of id.timestamp.body>``."""
+    signed = f"{msg_id}.{timestamp}.".encode() + body
+    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
 
 
 class WebhookChannel(Channel):
@@ -55,6 +89,7 @@ class WebhookChannel(Channel):
         name: str | None = None,
         timeout: float = 15.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        clock: Clock = utcnow,
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -64,8 +99,10 @@ class WebhookChannel(Channel):
         super().__init__(f"webhook:{name or parts.hostname}")
         self.url = url
         self._secret = secret
+        self._key = signing_key(secret) if secret else None
         self.timeout = timeout
         self._transport = transport
+        self._clock = clock
 
     @classmethod
     def from_config(cls, config: WebhookConfig, deps: ChannelDeps) -> Self:
@@ -76,6 +113,7 @@ class WebhookChannel(Channel):
             name=config.name,
             timeout=config.timeout.total_seconds(),
             transport=deps.transport,
+            clock=deps.clock,
         )
 
     def describe(self) -> str:
@@ -83,16 +121,22 @@ class WebhookChannel(Channel):
         signed = "signed" if self._secret else "unsigned"
         return f"{self.name} POST {mask_url(self.url, credential=True)} ({signed})"
 
-    def headers(self, message: Message, body: bytes) -> dict[str, str]:
-        """The request headers for ``body``, including the signature when a secret is set."""
+    def headers(self, message: Message, body: bytes, now: datetime | None = None) -> dict[str, str]:
+        """The request headers for ``body``, signed at ``now`` when a secret is set."""
+        delivery = clean(message.delivery_id)
         headers = {
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
             "X-Absence-Event": message.event,
-            "X-Absence-Delivery": clean(message.delivery_id),
+            "X-Absence-Delivery": delivery,
         }
-        if self._secret:
-            headers["X-Absence-Signature"] = sign(body, self._secret)
+        if self._secret and self._key:
+            # Signed at each attempt: a retry carries a fresh timestamp, the same id.
+            stamp = int((now or self._clock()).timestamp())
+            headers["webhook-id"] = delivery
+            headers["webhook-timestamp"] = str(stamp)
+            headers["webhook-signature"] = standard_signature(self._key, delivery, stamp, body)
+            headers["X-Absence-Signature"] = sign(body, self._secret)  # deprecated
         return headers
 
     async def send(self, message: Message) -> None:

@@ -1,4 +1,5 @@
-"""``alerts list`` and ``alerts test``: what was sent, and whether the channels work."""
+"""``alerts list``, ``alerts test`` and ``alerts feed``: what was sent, whether the channels
+work (in both shapes a receiver gets: one alert, and a batch), and the Atom feed."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from monitor.cli.context import Ctx, handle_errors, pass_ctx
-from monitor.core.errors import ChannelError
+from monitor.core.errors import ChannelError, MonitorError
 from monitor.core.masking import mask
 
 if TYPE_CHECKING:
@@ -28,27 +29,38 @@ def list_alerts(app: App, limit: int) -> list[tuple[Alert, Sequence[Delivery]]]:
 
 
 def send_test_alert(app: App) -> list[tuple[str, str | None]]:
-    """A ``test`` event straight through every channel, bypassing the outbox:
-    (channel, error or None) for each."""
+    """Test events straight through every channel, bypassing the outbox, in both shapes
+    real alerts arrive in: one alert, then a batch of two (several people's drops in one
+    round). (channel and shape, error or None) for each."""
     from monitor.alerts.payload import Message, build_payload
 
     async def go() -> list[tuple[str, str | None]]:
         out: list[tuple[str, str | None]] = []
         now = app.clock()
-        for name, channel in app.channels.items():
-            payload = build_payload(
+        tests = [
+            build_payload(
                 event="test",
                 alert_id=0,
                 checked_at=now,
-                reason="a test alert from `absence-monitor alerts test`",
+                reason=f"a test alert from `absence-monitor alerts test` ({n} of 2 in a batch)"
+                if n
+                else "a test alert from `absence-monitor alerts test`",
             )
-            message = Message(f"test-{int(now.timestamp())}-{name}", [payload], name)
-            try:
-                await channel.send(message)
-                out.append((name, None))
-            except ChannelError as exc:
-                kind = "permanent" if exc.permanent else "transient"
-                out.append((name, f"{exc.message} ({kind})"))
+            for n in range(3)
+        ]
+        for name, channel in app.channels.items():
+            stamp = int(now.timestamp())
+            shapes = (
+                ("single", Message(f"test-{stamp}-{name}", tests[:1], name)),
+                ("batch", Message(f"test-{stamp}-{name}-batch", tests[1:], name)),
+            )
+            for shape, message in shapes:
+                try:
+                    await channel.send(message)
+                    out.append((f"{name} ({shape})", None))
+                except ChannelError as exc:
+                    kind = "permanent" if exc.permanent else "transient"
+                    out.append((f"{name} ({shape})", f"{exc.message} ({kind})"))
         return out
 
     return asyncio.run(go())
@@ -75,7 +87,7 @@ def alerts_list(ctx: Ctx, limit: int) -> None:
 @pass_ctx
 @handle_errors
 def alerts_test(ctx: Ctx) -> None:
-    """Send a test event through every channel and report each channel's result."""
+    """Send a test alert, then a batch of two, through every channel; report each result."""
     app = ctx.app()
     results = send_test_alert(app)
     failed = 0
@@ -85,3 +97,35 @@ def alerts_test(ctx: Ctx) -> None:
     if not results:
         click.echo("no channels configured (alerts.email, alerts.webhooks)")
     sys.exit(1 if failed else 0)
+
+
+@alerts_group.command("feed")
+@click.option(
+    "-o", "--output", default="alerts.atom", show_default=True, type=click.Path(dir_okay=False)
+)
+@click.option("--limit", type=click.IntRange(min=1), default=200, show_default=True)
+@pass_ctx
+@handle_errors
+def alerts_feed(ctx: Ctx, output: str, limit: int) -> None:
+    """Write the Atom feed of the latest alerts (for feed readers)."""
+    from pathlib import Path
+
+    from monitor.web.feed import alerts_feed as feed
+
+    target = Path(output)
+    if not target.parent.is_dir():
+        raise MonitorError(f"cannot write {output}: directory {target.parent} does not exist")
+    app = ctx.app()
+    app.migrate()
+    body = feed(
+        app.sessions,
+        database_url=str(app.engine.url),
+        now=app.clock(),
+        limit=limit,
+        report=app.config.alerts.report_url,
+    )
+    try:
+        target.write_bytes(body)
+    except OSError as exc:
+        raise MonitorError(f"cannot write {output}: {exc.strerror or exc}") from None
+    click.echo(f"feed written to {output} ({body.count(b'<entry>')} alerts)")

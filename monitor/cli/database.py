@@ -76,7 +76,8 @@ def raw(ctx: Ctx, snapshot_id: int, output: str) -> None:
         if row is None:
             raise MonitorError(
                 f"no raw response kept for snapshot {snapshot_id} (kept: the last healthy check "
-                "of each series and the confirming checks of drops, until `db prune`)"
+                "of each series, the checks while a drop is pending or open, and an alert's "
+                "pre-drop, confirming and recovery checks until `evidence release`)"
             )
         body = gzip.decompress(row.body_gz)
         if hashlib.sha256(body).hexdigest() != row.sha256:
@@ -86,6 +87,8 @@ def raw(ctx: Ctx, snapshot_id: int, output: str) -> None:
             f"sha256 {row.sha256}, kept as {row.reason}",
             err=True,
         )
+        if row.final_url or row.http_status is not None:
+            click.echo(f"  HTTP {row.http_status or '?'} from {row.final_url or '?'}", err=True)
     if output == "-":
         sys.stdout.buffer.write(body)
     else:

@@ -10,7 +10,7 @@ import os
 import click
 
 from monitor import __version__
-from monitor.cli import alerts, backtest, configure, database, history, pages, watch
+from monitor.cli import alerts, backtest, configure, database, evidence, history, pages, watch
 from monitor.cli.context import Ctx
 from monitor.core import logs
 
@@ -46,6 +46,7 @@ def cli(
 cli.add_command(configure.config_group)
 cli.add_command(database.db_group)
 cli.add_command(database.raw)
+cli.add_command(evidence.evidence_group)
 cli.add_command(watch.check)
 cli.add_command(watch.run)
 cli.add_command(history.history)

@@ -13,11 +13,27 @@ from monitor.cli.context import Ctx, handle_errors, pass_ctx
 @click.command("report")
 @click.argument("people", nargs=-1)
 @click.option("-o", "--output", default="report.html", show_default=True, type=click.Path())
+@click.option(
+    "--remote-images",
+    is_flag=True,
+    help="Let images without a kept copy load from the engines when the report is opened "
+    "(tells them the reader's address).",
+)
 @pass_ctx
 @handle_errors
-def report(ctx: Ctx, people: tuple[str, ...], output: str) -> None:
-    """Write a self-contained HTML report (charts, episodes, vanished images)."""
+def report(ctx: Ctx, people: tuple[str, ...], output: str, remote_images: bool) -> None:
+    """Write a self-contained HTML report (charts, episodes, vanished images).
+
+    By default the report loads nothing: kept thumbnails are embedded, other images are a
+    placeholder with their URL."""
     from monitor.web.document import write_report
+
+    if remote_images:
+        click.echo(
+            "warning: --remote-images: opening this report fetches thumbnails from the "
+            "engines' servers, which tells them the reader's address",
+            err=True,
+        )
 
     app = ctx.app()
     app.migrate()
@@ -28,6 +44,7 @@ def report(ctx: Ctx, people: tuple[str, ...], output: str) -> None:
         Path(output),
         thumbnail_dir=app.thumbnail_dir,
         now=app.clock(),
+        remote_images=remote_images,
     )
     click.echo(f"report written to {path}")
 

@@ -129,6 +129,9 @@ class AlertsConfig(_Model):
     backoff: Duration = timedelta(seconds=30)
     max_backoff: Duration = timedelta(hours=1)
     dispatch_every: Duration = timedelta(seconds=5)
+    # Where readers find the full report (a URL or a path); a mail names it after the
+    # first ten vanished images.
+    report_url: str | None = None
 
     @field_validator("apprise", mode="before")
     @classmethod
@@ -146,11 +149,14 @@ class ServerConfig(_Model):
 
 
 class EvidenceConfig(_Model):
-    """What is kept beyond counts: raw responses and, optionally, thumbnails."""
+    """What is kept beyond counts: raw responses and thumbnails (README, "Evidence")."""
 
     keep_raw: bool = True
     raw_retention: Duration = timedelta(days=30)
-    keep_thumbnails: bool = False
+    # How long an alert's evidence outlives raw_retention; None: until `evidence release`.
+    alert_retention: Duration | None = None
+    prune_every: Duration = timedelta(days=1)  # the daemon's retention job
+    keep_thumbnails: bool = True
     thumbnail_dir: str | None = None  # default: next to the database
     max_thumbnail_bytes: int = Field(default=512_000, ge=1024)
     max_thumbnails: int = Field(default=20_000, ge=1)

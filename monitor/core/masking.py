@@ -6,6 +6,9 @@
 - ``register(value)`` remembers a secret; ``mask(text)`` hides registered secrets (and any
   given ``also``), URL passwords and secret query values in free text; ``MaskingFilter``
   does so for every log record.
+- ``mask_headers(pairs)`` is request headers safe to keep: the values of credential-like
+  headers (``Authorization``, ``Cookie``, any name with ``key``, ``token`` or ``secret``)
+  hidden, every other value through ``mask``.
 - ``mask_url(url)`` is a URL safe to show; ``credential=True`` is for URLs that are
   credentials themselves (webhooks, Apprise), whose every query value and token-like path
   segment is hidden too. ``url_secrets(url)`` lists what that hides, so a peer's error text
@@ -92,6 +95,14 @@ def url_secrets(url: str) -> list[str]:
     found += [s for s in parts.path.split("/") if _TOKENISH.match(s)]
     found += _hostport(parts.netloc.rpartition("@")[2])[1]
     return [f for f in found if len(f) >= _MIN_SECRET]
+
+
+_SECRET_HEADER = re.compile(r"authorization|cookie|key|token|secret|passw|signature", re.I)
+
+
+def mask_headers(pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Headers safe to keep as evidence (see module docstring), in their order."""
+    return [(k, MASK if _SECRET_HEADER.search(k) else mask(v)) for k, v in pairs]
 
 
 def _hostport(hostport: str) -> tuple[str, list[str]]:

@@ -7,7 +7,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 
 class Metrics:
     """Checks by source and status, fetch latency, alerts sent and failed, outbox depth and
-    age, last successful check per source, heartbeat."""
+    age, last successful check per source, heartbeat, fetches refused by the address guard."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
@@ -40,6 +40,11 @@ class Metrics:
         )
         self.heartbeat = Gauge(
             "absence_heartbeat_timestamp_seconds", "Last daemon tick", registry=r
+        )
+        self.refused = Counter(
+            "absence_fetches_refused",
+            "Thumbnail fetches refused: the URL's host is or resolves to an internal address",
+            registry=r,
         )
         self.lag = Histogram(
             "absence_scheduler_lag_seconds",

@@ -86,6 +86,8 @@ class Observation:
     elapsed_ms: int = 0
     raw: bytes | None = None  # body of the last response read, for evidence
     raw_content_type: str | None = None
+    raw_url: str | None = None  # where that body came from, after redirects (masked)
+    raw_request: str | None = None  # the request as sent: JSON of method, url, headers (masked)
 
     def __post_init__(self) -> None:
         if self.status is not Status.OK and self.status is not Status.NO_RESULTS and self.items:

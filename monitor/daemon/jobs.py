@@ -6,10 +6,14 @@ config at every start (in-memory job store, nothing pickled).
   nor skips a period;
 - early re-checks asked for by the detector, with the source's controls, every minute;
 - the dispatcher every ``alerts.dispatch_every``; a heartbeat row every ``HEARTBEAT``;
-- retention (``evidence.raw_retention``) once a day, first ``PRUNE_DELAY`` after the start.
+- retention (``evidence.raw_retention``; an alert's evidence is exempt) every
+  ``evidence.prune_every`` (a day), first ``PRUNE_DELAY`` after the start (or one period,
+  if that is shorter).
 
-Every job has ``max_instances=1`` and ``coalesce``: a late job runs once, not once per missed
-time. Scheduler lag (how late a job started) goes to the metrics.
+Every trigger starts from the injected clock's ``now`` (APScheduler would read the wall clock
+for a trigger without a start). Every job has ``max_instances=1`` and ``coalesce``: a late job
+runs once, not once per missed time. Scheduler lag (how late a job started) goes to the
+metrics.
 """
 
 from __future__ import annotations
@@ -32,7 +36,6 @@ from monitor.daemon.schedule import first_run
 logger = logging.getLogger(__name__)
 HEARTBEAT = timedelta(seconds=15)
 RECHECK_EVERY = timedelta(seconds=60)
-PRUNE_EVERY = timedelta(days=1)
 PRUNE_DELAY = timedelta(minutes=10)  # not in the first minutes after a (re)start
 
 
@@ -84,27 +87,33 @@ def schedule_jobs(
     common: dict[str, Any] = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 30}
     scheduler.add_job(
         daemon.spawn,
-        IntervalTrigger(seconds=RECHECK_EVERY.total_seconds()),
+        IntervalTrigger(seconds=RECHECK_EVERY.total_seconds(), start_date=now),
         args=[daemon.recheck_step],
         id="rechecks",
         **common,
     )
     scheduler.add_job(
         daemon.spawn,
-        IntervalTrigger(seconds=config.alerts.dispatch_every.total_seconds()),
+        IntervalTrigger(seconds=config.alerts.dispatch_every.total_seconds(), start_date=now),
         args=[daemon.dispatch_step],
         id="dispatch",
         **common,
     )
+    prune_every = config.evidence.prune_every
     scheduler.add_job(
         daemon.spawn,
-        IntervalTrigger(seconds=PRUNE_EVERY.total_seconds(), start_date=now + PRUNE_DELAY),
+        IntervalTrigger(
+            seconds=prune_every.total_seconds(), start_date=now + min(PRUNE_DELAY, prune_every)
+        ),
         args=[daemon.prune_step],
         id="retention",
         **common,
     )
     scheduler.add_job(
-        daemon.beat, IntervalTrigger(seconds=HEARTBEAT.total_seconds()), id="heartbeat", **common
+        daemon.beat,
+        IntervalTrigger(seconds=HEARTBEAT.total_seconds(), start_date=now),
+        id="heartbeat",
+        **common,
     )
 
     def on_submitted(event: JobSubmissionEvent) -> None:

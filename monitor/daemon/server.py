@@ -3,7 +3,8 @@
 - ``/healthz``: 200 when the heartbeat is fresh and no undelivered alert is old; else 503
   with the reason (for Docker HEALTHCHECK, systemd watchdogs, uptime checkers);
 - ``/metrics``: Prometheus text format;
-- ``/``: the overview page; ``/report/<person>``: a person's report (issue 6 pages).
+- ``/``: the overview page; ``/report/<person>``: a person's report (issue 6 pages);
+- ``/alerts.atom``: the Atom feed of alerts (``monitor.web.feed``), for feed readers.
 
 With ``server.token`` set, every path but ``/healthz`` needs ``Authorization: Bearer <token>``
 or ``?token=<token>``. It runs in a thread of its own and only reads the database.
@@ -119,6 +120,17 @@ class StatusServer:
             return 401, "text/plain", b"token required\n"
         if path == "/metrics":
             return 200, "text/plain; version=0.0.4; charset=utf-8", self.metrics.render()
+        if path == "/alerts.atom":
+            from monitor.web.feed import alerts_feed
+
+            feed = alerts_feed(
+                self.app.sessions,
+                database_url=str(self.app.engine.url),
+                now=self.app.clock(),
+                report_base="report/",  # relative: works behind a proxy's path prefix
+                report=self.app.config.alerts.report_url,
+            )
+            return 200, "application/atom+xml; charset=utf-8", feed
         html = "text/html; charset=utf-8"
         if path == "/":
             from monitor.web.overview_page import overview_html

@@ -10,7 +10,14 @@ Jobs are thin wrappers around the step functions here (``round_step``, ``recheck
 and the demo call the steps directly.
 
 Rounds of one source never overlap (a lock per source), so the detector sees each series'
-checks in time order. SIGHUP is not a reload: restart the service to apply a new config.
+checks in time order.
+
+SIGHUP reloads: the config file is read and validated again; a valid one takes effect at
+the next round (sources, people, channels, thresholds: the app is rebuilt over the same
+database, fetcher and metrics, the watch list synced, the jobs rescheduled from the last
+rounds), while rounds in flight finish under the old one. State and pending deliveries live
+in the database, so nothing is lost. An invalid config is logged as its one-line error and
+the old one keeps running. The database URL and the status server need a restart.
 """
 
 from __future__ import annotations
@@ -28,11 +35,13 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from monitor.app import App, build
-from monitor.config import Config
+from monitor.config import Config, load_config
+from monitor.core.errors import MonitorError
 from monitor.core.metrics import Metrics
 from monitor.daemon.jobs import schedule_jobs
 from monitor.daemon.lock import DaemonLock
 from monitor.daemon.schedule import start_offsets
+from monitor.fetch.client import Fetcher
 from monitor.rounds.commit import CheckRow
 from monitor.rounds.runner import Rounds
 from monitor.store import outbox
@@ -47,8 +56,14 @@ SHUTDOWN_GRACE = float(os.environ.get("ABSENCE_MONITOR_SHUTDOWN_GRACE", "20"))
 class Daemon:
     """The running daemon; ``run()`` returns the process exit code."""
 
-    def __init__(self, app: App, *, rng: random.Random | None = None) -> None:
+    def __init__(
+        self, app: App, *, rng: random.Random | None = None, config_path: str | None = None
+    ) -> None:
         self.app = app
+        self.config_path = config_path
+        self.scheduler: AsyncIOScheduler | None = None
+        self.server: Any = None
+        self.fetcher: Fetcher | None = None
         self.rng = rng or random.Random()
         self.stopping = asyncio.Event()
         self.tasks: set[asyncio.Task[Any]] = set()
@@ -66,6 +81,7 @@ class Daemon:
             await asyncio.to_thread(self.app.migrate)
             self.refs = await asyncio.to_thread(self.app.series)
             async with self.app.fetcher() as fetcher:
+                self.fetcher = fetcher
                 self.rounds = self.app.rounds(fetcher)
                 await self._serve()
         finally:
@@ -78,10 +94,9 @@ class Daemon:
             loop.add_signal_handler(sig, self._on_signal, sig)
         with contextlib.suppress(ValueError, AttributeError):
             loop.add_signal_handler(signal.SIGHUP, self._on_hup)
-        server = self._start_http()
-        scheduler = AsyncIOScheduler(timezone=UTC)
-        with self.app.sessions() as session:
-            last = last_rounds(session)
+        server = self.server = self._start_http()
+        scheduler = self.scheduler = AsyncIOScheduler(timezone=UTC)
+        last = await asyncio.to_thread(self._last_rounds)
         schedule_jobs(scheduler, self, self.app.config, self.app.clock, last)
         await self.beat()
         scheduler.start()
@@ -113,12 +128,47 @@ class Daemon:
             server.stop()
         logger.info("stopped")
 
+    def _last_rounds(self) -> dict[str, datetime]:
+        with self.app.sessions() as session:
+            return last_rounds(session)
+
     def _on_signal(self, sig: int) -> None:
         logger.info("received %s", signal.Signals(sig).name)
         self.stopping.set()
 
     def _on_hup(self) -> None:
-        logger.warning("SIGHUP: the config is read at start; restart the service to apply it")
+        logger.info("received SIGHUP: reloading %s", self.config_path)
+        task = asyncio.create_task(self.reload())
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def reload(self) -> bool:
+        """Read the config again and apply it (see the module docstring); whether it did."""
+        if self.config_path is None or self.fetcher is None or self.scheduler is None:
+            logger.warning("reload: no config file to read; restart to apply a new config")
+            return False
+        try:
+            config = await asyncio.to_thread(load_config, self.config_path)
+            app = self.app.reloaded(config)
+            refs = await asyncio.to_thread(app.series)
+        except MonitorError as exc:
+            logger.error("reload refused, the running config stays: %s", exc)
+            return False
+        if config.database.url != self.app.config.database.url:
+            logger.warning("reload: database.url changed; it takes effect at the next restart")
+        self.app, self.refs, self.rounds = app, refs, app.rounds(self.fetcher)
+        if self.server is not None:
+            self.server.app = app
+        self.scheduler.remove_all_jobs()
+        last = await asyncio.to_thread(self._last_rounds)
+        schedule_jobs(self.scheduler, self, config, app.clock, last)
+        logger.info(
+            "config reloaded: %d series on %d sources, channels %s",
+            len(refs),
+            len(config.enabled_sources()),
+            ", ".join(app.channels) or "none",
+        )
+        return True
 
     async def spawn(self, step: Any, *args: Any) -> None:
         """Run a step as a tracked task, so shutdown can wait for it or abandon it."""
@@ -163,8 +213,13 @@ class Daemon:
     async def recheck_step(self) -> dict[str, list[CheckRow]]:
         """Early re-checks the detector asked for, each with its source's controls;
         returns the rows of each source re-checked."""
-        with self.app.sessions() as session:
-            due = due_rechecks(session, self.app.clock())
+        now = self.app.clock()
+
+        def due_now() -> set[int]:
+            with self.app.sessions() as session:
+                return set(due_rechecks(session, now))
+
+        due = await asyncio.to_thread(due_now)
         if not due:
             return {}
         by_source: dict[str, list[SeriesRef]] = defaultdict(list)
@@ -222,6 +277,6 @@ def run_daemon(config: Config, *, database_url: str, config_path: str) -> int:
         logging.getLogger().setLevel(logging.INFO)  # a daemon logs one line per check
     app = build(config, database_url=database_url)
     try:
-        return asyncio.run(Daemon(app).run())
+        return asyncio.run(Daemon(app, config_path=config_path).run())
     finally:
         app.engine.dispose()

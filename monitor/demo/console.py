@@ -73,7 +73,7 @@ def alert_block(alerts: Sequence[Payload], subject: str, receipts: Sequence[str]
     first = alerts[0]
     event = str(first["event"]).upper()
     if first["person"]:
-        terms = ", ".join(f"“{a['term']}”" for a in alerts)
+        terms = ", ".join(f"“{t['term']}”" for a in alerts for t in a["terms"])
         head = f"{event} {first['person']} on {first['source']} ({terms})"
         if first["classification"]:
             head += f", {first['classification']}"
@@ -85,12 +85,11 @@ def alert_block(alerts: Sequence[Payload], subject: str, receipts: Sequence[str]
     vanished = _vanished(first)
     if vanished:
         lines.append(f"      {vanished}")
-    seen: dict[str, list[str]] = {}
-    for o in first["other_sources"]:
-        seen.setdefault(o["source"], []).append(
-            "–" if o["observed"] is None else str(o["observed"])
-        )
-    others = [f"{source} {'/'.join(counts)}" for source, counts in seen.items()]
+    others = [
+        f"{o['source']} "
+        + "/".join("–" if t["observed"] is None else str(t["observed"]) for t in o["terms"])
+        for o in first["other_sources"]
+    ]
     if first["person"] and others:
         lines.append(f"      elsewhere now: {', '.join(others)}")
     lines.append(f"      received: {' · '.join(receipts)}")

@@ -7,12 +7,16 @@ do; ``subject_of`` maps a query term to its subject (a person's names all find t
 
 The three kinds speak what the real sources parse: ``baidu`` serves ``/`` (the warm-up),
 ``/search/acjson`` and ``/search/flip``; ``bing`` serves ``/images/async`` (and
-``/images/search``); ``commons`` serves ``/w/api.php`` (search only). Anything else is a
-404, which the monitor records as an ``http_error``, never as zero images.
+``/images/search``); ``commons`` serves ``/w/api.php`` (search only). Every engine also
+serves ``/picture/...``: the images and thumbnails the answers list, which ``pictures.py``
+points at the engines' shared ``pictures`` origin on 127.0.0.1 (so the thumbnails the
+monitor keeps never come from outside). Anything else is a 404, which the monitor records
+as an ``http_error``, never as zero images.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import socket
 import threading
@@ -20,7 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from monitor.demo import formats
+from monitor.demo import formats, pictures
 from monitor.demo.results import Hit, pool, state_media, variation
 from monitor.testing import LocalServer, Reply, Request
 
@@ -84,6 +88,9 @@ class SimulatedEngine:
         self.kind = KINDS[kind]
         self.subject_of = subject_of
         self._behaviour = Behaviour()
+        # Where the answers' images and thumbnails are served (set by ``Engines``; None:
+        # the saved answers' own URLs, as the parser tests read them).
+        self.pictures: str | None = None
         self._lock = threading.Lock()
         self.server = LocalServer(self._handle)
         no_delay(self.server)
@@ -102,18 +109,25 @@ class SimulatedEngine:
     def hits(self, term: str, state: State, tick: int) -> tuple[Hit, ...]:
         """What the engine lists for ``term`` in ``state`` (normal list wobbles by tick)."""
         subject = self.subject_of(term)
-        if state is State.SOFT_CENSORED:
-            return state_media(subject)
         k = self.kind
-        if k.commons_only:
-            return tuple(h for h in pool(subject) if h.on_commons)
-        return pool(subject)[k.start : k.stop - variation(term, tick)]
+        if state is State.SOFT_CENSORED:
+            hits = state_media(subject)
+        elif k.commons_only:
+            hits = tuple(h for h in pool(subject) if h.on_commons)
+        else:
+            hits = pool(subject)[k.start : k.stop - variation(term, tick)]
+        return tuple(pictures.local_hit(h, self.pictures) for h in hits)
 
     def _handle(self, req: Request) -> Reply:
+        if req.path.startswith(pictures.PREFIX):
+            return Reply(200, pictures.picture(req.path), "image/png")
         with self._lock:
             behaviour = self._behaviour
         route = {"baidu": self._baidu, "bing": self._bing, "commons": self._commons}
-        return route[self.kind.name](req, behaviour)
+        reply = route[self.kind.name](req, behaviour)
+        if isinstance(reply.body, str):
+            reply = dataclasses.replace(reply, body=pictures.localise(reply.body, self.pictures))
+        return reply
 
     def _term(self, req: Request, *names: str) -> str | None:
         for name in names:
@@ -201,6 +215,9 @@ class Engines:
     def __enter__(self) -> Engines:
         for engine in self.by_name.values():
             engine.server.start()
+        origin = next(iter(self.by_name.values())).url if self.by_name else None
+        for engine in self.by_name.values():
+            engine.pictures = origin
         return self
 
     def __exit__(self, *exc: object) -> None:

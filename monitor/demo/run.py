@@ -13,6 +13,7 @@ directory (printed at the end).
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import secrets
 import shutil
@@ -76,6 +77,8 @@ class Demo:
             if self.keep is None:  # the report, if any, outlives the temporary database
                 for leftover in workdir.glob("demo.db*"):
                     leftover.unlink()
+                # The kept thumbnails are embedded in the report: the files can go too.
+                shutil.rmtree(workdir / "demo-thumbnails", ignore_errors=True)
                 if report is None:
                     shutil.rmtree(workdir, ignore_errors=True)
         verdict = judge(produced, smtp.alert_counts(), hook.alert_counts(), hook.rejected)
@@ -87,7 +90,8 @@ class Demo:
         self, workdir: Path
     ) -> tuple[list[Produced], SmtpSink, WebhookSink, Path | None]:
         database = workdir / "demo.db"
-        secret = secrets.token_hex(16)  # reaches the config through ${DEMO_WEBHOOK_SECRET}
+        # Standard Webhooks' secret form; reaches the config through ${DEMO_WEBHOOK_SECRET}.
+        secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
         smtp = await SmtpSink().start()
         engine_kinds = {name: spec[1] for name, spec in script.SOURCES.items()}
         try:

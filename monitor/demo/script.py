@@ -7,13 +7,13 @@ verdict, so the first ten rounds (two and a half days) are normal everywhere. Th
 - round 10: Baidu serves its captcha page to every query. Failed checks are never zero
   images, and one failed round is not yet an unhealthy source: no alert at all.
 - rounds 13-20: Baidu keeps only three state-media pictures of Dong Jingwei (both of his
-  names) while Bing and Commons still show his photos: a ``drop`` per name, confirmed by
-  the early re-check 45 minutes later, classified ``single_source``, with the vanished
-  images and where they are still seen.
+  names) while Bing and Commons still show his photos: one ``drop`` for the person (both
+  names' figures inside), confirmed by the early re-check 45 minutes later, classified
+  ``single_source``, with the vanished images (each once) and where they are still seen.
 - rounds 15-19: Bing's result page changes its markup: every Bing check is a parse error.
   After four such rounds the source is ``source_unhealthy`` (no drop: nothing was
   observed), and ``source_recovered`` at the first round that parses again (20).
-- round 21: Baidu shows Dong Jingwei's photos again: ``recovered`` after the re-check.
+- round 21: Baidu shows Dong Jingwei's photos again: one ``recovered`` after the re-check.
 - Chen Yixin is on every engine throughout: no alert for him.
 
 ``EXPECTED`` and ``FORBIDDEN`` are what the run is checked against (the demo exits 1 when
@@ -101,8 +101,22 @@ def timeline() -> list[Slot]:
 Payload = Mapping[str, Any]
 
 
+def _both_names(alert: Payload) -> str | None:
+    """A person alert carries the figures of both of Dong Jingwei's names."""
+    names = {t["term"] for t in alert["terms"]}
+    missing = {WATCHED, *PEOPLE[WATCHED]} - names
+    return f"lacks the figures of {', '.join(sorted(missing))}" if missing else None
+
+
 def _drop_evidence(alert: Payload) -> str | None:
-    """A drop must be single_source and name vanished images still seen elsewhere."""
+    """A drop must be single_source, carry both names' figures and name vanished images
+    (each once) still seen elsewhere."""
+    names = _both_names(alert)
+    if names:
+        return names
+    urls = [v["image_url"] for v in alert["vanished_images"]]
+    if len(urls) != len(set(urls)):
+        return "lists a vanished image twice"
     if alert["classification"] != "single_source":
         return f"classified {alert['classification']}, expected single_source"
     vanished = alert["vanished_images"]
@@ -145,8 +159,8 @@ class Forbidden:
 
 EXPECTED = (
     Expected(
-        "drop", "baidu", WATCHED, CENSORED.start, CENSORED.start + 1, 2,
-        "one per name, confirmed by the re-check", _drop_evidence,
+        "drop", "baidu", WATCHED, CENSORED.start, CENSORED.start + 1, 1,
+        "one for the person, both names inside, confirmed by the re-check", _drop_evidence,
     ),
     Expected(
         "source_unhealthy", "bing", None, LAYOUT_CHANGED.start + 3, LAYOUT_CHANGED.stop - 1, 1,
@@ -157,8 +171,8 @@ EXPECTED = (
         "the first round that parses again",
     ),
     Expected(
-        "recovered", "baidu", WATCHED, RESTORED, RESTORED + 1, 2,
-        "one per name, confirmed by the re-check",
+        "recovered", "baidu", WATCHED, RESTORED, RESTORED + 1, 1,
+        "one for the person, both names inside, confirmed by the re-check", _both_names,
     ),
 )  # fmt: skip
 

@@ -25,7 +25,7 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
 
-from monitor.channels.webhook import sign
+from monitor.channels.webhook import sign, signing_key, standard_signature
 from monitor.demo.engines import no_delay
 from monitor.testing import LocalServer, Reply, Request
 
@@ -175,8 +175,22 @@ class WebhookSink:
     def _handle(self, req: Request) -> Reply:
         if req.method != "POST" or req.path != self.path:
             return Reply(404, "no such hook", "text/plain")
-        given = req.headers.get("x-absence-signature", "")
-        if not hmac.compare_digest(given, sign(req.body, self.secret)):
+        # The Standard Webhooks signature (the demo's clock is simulated, so the timestamp is
+        # signed but not compared with the wall clock) and the deprecated header, both.
+        msg_id = req.headers.get("webhook-id", "")
+        stamp = req.headers.get("webhook-timestamp", "")
+        expected = (
+            standard_signature(signing_key(self.secret), msg_id, int(stamp), req.body)
+            if stamp.isdigit()
+            else ""
+        )
+        given = req.headers.get("webhook-signature", "").split(" ")
+        legacy = req.headers.get("x-absence-signature", "")
+        if not (
+            expected
+            and any(hmac.compare_digest(g, expected) for g in given)
+            and hmac.compare_digest(legacy, sign(req.body, self.secret))
+        ):
             with self._lock:
                 self.rejected += 1
             return Reply(401, "bad signature", "text/plain")

@@ -67,6 +67,8 @@ class Engine:
         self.round_gap = round_gap.total_seconds()
         self.on_recheck = on_recheck
         self.states: dict[SeriesKey, SeriesState] = {}
+        # Per source, the series its latest closed round checked (for alerts' "this round").
+        self.last_round: dict[str, frozenset[SeriesKey]] = {}
         self.health: dict[str, SourceHealth] = {}
         self.observations = 0
         self.rounds = 0
@@ -175,6 +177,7 @@ class Engine:
         )
         self.rounds += 1
         self.states.update(out.states)
+        self.last_round[source] = frozenset(out.states)
         if self.on_recheck is not None:
             at = r.last_t + settings.recheck_after
             for key in out.rechecks:

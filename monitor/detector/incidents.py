@@ -1,12 +1,14 @@
 """Engine incidents: is this round the engine's (or our scraper's) fault?
 
 A round is *gated* when most of the source's controls failed or fell, or when many watched
-series drop at once: at least max(incident_min_people, incident_fraction x the watched
-series observed). Series held from an earlier gated round (see ``SourceHealth.held``) count
-as dropping while a round misses them. A gated round's watched checks are used for nothing
-(like failed checks), and the first gated round with something to explain raises one
-``source_incident`` listing the people who seemed to drop, in case it was a purge. The
-incident ends with the first round that is not gated.
+people drop at once: at least max(incident_min_people, incident_fraction x the watched
+people observed). People, not series: one person's names and aliases falling together are
+one person's drop, never "many watched series on this source" (the ``person`` of each
+``SeriesKey`` says whose series it is). Series held from an earlier gated round (see
+``SourceHealth.held``) count as dropping while a round misses them. A gated round's watched
+checks are used for nothing (like failed checks), and the first gated round with something
+to explain raises one ``source_incident`` listing the people who seemed to drop, in case it
+was a purge. The incident ends with the first round that is not gated.
 
 Controls that merely *failed* gate the round silently, even if someone seems to drop in it:
 the round cannot be trusted either way, the person's drop is judged in the next round whose
@@ -59,8 +61,11 @@ def judge_round(
             del health.held[key]
     unseen = {k for k in health.held if k not in observed}
     dropping = signals | unseen
-    threshold = max(s.incident_min_people, s.incident_fraction * (len(observed) + len(unseen)))
-    mass = len(dropping) >= threshold
+    # Counted in people: a person dropping under three names is one person dropping.
+    people_dropping = {k.person for k in dropping}
+    people_checked = {k.person for k in observed | unseen}
+    threshold = max(s.incident_min_people, s.incident_fraction * len(people_checked))
+    mass = len(people_dropping) >= threshold
     n = len(readings)
     bad = sum(1 for r in readings if r.bad)
     fell = sum(1 for r in readings if r.bad and r.observed is not None)
@@ -80,16 +85,16 @@ def judge_round(
     if health.incident_open or not (mass or controls_fell):
         return Verdict(gated=True)
     health.incident_open, health.incident_since = True, now_ts
-    logger.info("%s: engine incident, %d series dropping at once", source, len(dropping))
+    logger.info("%s: engine incident, %d people dropping at once", source, len(people_dropping))
     event = Event(
         event="source_incident",
         source=source,
         family=family,
         t=now,
         reason=reasons.incident_reason(
-            readings, len(dropping), len(observed) + len(unseen), threshold
+            readings, len(people_dropping), len(people_checked), threshold
         ),
         controls=tuple(readings),
-        people_involved=tuple(sorted({k.person for k in dropping})),
+        people_involved=tuple(sorted(people_dropping)),
     )
     return Verdict(gated=True, event=event)

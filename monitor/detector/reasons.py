@@ -59,7 +59,11 @@ def person_reason(
             "partly restored"
         )
     head = controls_phrase(readings)
-    crowd = f"{others_dropping} of {others_checked} other watched series on this source dropping"
+    crowd = (
+        f"{others_dropping} of {others_checked} other watched people on this source dropping"
+        if others_checked
+        else "no other watched person on this source in this round"
+    )
     if change.relapse:
         return (
             f"{head}; after a partial restoration, {k} consecutive valid checks back at "
@@ -93,7 +97,7 @@ def incident_reason(
         parts.append(f"{len(bad)}/{len(readings)} controls failed or dropped ({names})")
     if dropping:
         parts.append(
-            f"{dropping} of {checked} watched series dropped in the same round "
+            f"{dropping} of {checked} watched people dropped in the same round "
             f"(engine-wide threshold {threshold:g})"
         )
     return (

@@ -5,8 +5,8 @@ the sense that matters here: no I/O, no clock (time comes from the points and ``
 updates the given states and health in place and returns them (see ``state.py``).
 
 A round is first judged as a whole (``incidents.judge_round``): when most of the source's
-controls failed or fell, or many watched series drop at once, it is the engine or the
-scraper, and the round is *gated*: no per-person events, and its watched checks neither
+controls failed or fell, or many watched people (not names) drop at once, it is the engine
+or the scraper, and the round is *gated*: no per-person events, and its watched checks neither
 enter baselines nor confirm anything, exactly like failed checks. Then each check is
 committed to its series (``series.commit``).
 """
@@ -176,8 +176,9 @@ def process_round(
                     peers,
                     out.controls,
                     s,
-                    others_dropping=len(signals) - (1 if item.key in signals else 0),
-                    others_checked=len(observed) - 1,
+                    # Other people: a person's own aliases are not corroboration.
+                    others_dropping=len({k.person for k in signals} - {item.key.person}),
+                    others_checked=len({k.person for k in observed} - {item.key.person}),
                 )
             )
         if wants_recheck(state):

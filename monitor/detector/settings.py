@@ -77,8 +77,9 @@ class DetectionSettings(BaseModel):
     # The round is the engine's fault when at least this share of its controls are bad
     # (a majority, so one control hitting a random timeout does not gate the round).
     controls_bad_fraction: float = Field(default=0.5, gt=0, le=1)
-    # ... or when at least max(incident_min_people, incident_fraction x watched series with a
-    # valid check this round) show a new drop signal at once.
+    # ... or when at least max(incident_min_people, incident_fraction x watched people with a
+    # valid check this round) show a new drop signal at once (people: a person's names and
+    # aliases count once).
     incident_min_people: int = Field(default=3, ge=1)
     incident_fraction: float = Field(default=0.3, gt=0, le=1)
 

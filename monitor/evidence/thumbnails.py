@@ -1,11 +1,13 @@
 """Kept thumbnails: what was erased stays viewable, and the same photo is recognised anywhere.
 
-Contract (``evidence.keep_thumbnails``, off by default):
+Contract (``evidence.keep_thumbnails``, on by default):
 
-- ``keep_thumbnails(sessions, fetcher, images, settings=, directory=, clock=)`` fetches the
-  thumbnail (else the image) of each given image that has no kept copy yet, through the
-  shared fetcher (politeness per host, ``evidence.max_thumbnail_bytes`` enforced while
-  streaming), checks with Pillow that it is an image, and stores it content-addressed
+- ``keep_thumbnails(sessions, fetcher, images, settings=, directory=, clock=, guard=)``
+  fetches the thumbnail (else the image) of each given image that has no kept copy yet,
+  through the shared fetcher (politeness per host, ``evidence.max_thumbnail_bytes`` enforced
+  while streaming; ``guard``, a ``monitor.fetch.guard.AddressGuard``, asked before the
+  request and each redirect, so a scraped URL never reaches an internal address), checks
+  with Pillow that it is an image, and stores it content-addressed
   (``ab/<sha256>.<ext>``) in the thumbnail directory: ``evidence.thumbnail_dir``, else
   ``<database stem>-thumbnails`` next to the SQLite file. Identical bytes are stored once.
   It stops at ``evidence.max_thumbnails`` rows and never raises for a failed fetch or a non-
@@ -32,6 +34,7 @@ from monitor.config import EvidenceConfig
 from monitor.core.clock import Clock
 from monitor.evidence.phash import Decoded, inspect_image
 from monitor.fetch.client import Fetcher, FetchPolicy
+from monitor.fetch.guard import AddressGuard
 from monitor.store.db import sqlite_path
 from monitor.store.models import Image, Thumbnail
 from monitor.store.thumbnails import kept_ids, thumbnail_count
@@ -72,6 +75,16 @@ def store_file(directory: Path, decoded: Decoded) -> str:
     return rel
 
 
+def remove_files(directory: Path | None, rels: Iterable[str]) -> None:
+    """Delete kept files no row points at any more (after retention pruned their rows)."""
+    if directory is None:
+        return
+    for rel in rels:
+        target = (directory / rel).resolve()
+        if target.is_relative_to(directory.resolve()):  # a stored path never leaves the dir
+            target.unlink(missing_ok=True)
+
+
 def fetch_url(image: Image) -> str | None:
     """The URL to keep for ``image``: its thumbnail, else the image itself (http(s) only)."""
     for url in (image.thumb_url, image.image_url):
@@ -93,6 +106,7 @@ async def keep_thumbnails(
     settings: EvidenceConfig,
     directory: Path | None,
     clock: Clock,
+    guard: AddressGuard,
 ) -> int:
     """Keep a local copy of each image's thumbnail (see module docstring); returns how many
     new copies were recorded."""
@@ -108,9 +122,13 @@ async def keep_thumbnails(
             wanted.setdefault(image.id, url)
     if not wanted:
         return 0
-    with sessions() as session:
-        have = kept_ids(session, list(wanted))
-        room = settings.max_thumbnails - thumbnail_count(session)
+
+    def known() -> tuple[set[int], int]:
+        with sessions() as session:
+            return set(kept_ids(session, list(wanted))), thumbnail_count(session)
+
+    have, count = await asyncio.to_thread(known)  # database work stays off the event loop
+    room = settings.max_thumbnails - count
     todo = [(iid, url) for iid, url in wanted.items() if iid not in have][: max(room, 0)]
     if not todo:
         return 0
@@ -121,6 +139,7 @@ async def keep_thumbnails(
         connect_timeout=10.0,
         max_bytes=settings.max_thumbnail_bytes,
         retries=0,  # a thumbnail is a nicety: never worth hammering a host for
+        guard=guard,
     )
     gate = asyncio.Semaphore(IN_FLIGHT)
 
@@ -148,10 +167,15 @@ async def keep_thumbnails(
         )
 
     rows = [r for r in await asyncio.gather(*(one(i, u) for i, u in todo)) if r is not None]
-    with sessions() as session, session.begin():
-        # Another process may have kept some of them while we were fetching.
-        taken = kept_ids(session, [r.image_id for r in rows])
-        fresh = [r for r in rows if r.image_id not in taken]
-        session.add_all(fresh)
+
+    def record() -> list[Thumbnail]:
+        with sessions() as session, session.begin():
+            # Another process may have kept some of them while we were fetching.
+            taken = kept_ids(session, [r.image_id for r in rows])
+            fresh = [r for r in rows if r.image_id not in taken]
+            session.add_all(fresh)
+        return fresh
+
+    fresh = await asyncio.to_thread(record)
     logger.info("kept %d thumbnail(s) of %d new image(s)", len(fresh), len(todo))
     return len(fresh)

@@ -3,18 +3,20 @@
 ``Fetcher.fetch(request, policy)`` sends a request a source built and returns a
 ``FetchResult``: a complete response, or the failed ``Status`` the check is stored with:
 
-- 403, and 429 still answered after the retries (at most ``throttle_retries`` of them
-  when the policy sets it, each after resting the host ``throttle_wait``), are
-  ``blocked``; other 4xx, 3xx loops and 5xx still answered after the retries are
-  ``http_error``;
+- 403, and 429 still answered after the retries (``throttle_retries``/``throttle_wait``
+  bound them), are ``blocked``; other 4xx, 3xx loops and 5xx after them ``http_error``;
 - network errors and timeouts still failing after the retries are ``network_error``;
 - a body over ``max_bytes`` (counted while streaming, after decompression) or a body that
-  cannot be decompressed is ``parse_error``.
+  cannot be decompressed is ``parse_error``;
+- with a ``policy.guard``, redirects are followed here one by one and every URL, the first
+  included, is asked first; a refused one is ``http_error`` with the guard's reason, and
+  nothing is sent to it.
 
 Each host has a ``HostLimiter`` (concurrency and spacing); every attempt, retries included,
 takes a slot, so failures never multiply the load on a host. Hosts share nothing else:
-a hanging host only ties up its own slots. There is one ``httpx.AsyncClient`` per proxy
-setting (httpx binds proxies to clients); its cookie jar keeps what engines hand out.
+a hanging host only ties up its own slots; ``max_hosts`` hosts are remembered at most.
+There is one ``httpx.AsyncClient`` per proxy setting (httpx binds proxies to clients); its
+cookie jar keeps what engines hand out.
 Everything outside the process (transport, sleep, clocks, randomness) is injectable.
 """
 
@@ -32,12 +34,14 @@ import httpx
 
 from monitor.core.backoff import EQUAL_JITTER, backoff_delay
 from monitor.core.clock import Clock, utcnow
+from monitor.core.lru import LRU
 from monitor.core.masking import mask_url
 from monitor.core.observation import Status
 from monitor.fetch.body import complete_response, read_capped
-from monitor.fetch.limiter import HostLimiter
+from monitor.fetch.guard import send_guarded
+from monitor.fetch.limiter import MAX_HOSTS, HostLimiter, forget
 from monitor.fetch.policy import FetchPolicy, FetchResult, Monotonic, Sleep
-from monitor.fetch.retry import network_reason, retry_after_seconds
+from monitor.fetch.retry import network_reason, rest_after_429, retry_after_seconds
 
 __all__ = ["FetchPolicy", "FetchResult", "Fetcher"]
 
@@ -81,6 +85,7 @@ class Fetcher:
         backoff_cap: float = 30.0,
         retry_after_cap: float = 120.0,
         warmup_retry_after: float = 600.0,
+        max_hosts: int = MAX_HOSTS,
     ) -> None:
         self._transport = transport
         self._sleep = sleep
@@ -93,9 +98,11 @@ class Fetcher:
         self.retry_after_cap = retry_after_cap
         self.warmup_retry_after = warmup_retry_after
         self._clients: dict[str | None, httpx.AsyncClient] = {}
-        self._hosts: dict[str, HostLimiter] = {}
-        self._warm: dict[str, tuple[bool, float]] = {}  # key -> (succeeded, when)
-        self._warm_locks: dict[str, asyncio.Lock] = {}
+        self._hosts: LRU[str, HostLimiter] = LRU(
+            max_hosts, lambda h, _: forget([c.cookies.jar for c in self._clients.values()], h)
+        )
+        self._warm: LRU[str, tuple[bool, float]] = LRU(max_hosts)  # key -> (succeeded, when)
+        self._warm_locks: LRU[str, asyncio.Lock] = LRU(max_hosts)
 
     async def __aenter__(self) -> Fetcher:
         return self
@@ -186,11 +193,8 @@ class Fetcher:
                 waited += queued
                 attempt = await self._attempt(client, request, policy)
             asked = attempt.retry_after
-            if attempt.result.http_status == 429:
-                throttled += 1
-                if policy.throttle_wait is not None:
-                    # Load shedding: rest the host, at least as long as the server asked.
-                    asked = max(asked or 0.0, policy.throttle_wait)
+            if attempt.result.http_status == 429:  # load shedding: rest the host first
+                throttled, asked = throttled + 1, rest_after_429(asked, policy.throttle_wait)
             if asked is not None:
                 # Every request to the host waits, not only this one (and also when this
                 # was the last attempt): the server spoke about itself, not about one URL.
@@ -198,10 +202,9 @@ class Fetcher:
                 if asked > self.retry_after_cap:
                     reason = f"{attempt.result.reason}, Retry-After {asked:g}s"
                     return self._done(request, attempt, number, waited, reason)
-            if not attempt.retry or number == attempts:
+            spent = policy.throttle_retries is not None and throttled > policy.throttle_retries
+            if not attempt.retry or number == attempts or spent:  # spent: no hammering
                 break
-            if policy.throttle_retries is not None and throttled > policy.throttle_retries:
-                break  # the polite retries after a 429 are spent: blocked, not hammered
             if asked is None:
                 await self._sleep(
                     backoff_delay(
@@ -212,12 +215,8 @@ class Fetcher:
                         rng=self._rng,
                     )
                 )
-            logger.debug(
-                "retrying %s %s after %s",
-                request.method,
-                mask_url(request.url),
-                attempt.result.reason,
-            )
+            why = attempt.result.reason
+            logger.debug("retrying %s %s after %s", request.method, mask_url(request.url), why)
         return self._done(request, attempt, number, waited, attempt.result.reason)
 
     def _done(
@@ -259,7 +258,13 @@ class Fetcher:
     ) -> _Attempt:
         try:
             async with asyncio.timeout(policy.timeout):
-                response = await client.send(request, stream=True)
+                if policy.guard is None:
+                    response = await client.send(request, stream=True)
+                else:
+                    guarded = await send_guarded(client, request, policy.guard, self.max_redirects)
+                    if isinstance(guarded, str):
+                        return _fail(Status.HTTP_ERROR, guarded)
+                    response = guarded
                 try:
                     body = await read_capped(response, policy.max_bytes)
                 finally:

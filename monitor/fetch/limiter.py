@@ -1,16 +1,28 @@
 """Politeness for one host: at most ``concurrency`` requests in flight and consecutive
 request starts spaced by at least the rate's interval, plus jitter; ``Retry-After`` pushes
-every later request to the host back."""
+every later request to the host back. The fetcher keeps the state of at most ``MAX_HOSTS``
+hosts (``core.lru``); a host that leaves takes its cookies with it (``forget``)."""
 
 from __future__ import annotations
 
 import asyncio
 import math
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from http.cookiejar import CookieJar
 
 from monitor.fetch.policy import Monotonic, Sleep
+
+MAX_HOSTS = 1024  # hosts whose limiter, warm-up mark and cookies the fetcher remembers
+
+
+def forget(jars: Iterable[CookieJar], host: str) -> None:
+    """Drop the cookies of ``host`` (``name[:port]``) from ``jars``."""
+    name = host.rsplit(":", 1)[0]
+    for jar in jars:
+        for cookie in [c for c in jar if c.domain.lstrip(".") == name]:
+            jar.clear(cookie.domain, cookie.path, cookie.name)
 
 
 class HostLimiter:

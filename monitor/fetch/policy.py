@@ -43,6 +43,9 @@ class FetchPolicy:
     throttle_wait: float | None = None
     default_headers: tuple[tuple[str, str], ...] = ()
     extra_headers: tuple[tuple[str, str], ...] = ()
+    # Asked before the request and before each redirect is followed: None to go, else why
+    # not (``monitor.fetch.guard``; for URLs that came from scraped pages).
+    guard: Callable[[httpx.URL], Awaitable[str | None]] | None = None
 
     @classmethod
     def from_options(cls, opts: SourceOptions) -> FetchPolicy:

@@ -3,9 +3,16 @@
 ``RoundCommit`` is the seam between the impure world (the database) and the pure detector:
 it stores the round's snapshots, loads the series' detector states and the source's health
 (``monitor.store.rounds``), runs ``monitor.detector.process_round``, and writes back the new
-states, the incident flag, episodes, the evidence bodies of drops (``monitor.store.evidence``)
-and the alerts with their deliveries (``monitor.alerts.events`` -> ``monitor.store.outbox``),
-in the transaction that holds the snapshots. Raw bodies are compressed before it opens.
+states, the incident flag, episodes, the kept bodies (``monitor.store.evidence``: after the
+detector's step, so a check that is a sign of a drop never supersedes the series' last healthy
+answer), the alerts with their deliveries (``monitor.alerts.events`` -> ``monitor.store.outbox``)
+and each alert's hold on its evidence (``monitor.store.retention.hold``: the pre-drop,
+confirming and first recovered responses, the vanished images' thumbnails), in the
+transaction that holds the snapshots. Alerts are per person: one round's events of a
+person's terms on the source make one alert (``monitor.alerts.people``), and a person
+already in an episode gets no second drop. Raw bodies arrive compressed (or reduced to
+their digest when unchanged) by the runner as each check ends; the transaction only writes,
+and a collision with another writer (``store.db.retrying``) runs it again.
 """
 
 from __future__ import annotations
@@ -18,28 +25,30 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.alerts.events import episode_info, payload_of
+from monitor.alerts.people import group_events, quiet_terms
 from monitor.config import Config
 from monitor.core.observation import Observation
-from monitor.detector import process_round
+from monitor.detector import RoundOutcome, process_round
 from monitor.detector.corroboration import summarize
-from monitor.detector.events import Event
 from monitor.detector.health import SourceHealth
 from monitor.detector.points import Point, RoundInput, SeriesKey
-from monitor.store import outbox
+from monitor.detector.settings import DetectionSettings
+from monitor.detector.state import SeriesState
+from monitor.rounds.alerting import At, write_alert
 from monitor.store import rounds as stored
 from monitor.store.catalog import SeriesRef
+from monitor.store.db import retrying
 from monitor.store.evidence import (
     RawBody,
     healthy_digests,
     keep_raw,
-    protect_raw,
-    vanished_images,
 )
-from monitor.store.models import Round, Snapshot, SourceRow
+from monitor.store.models import Round, Snapshot
 from monitor.store.snapshots import record_snapshot
 
 logger = logging.getLogger(__name__)
+# Detector states in which a check is a sign of a drop (pending) or part of one (open).
+_SIGNS = frozenset({"pending", "dropped", "partial"})
 
 
 @dataclass(frozen=True)
@@ -90,22 +99,41 @@ class RoundCommit:
         self.families = families
         self.channels = list(channels)
 
+    def kept_digests(self, series_ids: list[int]) -> dict[int, str]:
+        """The digest of each series' kept healthy body (read before a round's checks, so
+        each body can be compressed or reduced to its digest the moment its check ends)."""
+        if not self.config.evidence.keep_raw:
+            return {}
+        with self.sessions() as session:
+            return healthy_digests(session, series_ids)
+
     def __call__(
         self, source: str, checked: list[Checked], started: datetime, kind: str
     ) -> list[CheckRow]:
-        """Store the round and everything it caused in one transaction (runs in a thread)."""
-        # Hash now, and compress now what will be written: gzip of large pages must not hold
-        # the write lock. An unchanged healthy body is not written again (keep_raw).
-        kept: dict[int, str] = {}
+        """Store the round and everything it caused in one transaction (runs in a thread);
+        a collision with another writer runs the transaction again, it never drops the round."""
         if self.config.evidence.keep_raw:
-            with self.sessions() as session:
-                kept = healthy_digests(session, [c.ref.series_id for c in checked])
-        checked = [
-            _with_body(c, kept.get(c.ref.series_id), self.config.evidence.keep_raw) for c in checked
-        ]
-        settings = self.config.detection_for(source)
-        family = self.families[source]
+            checked = [c if c.raw is not None else _with_body(c) for c in checked]
         now = max((c.finished_at for c in checked), default=started)
+        outcome, snaps = retrying(
+            lambda: self._write(source, checked, started, now, kind),
+            what=f"round of {source}",
+        )
+        for event in outcome.events:
+            logger.warning(
+                "alert %s: %s on %s — %s",
+                event.event,
+                event.person or "-",
+                event.source,
+                event.reason,
+            )
+        family = self.families[source]
+        return [_row(c, family, outcome.states.get(key_of(c.ref)), snaps) for c in checked]
+
+    def _write(
+        self, source: str, checked: list[Checked], started: datetime, now: datetime, kind: str
+    ) -> tuple[RoundOutcome, dict[int, Snapshot]]:
+        settings = self.config.detection_for(source)
         by_key = {key_of(c.ref): c for c in checked}
         with self.sessions() as session, session.begin():
             rnd, src = stored.open_round(session, source, started, now, kind)
@@ -117,7 +145,7 @@ class RoundCommit:
             }
             outcome = process_round(
                 source,
-                family,
+                self.families[source],
                 [_input(c, snaps[c.ref.series_id]) for c in checked],
                 states,
                 SourceHealth.from_dict(src.health_state or {}),
@@ -146,74 +174,70 @@ class RoundCommit:
                 gated=outcome.gated,
                 snapshot_ids=[s.id for s in snaps.values()],
             )
-            for event in outcome.events:
-                self._alert(session, event, rnd, src, by_key, snaps, now)
-        for event in outcome.events:
-            logger.warning(
-                "alert %s: %s on %s — %s",
-                event.event,
-                event.person or "-",
-                event.source,
-                event.reason,
+            if self.config.evidence.keep_raw and not outcome.gated:
+                # A gated round was blamed on the engine: its answers are nobody's evidence.
+                for c in checked:
+                    state = outcome.states.get(key_of(c.ref))
+                    sign = state is not None and state.status in _SIGNS
+                    keep_raw(
+                        session, snaps[c.ref.series_id], c.raw, "suspect" if sign else "healthy"
+                    )
+            refs = {k: c.ref for k, c in by_key.items()}
+            # Every term of an alerted person, also those this round did not check.
+            standing = {
+                **self._unchecked(session, src.id, outcome, refs, settings),
+                **outcome.states,
+            }
+            watched = {k for k, r in refs.items() if r.role == "watch"} | (
+                standing.keys() - outcome.states.keys()
             )
-        return [_row(c, family, outcome.states.get(key_of(c.ref)), snaps) for c in checked]
+            for group in group_events(outcome.events):
+                quiet = quiet_terms(
+                    group, standing, watched, self.families[source], checked=by_key.keys()
+                )
+                write_alert(
+                    session,
+                    group,
+                    At(rnd, src, now, self.config.vantage, self.channels),
+                    refs,
+                    snaps,
+                    quiet,
+                )
+        return outcome, snaps
+
+    def _unchecked(
+        self,
+        session: Session,
+        source_id: int,
+        outcome: RoundOutcome,
+        refs: Mapping[SeriesKey, SeriesRef],
+        settings: DetectionSettings,
+    ) -> dict[SeriesKey, SeriesState]:
+        """Stored states of the configured terms of the people with an event in this round
+        that the round did not check (a re-check round checks only the terms asked for)."""
+        alerted = {e.person for e in outcome.events if e.person is not None}
+        person_ids = {r.person_id for r in refs.values() if r.person in alerted}
+        if not person_ids:
+            return {}
+        configured = {(p.name, t.text) for p in self.config.people for t in p.terms}
+        unchecked = stored.unchecked_terms(
+            session,
+            person_ids,
+            source_id,
+            self.config.vantage,
+            settings,
+            besides=[r.series_id for r in refs.values()],
+        )
+        return {k: v for k, v in unchecked.items() if (k.person, k.term) in configured}
 
     def _snapshot(self, session: Session, rnd: Round, c: Checked) -> Snapshot:
-        snap = record_snapshot(
+        return record_snapshot(
             session,
             series_id=c.ref.series_id,
             observation=c.observation,
             started_at=c.started_at,
             finished_at=c.finished_at,
             round_id=rnd.id,
-        )
-        if self.config.evidence.keep_raw:
-            keep_raw(session, snap, c.raw, "healthy")
-        return snap
-
-    def _alert(
-        self,
-        session: Session,
-        event: Event,
-        rnd: Round,
-        src: SourceRow,
-        by_key: Mapping[SeriesKey, Checked],
-        snaps: Mapping[int, Snapshot],
-        now: datetime,
-    ) -> None:
-        """The evidence, episode and outbox rows of one detector event."""
-        checked = None
-        if event.person is not None and event.term is not None:
-            vantage = event.vantage or self.config.vantage
-            checked = by_key.get(SeriesKey(event.person, event.term, event.source, vantage))
-        series_id = checked.ref.series_id if checked else None
-        snapshot = snaps.get(series_id) if series_id is not None else None
-        vanished = []
-        if checked is not None and snapshot is not None and event.event in ("drop", "partial"):
-            keep_raw(session, snapshot, checked.raw, "confirming")
-            protect_raw(session, event.snapshot_ids)
-        if series_id is not None and event.event in ("drop", "partial"):
-            vanished = vanished_images(session, series_id, event)
-        episode = stored.move_episode(session, event, series_id, src.id)
-        info = (
-            episode_info(event, episode_id=episode.id, state=episode.state)
-            if episode is not None
-            else episode_info(event, episode_id=series_id or 0)
-        )
-        payload = payload_of(event, alert_id=0, episode=info, vanished=vanished)
-        # Drops (and recoveries) found in one round on one source go out as one message.
-        grouped = event.event in ("drop", "partial", "recovered")
-        outbox.enqueue(
-            session,
-            payload=dict(payload),
-            channels=self.channels,
-            now=now,
-            group_key=f"round:{rnd.id}:{event.event}" if grouped else None,
-            person_id=checked.ref.person_id if checked else None,
-            source_id=src.id,
-            series_id=series_id,
-            episode_id=episode.id if episode else None,
-            snapshot_id=snapshot.id if snapshot else None,
         )
 
 
@@ -244,9 +268,7 @@ def _row(c: Checked, family: str, state: Any, snaps: Mapping[int, Snapshot]) -> 
     )
 
 
-def _with_body(c: Checked, kept_digest: str | None, keep_healthy: bool) -> Checked:
-    """``c`` with its body hashed, and compressed if the healthy-body policy will write it."""
-    body = RawBody.of(c.observation)
-    if body is not None and keep_healthy and body.sha256 != kept_digest:
-        body.compress()
+def _with_body(c: Checked) -> Checked:
+    """``c`` with its body made ready to keep (for callers that did not at check time)."""
+    body = RawBody.ready(c.observation, None)
     return Checked(c.ref, c.observation, c.started_at, c.finished_at, body)

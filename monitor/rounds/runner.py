@@ -4,7 +4,7 @@ judged and alerted on in one transaction.
 The flow of a round (``Rounds.run_round``)::
 
     series refs -> check.run_check (fetcher -> source.parse) concurrently -> Observation each
-      -> raw bodies compressed (outside the transaction)
+      -> each body compressed (or only hashed, when unchanged) as its check ends
       -> one transaction: round row, snapshots, detector step (pure), states, episodes,
          alert rows and their deliveries (store.*, alerts.events)
       -> after the commit: kept thumbnails of the images first seen (evidence, optional)
@@ -35,10 +35,12 @@ from monitor.core.clock import Clock
 from monitor.core.metrics import Metrics
 from monitor.evidence.thumbnails import keep_thumbnails
 from monitor.fetch.client import Fetcher
+from monitor.fetch.guard import AddressGuard, Resolver, configured_hosts, system_resolver
 from monitor.fetch.policy import FetchPolicy
 from monitor.rounds.commit import Checked, CheckRow, RoundCommit
 from monitor.sources.base import Source
 from monitor.store.catalog import SeriesRef
+from monitor.store.evidence import RawBody
 from monitor.store.thumbnails import images_first_seen
 
 logger = logging.getLogger(__name__)
@@ -66,6 +68,7 @@ class Rounds:
         sleep: Callable[[float], Any] | None = None,
         metrics: Metrics | None = None,
         thumbnail_dir: Path | None = None,
+        resolver: Resolver = system_resolver,
     ) -> None:
         self.sessions = sessions
         self.config = config
@@ -76,14 +79,21 @@ class Rounds:
         self.sleep = sleep or asyncio.sleep
         self.metrics = metrics
         self.thumbnail_dir = thumbnail_dir
+        # One guard for the process: a refused host is logged once, however many rounds.
+        self.guard = AddressGuard(
+            configured_hosts(u for src in sources.values() for u in src.configured_urls()),
+            resolver=resolver,
+            on_refusal=self._refused,
+        )
         self.policies = {
             name: FetchPolicy.from_options(src.options) for name, src in sources.items()
         }
         families = {name: src.family for name, src in sources.items()}
         self.commit = RoundCommit(sessions, config, families, channels)
 
-    async def check_one(self, ref: SeriesRef) -> Checked:
-        """Run one check; never raises for what an engine does."""
+    async def check_one(self, ref: SeriesRef, kept_digest: str | None = None) -> Checked:
+        """Run one check; never raises for what an engine does. Its body leaves memory at
+        once: compressed, or only hashed when it is ``kept_digest`` (the kept healthy body)."""
         source = self.sources[ref.source]
         started = self.clock()
         obs = await run_check(
@@ -107,7 +117,11 @@ class Rounds:
             obs.pages,
             obs.elapsed_ms,
         )
-        return Checked(ref, obs, started, finished)
+        body = None
+        if self.config.evidence.keep_raw:
+            body = await asyncio.to_thread(RawBody.ready, obs, kept_digest)  # zlib frees the GIL
+        obs.raw = None
+        return Checked(ref, obs, started, finished, body)
 
     async def run_round(
         self,
@@ -124,11 +138,12 @@ class Rounds:
         """
         started = self.clock()
         delays = list(offsets) if offsets is not None else [0.0] * len(refs)
+        kept = await asyncio.to_thread(self.commit.kept_digests, [r.series_id for r in refs])
 
         async def one(ref: SeriesRef, delay: float) -> Checked:
             if delay > 0:
                 await self.sleep(delay)
-            result = await self.check_one(ref)
+            result = await self.check_one(ref, kept.get(ref.series_id))
             if progress is not None:
                 progress.advance(1)
             return result
@@ -151,13 +166,21 @@ class Rounds:
         )
         return [row for rows in rounds for row in rows]
 
+    def _refused(self, host: str, reason: str) -> None:
+        if self.metrics is not None:
+            self.metrics.refused.inc()
+
     async def _keep_thumbnails(self, since: datetime) -> None:
         """Local copies of the thumbnails first seen in this round (evidence, optional).
 
         After the round's commit, so a slow thumbnail host never holds up its snapshots.
         """
-        with self.sessions() as session:
-            images = images_first_seen(session, since)
+
+        def first_seen() -> list[Any]:
+            with self.sessions() as session:
+                return list(images_first_seen(session, since))
+
+        images = await asyncio.to_thread(first_seen)
         kept = await keep_thumbnails(
             self.sessions,
             self.fetcher,
@@ -165,6 +188,7 @@ class Rounds:
             settings=self.config.evidence,
             directory=self.thumbnail_dir,
             clock=self.clock,
+            guard=self.guard,
         )
         if kept:
             logger.info("kept %d new thumbnail(s)", kept)

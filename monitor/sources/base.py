@@ -102,6 +102,11 @@ class Source:
         path = b.path.rstrip("/") + d.path if b.path not in ("", "/") else d.path
         return urlunsplit((b.scheme, b.netloc, path, d.query, d.fragment))
 
+    def configured_urls(self) -> list[str]:
+        """The addresses the user configured for this source (``base_url``; the whole URL
+        for html and feed sources): the only internal hosts thumbnails may come from."""
+        return [self.options.base_url] if self.options.base_url else []
+
     def warmup_request(self) -> httpx.Request | None:
         """A request to send once per process before the first query (e.g. for cookies)."""
         return None

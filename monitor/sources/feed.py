@@ -90,6 +90,10 @@ class FeedSource(Source):
     Options: ClassVar[type[SourceOptions]] = FeedOptions
     options: FeedOptions
 
+    def configured_urls(self) -> list[str]:
+        """``base_url`` and the configured ``url`` (see ``Source.configured_urls``)."""
+        return [*super().configured_urls(), self.options.url]
+
     def __init__(self, name: str, options: SourceOptions) -> None:
         super().__init__(name, coerce_options(options, FeedOptions))
         # A state broadcaster's feed and a foreign paper's are different witnesses.

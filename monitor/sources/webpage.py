@@ -138,6 +138,10 @@ class HtmlSource(Source):
     Options: ClassVar[type[SourceOptions]] = HtmlOptions
     options: HtmlOptions
 
+    def configured_urls(self) -> list[str]:
+        """``base_url`` and the configured ``url`` (see ``Source.configured_urls``)."""
+        return [*super().configured_urls(), self.options.url]
+
     def __init__(self, name: str, options: SourceOptions) -> None:
         super().__init__(name, coerce_options(options, HtmlOptions))
         # Which independence group a site belongs to is the user's call (state media or not).

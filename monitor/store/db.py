@@ -1,21 +1,40 @@
 """Open a database by SQLAlchemy URL, with the settings each backend needs.
 
-SQLite (the default) gets WAL mode (readers never block the writer), foreign keys on, and a
-busy timeout so that the CLI and the daemon can share a file. Any other SQLAlchemy URL is
-passed through; PostgreSQL is supported (``postgresql+psycopg://``).
+SQLite (the default) gets WAL mode, foreign keys on, and a busy timeout so that the CLI and
+the daemon can share a file. Readers never wait for the writer: a session's implicit
+transaction (autobegin, what every read does) is a deferred ``BEGIN``, which in WAL mode
+reads the last committed state without taking any lock; only an explicit
+``session.begin()`` (what every write does) is ``BEGIN IMMEDIATE``, which takes the write
+lock up front so two writers never deadlock on a lock upgrade. How long each write waited
+for that lock is recorded (``lock_waits``). Any other SQLAlchemy URL is passed through;
+PostgreSQL is supported (``postgresql+psycopg://``).
+
+``retrying(fn)`` runs a write transaction again when it collided with another writer (the
+SQLite lock still held after the busy timeout, a PostgreSQL unique or serialization
+conflict): a collision delays a round, it never loses it.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from monitor.core.errors import DatabaseError
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+WRITE = "absence_write"  # the execution option that makes a transaction BEGIN IMMEDIATE
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -24,6 +43,32 @@ def sqlite_path(url: str) -> Path | None:
     if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
         return None
     return Path(u.database)
+
+
+@dataclass
+class LockWaits:
+    """How long write transactions waited for SQLite's write lock (seconds)."""
+
+    count: int = 0
+    total: float = 0.0
+    longest: float = 0.0
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def add(self, seconds: float) -> None:
+        with self._lock:
+            self.count += 1
+            self.total += seconds
+            self.longest = max(self.longest, seconds)
+
+
+_WAITS: weakref.WeakKeyDictionary[Engine, LockWaits] = weakref.WeakKeyDictionary()
+
+
+def lock_waits(engine: Engine) -> LockWaits:
+    """The write-lock waits of ``engine`` so far (all zero on PostgreSQL)."""
+    return _WAITS.setdefault(engine, LockWaits())
 
 
 def create_db_engine(url: str, *, busy_timeout_s: float = 30.0, echo: bool = False) -> Engine:
@@ -50,6 +95,8 @@ def create_db_engine(url: str, *, busy_timeout_s: float = 30.0, echo: bool = Fal
 
 
 def _sqlite_pragmas(engine: Engine, busy_timeout_s: float) -> None:
+    waits = lock_waits(engine)
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # pysqlite's own transaction handling breaks SAVEPOINT and BEGIN IMMEDIATE; let
@@ -65,10 +112,76 @@ def _sqlite_pragmas(engine: Engine, busy_timeout_s: float) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        # Take the write lock up front: two writers never deadlock on a lock upgrade.
+        if not conn.get_execution_options().get(WRITE):
+            conn.exec_driver_sql("BEGIN")  # deferred: a WAL reader takes no lock
+            return
+        started = time.monotonic()
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+        waits.add(time.monotonic() - started)
+
+
+class _Session(Session):
+    """A session whose explicit ``begin()`` opens a write transaction (``BEGIN IMMEDIATE``
+    on SQLite) and whose implicit one (autobegin, reads) a deferred one."""
+
+    def begin(self, nested: bool = False) -> SessionTransaction:
+        self.info[WRITE] = True
+        return super().begin(nested)
+
+    def get_bind(self, *args: Any, **kwargs: Any) -> Any:
+        bind = super().get_bind(*args, **kwargs)
+        if not self.info.get(WRITE) or not isinstance(bind, Engine):
+            return bind
+        # One write bind per session: the transaction keys its connections by bind, and a
+        # second connection would wait for the lock the first one holds.
+        cached = self.info.get("absence_write_bind")
+        if cached is None or cached[0] is not bind:
+            cached = (bind, bind.execution_options(**{WRITE: True}))
+            self.info["absence_write_bind"] = cached
+        return cached[1]
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
-    """Sessions that keep loaded objects usable after commit."""
-    return sessionmaker(engine, expire_on_commit=False)
+    """Sessions that keep loaded objects usable after commit; reads are deferred
+    transactions, ``session.begin()`` a write transaction (see the module docstring)."""
+    return sessionmaker(engine, class_=_Session, expire_on_commit=False)
+
+
+def is_collision(exc: BaseException) -> bool:
+    """Whether ``exc`` is another writer getting in the way (worth running again)."""
+    if isinstance(exc, IntegrityError):
+        return "unique" in str(exc.orig).lower() or "duplicate" in str(exc.orig).lower()
+    if isinstance(exc, OperationalError | DBAPIError):
+        text = str(exc.orig).lower()
+        return any(
+            marker in text
+            for marker in ("database is locked", "deadlock", "could not serialize", "busy")
+        )
+    return False
+
+
+def retrying(
+    fn: Callable[[], T],
+    *,
+    what: str,
+    attempts: int = 8,
+    sleep: Callable[[float], Any] = time.sleep,
+) -> T:
+    """``fn()`` (a whole write transaction), run again after a collision with another
+    writer, up to ``attempts`` times; any other error is raised at once."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return fn()
+        except DBAPIError as exc:
+            if not is_collision(exc) or attempt == attempts:
+                raise
+            delay = min(5.0, 0.1 * 2**attempt)
+            logger.warning(
+                "%s collided with another writer (attempt %d), again in %.1fs: %s",
+                what,
+                attempt,
+                delay,
+                str(exc.orig).splitlines()[0][:200],
+            )
+            sleep(delay)
+    raise AssertionError("unreachable")

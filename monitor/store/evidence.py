@@ -4,9 +4,15 @@
   check that are missing from the current one, each with first/last seen and the other
   sources where the same image is still in the latest result set (the same URL, or, when
   thumbnails are kept, the same photo by perceptual hash).
-- ``keep_raw``: the compressed body of the last healthy check of each series (replaced only
-  when the body changed, so an unchanged result costs no write) and of every confirming
-  check of a drop (kept until ``db prune`` removes it after ``evidence.raw_retention``).
+- ``keep_raw``: the compressed body, final URL, status and request (masked) of a check.
+  ``healthy``: the series' last answer while it was normal; one per series, superseded by
+  the next one (an unchanged body is moved to the newer snapshot, not written again), so
+  when the first sign of a drop arrives the answer before it is still there. ``suspect``: a
+  check while a drop is pending or open; never supersedes the healthy one. An alert then
+  holds what it needs (``monitor.store.retention.hold``: pre-drop, confirming, recovery),
+  and ``db prune`` removes only what no alert holds.
+- ``pre_drop_snapshot``: the snapshot whose body was the series' healthy one when the first
+  sign of a drop arrived.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import hashlib
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitor.alerts.payload import vanished_image
@@ -39,15 +45,19 @@ MAX_VANISHED = 100
 
 @dataclass(slots=True)
 class RawBody:
-    """A response body ready to keep: hashed at once, compressed before the round's write
-    transaction when it will be written (``compress``), so gzip runs
-    under the write lock only for the rare body nobody expected to keep (a drop's confirming
-    check whose body equals the series' last healthy one)."""
+    """A response body ready to keep, made as soon as its check ends (``RawBody.ready``):
+    hashed at once and then either compressed at once, or, when it equals the series' kept
+    healthy body, reduced to its digest (an unchanged answer is not written again, and a
+    kept copy with that body copies the kept row). Either way the raw bytes leave memory
+    before the round is written."""
 
     sha256: str
     content_type: str | None
     size: int
-    raw: bytes
+    raw: bytes | None
+    final_url: str | None = None
+    http_status: int | None = None
+    request: str | None = None
     _gz: bytes | None = None
 
     @classmethod
@@ -57,18 +67,44 @@ class RawBody:
         if obs.raw is None or not obs.status.is_observation:
             return None
         digest = hashlib.sha256(obs.raw).hexdigest()
-        return cls(digest, obs.raw_content_type, len(obs.raw), obs.raw)
+        return cls(
+            digest,
+            obs.raw_content_type,
+            len(obs.raw),
+            obs.raw,
+            obs.raw_url,
+            obs.http_status,
+            obs.raw_request,
+        )
+
+    @classmethod
+    def ready(cls, obs: Observation, kept_digest: str | None) -> RawBody | None:
+        """The body of ``obs`` compressed (or, if it is ``kept_digest``, only hashed), with
+        the raw bytes dropped from both the body and ``obs``."""
+        body = cls.of(obs)
+        obs.raw = None
+        if body is not None:
+            if body.sha256 != kept_digest:
+                body.compress()
+            body.raw = None
+        return body
+
+    @property
+    def unchanged(self) -> bool:
+        """Only the digest is left: the body equals the series' kept healthy body."""
+        return self.raw is None and self._gz is None
 
     def compress(self) -> None:
         """Compress the body now (once), so that writing it later costs no CPU."""
-        if self._gz is None:
+        if self._gz is None and self.raw is not None:
             self._gz = gzip.compress(self.raw, compresslevel=6)
 
     @property
     def body_gz(self) -> bytes:
         """The gzip-compressed body (compressed now if it was not already)."""
         self.compress()
-        assert self._gz is not None
+        if self._gz is None:
+            raise ValueError("an unchanged body has no bytes of its own")
         return self._gz
 
 
@@ -84,59 +120,70 @@ def healthy_digests(session: Session, series_ids: Collection[int]) -> dict[int, 
 
 
 def keep_raw(session: Session, snap: Snapshot, body: RawBody | None, reason: str) -> None:
-    """Keep ``body`` as evidence for ``snap`` (see module docstring)."""
-    if body is None or (reason == "healthy" and snap.status != Status.OK.value):
+    """Keep ``body`` as ``reason`` (``healthy`` or ``suspect``) for ``snap`` (see module
+    docstring)."""
+    if body is None:
         return
-    digest = body.sha256
     if reason == "healthy":
-        same = session.scalar(
-            select(RawResponse.id)
-            .join(Snapshot, Snapshot.id == RawResponse.snapshot_id)
-            .where(
-                Snapshot.series_id == snap.series_id,
-                RawResponse.reason == "healthy",
-                RawResponse.sha256 == digest,
-            )
-        )
-        if same is not None:
-            return
-        old = (
-            select(RawResponse.id)
+        current = session.scalars(
+            select(RawResponse)
             .join(Snapshot, Snapshot.id == RawResponse.snapshot_id)
             .where(Snapshot.series_id == snap.series_id, RawResponse.reason == "healthy")
-        )
-        session.execute(
-            delete(RawResponse)
-            .where(RawResponse.id.in_(old.scalar_subquery()))
-            .execution_options(synchronize_session=False)
-        )
-    existing = session.scalar(select(RawResponse).where(RawResponse.snapshot_id == snap.id))
-    if existing is not None:
-        existing.reason = reason  # a confirming check outranks "healthy": never pruned early
+        ).all()
+        same = next((r for r in current if r.sha256 == body.sha256), None)
+        for row in current:
+            if row is not same:
+                session.delete(row)
+        if same is not None:
+            # The same answer again: point the kept copy at this, the latest, check.
+            same.snapshot_id, same.created_at = snap.id, snap.finished_at
+            same.final_url, same.http_status = body.final_url, body.http_status
+            same.request = body.request
+            return
+    body_gz = body.body_gz if not body.unchanged else _kept_copy(session, snap, body.sha256)
+    if body_gz is None:
         return
     session.add(
         RawResponse(
             snapshot_id=snap.id,
             created_at=snap.finished_at,
-            sha256=digest,
+            sha256=body.sha256,
             content_type=body.content_type,
             size=body.size,
-            body_gz=body.body_gz,
+            body_gz=body_gz,
             reason=reason,
+            final_url=body.final_url,
+            http_status=body.http_status,
+            request=body.request,
         )
     )
 
 
-def protect_raw(session: Session, snapshot_ids: tuple[int, ...]) -> None:
-    """Mark the kept bodies of a drop's confirming checks as ``confirming``: an earlier one
-    was kept as the series' last healthy body, which the next change would replace."""
-    if snapshot_ids:
-        session.execute(
-            update(RawResponse)
-            .where(RawResponse.snapshot_id.in_(snapshot_ids))
-            .values(reason="confirming")
-            .execution_options(synchronize_session=False)
+def _kept_copy(session: Session, snap: Snapshot, digest: str) -> bytes | None:
+    """The stored bytes of a body of this series with ``digest`` (its bytes left memory when
+    its check ended because the series' kept body was the same)."""
+    return session.scalar(
+        select(RawResponse.body_gz)
+        .join(Snapshot, Snapshot.id == RawResponse.snapshot_id)
+        .where(Snapshot.series_id == snap.series_id, RawResponse.sha256 == digest)
+        .limit(1)
+    )
+
+
+def pre_drop_snapshot(session: Session, series_id: int, first_sign: int) -> int | None:
+    """The snapshot of the series' last answer while normal before ``first_sign``: its
+    healthy body, or one an earlier alert of the same episode already holds as pre-drop."""
+    return session.scalar(
+        select(RawResponse.snapshot_id)
+        .join(Snapshot, Snapshot.id == RawResponse.snapshot_id)
+        .where(
+            Snapshot.series_id == series_id,
+            Snapshot.id < first_sign,
+            RawResponse.reason.in_(("healthy", "pre_drop")),
         )
+        .order_by(Snapshot.id.desc())
+        .limit(1)
+    )
 
 
 def _set_of(session: Session, set_id: int | None) -> set[int]:
@@ -147,11 +194,11 @@ def _set_of(session: Session, set_id: int | None) -> set[int]:
     )
 
 
-def vanished_images(session: Session, series_id: int, event: Event) -> list[VanishedImage]:
-    """Images present before the drop and missing now (see module docstring)."""
+def vanished_images(session: Session, series_id: int, event: Event) -> dict[int, VanishedImage]:
+    """Images present before the drop and missing now, by image id (see module docstring)."""
     ids = event.snapshot_ids
     if not ids:
-        return []
+        return {}
     first, last = min(ids), max(ids)
     before = session.scalar(
         select(Snapshot)
@@ -166,10 +213,10 @@ def vanished_images(session: Session, series_id: int, event: Event) -> list[Vani
     )
     current = session.get(Snapshot, last)
     if before is None or current is None:
-        return []
+        return {}
     gone = _set_of(session, before.image_set_id) - _set_of(session, current.image_set_id)
     if not gone:
-        return []
+        return {}
     series = session.get(Series, series_id)
     assert series is not None
     still = _still_seen(session, series, gone)
@@ -185,11 +232,11 @@ def vanished_images(session: Session, series_id: int, event: Event) -> list[Vani
         .order_by(SeriesImage.first_seen, Image.id)
         .limit(MAX_VANISHED)
     )
-    out = []
+    out = {}
     for img, si in rows:
         item = ImageItem(img.image_url, img.thumb_url, img.page_url, img.title, img.domain)
         last_seen = before.finished_at if si.seen_open else si.last_seen
-        out.append(vanished_image(item, si.first_seen, last_seen, still.get(img.id, ())))
+        out[img.id] = vanished_image(item, si.first_seen, last_seen, still.get(img.id, ()))
     return out
 
 

@@ -79,6 +79,39 @@ def peers(
     return StaticPeers(by_person)
 
 
+def unchecked_terms(
+    session: Session,
+    person_ids: Collection[int],
+    source_id: int,
+    vantage: str,
+    settings: DetectionSettings,
+    *,
+    besides: Collection[int],
+) -> dict[SeriesKey, SeriesState]:
+    """Stored states of the people's watched series on the source (and vantage), leaving out
+    the series ``besides`` (those a round checked): the latest figures of a person's terms
+    a re-check round did not check."""
+    if not person_ids:
+        return {}
+    q = (
+        select(Series, Person.name, Term.text, SourceRow.name)
+        .join(Person, Person.id == Series.person_id)
+        .join(Term, Term.id == Series.term_id)
+        .join(SourceRow, SourceRow.id == Series.source_id)
+        .where(
+            Series.person_id.in_(list(person_ids)),
+            Series.source_id == source_id,
+            Series.vantage == vantage,
+            Series.role == "watch",
+            Series.id.not_in(list(besides)),
+        )
+    )
+    return {
+        SeriesKey(person, term, source, series.vantage): state_of(series.detector_state, settings)
+        for series, person, term, source in session.execute(q)
+    }
+
+
 def save_states(
     rows: Mapping[int, Series],
     states: Mapping[int, SeriesState],
@@ -152,6 +185,26 @@ def move_episode(
         current.state = "resolved"
         current.closed_at = event.t
     return current
+
+
+def open_drop_episodes(
+    session: Session, person_id: int, source_id: int, vantage: str, *, besides: Collection[int]
+) -> dict[int, int]:
+    """Series id -> episode id of the person's drop episodes still open on the source (and
+    vantage), leaving out the series ``besides``: is the person already in an episode?"""
+    rows = session.execute(
+        select(Episode.series_id, Episode.id)
+        .join(Series, Series.id == Episode.series_id)
+        .where(
+            Series.person_id == person_id,
+            Series.source_id == source_id,
+            Series.vantage == vantage,
+            Series.id.not_in(list(besides)),
+            Episode.kind == "drop",
+            Episode.state != "resolved",
+        )
+    ).all()
+    return {int(sid): int(eid) for sid, eid in rows if sid is not None}
 
 
 def last_rounds(session: Session) -> dict[str, datetime]:

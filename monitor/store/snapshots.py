@@ -18,6 +18,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -96,21 +97,51 @@ def _ensure_images(session: Session, items: list[ImageItem], now: datetime) -> l
         known.update(
             session.execute(select(Image.url_hash, Image.id).where(Image.url_hash.in_(chunk))).all()
         )
+    fresh: dict[bytes, dict[str, object]] = {}
     for item, h in zip(items, hashes, strict=True):
-        if h not in known:
-            img = Image(
-                url_hash=h,
-                image_url=item.image_url,
-                thumb_url=item.thumb_url,
-                page_url=item.page_url,
-                title=item.title,
-                domain=item.domain,
-                first_seen=now,
-            )
-            session.add(img)
-            session.flush()
-            known[h] = img.id
+        if h not in known and h not in fresh:
+            fresh[h] = {
+                "url_hash": h,
+                "image_url": item.image_url,
+                "thumb_url": item.thumb_url,
+                "page_url": item.page_url,
+                "title": item.title,
+                "domain": item.domain,
+                "first_seen": now,
+            }
+    if fresh:
+        known.update(_insert_images(session, list(fresh.values())))
     return [known[h] for h in hashes]
+
+
+def _insert_images(session: Session, rows: list[dict[str, object]]) -> dict[bytes, int]:
+    """Insert images in bulk, skipping any another writer inserted meanwhile (``ON CONFLICT
+    DO NOTHING``: a concurrent ``check`` and daemon never abort a round on ``url_hash``);
+    returns the id of every one of them."""
+    dialect = session.get_bind().dialect.name
+    insert: Any
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - the two supported backends are above
+        insert = None
+    out: dict[bytes, int] = {}
+    for start in range(0, len(rows), 500):
+        chunk = rows[start : start + 500]
+        if insert is not None:
+            stmt = insert(Image).values(chunk).on_conflict_do_nothing(index_elements=["url_hash"])
+            session.execute(stmt)
+        else:
+            session.add_all(Image(**row) for row in chunk)
+            session.flush()
+        hashes = [row["url_hash"] for row in chunk]
+        out.update(
+            session.execute(
+                select(Image.url_hash, Image.id).where(Image.url_hash.in_(hashes))
+            ).all()
+        )
+    return out
 
 
 def _ensure_set(session: Session, hashes: list[bytes], image_ids: list[int]) -> int:

@@ -1,5 +1,6 @@
 """SQL of kept thumbnails: which images have one, how many there are, where the files lie,
-and which photos still shown for a person match a vanished one by perceptual hash."""
+which photos still shown for a person match a vanished one by perceptual hash, and an
+alert's kept thumbnails (``alert_thumbnails``: what a mail embeds as ``cid:`` images)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from monitor.core.phash import PHASH_MAX_DISTANCE, hamming
-from monitor.store.models import Image, Series, SeriesImage, SourceRow, Thumbnail
+from monitor.store.models import (
+    Alert,
+    EvidenceHold,
+    Image,
+    Series,
+    SeriesImage,
+    SourceRow,
+    Thumbnail,
+)
 
 
 def kept_ids(session: Session, image_ids: Sequence[int]) -> set[int]:
@@ -110,3 +119,57 @@ def same_photo_elsewhere(
 def images_first_seen(session: Session, since: datetime) -> list[Image]:
     """Images first seen at or after ``since`` (a round's new images), in id order."""
     return list(session.scalars(select(Image).where(Image.first_seen >= since).order_by(Image.id)))
+
+
+@dataclass(frozen=True, slots=True)
+class KeptThumbnail:
+    """A kept copy of one of an alert's vanished images, as a mail attaches it."""
+
+    image_id: int
+    image_url: str
+    content_type: str
+    sha256: str
+    path: Path
+
+    @property
+    def data(self) -> bytes:
+        """The file's bytes (read when asked: a mail caps how many it embeds)."""
+        return self.path.read_bytes()
+
+
+def alert_thumbnails(
+    session: Session, directory: Path | None, alert_id: int
+) -> dict[str, KeptThumbnail]:
+    """The kept thumbnails of ``alert_id``'s vanished images still on disk, by the image URL
+    the payload's ``vanished_images`` name: the images the alert holds, else (an alert from
+    before holds existed) the payload's URLs looked up as stored."""
+    if directory is None:
+        return {}
+    ids = list(
+        session.scalars(
+            select(EvidenceHold.image_id).where(
+                EvidenceHold.alert_id == alert_id, EvidenceHold.image_id.is_not(None)
+            )
+        )
+    )
+    if not ids:
+        alert = session.get(Alert, alert_id)
+        vanished = (alert.payload or {}).get("vanished_images") if alert is not None else None
+        urls = [v["image_url"] for v in vanished or [] if isinstance(v, dict) and "image_url" in v]
+        ids = (
+            list(session.scalars(select(Image.id).where(Image.image_url.in_(urls)))) if urls else []
+        )
+    out: dict[str, KeptThumbnail] = {}
+    rows = session.execute(
+        select(Image.id, Image.image_url, Thumbnail)
+        .join(Thumbnail, Thumbnail.image_id == Image.id)
+        .where(Image.id.in_(ids))
+        .order_by(Image.id)
+    )
+    for image_id, image_url, thumb in rows:
+        path = directory / thumb.path
+        if path.is_file():
+            out[image_url] = KeptThumbnail(
+                image_id, image_url, thumb.content_type, thumb.sha256, path
+            )
+    return out

@@ -5,7 +5,9 @@ it reads the database (the caller has migrated it to head, as every command does
 each person's section (``report_page``) and writes the file atomically. No people given
 means every watched person in the database. An empty database or an unknown name is a
 ``MonitorError`` with a sentence a user can act on, never a traceback. The file needs no
-network to open: CSS, script and charts are inline, and kept thumbnails are embedded.
+network to open: CSS, script and charts are inline, kept thumbnails are embedded, and an
+image without a kept copy is a placeholder naming its URL, unless ``remote_images`` (the
+``--remote-images`` option) lets the engines' thumbnails load.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ def write_report(
     *,
     thumbnail_dir: Path | None,
     now: datetime,
+    remote_images: bool = False,
 ) -> Path:
     """Write the report; returns its path. ``now`` is the time the report says it was made."""
     with sessions() as session:
@@ -44,7 +47,7 @@ def write_report(
         names = list(dict.fromkeys(people)) or known_people(session)
         views = [person_view(session, config, name) for name in names]
         local = local_thumbnails(session, thumbnail_dir, views)
-    html = report_document(views, generated=now, local=local)
+    html = report_document(views, generated=now, local=local, remote_images=remote_images)
     output = Path(output)
     if not output.parent.is_dir():
         raise MonitorError(f"cannot write {output}: directory {output.parent} does not exist")

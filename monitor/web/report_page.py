@@ -4,7 +4,8 @@
 ``/report/<person>``; ``report_document`` renders one or several people into one
 self-contained file (what ``absence-monitor report`` writes). Both read the database only;
 kept thumbnails are embedded as ``data:`` URIs so that an erased photo stays visible in the
-saved file. The markup is ``templates/report.html`` and ``templates/person.html``, handed the
+saved file, and nothing else is loaded unless ``remote_images`` (``images.py``). The markup
+is ``templates/report.html`` and ``templates/person.html``, handed the
 read models of ``monitor.report`` as they are; escaping and URL rules: ``templating.py``.
 """
 
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from monitor.config import Config
 from monitor.report.data import PersonView, person_view
 from monitor.store.thumbnails import local_copies
+from monitor.web.images import Pictures
 from monitor.web.templating import render_page
 
 MAX_EMBEDDED_BYTES = 600_000
@@ -47,11 +49,13 @@ def report_document(
     generated: datetime,
     local: Mapping[int, Path] | None = None,
     back_link: str | None = None,
+    remote_images: bool = False,
 ) -> str:
     """One HTML document with a section per person.
 
     ``local`` maps image ids to kept thumbnail files; ``back_link`` is a link of this
-    package's own (the daemon's ``../``), never a URL from the data.
+    package's own (the daemon's ``../``), never a URL from the data; ``remote_images`` lets
+    images without a kept copy load from the engines (off: a placeholder with the URL).
     """
     names = ", ".join(v.name for v in views)
     return render_page(
@@ -60,8 +64,9 @@ def report_document(
         generated=generated,
         names=names,
         views=views,
-        embedded=embedded_thumbnails(local or {}),
+        pictures=Pictures(embedded_thumbnails(local or {}), remote=remote_images),
         back_link=back_link,
+        remote_images=remote_images,
     )
 
 

@@ -13,8 +13,9 @@ Safety contract (the pages' only rules; the templates in ``templates/`` follow t
   ``report/<name>`` with the name quoted to one path segment (``path_segment``), and the
   ``data:`` URIs of kept thumbnails (base64 of a file, its type from a fixed table).
 - Every page pins its inline style and script by their SHA-256 in a Content-Security-Policy,
-  so markup that slipped through escaping still could not run a script or load anything but
-  images. Pages are self-contained: nothing is fetched when one opens but remote thumbnails.
+  so markup that slipped through escaping still could not run a script or load anything. Its
+  ``img-src`` is ``data:`` only unless the page was rendered with ``remote_images`` (``report
+  --remote-images``): by default opening a page fetches nothing (``images.py``).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from markupsafe import Markup
 from monitor.core.clock import iso_utc
 from monitor.core.urls import domain_of, safe_url
 from monitor.web.chart import series_chart, sparkline_svg
+from monitor.web.images import img_src_policy
 from monitor.web.markup import fmt_num, fmt_time
 
 
@@ -76,11 +78,19 @@ def _digest(text: str) -> str:
     )
 
 
-def render_page(template: str, *, title: str, generated: datetime, **context: Any) -> str:
-    """A complete HTML document: ``template`` (which extends ``base.html``) with ``context``."""
+def render_page(
+    template: str,
+    *,
+    title: str,
+    generated: datetime,
+    remote_images: bool = False,
+    **context: Any,
+) -> str:
+    """A complete HTML document: ``template`` (which extends ``base.html``) with ``context``;
+    ``remote_images`` lets the engines' thumbnails load (the reader opted in)."""
     css, js = asset("style.css"), asset("page.js")
     csp = (
-        "default-src 'none'; img-src https: http: data:; "
+        f"default-src 'none'; {img_src_policy(remote_images)}; "
         f"style-src {_digest(css)}; script-src {_digest(js)}; base-uri 'none'; form-action 'none'"
     )
     return (

@@ -176,3 +176,31 @@ def person_page(app: App, person: str) -> str:
     return report_html(
         app.sessions, app.config, person, thumbnail_dir=app.thumbnail_dir, now=app.clock()
     )
+
+
+def keep_thumbnail(
+    app: App, image_suffix: str, data: bytes, content_type: str = "image/png"
+) -> None:
+    """A kept copy of the image whose URL ends with ``image_suffix``, as the fetcher stores it."""
+    import hashlib
+
+    from monitor.store.models import Image, Thumbnail
+
+    assert app.thumbnail_dir is not None
+    sha = hashlib.sha256(data).hexdigest()
+    rel = f"{sha[:2]}/{sha}.png"
+    (app.thumbnail_dir / sha[:2]).mkdir(parents=True, exist_ok=True)
+    (app.thumbnail_dir / rel).write_bytes(data)
+    with app.sessions() as session, session.begin():
+        image = session.scalars(select(Image).where(Image.image_url.endswith(image_suffix))).one()
+        session.add(
+            Thumbnail(
+                image_id=image.id,
+                sha256=sha,
+                phash="0" * 16,
+                path=rel,
+                size=len(data),
+                content_type=content_type,
+                fetched_at=T0,
+            )
+        )

@@ -26,6 +26,7 @@ from monitor.config import parse_config
 from monitor.core.observation import ImageItem, Observation, Status
 from monitor.evidence.thumbnails import keep_thumbnails
 from monitor.fetch.client import Fetcher
+from monitor.fetch.guard import AddressGuard
 from monitor.store import catalog
 from monitor.store.models import Image
 from monitor.store.snapshots import record_snapshot
@@ -33,7 +34,15 @@ from monitor.store.snapshots import record_snapshot
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
 
-async def keep(app: App, fetcher: Fetcher, images: list[Image]) -> int:
+async def public(host: str, port: int) -> list[str]:
+    """A resolver for the tests' made-up hosts: every name is one public (TEST-NET-free)
+    address. Nothing connects to it: these tests fetch through ``httpx.MockTransport``."""
+    return ["93.184.216.34"]
+
+
+async def keep(
+    app: App, fetcher: Fetcher, images: list[Image], guard: AddressGuard | None = None
+) -> int:
     """``keep_thumbnails`` with the app's settings, directory and clock."""
     return await keep_thumbnails(
         app.sessions,
@@ -42,6 +51,7 @@ async def keep(app: App, fetcher: Fetcher, images: list[Image]) -> int:
         settings=app.config.evidence,
         directory=app.thumbnail_dir,
         clock=app.clock,
+        guard=guard or AddressGuard(resolver=public),
     )
 
 

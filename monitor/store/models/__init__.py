@@ -8,6 +8,8 @@ Shape (one check flows top to bottom)::
                           ├─< series_images (first/last seen of each image in this series)
                           ├─< episodes (drop / partial / resolved, unhealthy, stale)
                           └─< alerts ─< deliveries ─< delivery_attempts      (the outbox)
+                                 ├─< evidence_holds >── snapshots' raw_responses, thumbnails
+                                 └─< alert_episodes >── episodes (all a person alert covers)
 
 An unchanged result set costs one snapshot row: identical sets are stored once in
 ``image_sets`` (keyed by a digest of their members) and snapshots point at them.
@@ -18,19 +20,21 @@ Snapshot order is by ``id`` (monotonic), never by timestamp alone.
 
 from monitor.store.models.base import NAMING_CONVENTION, Base, BigId, UtcDateTime
 from monitor.store.models.catalog import Person, Round, Series, SourceRow, Term
-from monitor.store.models.evidence import RawResponse, Thumbnail
+from monitor.store.models.evidence import EvidenceHold, RawResponse, Thumbnail
 from monitor.store.models.heartbeat import Heartbeat
-from monitor.store.models.outbox import Alert, Delivery, DeliveryAttempt, Episode
+from monitor.store.models.outbox import Alert, AlertEpisode, Delivery, DeliveryAttempt, Episode
 from monitor.store.models.results import Image, ImageSet, ImageSetMember, SeriesImage, Snapshot
 
 __all__ = [
     "NAMING_CONVENTION",
     "Alert",
+    "AlertEpisode",
     "Base",
     "BigId",
     "Delivery",
     "DeliveryAttempt",
     "Episode",
+    "EvidenceHold",
     "Heartbeat",
     "Image",
     "ImageSet",

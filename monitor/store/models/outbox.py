@@ -1,5 +1,5 @@
-"""What happened and who was told: episodes (drop, unhealthy, stale), alerts, and the
-outbox (one delivery per alert and channel, one row per attempt).
+"""What happened and who was told: episodes (drop, unhealthy, stale), alerts, the episodes
+each alert covers, and the outbox (one delivery per alert and channel, one row per attempt).
 """
 
 from __future__ import annotations
@@ -54,6 +54,21 @@ class Alert(Base):
     snapshot_id: Mapped[int | None] = mapped_column(ForeignKey("snapshots.id", ondelete="SET NULL"))
     group_key: Mapped[str] = mapped_column(String(100))  # one message per group and channel
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class AlertEpisode(Base):
+    """An episode an alert covers. A person alert covers the episodes of all the person's
+    terms on the source (``Alert.episode_id`` names only its headline term's), also those
+    folded into it later (another term dropping, or recovering, while the person is down)."""
+
+    __tablename__ = "alert_episodes"
+    __table_args__ = (Index("ix_alert_episodes_episode", "episode_id"),)
+    alert_id: Mapped[int] = mapped_column(
+        ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True
+    )
+    episode_id: Mapped[int] = mapped_column(
+        ForeignKey("episodes.id", ondelete="CASCADE"), primary_key=True
+    )
 
 
 class Delivery(Base):

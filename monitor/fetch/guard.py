@@ -1,0 +1,158 @@
+"""The address guard: a scraped URL never makes the monitor fetch an internal address.
+
+Contract of ``AddressGuard(allowed_hosts, resolver=..., on_refusal=...)``, called as
+``await guard(url)`` -> ``None`` (go) or the one-line reason it refused:
+
+- a ``host:port`` in ``allowed_hosts`` (``configured_hosts``: those of the configured
+  ``base_url``s, and of html/feed sources' ``url``: the demo's and the tests' engines on
+  127.0.0.1) is allowed as it is;
+- any other host is resolved (``resolver``: injectable; default the event loop's
+  ``getaddrinfo``), and refused if *any* address it resolves to is loopback, private,
+  link-local, multicast, reserved or unspecified (IPv4-mapped IPv6 judged as the IPv4 inside;
+  numeric hosts such as ``0x7f000001`` or ``127.1`` judged as the address they spell), or if
+  it does not resolve;
+- the fetcher calls it before the first request and before following each redirect
+  (``FetchPolicy.guard`` -> ``send_guarded``, which follows redirects one by one and drops
+  credentials when one changes host); ``on_refusal(host, reason)`` counts each refusal
+  (metrics), and the first refusal of a host is logged, later ones are not.
+
+What it does not do: pin the connection to the address it checked. A name whose DNS answer
+changes between the check and the connection (rebinding) could still reach an internal
+address; the window is one lookup wide.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import socket
+from collections.abc import Awaitable, Callable, Iterable
+from urllib.parse import urlsplit
+
+import httpx
+
+logger = logging.getLogger(__name__)
+
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+async def system_resolver(host: str, port: int) -> list[str]:
+    """Every address ``host`` resolves to (the system's resolver, off the event loop)."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [str(info[4][0]) for info in infos]
+
+
+def literal_address(host: str) -> IPAddress | None:
+    """The address ``host`` spells, if it is numeric in any form a resolver accepts."""
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    try:  # the legacy IPv4 spellings: 0x7f000001, 2130706433, 127.1, 0177.0.0.1
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except OSError:
+        return None
+
+
+def internal_kind(address: IPAddress) -> str | None:
+    """Why ``address`` is internal (``loopback``, ``private``, ...), or None if it is public."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    for kind in ("loopback", "link_local", "multicast", "unspecified", "reserved", "private"):
+        if getattr(address, f"is_{kind}"):
+            return kind.replace("_", "-")
+    if not address.is_global:  # e.g. 100.64.0.0/10 (carrier-grade NAT), 192.0.0.0/24
+        return "non-global"
+    return None
+
+
+_PORTS = {"http": 80, "https": 443}
+
+
+def configured_hosts(urls: Iterable[str]) -> set[str]:
+    """``host:port`` of the configured sources' URLs: the only internal origins fetched (the
+    port counts: another service on the same loopback address is not the configured one)."""
+    out = set()
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.hostname:
+            out.add(f"{parts.hostname.lower()}:{parts.port or _PORTS.get(parts.scheme, 80)}")
+    return out
+
+
+class AddressGuard:
+    """Refuses URLs whose host is, or resolves to, an internal address (module docstring)."""
+
+    def __init__(
+        self,
+        allowed_hosts: Iterable[str] = (),
+        *,
+        resolver: Resolver = system_resolver,
+        on_refusal: Callable[[str, str], None] | None = None,
+    ) -> None:
+        self.allowed = frozenset(h.lower() for h in allowed_hosts)
+        self.resolver = resolver
+        self.on_refusal = on_refusal
+        self._logged: set[str] = set()
+
+    async def __call__(self, url: httpx.URL) -> str | None:
+        host = url.host.lower().strip("[]")
+        if url.scheme not in ("http", "https"):
+            return self._refuse(host, f"{url.scheme}: is not http(s)")
+        if f"{host}:{url.port or _PORTS[url.scheme]}" in self.allowed:
+            return None
+        literal = literal_address(host)
+        if literal is not None:
+            addresses: list[IPAddress] = [literal]
+        else:
+            try:
+                found = await self.resolver(
+                    host, url.port or (443 if url.scheme == "https" else 80)
+                )
+            except (OSError, UnicodeError) as exc:
+                return self._refuse(host, f"{host} does not resolve ({exc})")
+            addresses = [a for a in (literal_address(f.split("%")[0]) for f in found) if a]
+            if not addresses:
+                return self._refuse(host, f"{host} does not resolve")
+        for address in addresses:
+            kind = internal_kind(address)
+            if kind is not None:
+                shown = host if literal is not None else f"{host} ({address})"
+                return self._refuse(host, f"refused: {shown} is a {kind} address")
+        return None
+
+    def _refuse(self, host: str, reason: str) -> str:
+        if self.on_refusal is not None:
+            self.on_refusal(host, reason)
+        if host not in self._logged:
+            self._logged.add(host)
+            logger.warning("not fetching from %s: %s (logged once per host)", host, reason)
+        return reason
+
+
+async def send_guarded(
+    client: httpx.AsyncClient,
+    request: httpx.Request,
+    guard: Callable[[httpx.URL], Awaitable[str | None]],
+    max_redirects: int,
+) -> httpx.Response | str:
+    """Send ``request``, following redirects only to URLs ``guard`` allows; a refusal is
+    returned as its reason (the response that redirected there is closed unread)."""
+    for _ in range(max_redirects + 1):
+        refused = await guard(request.url)
+        if refused is not None:
+            return refused
+        response = await client.send(request, stream=True, follow_redirects=False)
+        if not response.has_redirect_location:
+            return response
+        await response.aclose()
+        target = request.url.join(response.headers["Location"])
+        headers = httpx.Headers(request.headers)
+        headers.pop("Host", None)
+        if target.host != request.url.host:  # credentials stay with their host
+            for name in ("Authorization", "Cookie"):
+                headers.pop(name, None)
+        request = httpx.Request("GET", target, headers=headers, extensions=request.extensions)
+    raise httpx.TooManyRedirects("too many redirects", request=request)
