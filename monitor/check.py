@@ -32,7 +32,7 @@ from typing import Any
 
 import httpx
 
-from monitor.core.errors import Blocked, ParseError
+from monitor.core.errors import Blocked, Misconfigured, ParseError
 from monitor.core.masking import mask_headers, mask_url
 from monitor.core.observation import ImageItem, Observation, PageResult, Status
 from monitor.fetch.client import Fetcher
@@ -92,13 +92,16 @@ async def run_check(
         # is none, and an earlier page's body would mislead whoever reads the evidence.
         response = result.response
         if result.status is not None:
-            return failed(result.status, result.reason or str(result.status), result.http_status)
+            status, reason = _explained(source, result.status, result.reason, response)
+            return failed(status, reason, result.http_status)
         assert response is not None  # a successful fetch always carries its response
         try:
             parsed = _bounded(source.parse(response, page), notes)
             _check_consistent(parsed, page)
         except Blocked as exc:
             return failed(Status.BLOCKED, exc.reason, response.status_code)
+        except Misconfigured as exc:
+            return failed(Status.CONFIG_ERROR, exc.reason, response.status_code)
         except ParseError as exc:
             return failed(Status.PARSE_ERROR, exc.reason, response.status_code)
         except Exception as exc:
@@ -151,6 +154,28 @@ def _bounded(parsed: PageResult, notes: list[str]) -> PageResult:
     if parsed.items and not kept:
         raise ParseError(f"all {skipped} item(s) on the page have an unparseable URL")
     return PageResult(tuple(kept), total, parsed.has_more, no_results)
+
+
+def _explained(
+    source: Source, status: Status, reason: str | None, response: httpx.Response | None
+) -> tuple[Status, str]:
+    """The fetcher's verdict on an error answer, or the source's reading of its body.
+
+    Only 4xx answers are asked about: a 5xx or a network failure says nothing about our
+    configuration. A source that cannot tell keeps the fetcher's status and reason.
+    """
+    reason = reason or str(status)
+    if response is None or not 400 <= response.status_code < 500:
+        return status, reason
+    try:
+        source.explain_refusal(response)
+    except Misconfigured as exc:
+        return Status.CONFIG_ERROR, exc.reason
+    except Blocked as exc:
+        return Status.BLOCKED, exc.reason
+    except Exception as exc:  # a bug in the source must not hide the fetcher's verdict
+        logger.error("bug in %s.explain_refusal", source.describe(), exc_info=exc)
+    return status, reason
 
 
 def _check_consistent(parsed: PageResult, page: int) -> None:

@@ -237,7 +237,7 @@ async def test_elapsed_leaves_out_queueing_for_the_host() -> None:
 
 @pytest.mark.parametrize("bad", ["https://a:abc/x", "https://a:99999/x", "http://[x"])
 async def test_an_unparseable_image_url_is_skipped_and_counted(bad: str) -> None:
-    page = items(0) + (ImageItem(bad),)
+    page = (*items(0), ImageItem(bad))
     source = FakeSource([PageResult(page, reported_total=10)])
     async with fetcher_for(ok_handler) as fetcher:
         obs = await run_check(source, "term", fetcher)

@@ -15,7 +15,7 @@ import pytest
 from pydantic import ValidationError
 
 from monitor.check import run_check
-from monitor.core.errors import Blocked, ParseError
+from monitor.core.errors import Blocked, Misconfigured, ParseError
 from monitor.core.observation import PageResult, Status
 from monitor.fetch.client import Fetcher
 from monitor.sources.base import Source
@@ -46,11 +46,11 @@ def test_commons_search_request_asks_file_namespace_with_totalhits_and_thumbnail
     params = request.url.params
     assert str(request.url).startswith("https://commons.wikimedia.org/w/api.php?")
     assert params["generator"] == "search"
-    assert params["gsrsearch"] == "Dong Jingwei"
+    assert params["gsrsearch"] == "filetype:bitmap|drawing Dong Jingwei"  # pictures only
     assert params["gsrnamespace"] == "6"
     assert "totalhits" in params["gsrinfo"].split("|")
     assert params["prop"] == "imageinfo"
-    assert params["iiprop"] == "url"
+    assert params["iiprop"] == "url|mime"
     assert params["iiurlwidth"] == "320"
     assert params["maxlag"] == "5"
     assert "gsroffset" not in params
@@ -72,6 +72,46 @@ def test_commons_default_user_agent_names_the_tool_and_can_be_replaced() -> None
     assert default.headers["user-agent"].startswith("image-absence-monitor/")
     own = make_source("wikimedia_commons", user_agent="watch/1.0 (ops@example.org)")
     assert own.build_request("x", 0).headers["user-agent"] == "watch/1.0 (ops@example.org)"
+
+
+def test_commons_user_agent_follows_policy_with_the_contact() -> None:
+    ua = make_source("wikimedia_commons", contact="desk@news.example").build_request("x", 0)
+    agent = ua.headers["user-agent"]
+    assert agent.startswith("image-absence-monitor/0.1.0 (desk@news.example) python-httpx/")
+
+
+def test_real_commons_without_contact_is_refused_but_base_url_is_exempt() -> None:
+    from monitor.sources import load
+
+    cls = load("wikimedia_commons")
+    with pytest.raises(ValidationError, match="needs a contact"):
+        cls.Options(kind="wikimedia_commons")
+    with pytest.raises(ValidationError, match="needs a contact"):
+        cls.Options(kind="wikimedia_commons", user_agent="watch/1.0 python-httpx")
+    cls.Options(kind="wikimedia_commons", base_url="http://127.0.0.1:8081")
+    cls.Options(kind="wikimedia_commons", enabled=False)
+
+
+def test_commons_counts_only_files_whose_mime_is_an_image() -> None:
+    def page(n: int, name: str, mime: str) -> dict[str, object]:
+        url = f"https://upload.wikimedia.org/a/{name}"
+        return {"index": n, "title": f"File:{name}", "imageinfo": [{"url": url, "mime": mime}]}
+
+    body = {
+        "query": {
+            "searchinfo": {"totalhits": 5},
+            "pages": {
+                "1": page(1, "Portrait.jpg", "image/jpeg"),
+                "2": page(2, "Speech.ogg", "audio/ogg"),
+                "3": page(3, "Visit.webm", "video/webm"),
+                "4": page(4, "Report.pdf", "application/pdf"),
+                "5": page(5, "Scan.djvu", "image/vnd.djvu"),
+            },
+        }
+    }
+    result = answer(make_source("wikimedia_commons"), body)
+    names = [i.title for i in result.items]
+    assert names == ["Portrait.jpg"]
 
 
 def test_commons_rejects_more_than_50_per_page() -> None:
@@ -300,7 +340,7 @@ def test_google_daily_limit_403_is_blocked() -> None:
         answer(make_source("google_cse", **GOOGLE), body, status=403)
 
 
-def test_google_api_not_enabled_403_is_a_parse_error() -> None:
+def test_google_api_not_enabled_403_is_a_configuration_problem() -> None:
     body = {
         "error": {
             "code": 403,
@@ -309,7 +349,7 @@ def test_google_api_not_enabled_403_is_a_parse_error() -> None:
             "errors": [{"reason": "accessNotConfigured"}],
         }
     }
-    with pytest.raises(ParseError, match="PERMISSION_DENIED"):
+    with pytest.raises(Misconfigured, match="PERMISSION_DENIED"):
         answer(make_source("google_cse", **GOOGLE), body, status=403)
 
 

@@ -14,6 +14,7 @@ REQUIRED = {
     "html": {"url": "https://news.example/search?q={query}", "item": "div.r"},
     "feed": {"url": "https://news.example/rss.xml"},
     "google_cse": {"api_key": "k" * 20, "cx": "c" * 10},
+    "brave_images": {"api_key": "b" * 20},
 }
 
 
@@ -23,7 +24,7 @@ def test_registered_source_imports_and_declares_itself(kind: str) -> None:
     assert issubclass(cls, Source) and cls.kind == kind
     assert cls.__doc__ and cls.__doc__.strip()
     assert issubclass(cls.Options, SourceOptions)
-    assert cls.family in {"chinese", "bing", "google", "independent"}
+    assert cls.family in {"chinese", "bing", "google", "brave", "independent"}
 
 
 @pytest.mark.parametrize("kind", KINDS)

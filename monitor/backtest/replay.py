@@ -15,7 +15,7 @@ everywhere. Without a config the defaults are used.
 Families (which sources corroborate each other): a configured source's family is its
 kind's (or its ``family:`` option for ``html``/``feed``). A source the config does not name
 is guessed from the words of its name: ``baidu``, ``sogou``, ``so``/``so360``/``360`` ->
-``chinese``; ``bing`` -> ``bing``; ``google`` -> ``google``; anything else ->
+``chinese``; ``bing``, ``google``, ``brave`` -> themselves; anything else ->
 ``independent``.
 """
 
@@ -56,7 +56,7 @@ def family_from_name(source: str) -> str:
     words = set(_WORDS.findall(source.lower()))
     if words & _CHINESE:
         return "chinese"
-    for family in ("bing", "google"):
+    for family in ("bing", "google", "brave"):
         if family in words:
             return family
     return "independent"

@@ -8,7 +8,9 @@
     ├── DatabaseError               the database cannot be opened or is not ours
     ├── SourceError                 a source could not turn a response into an observation
     │   ├── ParseError              the page is not the page the parser expects -> parse_error
-    │   └── Blocked                 captcha, verification page, anti-spider answer -> blocked
+    │   ├── Blocked                 captcha, verification page, anti-spider answer -> blocked
+    │   └── Misconfigured           the engine refuses our credentials or API access for good
+    │                               (key rejected, project without access) -> config_error
     └── ChannelError                an alert channel failed to deliver (``permanent`` says
                                     whether retrying can help)
 
@@ -76,6 +78,11 @@ class ParseError(SourceError):
 
 class Blocked(SourceError):
     """The engine refused us: captcha, verification page, anti-spider flag (even with HTTP 200)."""
+
+
+class Misconfigured(SourceError):
+    """The engine refuses the source's configuration: a rejected key, an API the project has
+    no access to. Retrying cannot help; someone has to change the config or the account."""
 
 
 class ChannelError(MonitorError):

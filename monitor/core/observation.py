@@ -21,6 +21,9 @@ class Status(StrEnum):
     HTTP_ERROR = "http_error"
     NETWORK_ERROR = "network_error"
     PARSE_ERROR = "parse_error"  # layout changed, truncated, not JSON, too large
+    # The engine refuses our key or API access for good (401, Google's "no access" 403):
+    # not a refusal that passes, so neither ``blocked`` nor anything a retry can fix.
+    CONFIG_ERROR = "config_error"
 
     @property
     def is_observation(self) -> bool:

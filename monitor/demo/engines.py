@@ -179,6 +179,8 @@ class SimulatedEngine:
         term = self._term(req, "gsrsearch")
         if req.path != "/w/api.php" or term is None:
             return Reply(404, "Not Found", "text/plain")
+        # CirrusSearch keywords (filetype:bitmap|drawing) filter, they are not the term.
+        term = " ".join(w for w in term.split() if not w.startswith("filetype:"))
         state = b.state_for(self.subject_of(term))
         if state is State.ERASED:
             return Reply(200, formats.commons_no_results(term), JSON)

@@ -259,6 +259,7 @@ def commons_search(term: str, hits: Sequence[Hit], *, offset: int = 0, limit: in
         info = page["imageinfo"][0]
         info |= {
             "url": hit.image_url,
+            "mime": "image/jpeg",
             "thumburl": thumb,
             "descriptionurl": hit.page_url,
             "descriptionshorturl": f"https://commons.wikimedia.org/w/index.php?curid={pageid}",

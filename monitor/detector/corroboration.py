@@ -2,9 +2,10 @@
 
 Sources are grouped by independence (detection.md §2.5): Chinese engines censor together;
 Bing and those licensing its index are one observation however many of them agree;
-Wikimedia Commons, GDELT and foreign news are independent of both. A drop is
+Google and Brave run indexes of their own; Wikimedia Commons, GDELT and foreign news are
+independent of all of them. A drop is
 
-- ``global`` when a source of an independent (non-Chinese, non-Bing) family drops too:
+- ``global`` when a source of a global (non-Chinese, non-Bing) family drops too:
   more likely a real-world cause or a global takedown than Chinese censorship;
 - ``corroborated`` when two or more Chinese engines show it;
 - ``single_source`` otherwise.
@@ -22,9 +23,9 @@ from monitor.detector.events import Classification, PeerSummary
 from monitor.detector.points import SeriesKey
 from monitor.detector.state import SeriesState
 
-FAMILY_ORDER = {"chinese": 0, "bing": 1, "google": 2, "independent": 3}
-# Families whose drop says "not China-specific".
-GLOBAL_FAMILIES = frozenset({"google", "independent"})
+FAMILY_ORDER = {"chinese": 0, "bing": 1, "google": 2, "brave": 3, "independent": 4}
+# Families whose drop says "not China-specific" (Brave's index is its own, Western one).
+GLOBAL_FAMILIES = frozenset({"google", "brave", "independent"})
 
 
 class PeerView(Protocol):

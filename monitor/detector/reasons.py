@@ -110,9 +110,17 @@ def incident_reason(
 def unhealthy_reason(statuses: Counter[str], rounds: int, since: float) -> str:
     """Why a source was declared unhealthy."""
     seen = ", ".join(f"{st} x{n}" for st, n in statuses.most_common())
+    # config_error: the engine refuses the key or API access for good; say so first, since
+    # waiting for it to pass (as for a captcha storm) would wait forever.
+    fix = (
+        "the engine refuses this source's configuration (key, API access): a permanent "
+        "configuration problem that no retry fixes; "
+        if statuses.get("config_error")
+        else ""
+    )
     return (
-        f"every check failed in {rounds} consecutive rounds since {iso_utc(from_ts(since))} "
-        f"(this round: {seen}); no drop is inferred from failed checks"
+        f"{fix}every check failed in {rounds} consecutive rounds since "
+        f"{iso_utc(from_ts(since))} (this round: {seen}); no drop is inferred from failed checks"
     )
 
 

@@ -3,8 +3,8 @@
 ``Fetcher.fetch(request, policy)`` sends a request a source built and returns a
 ``FetchResult``: a complete response, or the failed ``Status`` the check is stored with:
 
-- 403, and 429 still answered after the retries, are ``blocked``; other 4xx, 3xx loops and
-  5xx still answered after the retries are ``http_error``;
+- 403, and 429 still answered after the retries (``throttle_retries``/``throttle_wait``
+  bound them), are ``blocked``; other 4xx, 3xx loops and 5xx after them ``http_error``;
 - network errors and timeouts still failing after the retries are ``network_error``;
 - a body over ``max_bytes`` (counted while streaming, after decompression) or a body that
   cannot be decompressed is ``parse_error``;
@@ -41,7 +41,7 @@ from monitor.fetch.body import complete_response, read_capped
 from monitor.fetch.guard import send_guarded
 from monitor.fetch.limiter import MAX_HOSTS, HostLimiter, forget
 from monitor.fetch.policy import FetchPolicy, FetchResult, Monotonic, Sleep
-from monitor.fetch.retry import network_reason, retry_after_seconds
+from monitor.fetch.retry import network_reason, rest_after_429, retry_after_seconds
 
 __all__ = ["FetchPolicy", "FetchResult", "Fetcher"]
 
@@ -187,11 +187,14 @@ class Fetcher:
         limiter = self.limiter(request.url.netloc.decode("ascii").lower(), policy)
         attempts = policy.retries + 1
         waited = 0.0
+        throttled = 0
         for number in range(1, attempts + 1):
             async with limiter.slot() as queued:
                 waited += queued
                 attempt = await self._attempt(client, request, policy)
             asked = attempt.retry_after
+            if attempt.result.http_status == 429:  # load shedding: rest the host first
+                throttled, asked = throttled + 1, rest_after_429(asked, policy.throttle_wait)
             if asked is not None:
                 # Every request to the host waits, not only this one (and also when this
                 # was the last attempt): the server spoke about itself, not about one URL.
@@ -199,7 +202,8 @@ class Fetcher:
                 if asked > self.retry_after_cap:
                     reason = f"{attempt.result.reason}, Retry-After {asked:g}s"
                     return self._done(request, attempt, number, waited, reason)
-            if not attempt.retry or number == attempts:
+            spent = policy.throttle_retries is not None and throttled > policy.throttle_retries
+            if not attempt.retry or number == attempts or spent:  # spent: no hammering
                 break
             if asked is None:
                 await self._sleep(
@@ -211,12 +215,8 @@ class Fetcher:
                         rng=self._rng,
                     )
                 )
-            logger.debug(
-                "retrying %s %s after %s",
-                request.method,
-                mask_url(request.url),
-                attempt.result.reason,
-            )
+            why = attempt.result.reason
+            logger.debug("retrying %s %s after %s", request.method, mask_url(request.url), why)
         return self._done(request, attempt, number, waited, attempt.result.reason)
 
     def _done(

@@ -39,6 +39,8 @@ class FetchPolicy:
     max_bytes: int = 8_000_000
     retries: int = 2
     proxy: str | None = None
+    throttle_retries: int | None = None
+    throttle_wait: float | None = None
     default_headers: tuple[tuple[str, str], ...] = ()
     extra_headers: tuple[tuple[str, str], ...] = ()
     # Asked before the request and before each redirect is followed: None to go, else why
@@ -56,6 +58,8 @@ class FetchPolicy:
             max_bytes=opts.max_bytes,
             retries=opts.retries,
             proxy=opts.proxy,
+            throttle_retries=opts.throttle_retries,
+            throttle_wait=opts.throttle_wait.total_seconds() if opts.throttle_wait else None,
             default_headers=(
                 ("User-Agent", opts.user_agent),
                 ("Accept-Language", opts.accept_language),

@@ -39,6 +39,11 @@ def retry_after_seconds(response: httpx.Response, now: datetime) -> float | None
     return max(0.0, (when - reference).total_seconds())
 
 
+def rest_after_429(asked: float | None, throttle_wait: float | None) -> float | None:
+    """How long a host rests after a 429: what it asked, and at least ``throttle_wait``."""
+    return asked if throttle_wait is None else max(asked or 0.0, throttle_wait)
+
+
 def network_reason(exc: Exception) -> str:
     """A short reason for a network failure; the OS error underneath says the most."""
     cause: BaseException | None = exc

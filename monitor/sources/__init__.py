@@ -12,6 +12,7 @@ from monitor.sources.base import Source, SourceOptions
 REGISTRY: dict[str, str] = {
     "baidu_images": "monitor.sources.baidu:BaiduImages",
     "bing_images": "monitor.sources.bing:BingImages",
+    "brave_images": "monitor.sources.brave:BraveImages",
     "wikimedia_commons": "monitor.sources.wikimedia:WikimediaCommons",
     "gdelt": "monitor.sources.gdelt:Gdelt",
     "so_images": "monitor.sources.so360:SoImages",

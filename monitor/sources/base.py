@@ -7,7 +7,12 @@ shared fetcher send it, and hands the response back to ``parse``:
   engine positively says nothing was found: a recognised empty answer);
 - it raises ``Blocked`` for a captcha, verification page or anti-spider answer, also when it
   came with HTTP 200 (the fetcher has already mapped 403 and persistent 429 to ``blocked``);
-- it raises ``ParseError`` for anything it does not recognise. Never zero by accident.
+- it raises ``ParseError`` for anything it does not recognise. Never zero by accident;
+- it raises ``Misconfigured`` when the engine refuses the source's key or API access.
+
+An HTTP error answer (4xx) never reaches ``parse``: the fetcher maps it to ``blocked`` or
+``http_error``. A source whose engine says more in such a body (an API's JSON error) reads
+it in ``explain_refusal``, which may raise ``Misconfigured`` or ``Blocked`` instead.
 
 Each source kind is one module with one subclass of ``Source``, registered by its ``kind``
 string in ``monitor.sources.REGISTRY``. Options live in a pydantic model, ``Options``,
@@ -61,6 +66,10 @@ class SourceOptions(BaseModel):
     connect_timeout: Duration = timedelta(seconds=10)
     max_bytes: int = Field(default=8_000_000, ge=1024)
     retries: int = Field(default=2, ge=0, le=10)
+    # After a 429: how many more tries (None: ``retries``) and how long the whole host
+    # waits first (None: the backoff, or Retry-After). For APIs whose 429 is load shedding.
+    throttle_retries: int | None = Field(default=None, ge=0, le=10)
+    throttle_wait: Duration | None = None
     proxy: str | None = None
     user_agent: str = DEFAULT_USER_AGENT
     accept_language: str = "zh-CN,zh;q=0.9,en;q=0.8"
@@ -109,6 +118,11 @@ class Source:
     def parse(self, response: httpx.Response, page: int) -> PageResult:
         """Parse one response; raise ``Blocked`` or ``ParseError`` as described above."""
         raise NotImplementedError
+
+    def explain_refusal(self, response: httpx.Response) -> None:
+        """Read an error answer (4xx) the fetcher failed; raise ``Misconfigured`` or
+        ``Blocked`` when its body says which it is. The default reads nothing."""
+        return None
 
     def describe(self) -> str:
         """A one-line description safe to log (no secrets)."""

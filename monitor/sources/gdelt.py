@@ -6,10 +6,20 @@ coverage but not images: they are left out of the items. When every article is t
 the answer is recognised and holds no image, so it is ``no_results`` (zero images), the one
 zero the pipeline accepts (it refuses ``ok`` with no items on the first page).
 
+A social image is often not a picture of anyone: the outlet's default share image (its
+logo, ``og-image``, ``default``, ``placeholder``, ``share`` images) stands in when an article
+has none of its own. Those are not counted (``sources.share_images``): an image whose file
+or folder name says so, and one image repeated across ``default_image_repeats`` or more of
+that outlet's articles in one answer. They stay in the raw body kept as evidence.
+
 ArtList has no total (PARSING.md §5): ``reported_total`` is always ``None``. It is capped
 at ``maxrecords`` (at most 250) and has no paging. Errors arrive as plain text, with HTTP
 200 or 429, and are never results: the rate-limit text is ``Blocked``, any other text a
 ``ParseError`` quoting it. GDELT's no-results answer is the JSON ``{}``.
+
+Politeness: GDELT asks for one request every 5 seconds, so a real GDELT source refuses a
+faster ``rate``; its 429 is load shedding, so after one polite retry (the host rests
+``throttle_wait``, 10 s by default, first) the check is ``blocked``: never fast retries.
 """
 
 from __future__ import annotations
@@ -19,7 +29,7 @@ from datetime import timedelta
 from typing import Any, ClassVar
 
 import httpx
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from monitor.core.errors import Blocked, ParseError
 from monitor.core.observation import ImageItem, PageResult
@@ -32,6 +42,7 @@ from monitor.sources.parsing import (
     response_text,
     strip_tags,
 )
+from monitor.sources.share_images import default_images
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +51,7 @@ GDELT_USER_AGENT = "image-absence-monitor/0.1 (news image monitor) python-httpx"
 _RATE_LIMIT_MARKERS = ("limit requests to one every", "please limit requests")
 _MIN_SPAN = timedelta(minutes=15)  # GDELT's smallest time step
 _MAX_SPAN = timedelta(days=92)  # the API searches a rolling window of about 3 months
+_MIN_INTERVAL = 5.0  # "Please limit requests to one every 5 seconds"
 
 
 def gdelt_timespan(span: timedelta) -> str:
@@ -64,6 +76,21 @@ class GdeltOptions(SourceOptions):
     max_records: int = Field(default=250, ge=1, le=250)
     # A multi-word name is a phrase: unquoted, GDELT would match the words anywhere.
     phrase: bool = True
+    # One polite retry after a 429, the host resting 10 s first (twice GDELT's 5 s rule).
+    throttle_retries: int | None = Field(default=1, ge=0, le=3)
+    throttle_wait: Duration | None = timedelta(seconds=10)
+    # An image on this many of one outlet's articles in one answer is its default image.
+    default_image_repeats: int = Field(default=3, ge=2)
+
+    @model_validator(mode="after")
+    def _one_request_every_five_seconds(self) -> GdeltOptions:
+        # A base_url source (a mirror, the demo, a test server) is not GDELT's own host.
+        if self.base_url is None and self.rate.interval < _MIN_INTERVAL:
+            raise ValueError(
+                f"rate {self.rate} is faster than GDELT allows (one request every 5 seconds: "
+                "use 1/5s or slower)"
+            )
+        return self
 
     @field_validator("timespan")
     @classmethod
@@ -125,12 +152,25 @@ class Gdelt(Source):
         if not articles:
             # Never observed from GDELT, but it positively says "no articles".
             return PageResult(items=(), no_results=True)
-        items = [item for a in articles if (item := _item(a)) is not None]
+        with_image = [item for a in articles if (item := _item(a)) is not None]
+        house = default_images(with_image, self.options.default_image_repeats)
+        items = [i for i in with_image if i.key not in house]
+        if house:
+            logger.debug("GDELT: %d default share images not counted", len(house))
         if len(articles) >= self.options.max_records:
             logger.debug("GDELT returned the %d-record cap: the count is capped", len(articles))
         if not items:
-            logger.debug("GDELT: %d articles, none with a social image", len(articles))
+            logger.debug("GDELT: %d articles, none with a picture of its own", len(articles))
         return PageResult(items=tuple(items), no_results=not items)
+
+    def explain_refusal(self, response: httpx.Response) -> None:
+        # GDELT's 429 carries the same plain text as its 200 refusals: quote it.
+        body = response_text(response).strip()
+        if body and not body.startswith(("{", "[", "<")):
+            try:
+                _raise_text_error(body)
+            except ParseError:
+                return  # not a refusal we recognise: the fetcher's verdict stands
 
 
 def _raise_text_error(body: str) -> None:

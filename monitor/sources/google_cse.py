@@ -3,8 +3,16 @@
 ``searchInformation.totalResults`` (a string) is the reported total; each item gives the
 image (``link``), its page (``image.contextLink``), a thumbnail and a title. Zero results is
 a body without ``items`` whose ``totalResults`` is ``"0"`` (PARSING.md §9.5). Errors come as
-``{"error": {"code", "message", "errors": [{"reason"}], "status"}}``: quota and rate refusals
-are ``Blocked``, everything else (bad key, API not enabled, bad cx) a ``ParseError``.
+``{"error": {"code", "message", "errors": [{"reason"}], "status"}}``, usually with HTTP 4xx
+(read by ``explain_refusal``): quota and rate refusals are ``Blocked``; a rejected key, an API
+not enabled, and the 403 "This project does not have the access to Custom Search JSON API"
+are ``Misconfigured`` (``config_error``), because no retry will ever get an answer; anything
+else is a ``ParseError``.
+
+Google closed the JSON API to new customers in January 2026 and ends it for everyone on
+``SERVICE_ENDS`` (2027-01-01); projects without access get that 403 (the body, quoted in
+mixelpixx/Nimrod issue #7, is the golden case ``no-access-403``). ``config check`` warns while
+a ``google_cse`` source is enabled.
 
 The API key is a secret: it travels in the ``X-Goog-Api-Key`` header (which Google APIs
 accept in place of ``key=``) so that it never appears in a URL that is logged or stored as
@@ -14,12 +22,13 @@ evidence, and ``describe()`` leaves it out.
 from __future__ import annotations
 
 import logging
+from datetime import date
 from typing import Any, ClassVar, Literal
 
 import httpx
 from pydantic import Field, SecretStr, model_validator
 
-from monitor.core.errors import Blocked, ParseError
+from monitor.core.errors import Blocked, Misconfigured, ParseError
 from monitor.core.observation import ImageItem, PageResult
 from monitor.core.urls import domain_of
 from monitor.sources.base import Source, SourceOptions
@@ -40,6 +49,11 @@ _QUOTA_REASONS = frozenset(
     {"ratelimitexceeded", "dailylimitexceeded", "quotaexceeded", "userratelimitexceeded"}
 )
 _QUOTA_STATUSES = frozenset({"RESOURCE_EXHAUSTED"})
+# Reasons and statuses that mean "this key or project will never be served".
+_CONFIG_REASONS = frozenset({"keyinvalid", "accessnotconfigured", "keyexpired"})
+_CONFIG_STATUSES = frozenset({"PERMISSION_DENIED", "UNAUTHENTICATED"})
+_NO_ACCESS = "does not have the access to custom search json api"
+SERVICE_ENDS = date(2027, 1, 1)  # Google ends the Custom Search JSON API for everyone
 
 
 class GoogleCseOptions(SourceOptions):
@@ -112,6 +126,17 @@ class GoogleCse(Source):
         more = isinstance(queries, dict) and bool(queries.get("nextPage"))
         return PageResult(items=items, reported_total=total, has_more=more)
 
+    def explain_refusal(self, response: httpx.Response) -> None:
+        try:
+            data = load_json(require_body(response_text(response)))
+        except ParseError:
+            return  # not Google's JSON error (a proxy's page): the fetcher's verdict stands
+        if isinstance(data, dict) and "error" in data:
+            try:
+                _raise_error(data["error"])
+            except ParseError:
+                return  # an error we cannot classify: keep the fetcher's status
+
     def describe(self) -> str:
         # Neither the key nor the engine id: describe() ends up in logs.
         return f"{self.name} ({self.kind}, searchType=image)"
@@ -128,6 +153,16 @@ def _raise_error(error: Any) -> None:
     }
     if code == 429 or status in _QUOTA_STATUSES or reasons & _QUOTA_REASONS:
         raise Blocked(f"quota or rate limit ({code} {status}): {message}")
+    if _NO_ACCESS in message.lower():
+        raise Misconfigured(
+            f"no access to the Custom Search JSON API ({code}): Google closed it to new "
+            f"projects and ends it on {SERVICE_ENDS.isoformat()}; use another source "
+            "(e.g. brave_images) or a project that still has access"
+        )
+    if code in (400, 401, 403) and (status in _CONFIG_STATUSES or reasons & _CONFIG_REASONS):
+        raise Misconfigured(f"key or project refused ({code} {status}): {message}")
+    if "api key not valid" in message.lower():
+        raise Misconfigured(f"API key not valid ({code} {status}): {message}")
     raise ParseError(f"API error {code} {status}: {message}")
 
 

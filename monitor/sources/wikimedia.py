@@ -10,8 +10,16 @@ Two ways to count a person's files:
   the category page. The wiki's stated ``categoryinfo.files`` is the reported total; the
   count is the files actually listed, never the stated number.
 
-The Wikimedia User-Agent policy asks for a UA naming the tool and a contact, so this source
-has its own default and the config should set ``user_agent`` with the operator's address.
+Only pictures count. The search asks for ``filetype:bitmap|drawing`` (as SearXNG's
+``searx/engines/wikicommons.py`` does, searxng/searxng commit 48f31c1010d9) and the parser
+counts a file only when its MIME type (``iiprop=mime``) is an image: audio, video, PDF and
+DjVu files are not pictures of a person (``commons_files``). Category members carry no
+MIME type, so there the file name's extension decides.
+
+The Wikimedia User-Agent policy asks for ``client/version (contact) library/version``: the
+``contact`` setting (an e-mail address or a web page) goes into the default User-Agent, and
+a source on Wikimedia's own servers whose User-Agent names no contact is a config error
+(a ``base_url`` source, a mirror or test server, is exempt).
 """
 
 from __future__ import annotations
@@ -21,11 +29,12 @@ from typing import Any, ClassVar
 from urllib.parse import quote, urlsplit
 
 import httpx
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from monitor.core.errors import Blocked, ParseError
 from monitor.core.observation import ImageItem, PageResult
 from monitor.sources.base import Source, SourceOptions
+from monitor.sources.commons_files import commons_user_agent, has_contact, is_picture
 from monitor.sources.parsing import (
     browser_headers,
     coerce_options,
@@ -37,10 +46,7 @@ from monitor.sources.parsing import (
 
 logger = logging.getLogger(__name__)
 
-COMMONS_USER_AGENT = (
-    "image-absence-monitor/0.1 (set user_agent to your contact address; "
-    "https://meta.wikimedia.org/wiki/User-Agent_policy) python-httpx"
-)
+COMMONS_USER_AGENT = commons_user_agent(None)  # no contact: refused for the real Commons
 # Errors that mean "the wiki declined to serve us now", not "the answer changed shape".
 # maxlag: we send maxlag=5 as Wikimedia asks of unattended clients; when replicas lag the
 # API refuses with HTTP 200 plus Retry-After. It says nothing about the term and nothing
@@ -52,15 +58,37 @@ _CATEGORY_LIMIT = 500  # cmlimit ceiling for clients without the apihighlimits r
 
 
 class WikimediaOptions(SourceOptions):
-    """Commons options: page size, thumbnail width, maxlag, and the optional category."""
+    """Commons options: contact, page size, thumbnail width, maxlag, file types, category."""
 
     user_agent: str = COMMONS_USER_AGENT
+    # Who Wikimedia can reach about this client: an e-mail address or a web page.
+    contact: str | None = Field(default=None, min_length=3)
+    # CirrusSearch's file-type filter; None searches every file (the parser still counts
+    # only pictures).
+    filetype: str | None = Field(default="bitmap|drawing", pattern=r"^[a-z|]+$")
     # With iiurlwidth the API scales at most 50 thumbnails per request, so 50 is the ceiling.
     limit: int = Field(default=50, ge=1, le=50)
     thumb_width: int = Field(default=320, ge=20, le=2000)
     maxlag: int | None = Field(default=5, ge=0)  # None: leave it out (interactive use only)
     # Category name with or without "Category:", "{query}" stands for the term.
     category: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _user_agent_with_contact(cls, data: object) -> object:
+        # The default User-Agent carries the contact; a user's own User-Agent is kept.
+        if isinstance(data, dict) and data.get("contact") and "user_agent" not in data:
+            return {**data, "user_agent": commons_user_agent(str(data["contact"]))}
+        return data
+
+    @model_validator(mode="after")
+    def _contact_for_wikimedia(self) -> WikimediaOptions:
+        if self.enabled and self.base_url is None and not has_contact(self.user_agent):
+            raise ValueError(
+                "Wikimedia's User-Agent policy needs a contact: set contact (your e-mail "
+                "address or a page about this monitor), or a user_agent that names one"
+            )
+        return self
 
 
 class WikimediaCommons(Source):
@@ -104,12 +132,12 @@ class WikimediaCommons(Source):
         else:
             params |= {
                 "generator": "search",
-                "gsrsearch": term,
+                "gsrsearch": f"filetype:{o.filetype} {term}" if o.filetype else term,
                 "gsrnamespace": 6,
                 "gsrlimit": o.limit,
                 "gsrinfo": "totalhits|suggestion",
                 "prop": "imageinfo",
-                "iiprop": "url",
+                "iiprop": "url|mime",
                 "iiurlwidth": o.thumb_width,
             }
             if page:
@@ -172,10 +200,16 @@ def _parse_search(data: dict[str, Any], query: dict[str, Any], page: int) -> Pag
             return PageResult(items=(), reported_total=total)
         raise ParseError(f"totalhits is {total} but the answer lists no pages")
     pages.sort(key=lambda p: p.get("index", 0))
-    items = [item for p in pages if (item := _search_item(p)) is not None]
-    if not items:
+    files = [item for p in pages if (item := _search_item(p)) is not None]
+    if not files:
         raise ParseError(f"none of {len(pages)} pages carries imageinfo.url")
-    return PageResult(items=tuple(items), reported_total=total, has_more=more)
+    # Sound, video and documents are files of the person, not pictures: not counted.
+    items = tuple(item for item, mime in files if is_picture(mime, item.image_url))
+    if not items and page == 0:
+        # A recognised answer whose files are none of them pictures: zero images, said by
+        # the wiki itself (it listed them all), not a parse failure.
+        return PageResult(items=(), reported_total=total, no_results=True)
+    return PageResult(items=items, reported_total=total, has_more=more)
 
 
 def _pages(query: dict[str, Any]) -> list[dict[str, Any]]:
@@ -190,7 +224,7 @@ def _pages(query: dict[str, Any]) -> list[dict[str, Any]]:
     return [p for p in pages if isinstance(p, dict)]
 
 
-def _search_item(p: dict[str, Any]) -> ImageItem | None:
+def _search_item(p: dict[str, Any]) -> tuple[ImageItem, str | None] | None:
     infos = p.get("imageinfo")
     if not isinstance(infos, list) or not infos or not isinstance(infos[0], dict):
         return None  # a description page without a file (or a hidden file): not an image
@@ -199,12 +233,14 @@ def _search_item(p: dict[str, Any]) -> ImageItem | None:
     if not isinstance(url, str) or not url:
         return None
     title = str(p.get("title", ""))
-    return ImageItem(
+    mime = info.get("mime")
+    item = ImageItem(
         image_url=url,
         thumb_url=info.get("thumburl") or None,
         page_url=info.get("descriptionurl") or p.get("fullurl") or None,
         title=strip_tags(title.removeprefix("File:")) or None,
     )
+    return item, mime if isinstance(mime, str) else None
 
 
 def _parse_category(query: dict[str, Any], origin: str, thumb_width: int) -> PageResult:
@@ -220,11 +256,11 @@ def _parse_category(query: dict[str, Any], origin: str, thumb_width: int) -> Pag
     members = query.get("categorymembers")
     if not isinstance(members, list):
         raise ParseError("no 'categorymembers' list in the answer")
-    items: list[ImageItem] = []
-    for m in members:
-        title = m.get("title") if isinstance(m, dict) else None
-        if isinstance(title, str) and title.startswith("File:"):
-            items.append(_category_item(origin, title, thumb_width))
+    titles = [t for t in map(_file_title, members) if t is not None]
+    # No MIME type in a members list: the file name's extension decides what is a picture.
+    items = [_category_item(origin, t, thumb_width) for t in titles if is_picture(None, t)]
+    if titles and not items:
+        return PageResult(items=(), reported_total=files, no_results=True)  # no pictures
     if items:
         if files is not None and files > len(items):
             logger.debug("category lists %d of %d files (one request)", len(items), files)
@@ -234,6 +270,11 @@ def _parse_category(query: dict[str, Any], origin: str, thumb_width: int) -> Pag
         # a positive, recognised empty answer.
         return PageResult(items=(), reported_total=files, no_results=True)
     raise ParseError(f"categoryinfo counts {files} files but categorymembers lists none")
+
+
+def _file_title(member: Any) -> str | None:
+    title = member.get("title") if isinstance(member, dict) else None
+    return title if isinstance(title, str) and title.startswith("File:") else None
 
 
 def _category_item(origin: str, title: str, thumb_width: int) -> ImageItem:

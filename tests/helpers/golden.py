@@ -12,7 +12,7 @@ A case is two files in ``tests/fixtures/sources/<kind>/``: the saved response
       "http_status": 200,              # optional
       "url": "https://...",            # optional: the final URL of the response
       "content_type": "text/html; charset=utf-8",   # optional
-      "status": "ok" | "no_results" | "blocked" | "parse_error",
+      "status": "ok" | "no_results" | "blocked" | "parse_error" | "config_error" | "http_error",
       "reason_contains": "antiFlag",   # optional, for non-ok statuses
       "count": 30,                     # distinct images (by normalised URL), for ok
       "reported_total": 1234,          # optional; null asserts "no total"
@@ -20,6 +20,10 @@ A case is two files in ``tests/fixtures/sources/<kind>/``: the saved response
       "first": {"image_url": ..., "thumb_url": ..., "page_url": ..., "title": ..., "domain": ...},
       "has_more": true                 # optional
     }
+
+A case with a 4xx ``http_status`` goes where the pipeline sends it: the fetcher fails it
+(403 and 429 ``blocked``, other 4xx ``http_error``) unless the source's ``explain_refusal``
+reads the body as ``Misconfigured`` or ``Blocked``.
 
 Damaged variants (truncated, empty, HTML-for-JSON) may be expressed without a file, as
 ``"body": "..."`` or ``"truncate_at": 1000`` with ``"from": "<other case file>"``.
@@ -34,7 +38,7 @@ from typing import Any
 
 import httpx
 
-from monitor.core.errors import Blocked, ParseError
+from monitor.core.errors import Blocked, Misconfigured, ParseError
 from monitor.core.observation import ImageItem, Observation, PageResult, Status
 from monitor.sources import load
 from monitor.sources.base import Source
@@ -42,10 +46,15 @@ from monitor.sources.base import Source
 ROOT = Path(__file__).resolve().parents[1] / "fixtures" / "sources"
 
 
+# What a kind needs before it may be built at all, unless the test says otherwise: Commons
+# refuses a User-Agent without a contact (its policy), so tests name one.
+NEEDED: dict[str, dict[str, Any]] = {"wikimedia_commons": {"contact": "tests@example.org"}}
+
+
 def make_source(kind: str, name: str | None = None, **options: Any) -> Source:
     """Instantiate a registered source with validated options."""
     cls = load(kind)
-    return cls(name or kind, cls.Options(kind=kind, **options))
+    return cls(name or kind, cls.Options(kind=kind, **{**NEEDED.get(kind, {}), **options}))
 
 
 @dataclass
@@ -100,9 +109,15 @@ def run_case(case: Case) -> tuple[Status, str | None, PageResult | None]:
         spec.get("http_status", 200), headers=headers, content=case.body, request=request
     )
     try:
+        if 400 <= response.status_code < 500:
+            source.explain_refusal(response)
+            fetched = Status.BLOCKED if response.status_code in (403, 429) else Status.HTTP_ERROR
+            return fetched, f"HTTP {response.status_code}", None
         result = source.parse(response, page)
     except Blocked as exc:
         return Status.BLOCKED, exc.reason, None
+    except Misconfigured as exc:
+        return Status.CONFIG_ERROR, exc.reason, None
     except ParseError as exc:
         return Status.PARSE_ERROR, exc.reason, None
     return (Status.NO_RESULTS if result.no_results else Status.OK), None, result
