@@ -14,7 +14,9 @@ The rules that keep "the engine shows nothing" apart from "we could not tell":
 - a page 0 with no items and no such recognition is a ``parse_error``;
 - a failure on any page fails the whole check (see ``_failed``);
 - any exception a parser raises other than ``Blocked``/``ParseError`` is a bug in that
-  parser and becomes ``parse_error`` naming the exception, never zero images;
+  parser and becomes ``parse_error`` naming the exception, never zero images; what hostile
+  input does to a parser (deep nesting, huge integers, bad URLs, NUL bytes) is named as
+  such and logged at warning without a traceback (``_hostile``);
 - everything derived from a scraped value is computed here, inside the guard, and bounded
   (``_bounded``): an item whose image URL does not parse (bad port, unbalanced bracket) is
   skipped and counted in the observation's ``reason``; a reported total outside
@@ -235,7 +237,35 @@ def _evidence(response: httpx.Response | None) -> dict[str, Any]:
     return out
 
 
+def _hostile(exc: Exception) -> str | None:
+    """A short reason when ``exc`` is what a hostile or broken input does to a parser.
+
+    These are input problems, not parser bugs: deep nesting, integers beyond Python's
+    4,300-digit conversion limit, URLs that do not split (an unbalanced IPv6 bracket), NUL
+    bytes. ``None`` for anything else.
+    """
+    text = str(exc)
+    if isinstance(exc, RecursionError):
+        return "input nested too deeply (JSON or markup)"
+    if isinstance(exc, ValueError):
+        if "integer string conversion" in text:
+            return "number too long (over 4300 digits)"
+        if "IPv6" in text or "Port" in text or "port" in text:
+            return "unparseable URL in the answer"
+    if "NUL" in text or "null byte" in text.lower() or "Char 0x0 " in text:
+        return "NUL byte in the answer"
+    return None
+
+
 def _bug(where: str, exc: Exception, source: Source) -> str:
-    """Log a source's unexpected exception with its traceback; return a short reason."""
+    """Log a source's unexpected exception and return a short reason.
+
+    An input problem (``_hostile``) is logged at warning without a traceback; anything
+    else is a bug in the source and is logged with its traceback.
+    """
+    hostile = _hostile(exc)
+    if hostile is not None:
+        logger.warning("%s.%s: %s", source.describe(), where, hostile)
+        return f"{where}: {hostile}"
     logger.error("bug in %s.%s", source.describe(), where, exc_info=exc)
     return f"{where} raised {type(exc).__name__}: {exc}"[:300]

@@ -7,11 +7,14 @@ The source is a tiny fake whose ``parse`` plays back a script, one entry per pag
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from collections.abc import Callable, Coroutine
 from typing import ClassVar
+from urllib.parse import urljoin
 
 import httpx
+import lxml.etree
 import pytest
 
 from monitor.check import run_check
@@ -266,3 +269,33 @@ async def test_a_reported_total_out_of_range_is_dropped_with_a_reason(total: int
     assert obs.status is Status.OK and obs.image_count == 2
     assert obs.reported_total is None
     assert obs.reason == f"reported total {why}, dropped"
+
+
+def _raised(fn: Callable[[], object]) -> Exception:
+    try:
+        fn()
+    except Exception as exc:
+        return exc
+    raise AssertionError("expected an exception")
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (lambda: json.loads("[" * 100_000), "input nested too deeply (JSON or markup)"),
+        (lambda: int("9" * 5000), "number too long (over 4300 digits)"),
+        (lambda: urljoin("http://[x", "/a"), "unparseable URL in the answer"),
+        (lambda: lxml.etree.fromstring("<p>a\x00b</p>"), "NUL byte in the answer"),
+    ],
+    ids=["deep-json", "long-int", "ipv6-bracket", "nul-byte"],
+)
+async def test_a_hostile_input_failure_names_the_problem_without_a_traceback(
+    make: Callable[[], object], reason: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    source = FakeSource([_raised(make)])
+    async with fetcher_for(ok_handler) as fetcher:
+        obs = await run_check(source, "term", fetcher)
+    assert obs.status is Status.PARSE_ERROR and obs.image_count is None
+    assert obs.reason == f"parse: {reason}"
+    ours = [r for r in caplog.records if r.name == "monitor.check"]
+    assert ours and all(r.levelname == "WARNING" and not r.exc_info for r in ours)
