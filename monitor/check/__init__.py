@@ -13,15 +13,12 @@ The rules that keep "the engine shows nothing" apart from "we could not tell":
 - ``no_results`` only when the parser positively recognised an empty answer on page 0;
 - a page 0 with no items and no such recognition is a ``parse_error``;
 - a failure on any page fails the whole check (see ``_failed``);
-- any exception a parser raises other than ``Blocked``/``ParseError`` is a bug in that
-  parser and becomes ``parse_error`` naming the exception, never zero images; what hostile
-  input does to a parser (deep nesting, huge integers, bad URLs, NUL bytes) is named as
-  such and logged at warning without a traceback (``_hostile``);
-- everything derived from a scraped value is computed here, inside the guard, and bounded
-  (``_bounded``): an item whose image URL does not parse (bad port, unbalanced bracket) is
-  skipped and counted in the observation's ``reason``; a reported total outside
-  ``0 .. MAX_TOTAL`` (2**53, what a JSON reader and the database both hold exactly) is
-  dropped to ``None`` with a reason. One hostile value never takes down the round.
+- what a response yields is read by a ``Parser`` (``check.pool``: worker processes with a
+  CPU-time and memory budget per response, so a hostile page is ``parse_error`` "too
+  complex" and never stalls the event loop); everything derived from the response is
+  computed and bounded there (``check.page``): parser exceptions become failed statuses
+  with a reason naming the problem, unparseable URLs are skipped and counted, totals out
+  of range dropped. One hostile value never takes down the round.
 """
 
 from __future__ import annotations
@@ -34,17 +31,26 @@ from typing import Any
 
 import httpx
 
-from monitor.core.errors import Blocked, Misconfigured, ParseError
+from monitor.check.page import MAX_TOTAL, TOO_COMPLEX, Parsed, bug
+from monitor.check.pool import InlineParser, ParsePool, Parser, shared_pool
 from monitor.core.masking import mask_headers, mask_url
-from monitor.core.observation import ImageItem, Observation, PageResult, Status
+from monitor.core.observation import ImageItem, Observation, Status
 from monitor.fetch.client import Fetcher
 from monitor.fetch.policy import FetchPolicy
 from monitor.sources.base import Source
 
-logger = logging.getLogger(__name__)
+__all__ = [
+    "MAX_TOTAL",
+    "TOO_COMPLEX",
+    "InlineParser",
+    "ParsePool",
+    "Parser",
+    "run_check",
+    "shared_pool",
+]
 
-# The largest reported total kept: exact in a float, a JSON reader and a 64-bit column.
-MAX_TOTAL = 2**53
+logger = logging.getLogger(__name__)
+_INLINE = InlineParser()
 
 
 async def run_check(
@@ -53,12 +59,14 @@ async def run_check(
     fetcher: Fetcher,
     *,
     policy: FetchPolicy | None = None,
+    parser: Parser = _INLINE,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> Observation:
     """Check ``term`` on ``source``; see the module docstring for the status rules.
 
     ``policy`` defaults to ``FetchPolicy.from_options(source.options)``; pass one built
-    once per source to spare ~1000 checks a round the rebuilding.
+    once per source to spare ~1000 checks a round the rebuilding. ``parser`` defaults to
+    parsing inline, without budgets (unit tests); rounds pass the pool.
     """
     started = monotonic()
     policy = policy or FetchPolicy.from_options(source.options)
@@ -94,20 +102,17 @@ async def run_check(
         # is none, and an earlier page's body would mislead whoever reads the evidence.
         response = result.response
         if result.status is not None:
-            status, reason = _explained(source, result.status, result.reason, response)
+            status, reason = await _explained(
+                source, parser, result.status, result.reason, response
+            )
             return failed(status, reason, result.http_status)
         assert response is not None  # a successful fetch always carries its response
-        try:
-            parsed = _bounded(source.parse(response, page), notes)
-            _check_consistent(parsed, page)
-        except Blocked as exc:
-            return failed(Status.BLOCKED, exc.reason, response.status_code)
-        except Misconfigured as exc:
-            return failed(Status.CONFIG_ERROR, exc.reason, response.status_code)
-        except ParseError as exc:
-            return failed(Status.PARSE_ERROR, exc.reason, response.status_code)
-        except Exception as exc:
-            return failed(Status.PARSE_ERROR, _bug("parse", exc, source), response.status_code)
+        outcome = _logged(await parser.parse(source, response, page))
+        parsed = outcome.result
+        if parsed is None:
+            assert outcome.status is not None and outcome.reason is not None
+            return failed(outcome.status, outcome.reason, response.status_code)
+        notes.extend(outcome.notes)
         items.extend(parsed.items)
         if page == 0:
             reported_total = parsed.reported_total
@@ -128,38 +133,12 @@ async def run_check(
     )
 
 
-def _bounded(parsed: PageResult, notes: list[str]) -> PageResult:
-    """``parsed`` without items whose URL does not parse and with a total in range.
-
-    What was dropped is appended to ``notes`` (it becomes the observation's reason).
-    """
-    kept: list[ImageItem] = []
-    skipped = 0
-    for item in parsed.items:
-        try:
-            item.key  # noqa: B018 - normalising is the check that the URL parses
-            item.with_domain()
-        except (ValueError, TypeError):
-            skipped += 1
-            continue
-        kept.append(item)
-    if skipped:
-        notes.append(f"skipped {skipped} item(s) with an unparseable URL")
-    total = parsed.reported_total
-    if total is not None and not 0 <= total <= MAX_TOTAL:
-        side = "negative" if total < 0 else "above 2^53"
-        notes.append(f"reported total {side}, dropped")
-        total = None
-    if skipped == 0 and total == parsed.reported_total:
-        return parsed
-    no_results = parsed.no_results
-    if parsed.items and not kept:
-        raise ParseError(f"all {skipped} item(s) on the page have an unparseable URL")
-    return PageResult(tuple(kept), total, parsed.has_more, no_results)
-
-
-def _explained(
-    source: Source, status: Status, reason: str | None, response: httpx.Response | None
+async def _explained(
+    source: Source,
+    parser: Parser,
+    status: Status,
+    reason: str | None,
+    response: httpx.Response | None,
 ) -> tuple[Status, str]:
     """The fetcher's verdict on an error answer, or the source's reading of its body.
 
@@ -169,23 +148,17 @@ def _explained(
     reason = reason or str(status)
     if response is None or not 400 <= response.status_code < 500:
         return status, reason
-    try:
-        source.explain_refusal(response)
-    except Misconfigured as exc:
-        return Status.CONFIG_ERROR, exc.reason
-    except Blocked as exc:
-        return Status.BLOCKED, exc.reason
-    except Exception as exc:  # a bug in the source must not hide the fetcher's verdict
-        logger.error("bug in %s.explain_refusal", source.describe(), exc_info=exc)
+    told = _logged(await parser.explain(source, response))
+    if told.status is not None and told.reason is not None:
+        return told.status, told.reason
     return status, reason
 
 
-def _check_consistent(parsed: PageResult, page: int) -> None:
-    """Refuse page results that would let a count slip through as something else."""
-    if parsed.no_results and parsed.items:
-        raise ParseError(f"parser said no results but returned {len(parsed.items)} items")
-    if page == 0 and not parsed.items and not parsed.no_results:
-        raise ParseError("no items found and no recognised no-results answer")
+def _logged(outcome: Parsed) -> Parsed:
+    """``outcome``, its log lines emitted here (a worker has no log configuration)."""
+    for level, message, exc in outcome.logs:
+        logger.log(level, "%s", message, exc_info=exc)
+    return outcome
 
 
 def _failed(
@@ -237,35 +210,8 @@ def _evidence(response: httpx.Response | None) -> dict[str, Any]:
     return out
 
 
-def _hostile(exc: Exception) -> str | None:
-    """A short reason when ``exc`` is what a hostile or broken input does to a parser.
-
-    These are input problems, not parser bugs: deep nesting, integers beyond Python's
-    4,300-digit conversion limit, URLs that do not split (an unbalanced IPv6 bracket), NUL
-    bytes. ``None`` for anything else.
-    """
-    text = str(exc)
-    if isinstance(exc, RecursionError):
-        return "input nested too deeply (JSON or markup)"
-    if isinstance(exc, ValueError):
-        if "integer string conversion" in text:
-            return "number too long (over 4300 digits)"
-        if "IPv6" in text or "Port" in text or "port" in text:
-            return "unparseable URL in the answer"
-    if "NUL" in text or "null byte" in text.lower() or "Char 0x0 " in text:
-        return "NUL byte in the answer"
-    return None
-
-
 def _bug(where: str, exc: Exception, source: Source) -> str:
-    """Log a source's unexpected exception and return a short reason.
-
-    An input problem (``_hostile``) is logged at warning without a traceback; anything
-    else is a bug in the source and is logged with its traceback.
-    """
-    hostile = _hostile(exc)
-    if hostile is not None:
-        logger.warning("%s.%s: %s", source.describe(), where, hostile)
-        return f"{where}: {hostile}"
-    logger.error("bug in %s.%s", source.describe(), where, exc_info=exc)
-    return f"{where} raised {type(exc).__name__}: {exc}"[:300]
+    """Log a source's unexpected exception (``check.page.bug``) and return its reason."""
+    reason, (level, message, logged) = bug(where, exc, source)
+    logger.log(level, "%s", message, exc_info=logged)
+    return reason
