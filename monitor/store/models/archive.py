@@ -1,5 +1,5 @@
 """Public archiving: URLs handed to the Internet Archive's Save Page Now (SPN2), and what came
-of each. Created by migration ``0005``.
+of each. Created by migration ``0006``.
 
 A row is a *request* to archive until the status endpoint confirms a capture: only then does it
 carry ``timestamp`` and ``archive_url`` (a submission is not an archive). The table is the
