@@ -1,7 +1,11 @@
 """One check: one term on one source, through the shared fetcher, into one ``Observation``.
 
-``run_check`` warms the source up once per fetcher, then reads result pages
-``0 .. max_pages-1`` until a page says there is no more, and returns an ``Observation``.
+``run_check`` warms the source up (once per fetcher, again when the session is older than
+the source's ``session_max_age``), then reads result pages ``0 .. max_pages-1`` until a
+page says there is no more, and returns an ``Observation``. A page whose parser says the
+session was refused (``SessionExpired``) is asked again with a renewed session: one renewal
+sent per check, ``MAX_ASKS`` asks per page, then ``blocked`` (``fetch.warmup`` tells how
+checks share renewals and rest them when they are futile).
 It never raises for what an engine or a parser does: every failure becomes a failed
 status with a reason. The caller reads its clock before and after if it needs times.
 ``pages`` counts the pages requested, a failing one included. ``elapsed_ms`` is the time
@@ -17,8 +21,9 @@ The rules that keep "the engine shows nothing" apart from "we could not tell":
   CPU-time and memory budget per response, so a hostile page is ``parse_error`` "too
   complex" and never stalls the event loop); everything derived from the response is
   computed and bounded there (``check.page``): parser exceptions become failed statuses
-  with a reason naming the problem, unparseable URLs are skipped and counted, totals out
-  of range dropped. One hostile value never takes down the round.
+  with a reason naming the problem (hostile input named as such, without a traceback),
+  unparseable URLs are skipped and counted, totals out of range dropped. One hostile value
+  never takes down the round.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -36,10 +42,11 @@ from monitor.check.pool import InlineParser, ParsePool, Parser, shared_pool
 from monitor.core.masking import mask_headers, mask_url
 from monitor.core.observation import ImageItem, Observation, Status
 from monitor.fetch.client import Fetcher
-from monitor.fetch.policy import FetchPolicy
+from monitor.fetch.policy import FetchPolicy, FetchResult
 from monitor.sources.base import Source
 
 __all__ = [
+    "MAX_ASKS",
     "MAX_TOTAL",
     "TOO_COMPLEX",
     "InlineParser",
@@ -51,6 +58,18 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 _INLINE = InlineParser()
+
+# How often one page is asked when the engine keeps refusing the session (Baidu's antiFlag):
+# the first time, and again with sessions renewed meanwhile (by this check or another).
+MAX_ASKS = 4
+
+
+@dataclass(frozen=True, slots=True)
+class _Asked:
+    """One page asked: the fetch's result and what the parser made of the body."""
+
+    result: FetchResult
+    parsed: Parsed | None = None
 
 
 async def run_check(
@@ -86,32 +105,60 @@ async def run_check(
 
     try:
         warmup = source.warmup_request()
+        max_age = source.session_max_age()
     except Exception as exc:
         return failed(Status.PARSE_ERROR, _bug("warmup_request", exc, source), None)
-    await fetcher.warm_up(source.name, warmup, policy)
+    age = max_age.total_seconds() if max_age is not None else None
+    await fetcher.warm_up(source.name, warmup, policy, age)
+    renewed = False  # this check sent a renewal of its own: it gets no second one
 
-    for page in range(source.options.max_pages):
-        try:
-            request = source.build_request(term, page)
-        except Exception as exc:
-            return failed(Status.PARSE_ERROR, _bug("build_request", exc, source), None)
-        result = await fetcher.fetch(request, policy)
+    async def ask(page: int) -> _Asked:
+        nonlocal waited, pages, response
+        result = await fetcher.fetch(source.build_request(term, page), policy)
         waited += result.waited
         pages += 1
         # Evidence is the response that decided the outcome; after a network error there
         # is none, and an earlier page's body would mislead whoever reads the evidence.
         response = result.response
+        if result.status is not None or response is None:
+            return _Asked(result)
+        return _Asked(result, _logged(await parser.parse(source, response, page)))
+
+    page = 0
+    while page < source.options.max_pages:
+        try:
+            # A refused session (Baidu's antiFlag): asked again with a renewed one, see
+            # fetch.warmup for how checks share renewals; one renewal sent per check.
+            asked, renewed = await fetcher.warmups.ask_renewing(
+                source.name,
+                source.warmup_request,
+                policy,
+                lambda: ask(page),  # noqa: B023 - awaited within this iteration
+                lambda a: a.parsed is not None and a.parsed.expired,
+                renewed=renewed,
+                max_asks=MAX_ASKS,
+            )
+        except Exception as exc:
+            return failed(Status.PARSE_ERROR, _bug("build_request", exc, source), None)
+        result = asked.result
         if result.status is not None:
             status, reason = await _explained(
                 source, parser, result.status, result.reason, response
             )
             return failed(status, reason, result.http_status)
-        assert response is not None  # a successful fetch always carries its response
-        outcome = _logged(await parser.parse(source, response, page))
-        parsed = outcome.result
+        assert response is not None and asked.parsed is not None  # a successful fetch
+        outcome, parsed = asked.parsed, asked.parsed.result
         if parsed is None:
             assert outcome.status is not None and outcome.reason is not None
-            return failed(outcome.status, outcome.reason, response.status_code)
+            reason = outcome.reason
+            if outcome.expired:
+                why = (
+                    "refused again after a fresh warm-up"
+                    if renewed
+                    else "not renewed: refused lately"
+                )
+                reason = f"{reason} ({why})"
+            return failed(outcome.status, reason, response.status_code)
         notes.extend(outcome.notes)
         items.extend(parsed.items)
         if page == 0:
@@ -119,6 +166,7 @@ async def run_check(
             no_results = parsed.no_results
         if not parsed.has_more or not parsed.items:
             break
+        page += 1
 
     assert response is not None
     return Observation(

@@ -19,9 +19,10 @@ The bounds (``_bounded``):
   row.
 
 What hostile input does to a parser (deep nesting, huge integers, bad URLs, NUL bytes) is
-named as such and logged at warning without a traceback (``_hostile``); any other exception
-is a bug in the parser: ``parse_error`` naming it, logged with its traceback. A
-``MemoryError`` means the page is over its memory budget: ``parse_error`` "too complex".
+named as such and logged at warning without a traceback (``core.errors.hostile_input``);
+any other exception is a bug in the parser: ``parse_error`` naming it, logged with its
+traceback. A ``MemoryError`` means the page is over its memory budget: ``parse_error``
+"too complex".
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from monitor.core.errors import Blocked, Misconfigured, ParseError
+from monitor.core.errors import Blocked, Misconfigured, ParseError, SessionExpired, hostile_input
 from monitor.core.observation import ImageItem, PageResult, Status
 from monitor.sources.base import Source
 
@@ -71,6 +72,7 @@ class Parsed:
     reason: str | None = None
     notes: tuple[str, ...] = ()
     logs: tuple[LogLine, ...] = ()
+    expired: bool = False  # ``blocked`` because the engine refused our session
 
     def portable(self) -> Parsed:
         """This outcome with exceptions turned into ``RemoteBug`` (for a worker's reply)."""
@@ -84,7 +86,7 @@ class Parsed:
             )
             for level, msg, exc in self.logs
         )
-        return Parsed(self.result, self.status, self.reason, self.notes, logs)
+        return Parsed(self.result, self.status, self.reason, self.notes, logs, self.expired)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +145,8 @@ def parse_page(source: Source, response: httpx.Response, page: int) -> Parsed:
     try:
         parsed = _bounded(source.parse(response, page), notes)
         _check_consistent(parsed, page)
+    except SessionExpired as exc:  # a renewed session may help: the check asks again
+        return Parsed(status=Status.BLOCKED, reason=exc.reason, expired=True)
     except Blocked as exc:
         return Parsed(status=Status.BLOCKED, reason=exc.reason)
     except Misconfigured as exc:
@@ -216,33 +220,13 @@ def _check_consistent(parsed: PageResult, page: int) -> None:
         raise ParseError("no items found and no recognised no-results answer")
 
 
-def hostile(exc: BaseException) -> str | None:
-    """A short reason when ``exc`` is what a hostile or broken input does to a parser.
-
-    These are input problems, not parser bugs: deep nesting, integers beyond Python's
-    4,300-digit conversion limit, URLs that do not split (an unbalanced IPv6 bracket), NUL
-    bytes. ``None`` for anything else.
-    """
-    text = str(exc)
-    if isinstance(exc, RecursionError):
-        return "input nested too deeply (JSON or markup)"
-    if isinstance(exc, ValueError):
-        if "integer string conversion" in text:
-            return "number too long (over 4300 digits)"
-        if "IPv6" in text or "Port" in text or "port" in text:
-            return "unparseable URL in the answer"
-    if "NUL" in text or "null byte" in text.lower() or "Char 0x0 " in text:
-        return "NUL byte in the answer"
-    return None
-
-
 def bug(where: str, exc: Exception, source: Source) -> tuple[str, LogLine]:
     """A short reason for a source's unexpected exception, and the line to log it with.
 
-    An input problem (``hostile``) is a warning without a traceback; anything else is a
-    bug in the source, logged with its traceback.
+    An input problem (``core.errors.hostile_input``) is a warning without a traceback;
+    anything else is a bug in the source, logged with its traceback.
     """
-    named = hostile(exc)
+    named = hostile_input(exc)
     if named is not None:
         return f"{where}: {named}", (logging.WARNING, f"{source.describe()}.{where}: {named}", None)
     reason = f"{where} raised {type(exc).__name__}: {exc}"[:300]
