@@ -37,8 +37,8 @@ from typing import Any
 
 import httpx
 
-from monitor.check.page import MAX_TOTAL, TOO_COMPLEX, Parsed, bug
-from monitor.check.pool import InlineParser, ParsePool, Parser, shared_pool
+from monitor.check.page import MAX_TOTAL, TOO_COMPLEX, InlineParser, Parsed, Parser, bug
+from monitor.check.pool import ParsePool, shared_pool
 from monitor.core.masking import mask_headers, mask_url
 from monitor.core.observation import ImageItem, Observation, Status
 from monitor.fetch.client import Fetcher
@@ -51,6 +51,7 @@ __all__ = [
     "TOO_COMPLEX",
     "InlineParser",
     "ParsePool",
+    "Parsed",
     "Parser",
     "run_check",
     "shared_pool",
@@ -114,7 +115,11 @@ async def run_check(
 
     async def ask(page: int) -> _Asked:
         nonlocal waited, pages, response
-        result = await fetcher.fetch(source.build_request(term, page), policy)
+        request = source.build_request(term, page)
+        queued = monotonic()
+        await parser.ready()  # parsing lags behind: fetch no body it would only hold
+        waited += monotonic() - queued
+        result = await fetcher.fetch(request, policy)
         waited += result.waited
         pages += 1
         # Evidence is the response that decided the outcome; after a network error there

@@ -33,10 +33,17 @@ import socket
 import struct
 import traceback
 from dataclasses import dataclass
+from typing import Protocol
 
 import httpx
 
-from monitor.core.errors import Blocked, Misconfigured, ParseError, SessionExpired, hostile_input
+from monitor.core.errors import (
+    Blocked,
+    Misconfigured,
+    ParseError,
+    SessionExpired,
+    hostile_input,
+)
 from monitor.core.observation import ImageItem, PageResult, Status
 from monitor.sources.base import Source
 
@@ -47,8 +54,10 @@ MAX_ITEMS = 10_000
 # The reason every over-budget page carries, whichever budget it exceeded.
 TOO_COMPLEX = "too complex"
 
-# The header of a message between the pool and a worker: the pickle's length.
-FRAME = struct.Struct("!Q")
+# The header of a message between the pool and a worker: the pickle's length, then the
+# length of the raw bytes that follow it (a task's body, sent as is: never copied into
+# the pickle, so a queue of big bodies costs no second copy of each).
+FRAME = struct.Struct("!QQ")
 
 # (level, message, exception to log with its traceback, or None)
 LogLine = tuple[int, str, BaseException | None]
@@ -107,16 +116,19 @@ class Task:
     memory_bytes: int
 
 
-def send_frame(sock: socket.socket, message: object) -> None:
-    """Write ``message`` to a blocking socket: its pickle's length (8 bytes), the pickle."""
+def send_frame(sock: socket.socket, message: object, body: bytes = b"") -> None:
+    """Write ``message`` and ``body`` to a blocking socket (``FRAME``, pickle, body)."""
     data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    sock.sendall(FRAME.pack(len(data)) + data)
+    sock.sendall(FRAME.pack(len(data), len(body)) + data)
+    if body:
+        sock.sendall(body)
 
 
-def recv_frame(sock: socket.socket) -> object:
-    """Read one ``send_frame`` message from a blocking socket; ``EOFError`` when closed."""
-    (size,) = FRAME.unpack(_exactly(sock, FRAME.size))
-    return pickle.loads(_exactly(sock, size))  # noqa: S301 - our own process wrote it
+def recv_frame(sock: socket.socket) -> tuple[object, bytes]:
+    """Read one ``send_frame`` message and its body; ``EOFError`` when the pipe closed."""
+    size, body = FRAME.unpack(_exactly(sock, FRAME.size))
+    message = pickle.loads(_exactly(sock, size))  # noqa: S301 - our own process wrote it
+    return message, _exactly(sock, body)
 
 
 def _exactly(sock: socket.socket, size: int) -> bytes:
@@ -132,6 +144,30 @@ def _exactly(sock: socket.socket, size: int) -> bytes:
 
 def _remote(exc: BaseException | None) -> BaseException | None:
     return None if exc is None else RemoteBug("".join(traceback.format_exception(exc)))
+
+
+class Parser(Protocol):
+    """Reads responses for ``run_check``; never raises (see ``check.page``)."""
+
+    async def ready(self) -> None:
+        """Return when a response fetched now would not queue long for parsing."""
+
+    async def parse(self, source: Source, response: httpx.Response, page: int) -> Parsed: ...
+
+    async def explain(self, source: Source, response: httpx.Response) -> Parsed: ...
+
+
+class InlineParser:
+    """Parses on the calling thread, without budgets (unit tests of checks and sources)."""
+
+    async def ready(self) -> None:
+        return None
+
+    async def parse(self, source: Source, response: httpx.Response, page: int) -> Parsed:
+        return parse_page(source, response, page)
+
+    async def explain(self, source: Source, response: httpx.Response) -> Parsed:
+        return explain(source, response)
 
 
 def too_complex(why: str) -> Parsed:

@@ -27,10 +27,12 @@ How:
   on a loaded machine CPU time passes slower than the clock) is killed and replaced; only
   the page it was reading fails;
 - the event loop awaits the worker's socket (no thread, no GIL hand-off in the way);
-  checks queue for a free worker in the order they arrive.
+  checks queue for a free worker in the order they arrive, and wait before fetching while
+  ``4 x workers`` fetched responses already wait (``ready``): a round fetching faster
+  than the workers parse must not hold every body of the round in memory.
 
 ``shared_pool()`` is the pool of the process: the daemon, ``check`` and the demo parse
-through it, and it outlives config reloads. ``InlineParser`` parses in the caller, without
+through it, and it outlives config reloads. ``page.InlineParser`` parses in the caller, without
 budgets, for unit tests whose fake sources exist only in the test process.
 """
 
@@ -47,37 +49,21 @@ import subprocess
 import sys
 from collections import deque
 from contextlib import suppress
+from dataclasses import replace
 from pathlib import Path
-from typing import Protocol
 from weakref import WeakKeyDictionary
 
 import httpx
 
-from monitor.check.page import FRAME, Parsed, Task, explain, parse_page, too_complex
+from monitor.check.page import FRAME, Parsed, Task, too_complex
 from monitor.core.observation import Status
 from monitor.sources.base import Source
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_WORKERS = 2
-
-
-class Parser(Protocol):
-    """Reads responses for ``run_check``; never raises (see ``check.page``)."""
-
-    async def parse(self, source: Source, response: httpx.Response, page: int) -> Parsed: ...
-
-    async def explain(self, source: Source, response: httpx.Response) -> Parsed: ...
-
-
-class InlineParser:
-    """Parses on the calling thread, without budgets (unit tests of checks and sources)."""
-
-    async def parse(self, source: Source, response: httpx.Response, page: int) -> Parsed:
-        return parse_page(source, response, page)
-
-    async def explain(self, source: Source, response: httpx.Response) -> Parsed:
-        return explain(source, response)
+# How many responses may wait for a worker, per worker, before checks wait to fetch.
+QUEUE_PER_WORKER = 4
 
 
 class ParsePool:
@@ -87,14 +73,28 @@ class ParsePool:
     turn); it binds to none, so it outlives them.
     """
 
-    def __init__(self, workers: int = DEFAULT_WORKERS) -> None:
+    def __init__(self, workers: int = DEFAULT_WORKERS, *, queue: int | None = None) -> None:
         if workers < 1:
             raise ValueError("a parse pool needs at least one worker")
         self.workers = workers
+        self.queue = QUEUE_PER_WORKER * workers if queue is None else queue
+        self._gate: deque[asyncio.Future[None]] = deque()
         self.replaced = 0  # workers killed or lost, and replaced (retired ones not counted)
         self._idle: list[_Worker | None] = [None] * workers  # None: started on first use
         self._waiting: deque[asyncio.Future[_Worker | None]] = deque()
         self._specs: WeakKeyDictionary[Source, bytes] = WeakKeyDictionary()
+
+    async def ready(self) -> None:
+        """Wait while ``queue`` responses or more wait for a worker.
+
+        Checks call this before they fetch: fetching faster than the workers parse would
+        only pile up bodies in memory (8 MB each at worst). A check waiting here holds
+        nothing, so a host slow to answer cannot hold the others back through it.
+        """
+        while len(self._waiting) >= self.queue:
+            gate: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._gate.append(gate)
+            await gate
 
     async def parse(self, source: Source, response: httpx.Response, page: int) -> Parsed:
         """Parse ``response`` in a worker under ``source``'s budgets; never raises."""
@@ -181,12 +181,21 @@ class ParsePool:
             raise
 
     def _release(self, worker: _Worker | None) -> None:
+        self._open_gate()
         while self._waiting:
             waiter = self._waiting.popleft()
             if not waiter.done() and not waiter.get_loop().is_closed():
                 waiter.set_result(worker)
                 return
         self._idle.append(worker)
+
+    def _open_gate(self) -> None:
+        room = self.queue - len(self._waiting) + 1  # one waiter is about to be served
+        while self._gate and room > 0:
+            gate = self._gate.popleft()
+            if not gate.done() and not gate.get_loop().is_closed():
+                gate.set_result(None)
+                room -= 1
 
 
 class _Worker:
@@ -232,11 +241,12 @@ class _Worker:
         """The worker's answer to ``task`` and what became of the worker: ``ready`` for
         another task, ``retired`` (it grew too big and left) or ``lost`` (killed, died)."""
         loop = asyncio.get_running_loop()
-        data = pickle.dumps(task, protocol=pickle.HIGHEST_PROTOCOL)
+        data = pickle.dumps(replace(task, content=b""), protocol=pickle.HIGHEST_PROTOCOL)
         try:
             async with asyncio.timeout(wall):
-                await loop.sock_sendall(self.sock, FRAME.pack(len(data)) + data)
-                (size,) = FRAME.unpack(await self._exactly(FRAME.size))
+                await loop.sock_sendall(self.sock, FRAME.pack(len(data), len(task.content)) + data)
+                await loop.sock_sendall(self.sock, task.content)
+                size, _ = FRAME.unpack(await self._exactly(FRAME.size))
                 reply = pickle.loads(await self._exactly(size))  # noqa: S301 - our worker's
         except TimeoutError:
             await asyncio.to_thread(self.stop, kill=True)

@@ -23,6 +23,7 @@ import resource
 import socket
 import sys
 import time
+from dataclasses import replace
 
 import httpx
 
@@ -67,11 +68,12 @@ def serve(sock: socket.socket) -> None:
     sources: dict[bytes, Source] = {}
     while True:
         try:
-            task = recv_frame(sock)
+            task, content = recv_frame(sock)
         except (EOFError, OSError):  # the main process is gone
             return
         if not isinstance(task, Task):
             return
+        task = replace(task, content=content)
         _limit(task, start_size)
         try:
             outcome = run(task, sources)
