@@ -35,6 +35,7 @@ from typing import Any
 import httpx
 
 from monitor.core.errors import Blocked, Misconfigured, ParseError
+from monitor.core.logs import clip
 from monitor.core.masking import mask_headers, mask_url
 from monitor.core.observation import ImageItem, Observation, PageResult, Status
 from monitor.fetch.client import Fetcher
@@ -267,5 +268,5 @@ def _bug(where: str, exc: Exception, source: Source) -> str:
     if hostile is not None:
         logger.warning("%s.%s: %s", source.describe(), where, hostile)
         return f"{where}: {hostile}"
-    logger.error("bug in %s.%s", source.describe(), where, exc_info=exc)
+    logger.error("bug in %s.%s: %s", source.describe(), where, clip(exc), exc_info=exc)
     return f"{where} raised {type(exc).__name__}: {exc}"[:300]

@@ -19,6 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 
 from monitor.core.errors import Blocked, ParseError
+from monitor.core.logs import clip
 from monitor.core.observation import ImageItem, PageResult
 from monitor.sources.base import Source, SourceOptions
 from monitor.sources.parsing import (
@@ -97,8 +98,10 @@ class SogouImages(Source):
         items = tuple(_item(entry, n) for n, entry in enumerate(raw))
         if forbidden not in (None, False, 0, "", "0"):
             if not items:
-                raise Blocked(f"query refused by Sogou (isForbiden={forbidden!r})")
-            logger.warning("sogou answer has isForbiden=%r next to %d items", forbidden, len(items))
+                raise Blocked(f"query refused by Sogou (isForbiden={clip(repr(forbidden))})")
+            logger.warning(
+                "sogou answer has isForbiden=%s next to %d items", clip(repr(forbidden)), len(items)
+            )
         if not items:
             if total == 0:
                 return PageResult((), reported_total=0, no_results=page == 0)
