@@ -23,9 +23,7 @@ from monitor.channels.webhook import WebhookChannel
 from monitor.core import logs, masking
 from monitor.core.logs import SCRAPED_MAX, clip
 from monitor.fetch.client import Fetcher, FetchPolicy
-from monitor.sources.sogou import SogouImages
 from monitor.testing import LocalServer, Reply
-from tests.helpers.golden import make_source
 
 # The masker as it was before it was made linear: the oracle for "identical results".
 _OLD_CREDENTIALS = re.compile(
@@ -85,20 +83,6 @@ def captured() -> Iterator[io.StringIO]:
     root.setLevel(saved[1])
     for name, level in levels.items():
         logging.getLogger(name).setLevel(level)
-
-
-def test_sogou_isforbiden_is_logged_clipped(captured: io.StringIO) -> None:
-    page = {
-        "totalItems": 1,
-        "isForbiden": "x" * 40_000,
-        "items": [{"pic_url_noredirect": "https://img.example/a.jpg"}],
-    }
-    source = make_source("sogou_images")
-    assert isinstance(source, SogouImages)
-    source._result(page, 0)
-    line = captured.getvalue()
-    assert "isForbiden='" + "x" * (SCRAPED_MAX - 1) + "… (40,002 chars)" in line
-    assert len(line) < 400
 
 
 def test_a_failed_fetch_of_a_long_scraped_url_is_logged_clipped(captured: io.StringIO) -> None:

@@ -3,8 +3,9 @@
 Scraped text is hostile and may be megabytes long: every log line that carries some (an
 engine's field, a reason built from a page, a scraped URL or host) passes it through
 ``clip``, which keeps the first ``SCRAPED_MAX`` (200) characters and says how long the
-original was: ``abc… (40,000 chars)``. The HTTP client's own lines (loggers ``httpx`` and
-``httpcore``, shown with ``-vv``) get the same bound on each argument (``ClipFilter``).
+original was: ``abc… (40,000 chars)``; a check's reason is bounded at ``REASON_MAX`` (500).
+The HTTP client's own lines (loggers ``httpx`` and ``httpcore``, shown with ``-vv``) get the
+same bound on each argument (``ClipFilter``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from monitor.core.clock import iso_utc
 from monitor.core.masking import MaskingFilter, mask
 
 SCRAPED_MAX = 200  # characters of scraped text a log line shows
+# A check's reason is prose around at most SCRAPED_MAX scraped characters (clipped where the
+# reason is made); this bounds the whole of it in the check's log line.
+REASON_MAX = 500
 
 
 def clip(text: object, limit: int = SCRAPED_MAX) -> str:

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from monitor.check import run_check
 from monitor.config import Config
 from monitor.core.clock import Clock
-from monitor.core.logs import clip
+from monitor.core.logs import REASON_MAX, clip
 from monitor.core.metrics import Metrics
 from monitor.evidence.thumbnails import keep_thumbnails
 from monitor.fetch.client import Fetcher
@@ -114,14 +114,13 @@ class Rounds:
             ref.label,
             obs.status.value,
             f" {obs.image_count} images" if obs.image_count is not None else "",
-            f" - {clip(obs.reason)}" if obs.reason else "",  # reasons may quote the page
+            f" - {clip(obs.reason, REASON_MAX)}" if obs.reason else "",  # may quote the page
             obs.pages,
             obs.elapsed_ms,
         )
-        body = None
-        if self.config.evidence.keep_raw:
-            body = await asyncio.to_thread(RawBody.ready, obs, kept_digest)  # zlib frees the GIL
-        obs.raw = None
+        # Hashed always (the snapshot log names the body), compressed only to keep it.
+        keep = self.config.evidence.keep_raw
+        body = await asyncio.to_thread(RawBody.ready, obs, kept_digest, compress=keep)
         return Checked(ref, obs, started, finished, body)
 
     async def run_round(

@@ -10,6 +10,7 @@ Shape (one check flows top to bottom)::
                           └─< alerts ─< deliveries ─< delivery_attempts      (the outbox)
                                  ├─< evidence_holds >── snapshots' raw_responses, thumbnails
                                  └─< alert_episodes >── episodes (all a person alert covers)
+    snapshot_log (the chain head)   log_timestamps (RFC 3161 tokens over the head)
 
 An unchanged result set costs one snapshot row: identical sets are stored once in
 ``image_sets`` (keyed by a digest of their members) and snapshots point at them.
@@ -22,6 +23,7 @@ from monitor.store.models.base import NAMING_CONVENTION, Base, BigId, UtcDateTim
 from monitor.store.models.catalog import Person, Round, Series, SourceRow, Term
 from monitor.store.models.evidence import EvidenceHold, RawResponse, Thumbnail
 from monitor.store.models.heartbeat import Heartbeat
+from monitor.store.models.log import LogHead, LogTimestamp
 from monitor.store.models.outbox import Alert, AlertEpisode, Delivery, DeliveryAttempt, Episode
 from monitor.store.models.results import Image, ImageSet, ImageSetMember, SeriesImage, Snapshot
 
@@ -39,6 +41,8 @@ __all__ = [
     "Image",
     "ImageSet",
     "ImageSetMember",
+    "LogHead",
+    "LogTimestamp",
     "Person",
     "RawResponse",
     "Round",
