@@ -26,6 +26,7 @@ The rules that keep "the engine shows nothing" apart from "we could not tell":
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -82,9 +83,13 @@ async def run_check(
         return failed(Status.PARSE_ERROR, _bug("warmup_request", exc, source), None)
     await fetcher.warm_up(source.name, warmup, policy)
 
+    previous: PageResult | None = None  # the page before, for engines that say where next
     for page in range(source.options.max_pages):
         try:
-            request = source.build_request(term, page)
+            if previous is None:
+                request = source.build_request(term, page)
+            else:
+                request = source.next_request(term, page, previous)
         except Exception as exc:
             return failed(Status.PARSE_ERROR, _bug("build_request", exc, source), None)
         result = await fetcher.fetch(request, policy)
@@ -114,6 +119,7 @@ async def run_check(
             no_results = parsed.no_results
         if not parsed.has_more or not parsed.items:
             break
+        previous = parsed
 
     assert response is not None
     return Observation(
@@ -152,10 +158,9 @@ def _bounded(parsed: PageResult, notes: list[str]) -> PageResult:
         total = None
     if skipped == 0 and total == parsed.reported_total:
         return parsed
-    no_results = parsed.no_results
     if parsed.items and not kept:
         raise ParseError(f"all {skipped} item(s) on the page have an unparseable URL")
-    return PageResult(tuple(kept), total, parsed.has_more, no_results)
+    return dataclasses.replace(parsed, items=tuple(kept), reported_total=total)
 
 
 def _explained(
