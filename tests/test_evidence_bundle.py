@@ -25,7 +25,7 @@ from monitor.config import parse_config
 from monitor.core import loghash
 from monitor.core.observation import ImageItem, Observation, Status
 from monitor.rounds.commit import Checked, RoundCommit
-from monitor.store.models import Alert, EvidenceHold
+from monitor.store.models import Alert, ArchiveCapture, EvidenceHold
 from tests.helpers.report import keep_thumbnail
 from tests.helpers.thumbnails import photo
 
@@ -88,6 +88,23 @@ def case(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[int, byte
     app.migrate()
     bodies = play(app, [30] * 10 + [3, 3] + [30, 30])
     keep_thumbnail(app, "/7.jpg", photo(7))
+    with app.sessions() as session, session.begin():
+        drop = session.scalars(select(Alert).where(Alert.event == "drop")).one()
+        for state in ("archived", "submitted"):  # only a confirmed capture is an archive
+            session.add(
+                ArchiveCapture(
+                    url=f"https://image.baidu.com/search?word=x&{state}",
+                    url_hash=state.encode()[:16],
+                    trigger="drop",
+                    trigger_key=f"drop:{drop.id}:{state}",
+                    alert_id=drop.id,
+                    state=state,
+                    next_at=START,
+                    created_at=START,
+                    timestamp="20210603120000",
+                    archive_url=f"https://web.archive.org/web/20210603120000/{state}",
+                )
+            )
     app.engine.dispose()
     return cfg, bodies
 
@@ -150,6 +167,9 @@ def test_a_drops_bundle_holds_every_kept_response_and_verifies(
         hashlib.sha256(photo(7)).hexdigest()
     )
     assert manifest["vantage"] == "berlin-dsl" and manifest["tool"]["version"]
+    assert [a["archive_url"] for a in manifest["archived"]] == [
+        "https://web.archive.org/web/20210603120000/archived"
+    ]
     entry = manifest["snapshot_log"]["entries"][0]
     assert loghash.link(entry["previous"], entry["entry"]) == entry["link"]
     assert "How to verify" in bundle.read("README.txt").decode()

@@ -147,6 +147,7 @@ def _manifest(
             }
             for i, _ in images
         ],
+        "archived": case.archived,
         "snapshot_log": {
             "rule": "link = sha256(previous link + '\\n' + entry as compact JSON, keys sorted)",
             "entries": log,

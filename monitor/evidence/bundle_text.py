@@ -14,6 +14,7 @@ VANISHED_FIELDS = [
     "still_seen_on",
     "terms",
     "thumbnail_sha256",
+    "archived_page",
 ]
 
 WHAT = {
@@ -47,12 +48,15 @@ evidence.warc.gz  A WARC file (ISO 28500; open it with any WARC tool, e.g. warci
                   a vanished image is a `resource` record at its original URL.
 history.csv       Every check of the person on this source: times, status, counts.
 vanished.csv      The vanished images: first and last seen on this source, the other
-                  sources still showing each, and the SHA-256 of its thumbnail in the WARC.
+                  sources still showing each, the SHA-256 of its thumbnail in the WARC,
+                  and the Internet Archive's copy of its page where one was confirmed.
 SHA256SUMS        The SHA-256 of each file above: `sha256sum -c SHA256SUMS`.
 manifest.json     Every file with its SHA-256 and size, the tool version, the vantage (the
                   network location the answers came from), the kept responses and
                   thumbnails with their SHA-256, the snapshot-log entries of the kept
-                  responses' checks, and a seal (the SHA-256 of the rest of the manifest).
+                  responses' checks, the Internet Archive's confirmed copies of the
+                  engine's result pages (`archived`), and a seal (the SHA-256 of the rest
+                  of the manifest).
 
 How to verify
 -------------

@@ -4,7 +4,8 @@ An alert's *case* is the alert and every alert that covers one of its episodes
 (``alert_episodes``): a drop's bundle holds the drop's pre-drop and confirming responses and
 the recovery alert's first recovered response, whichever alert was asked for. Each kept
 response comes with the snapshot it belongs to, its role and what was asked; each kept
-thumbnail of the case's vanished images with its original URL and fetch time.
+thumbnail of the case's vanished images with its original URL and fetch time; and the
+Internet Archive's confirmed copies of its pages (``evidence.archive.wayback``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session
 from monitor.store.models import (
     Alert,
     AlertEpisode,
+    ArchiveCapture,
     EvidenceHold,
     Image,
     Person,
@@ -75,6 +77,7 @@ class Case:
     responses: list[KeptResponse]
     images: list[KeptImage]
     vanished: list[dict[str, Any]]  # the case's alerts' vanished images, each once, by URL
+    archived: list[dict[str, Any]]  # the Internet Archive's confirmed copies of its pages
 
 
 def case_of(session: Session, alert_id: int) -> Case | None:
@@ -98,7 +101,22 @@ def case_of(session: Session, alert_id: int) -> Case | None:
         _responses(session, alerts),
         _images(session, alerts),
         _vanished(session, alerts),
+        _archived(session, alerts),
     )
+
+
+def _archived(session: Session, alerts: list[int]) -> list[dict[str, Any]]:
+    """Captures of the case's alerts (the engine's result page at a drop) that the archive
+    confirmed; a submission is not an archive."""
+    rows = session.scalars(
+        select(ArchiveCapture)
+        .where(ArchiveCapture.alert_id.in_(alerts), ArchiveCapture.state == "archived")
+        .order_by(ArchiveCapture.id)
+    )
+    return [
+        {"url": c.url, "archive_url": c.archive_url, "trigger": c.trigger, "timestamp": c.timestamp}
+        for c in rows
+    ]
 
 
 def _vanished(session: Session, alerts: list[int]) -> list[dict[str, Any]]:

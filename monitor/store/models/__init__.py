@@ -11,6 +11,7 @@ Shape (one check flows top to bottom)::
                                  ├─< evidence_holds >── snapshots' raw_responses, thumbnails
                                  └─< alert_episodes >── episodes (all a person alert covers)
     snapshot_log (the chain head)   log_timestamps (RFC 3161 tokens over the head)
+    archive_captures (Save Page Now requests: image pages, drop result URLs) + archive_cursors
 
 An unchanged result set costs one snapshot row: identical sets are stored once in
 ``image_sets`` (keyed by a digest of their members) and snapshots point at them.
@@ -19,6 +20,7 @@ in the current set its last sighting is the series' latest valid snapshot (``see
 Snapshot order is by ``id`` (monotonic), never by timestamp alone.
 """
 
+from monitor.store.models.archive import ArchiveCapture, ArchiveCursor
 from monitor.store.models.base import NAMING_CONVENTION, Base, BigId, UtcDateTime
 from monitor.store.models.catalog import Person, Round, Series, SourceRow, Term
 from monitor.store.models.evidence import EvidenceHold, RawResponse, Thumbnail
@@ -31,6 +33,8 @@ __all__ = [
     "NAMING_CONVENTION",
     "Alert",
     "AlertEpisode",
+    "ArchiveCapture",
+    "ArchiveCursor",
     "Base",
     "BigId",
     "Delivery",
