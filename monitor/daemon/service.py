@@ -47,6 +47,7 @@ from monitor.rounds.runner import Rounds
 from monitor.store import outbox
 from monitor.store.catalog import SeriesRef
 from monitor.store.heartbeat import record_heartbeat
+from monitor.store.outbox_admin import Backlog, backlog
 from monitor.store.rounds import due_rechecks, last_rounds
 
 logger = logging.getLogger(__name__)
@@ -260,14 +261,12 @@ class Daemon:
         self.metrics.heartbeat.set(now.timestamp())
         info = {"stopped": stopped, "rounds_in_flight": len(self.tasks)}
 
-        def write() -> tuple[int, datetime | None]:
+        def write() -> Backlog:
             with self.app.sessions() as session, session.begin():
                 record_heartbeat(session, self.instance, now, info)
-                return outbox.outbox_depth(session)
+                return backlog(session, now)
 
-        depth, oldest = await asyncio.to_thread(write)
-        self.metrics.outbox_depth.set(depth)
-        self.metrics.outbox_age.set((now - oldest).total_seconds() if oldest else 0)
+        self.metrics.observe_outbox(await asyncio.to_thread(write), now)
 
     def _start_http(self) -> Any:
         server_cfg = self.app.config.server
