@@ -114,6 +114,21 @@ def test_retry_schedule_comes_from_the_config() -> None:
     assert app.dispatcher.policy.max_attempts == 4
 
 
+def test_config_check_says_how_long_delivery_keeps_trying() -> None:
+    from monitor.config.summary import config_summary
+
+    summary = config_summary(parse_config(config_text("  dispatch_every: 5s\n"), "c.yaml", {}))
+    assert "delivery: 9 attempts over 31.6 h, then failed" in summary.splitlines()
+
+
+def test_the_older_doubling_keys_still_give_a_capped_schedule() -> None:
+    alerts = "  max_attempts: 100\n  backoff: 1s\n  max_backoff: 2s\n"
+    config = parse_config(config_text(alerts), "c.yaml", {})
+    waits = config.alerts.retry_delays()
+    assert len(waits) == 99 and waits[:3] == (timedelta(seconds=1), *[timedelta(seconds=2)] * 2)
+    assert max(waits) == timedelta(seconds=2)  # doubling 99 times must not overflow
+
+
 def test_retry_schedule_and_the_older_keys_together_are_one_line_error() -> None:
     with pytest.raises(ConfigError) as err:
         parse_config(config_text("  retry_schedule: [10s]\n  max_attempts: 3\n"), "c.yaml", {})

@@ -188,8 +188,10 @@ class AlertsConfig(_Model):
         """The wait before each retry (its length + 1 is the number of attempts)."""
         if not _DOUBLING_KEYS & self.model_fields_set:
             return self.retry_schedule
+        base, cap = self.backoff.total_seconds(), self.max_backoff.total_seconds()
+        # In float seconds: a timedelta doubled 99 times overflows before it is capped.
         return tuple(
-            min(self.max_backoff, self.backoff * 2**n) for n in range(self.max_attempts - 1)
+            timedelta(seconds=min(cap, base * 2.0**n)) for n in range(self.max_attempts - 1)
         )
 
 
