@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from monitor.core.observation import ImageItem
 from monitor.store.models import Image, Series, SeriesImage, SourceRow, Term
-from monitor.store.snapshots import url_hash
+from monitor.store.snapshot_batch import url_hash
 
 
 class VanishedRow(NamedTuple):
