@@ -8,11 +8,14 @@ detector's step, so a check that is a sign of a drop never supersedes the series
 answer), the alerts with their deliveries (``monitor.alerts.events`` -> ``monitor.store.outbox``)
 and each alert's hold on its evidence (``monitor.store.retention.hold``: the pre-drop,
 confirming and first recovered responses, the vanished images' thumbnails), in the
-transaction that holds the snapshots. Alerts are per person: one round's events of a
-person's terms on the source make one alert (``monitor.alerts.people``), and a person
-already in an episode gets no second drop. Raw bodies arrive compressed (or reduced to
-their digest when unchanged) by the runner as each check ends; the transaction only writes,
-and a collision with another writer (``store.db.retrying``) runs it again.
+transaction that holds the snapshots; last, the snapshots are chained into the snapshot
+log (``monitor.store.snapshot_log``), whose head stays locked only until the commit.
+Alerts are per person: one round's events of a person's terms on the source make one
+alert (``monitor.alerts.people``), and a person already in an episode gets no second drop.
+Raw bodies arrive compressed (or reduced to their digest when unchanged) by the runner as
+each check ends; what the transaction needs is read before it (``monitor.rounds.prepare``),
+so it only writes, and a collision with another writer (``store.db.retrying``) runs it
+again.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from monitor.detector.state import SeriesState
 from monitor.rounds.alerting import At, write_alert
 from monitor.rounds.prepare import Read, RoundSettings, read_round
 from monitor.store import rounds as stored
+from monitor.store import snapshot_log
 from monitor.store.bodies import (
     RawBody,
     ToKeep,
@@ -113,8 +117,8 @@ class RoundCommit:
     ) -> list[CheckRow]:
         """Store the round and everything it caused in one transaction (runs in a thread);
         a collision with another writer runs the transaction again, it never drops the round."""
-        if self.config.evidence.keep_raw:
-            checked = [c if c.raw is not None else _with_body(c) for c in checked]
+        keep = self.config.evidence.keep_raw
+        checked = [c if c.raw is not None else _with_body(c, keep) for c in checked]
         now = max((c.finished_at for c in checked), default=started)
         with self.sessions() as session:
             read = read_round(session, source, self._news(checked), self._settings(source))
@@ -151,7 +155,8 @@ class RoundCommit:
                 logger.info("round of %s: another round was stored meanwhile", source)
                 read = read_round(session, source, self._news(checked), self._settings(source))
             rnd = stored.add_round(session, src, started, now, kind)
-            ids = write_snapshots(session, read.plan, rnd.id)
+            written = write_snapshots(session, read.plan, rnd.id)
+            ids = written.ids
             states = read.states()
             outcome = process_round(
                 source,
@@ -199,6 +204,10 @@ class RoundCommit:
                     ids,
                     quiet,
                 )
+            # Last: the log's head stays locked only for the moment before the commit.
+            snapshot_log.append(
+                session, written.rows, now, names=read.names, digests=written.digests
+            )
         return outcome, ids
 
     def _settings(self, source: str) -> RoundSettings:
@@ -207,7 +216,13 @@ class RoundCommit:
     @staticmethod
     def _news(checked: list[Checked]) -> list[NewSnapshot]:
         return [
-            NewSnapshot(c.ref.series_id, c.observation, c.started_at, c.finished_at)
+            NewSnapshot(
+                c.ref.series_id,
+                c.observation,
+                c.started_at,
+                c.finished_at,
+                c.raw.sha256 if c.raw is not None else None,
+            )
             for c in checked
         ]
 
@@ -278,7 +293,8 @@ def _row(c: Checked, family: str, state: Any, ids: Mapping[int, int]) -> CheckRo
     )
 
 
-def _with_body(c: Checked) -> Checked:
-    """``c`` with its body made ready to keep (for callers that did not at check time)."""
-    body = RawBody.ready(c.observation, None)
+def _with_body(c: Checked, keep: bool) -> Checked:
+    """``c`` with its body hashed and, to ``keep`` it, compressed (for callers that did not
+    at check time)."""
+    body = RawBody.ready(c.observation, None, compress=keep)
     return Checked(c.ref, c.observation, c.started_at, c.finished_at, body)

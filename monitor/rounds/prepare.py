@@ -2,12 +2,13 @@
 
 ``read_round`` reads, in an ordinary (deferred, lock-free) session, the source's latest
 round id (the ``marker``), then plans the round's snapshots (``store.snapshot_batch``: image
-keys, set digests, which images left), the series' kept healthy bodies and their stored
-detector states, and builds those states. ``RoundCommit`` then opens the write transaction,
-locks the source's row and compares the marker: unchanged, nothing any of this depends on
-changed (every write of a source's series comes with a round row), and the transaction
-only writes; moved (another writer stored a round of the same source in between), it
-calls ``read_round`` again inside the transaction.
+keys, set digests, which images left), the series' kept healthy bodies, their stored
+detector states (and builds them) and their names (what the snapshot log chains).
+``RoundCommit`` then opens the write transaction, locks the source's row and compares the
+marker: unchanged, nothing any of this depends on changed (every write of a source's
+series comes with a round row), and the transaction only writes; moved (another writer
+stored a round of the same source in between), it calls ``read_round`` again inside the
+transaction.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from sqlalchemy.orm import Session
 from monitor.detector.settings import DetectionSettings
 from monitor.detector.state import SeriesState
 from monitor.store import rounds as stored
+from monitor.store import snapshot_log
 from monitor.store.bodies import KeptRow, healthy_rows
 from monitor.store.snapshot_batch import NewSnapshot, SnapshotPlan, plan_snapshots
+from monitor.store.snapshot_log import SeriesName
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +44,8 @@ def read_round(
     plan = plan_snapshots(session, checks)
     healthy = healthy_rows(session, series_ids) if settings.keep_raw else {}
     data = stored.stored_states(session, series_ids)
-    return Read(marker, plan, healthy, data, settings.detection)
+    names = snapshot_log.series_names(session, series_ids)
+    return Read(marker, plan, healthy, data, settings.detection, names)
 
 
 @dataclass
@@ -53,6 +57,7 @@ class Read:
     healthy: dict[int, list[KeptRow]]
     stored: dict[int, Any]
     settings: DetectionSettings
+    names: dict[int, SeriesName]  # each series' person, term, source, vantage (the log's)
     _ready: dict[int, SeriesState] | None = None
 
     def __post_init__(self) -> None:

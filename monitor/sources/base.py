@@ -26,10 +26,11 @@ from typing import Annotated, Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator
 
 from monitor.core.observation import PageResult
 from monitor.core.units import Rate, format_duration, parse_duration, parse_rate
+from monitor.core.urls import config_url
 
 
 def _duration(v: Any) -> timedelta:
@@ -76,6 +77,16 @@ class SourceOptions(BaseModel):
     headers: dict[str, str] = Field(default_factory=dict)
     detection: dict[str, Any] = Field(default_factory=dict)  # validated by config.py
 
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        return None if value is None else config_url(value)
+
+    @field_validator("proxy")
+    @classmethod
+    def _proxy_url(cls, value: str | None) -> str | None:
+        return None if value is None else config_url(value, ("http", "https", "socks5", "socks5h"))
+
 
 class Source:
     """Base class of all sources. Subclasses set ``kind``, ``Options`` and implement
@@ -108,7 +119,13 @@ class Source:
         return [self.options.base_url] if self.options.base_url else []
 
     def warmup_request(self) -> httpx.Request | None:
-        """A request to send once per process before the first query (e.g. for cookies)."""
+        """A request to send before the first query (e.g. for cookies): once per process,
+        again when older than ``session_max_age``, and once more when ``parse`` raises
+        ``SessionExpired``."""
+        return None
+
+    def session_max_age(self) -> timedelta | None:
+        """How long a warm-up's session is trusted (``None``: for the process's life)."""
         return None
 
     def build_request(self, term: str, page: int) -> httpx.Request:

@@ -61,13 +61,15 @@ class RawBody:
         )
 
     @classmethod
-    def ready(cls, obs: Observation, kept_digest: str | None) -> RawBody | None:
-        """The body of ``obs`` compressed (or, if it is ``kept_digest``, only hashed), with
-        the raw bytes dropped from both the body and ``obs``."""
+    def ready(
+        cls, obs: Observation, kept_digest: str | None, *, compress: bool = True
+    ) -> RawBody | None:
+        """The body of ``obs`` compressed (or, if it is ``kept_digest`` or not to be kept,
+        only hashed), with the raw bytes dropped from both the body and ``obs``."""
         body = cls.of(obs)
         obs.raw = None
         if body is not None:
-            if body.sha256 != kept_digest:
+            if compress and body.sha256 != kept_digest:
                 body.compress()
             body.raw = None
         return body

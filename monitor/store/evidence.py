@@ -25,6 +25,7 @@ from monitor.alerts.payload import vanished_image
 from monitor.alerts.schema import VanishedImage
 from monitor.core.observation import OBSERVATION_VALUES, ImageItem, Status
 from monitor.detector.events import Event
+from monitor.store.archive import archived_pages
 from monitor.store.bodies import RawBody as RawBody  # its home before bodies.py: importers
 from monitor.store.bodies import ToKeep, healthy_rows, keep_bodies
 from monitor.store.models import (
@@ -112,11 +113,19 @@ def vanished_images(session: Session, series_id: int, event: Event) -> dict[int,
         .order_by(SeriesImage.first_seen, Image.id)
         .limit(MAX_VANISHED)
     )
+    found = rows.all()
+    archived = archived_pages(session, [img.id for img, _ in found])
     out = {}
-    for img, si in rows:
+    for img, si in found:
         item = ImageItem(img.image_url, img.thumb_url, img.page_url, img.title, img.domain)
         last_seen = before.finished_at if si.seen_open else si.last_seen
-        out[img.id] = vanished_image(item, si.first_seen, last_seen, still.get(img.id, ()))
+        out[img.id] = vanished_image(
+            item,
+            si.first_seen,
+            last_seen,
+            still.get(img.id, ()),
+            archived_page=archived.get(img.id),
+        )
     return out
 
 

@@ -23,6 +23,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, insert, select, update
@@ -42,6 +43,7 @@ class NewSnapshot:
     observation: Observation
     started_at: datetime
     finished_at: datetime
+    body_sha256: str | None = None  # the response body's, kept or not (the snapshot log's)
 
 
 @dataclass(slots=True)
@@ -118,8 +120,19 @@ def plan_snapshots(session: Session, checks: Sequence[NewSnapshot]) -> SnapshotP
     return plan
 
 
-def write_snapshots(session: Session, plan: SnapshotPlan, round_id: int | None) -> dict[int, int]:
-    """Write ``plan`` (writes only); returns each series' new snapshot id."""
+@dataclass(frozen=True)
+class Written:
+    """What ``write_snapshots`` wrote: each series' snapshot id, the snapshot rows (their
+    columns as attributes, the id among them) and the digest of each image set they name
+    (what the snapshot log chains, without reading them back)."""
+
+    ids: dict[int, int]
+    rows: list[SimpleNamespace]
+    digests: dict[int, bytes]
+
+
+def write_snapshots(session: Session, plan: SnapshotPlan, round_id: int | None) -> Written:
+    """Write ``plan`` (writes only); returns what was written."""
     images = dict(plan.images)
     fresh = {
         h: item
@@ -154,7 +167,13 @@ def write_snapshots(session: Session, plan: SnapshotPlan, round_id: int | None) 
         insert(Snapshot).returning(Snapshot.id, sort_by_parameter_order=True), rows
     ).all()
     _write_sightings(session, plan, images)
-    return {c.series_id: int(i) for c, i in zip(plan.checks, ids, strict=True)}
+    for row, snapshot_id in zip(rows, ids, strict=True):
+        row["id"] = int(snapshot_id)
+    return Written(
+        {c.series_id: int(i) for c, i in zip(plan.checks, ids, strict=True)},
+        [SimpleNamespace(**row) for row in rows],
+        {set_id: digest for digest, set_id in sets.items()},
+    )
 
 
 def _snapshot_row(
@@ -177,6 +196,7 @@ def _snapshot_row(
         "pages": obs.pages,
         "elapsed_ms": obs.elapsed_ms,
         "image_set_id": sets[result.digest] if result else None,
+        "body_sha256": c.body_sha256,
         "excluded": False,
     }
 

@@ -37,12 +37,14 @@ def record_snapshot(
     started_at: datetime,
     finished_at: datetime,
     round_id: int | None = None,
+    body_sha256: str | None = None,
 ) -> Snapshot:
-    """Store ``observation`` as a snapshot of ``series_id`` (see module docstring): a round
-    of one check, planned and written in the caller's transaction."""
-    check = NewSnapshot(series_id, observation, started_at, finished_at)
-    ids = write_snapshots(session, plan_snapshots(session, [check]), round_id)
-    snap = session.get(Snapshot, ids[series_id])
+    """Store ``observation`` as a snapshot of ``series_id`` (see module docstring), with its
+    response body's SHA-256 (the snapshot log commits to it, kept or not): a round of one
+    check, planned and written in the caller's transaction."""
+    check = NewSnapshot(series_id, observation, started_at, finished_at, body_sha256)
+    written = write_snapshots(session, plan_snapshots(session, [check]), round_id)
+    snap = session.get(Snapshot, written.ids[series_id])
     assert snap is not None
     return snap
 
