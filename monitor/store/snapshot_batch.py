@@ -30,9 +30,8 @@ from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session, aliased
 
 from monitor.core.observation import OBSERVATION_VALUES, ImageItem, Observation
+from monitor.store.bulk import chunks, dialect_insert, ids_of, insert_ignoring
 from monitor.store.models import Image, ImageSet, ImageSetMember, Series, SeriesImage, Snapshot
-
-CHUNK = 500  # rows (or IN-list values) per statement: far below every backend's limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,9 +95,9 @@ def plan_snapshots(session: Session, checks: Sequence[NewSnapshot]) -> SnapshotP
             hashes = [url_hash(i) for i in items]
             results[c.series_id] = _Result(hashes, items, set_digest(hashes))
     hashes = list({h for r in results.values() for h in r.hashes})
-    images = _ids(session, Image.url_hash, Image.id, hashes)
+    images = ids_of(session, Image.url_hash, Image.id, hashes)
     digests = list({r.digest for r in results.values()})
-    sets = _ids(session, ImageSet.digest, ImageSet.id, digests)
+    sets = ids_of(session, ImageSet.digest, ImageSet.id, digests)
     previous = _previous(session, list(results))
     plan = SnapshotPlan(list(checks), results, images, sets)
     for series_id, result in results.items():
@@ -106,7 +105,7 @@ def plan_snapshots(session: Session, checks: Sequence[NewSnapshot]) -> SnapshotP
         if before is None or sets.get(result.digest) != before[0]:  # the set changed
             plan.leaving[series_id] = []
     current = {sid: {images.get(h) for h in r.hashes} for sid, r in results.items()}
-    for chunk in _chunks(list(plan.leaving)):
+    for chunk in chunks(list(plan.leaving)):
         rows = session.execute(
             select(SeriesImage.series_id, SeriesImage.image_id, SeriesImage.last_seen).where(
                 SeriesImage.series_id.in_(chunk), SeriesImage.seen_open.is_(True)
@@ -145,7 +144,7 @@ def write_snapshots(session: Session, plan: SnapshotPlan, round_id: int | None) 
     sets = dict(plan.sets)
     new_sets = {r.digest: r for r in plan.results.values() if r.digest not in sets}
     if new_sets:
-        created = _insert_ignoring(
+        created = insert_ignoring(
             session,
             ImageSet,
             [{"digest": d, "size": len(r.hashes)} for d, r in new_sets.items()],
@@ -153,14 +152,14 @@ def write_snapshots(session: Session, plan: SnapshotPlan, round_id: int | None) 
         )
         sets.update(created)
         taken = [d for d in new_sets if d not in sets]  # by another writer meanwhile
-        sets.update(_ids(session, ImageSet.digest, ImageSet.id, taken))
+        sets.update(ids_of(session, ImageSet.digest, ImageSet.id, taken))
         members = [
             {"set_id": created[d], "image_id": images[h], "position": pos}
             for d, r in new_sets.items()
             if d in created  # a set another writer created has its members already
             for pos, h in enumerate(r.hashes)
         ]
-        for chunk in _chunks(members):
+        for chunk in chunks(members):
             session.execute(insert(ImageSetMember), chunk)
     rows = [_snapshot_row(c, round_id, plan, sets) for c in plan.checks]
     ids = session.scalars(
@@ -224,9 +223,9 @@ def _write_sightings(session: Session, plan: SnapshotPlan, images: dict[bytes, i
         {"series_id": s, "image_id": i, "first_seen": t, "last_seen": t, "seen_open": True}
         for (s, i), t in seen.items()
     ]
-    dialect_insert = _dialect_insert(session)
-    for chunk in _chunks(rows):
-        stmt = dialect_insert(SeriesImage).values(chunk)
+    insert_of = dialect_insert(session)
+    for chunk in chunks(rows):
+        stmt = insert_of(SeriesImage).values(chunk)
         session.execute(
             stmt.on_conflict_do_update(
                 index_elements=["series_id", "image_id"],
@@ -253,30 +252,8 @@ def _insert_images(
         }
         for h, item in fresh.items()
     ]
-    out = _insert_ignoring(session, Image, rows, "url_hash")
-    out.update(_ids(session, Image.url_hash, Image.id, [h for h in fresh if h not in out]))
-    return out
-
-
-def _insert_ignoring(
-    session: Session, model: Any, rows: list[dict[str, Any]], key: str
-) -> dict[Any, int]:
-    """Insert ``rows`` of ``model`` unless ``key`` is taken; ``key`` -> id of those inserted."""
-    dialect_insert = _dialect_insert(session)
-    out: dict[Any, int] = {}
-    column, id_ = getattr(model, key), model.id
-    for chunk in _chunks(rows):
-        stmt = dialect_insert(model).values(chunk).on_conflict_do_nothing(index_elements=[key])
-        out.update({k: v for k, v in session.execute(stmt.returning(column, id_))})
-    return out
-
-
-def _ids(session: Session, column: Any, id_: Any, keys: Sequence[Any]) -> dict[Any, int]:
-    """``column`` value -> id of the rows whose ``column`` is among ``keys`` (reads only)."""
-    out: dict[Any, int] = {}
-    for chunk in _chunks(keys):
-        rows = session.execute(select(column, id_).where(column.in_(chunk)))
-        out.update({k: v for k, v in rows})
+    out = insert_ignoring(session, Image, rows, "url_hash")
+    out.update(ids_of(session, Image.url_hash, Image.id, [h for h in fresh if h not in out]))
     return out
 
 
@@ -293,7 +270,7 @@ def _previous(session: Session, series_ids: list[int]) -> dict[int, tuple[int | 
         .scalar_subquery()
     )
     out: dict[int, tuple[int | None, datetime]] = {}
-    for chunk in _chunks(series_ids):
+    for chunk in chunks(series_ids):
         rows = session.execute(
             select(Snapshot.series_id, Snapshot.image_set_id, Snapshot.finished_at).where(
                 Snapshot.id.in_(select(latest).where(Series.id.in_(chunk)))
@@ -301,21 +278,3 @@ def _previous(session: Session, series_ids: list[int]) -> dict[int, tuple[int | 
         )
         out.update({sid: (set_id, at) for sid, set_id, at in rows})
     return out
-
-
-def _dialect_insert(session: Session) -> Any:
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert
-    if dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        return sqlite_insert
-    raise NotImplementedError(f"database backend {dialect} is not supported (SQLite, PostgreSQL)")
-
-
-def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(values), CHUNK):
-        yield values[start : start + CHUNK]
