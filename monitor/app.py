@@ -27,7 +27,9 @@ from monitor.channels.dispatch import Dispatcher, RetryPolicy
 from monitor.config import Config
 from monitor.core.clock import Clock, utcnow
 from monitor.core.metrics import Metrics
+from monitor.evidence.archive import Archiver
 from monitor.evidence.thumbnails import remove_files, thumbnail_dir
+from monitor.evidence.wayback import SavePageNow
 from monitor.fetch.client import Fetcher
 from monitor.fetch.guard import Resolver, system_resolver
 from monitor.rounds.runner import Rounds
@@ -119,6 +121,22 @@ class App:
             thumbnail_dir=self.thumbnail_dir,
             resolver=self.resolver,
         )
+
+    def archiver(self) -> Archiver | None:
+        """The Save Page Now job's worker, or None when ``evidence.archive.wayback`` is off.
+        Its own client: the archive is not an engine (no politeness slot, its own keys)."""
+        wayback = self.config.evidence.archive.wayback
+        if not wayback.enabled or wayback.access_key is None or wayback.secret_key is None:
+            return None
+        from monitor import __version__
+
+        client = SavePageNow(
+            wayback.url,
+            wayback.access_key.get_secret_value(),
+            wayback.secret_key.get_secret_value(),
+            user_agent=f"image-absence-monitor/{__version__} (evidence archiving)",
+        )
+        return Archiver(self.sessions, wayback, client, self.clock)
 
     def reloaded(self, config: Config) -> App:
         """This app with a new config: the same database, clock, transport and metrics;

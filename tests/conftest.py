@@ -10,6 +10,7 @@ import pytest
 
 from monitor.core import masking
 from tests.helpers import netguard
+from tests.helpers.backends import db_url  # noqa: F401  (SQLite and PostgreSQL, for any test)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -7,7 +7,6 @@ starts a server and sets it); each test gets a database of its own.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,8 +14,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from click.testing import CliRunner
-from sqlalchemy import create_engine, inspect, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import inspect, select
 
 from monitor.cli.main import cli
 from monitor.daemon.lock import AlreadyRunning, DaemonLock
@@ -24,6 +22,7 @@ from monitor.store import migrate
 from monitor.store.db import create_db_engine, session_factory
 from monitor.store.models import Base, Snapshot
 from monitor.testing import LocalServer, Reply, Request
+from tests.helpers.backends import fresh_postgres
 
 ADMIN_URL = os.environ.get("ABSENCE_TEST_POSTGRES_URL")
 FIX = Path(__file__).parent / "fixtures" / "sources"
@@ -36,16 +35,8 @@ pytestmark = [
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     assert ADMIN_URL
-    name = f"absence_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_postgres(ADMIN_URL) as url:
+        yield url
 
 
 def test_postgres_upgrade_to_head_matches_models(pg_url: str) -> None:

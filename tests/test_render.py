@@ -312,3 +312,15 @@ def test_text_body_gives_every_terms_figures_and_names_the_report_url() -> None:
 def test_subject_of_a_group_of_recoveries_says_recoveries() -> None:
     subject = render.subject(message(drop("A", event="recovered"), drop("B", event="recovered")))
     assert subject == "[absence] 2 recoveries on baidu_images: A, B"
+
+
+def test_an_archived_page_is_linked_in_both_bodies_and_only_when_http() -> None:
+    copy = "https://web.archive.org/web/20240401120000/https://news.example.cn/1.html"
+    img = vanished_image(
+        image(1), NOW - timedelta(days=30), NOW - timedelta(days=1), archived_page=copy
+    )
+    msg = message(drop(vanished_images=[img]))
+    assert f"archived page <{copy}>" in render.text_body(msg)
+    assert ("a", {"href": copy}) in tags_of(render.html_body(msg))
+    evil = vanished_image(image(1), NOW, NOW, archived_page="javascript:alert(1)")
+    assert "javascript:" not in render.html_body(message(drop(vanished_images=[evil])))

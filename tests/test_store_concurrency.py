@@ -4,18 +4,14 @@ waits on the database (SQLite, and PostgreSQL where ABSENCE_TEST_POSTGRES_URL is
 from __future__ import annotations
 
 import asyncio
-import os
 import sqlite3
 import threading
 import time
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
 from monitor.app import App, build
@@ -26,8 +22,6 @@ from monitor.store.db import lock_waits, retrying
 from monitor.store.models import Image, Snapshot
 from monitor.store.snapshots import record_snapshot
 from tests.helpers.delivery import NOW, FakeChannel, add_alert, deliveries, new_db
-
-ADMIN_URL = os.environ.get("ABSENCE_TEST_POSTGRES_URL")
 
 
 def held_write_lock(path: Path) -> sqlite3.Connection:
@@ -111,25 +105,6 @@ def test_a_write_that_collides_runs_again_and_any_other_error_is_raised_at_once(
     with pytest.raises(OperationalError):
         retrying(broken, what="a round", sleep=slept.append)
     assert len(slept) == 2
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'm.db'}"
-        return
-    if not ADMIN_URL:
-        pytest.skip("set ABSENCE_TEST_POSTGRES_URL to run")
-    name = f"absence_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def app_on(url: str) -> App:

@@ -225,7 +225,7 @@ def _image_line(img: VanishedImage) -> Line:
     title = clean(img["title"] or img["page_url"] or img["image_url"])
     seen_on = ", ".join(clean(s) for s in img["still_seen_on"]) or "no other source"
     terms = ", ".join(f"“{clean(t)}”" for t in img["terms"])
-    return [
+    line: Line = [
         Img(img["image_url"], title),
         Link(title, img["page_url"]),
         f" — {clean(img['domain'] or '?')} — first seen {_when(img['first_seen'])}, "
@@ -234,6 +234,9 @@ def _image_line(img: VanishedImage) -> Line:
         + " — ",
         Link("image", img["image_url"]),
     ]
+    if img["archived_page"]:
+        line += [" — ", Link("archived page", img["archived_page"])]
+    return line
 
 
 def _more(a: AlertPayload, left: int, report: str | None) -> Line:

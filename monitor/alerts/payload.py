@@ -71,6 +71,7 @@ def vanished_image(
     last_seen: datetime,
     still_seen_on: Iterable[str] = (),
     terms: Iterable[str] = (),
+    archived_page: str | None = None,
 ) -> VanishedImage:
     """A ``vanished_images`` entry for a result item that is no longer returned."""
     item = item.with_domain()
@@ -84,6 +85,7 @@ def vanished_image(
         last_seen=iso_utc(last_seen),
         still_seen_on=sorted(set(still_seen_on)),
         terms=list(dict.fromkeys(terms)),
+        archived_page=archived_page,
     )
 
 
@@ -150,7 +152,8 @@ def upgrade(stored: Mapping[str, Any]) -> AlertPayload:
     vanished images their term, and its other sources are grouped per source (version 1 did
     not name their terms: the person's name stands in). A version 2 payload stored before
     ``terms[].checked_at`` and ``this_round`` existed gains them: its terms were all checked in
-    its round. Current payloads pass unchanged."""
+    its round; one stored before ``vanished_images[].archived_page`` existed gains ``None``.
+    Current payloads pass unchanged."""
     if stored.get("schema_version") != 1:
         return _dated_terms(stored)
     old = dict(stored)
@@ -198,7 +201,8 @@ def upgrade(stored: Mapping[str, Any]) -> AlertPayload:
             "schema_version": SCHEMA_VERSION,
             "terms": terms,
             "vanished_images": [
-                {**v, "terms": [term] if term else []} for v in old.get("vanished_images") or []
+                {"archived_page": None, **v, "terms": [term] if term else []}
+                for v in old.get("vanished_images") or []
             ],
             "other_sources": list(by_source.values()),
         },
@@ -207,10 +211,12 @@ def upgrade(stored: Mapping[str, Any]) -> AlertPayload:
 
 def _dated_terms(stored: Mapping[str, Any]) -> AlertPayload:
     terms = stored.get("terms") or []
-    if all("this_round" in t for t in terms):
+    images = stored.get("vanished_images") or []
+    if all("this_round" in t for t in terms) and all("archived_page" in i for i in images):
         return cast(AlertPayload, stored)
     dated = [{"checked_at": stored.get("checked_at"), "this_round": True, **t} for t in terms]
-    return cast(AlertPayload, {**stored, "terms": dated})
+    linked = [{"archived_page": None, **i} for i in images]
+    return cast(AlertPayload, {**stored, "terms": dated, "vanished_images": linked})
 
 
 def webhook_body(message: Message) -> dict[str, Any]:

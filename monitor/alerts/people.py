@@ -219,4 +219,5 @@ def merge_vanished(per_term: Mapping[str, Sequence[VanishedImage]]) -> list[Vani
             have["page_url"] = have["page_url"] or img["page_url"]
             have["title"] = have["title"] or img["title"]
             have["domain"] = have["domain"] or img["domain"]
+            have["archived_page"] = have["archived_page"] or img["archived_page"]
     return sorted(merged.values(), key=lambda i: i["first_seen"])

@@ -95,6 +95,7 @@ class VanishedImage(TypedDict):
     last_seen: Timestamp
     still_seen_on: list[str]
     terms: list[str]  # the person's terms whose results lost it
+    archived_page: str | None  # the Internet Archive's confirmed copy of page_url, if any
 
 
 @with_config(_STRICT)

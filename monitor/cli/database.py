@@ -1,4 +1,5 @@
-"""``db upgrade``, ``db prune`` and ``raw``: the database and the evidence it keeps."""
+"""``db upgrade``, ``db prune``, ``db verify`` and ``raw``: the database and the evidence it
+keeps."""
 
 from __future__ import annotations
 
@@ -42,6 +43,28 @@ def db_prune(ctx: Ctx, dry_run: bool) -> None:
     """Apply evidence retention (raw responses older than evidence.raw_retention)."""
     app = ctx.app()
     click.echo(app.prune(dry_run=dry_run))
+
+
+@db_group.command("verify")
+@pass_ctx
+@handle_errors
+def db_verify(ctx: Ctx) -> None:
+    """Recompute the snapshot log and check every kept body and image set against it;
+    exit 1 naming the first entry, snapshot or set that does not match."""
+    from monitor.store.log_verify import verify
+
+    app = ctx.app()
+    app.migrate()
+    with app.sessions() as session:
+        check = verify(session)
+    if not check.ok:
+        first, *rest = check.problems
+        more = f" (and {len(rest)} more)" if rest else ""
+        raise MonitorError(f"db verify: {first}{more}")
+    click.echo(
+        f"snapshot log: {check.entries} entries, head {check.head}; {check.bodies} kept "
+        "bodies and every image set match it"
+    )
 
 
 def _database_url_only(ctx: Ctx) -> str:

@@ -4,6 +4,9 @@
 confirming, recovery) and its vanished images' thumbnails: the next retention pass (``db
 prune``, or the daemon's daily job) treats them like any other kept body. Until then, or
 until ``evidence.alert_retention`` if one is configured, retention never removes them.
+
+``evidence archived`` lists what was sent to the Internet Archive's Save Page Now and what
+came of it (``evidence.archive.wayback``; ``monitor.evidence.archive``).
 """
 
 from __future__ import annotations
@@ -37,3 +40,35 @@ def release(ctx: Ctx, alert_id: int) -> None:
         f"alert #{alert_id}: released {released} hold(s); the next `db prune` (or the daemon's "
         f"retention job) may remove them after evidence.raw_retention"
     )
+
+
+@evidence_group.command("archived")
+@click.option("--alert", "alert_id", type=int, help="Only the captures of this drop alert.")
+@click.option("--limit", type=click.IntRange(1, 100_000), default=50, show_default=True)
+@pass_ctx
+@handle_errors
+def archived(ctx: Ctx, alert_id: int | None, limit: int) -> None:
+    """What was sent to the Internet Archive (evidence.archive.wayback) and what came of it:
+    only `archived` rows were confirmed by the archive; the newest first."""
+    from monitor.store.archive import captures
+
+    app = ctx.app()
+    app.migrate()
+    with app.sessions() as session:
+        rows = captures(session, alert_id=alert_id, limit=limit)
+        lines = [
+            f"#{c.id} {c.state:<9} {c.trigger:<10} {_printable(c.url)}"
+            + (f" -> {_printable(c.archive_url)}" if c.archive_url else "")
+            + (f" ({_printable(c.error)})" if c.error and c.state != "archived" else "")
+            for c in rows
+        ]
+    if not lines:
+        on = app.config.evidence.archive.wayback.enabled
+        click.echo("nothing sent to the archive yet" + ("" if on else " (it is off)"))
+    for line in lines:
+        click.echo(line)
+
+
+def _printable(text: str) -> str:
+    """Scraped URLs reach the terminal: no control characters (escape sequences)."""
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)[:300]

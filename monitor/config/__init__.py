@@ -12,6 +12,7 @@ from monitor.config.loader import load_config, parse_config
 from monitor.config.models import (
     AlertsConfig,
     AppriseConfig,
+    ArchiveConfig,
     Config,
     DatabaseConfig,
     EmailConfig,
@@ -19,12 +20,14 @@ from monitor.config.models import (
     PersonConfig,
     ServerConfig,
     TermConfig,
+    WaybackConfig,
     WebhookConfig,
 )
 
 __all__ = [
     "AlertsConfig",
     "AppriseConfig",
+    "ArchiveConfig",
     "Config",
     "DatabaseConfig",
     "EmailConfig",
@@ -32,6 +35,7 @@ __all__ = [
     "PersonConfig",
     "ServerConfig",
     "TermConfig",
+    "WaybackConfig",
     "WebhookConfig",
     "load_config",
     "parse_config",

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from monitor.core.units import Rate
 from monitor.detector.settings import DetectionSettings
-from monitor.sources.base import Duration, SourceOptions
+from monitor.sources.base import Duration, RateField, SourceOptions
 
 DEFAULT_DATABASE_URL = "sqlite:///absence-monitor.db"
 
@@ -148,6 +149,35 @@ class ServerConfig(_Model):
     token: SecretStr | None = None
 
 
+class WaybackConfig(_Model):
+    """Save Page Now 2 (the Internet Archive): off by default. Keys come from the environment
+    (``${IA_ACCESS_KEY}``); ``url`` is for a local SPN2 server in tests. ``rate`` is the
+    submission budget (SPN2 allows more; a few a minute leaves room for the user's own use)."""
+
+    enabled: bool = False
+    access_key: SecretStr | None = None
+    secret_key: SecretStr | None = None
+    url: str = Field(default="https://web.archive.org", pattern=r"^https?://[^\s/]+")
+    rate: RateField = Rate(4, timedelta(minutes=1))
+    first_seen: bool = True  # the page of each image of a watched person, when first seen
+    drops: bool = True  # the engine's result URL at each confirmed drop
+    poll_every: Duration = timedelta(seconds=30)  # the job; also the status poll interval
+    max_attempts: int = Field(default=6, ge=1)  # submissions of one URL before it is failed
+    give_up_after: Duration = timedelta(hours=6)  # a job still pending then is resubmitted
+
+    @model_validator(mode="after")
+    def _keys(self) -> WaybackConfig:
+        if self.enabled and (self.access_key is None or self.secret_key is None):
+            raise ValueError("access_key and secret_key are required when enabled")
+        return self
+
+
+class ArchiveConfig(_Model):
+    """Public archives the evidence is copied to."""
+
+    wayback: WaybackConfig = WaybackConfig()
+
+
 class EvidenceConfig(_Model):
     """What is kept beyond counts: raw responses and thumbnails (README, "Evidence")."""
 
@@ -160,6 +190,7 @@ class EvidenceConfig(_Model):
     thumbnail_dir: str | None = None  # default: next to the database
     max_thumbnail_bytes: int = Field(default=512_000, ge=1024)
     max_thumbnails: int = Field(default=20_000, ge=1)
+    archive: ArchiveConfig = ArchiveConfig()
 
 
 @dataclass(frozen=True)

@@ -2,29 +2,39 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import timedelta
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_MAX_SECONDS = 100 * 365 * 86400
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 
 
-def parse_duration(text: str | int | float) -> timedelta:
-    """Parse ``30s``, ``30m``, ``6h``, ``1d``, ``2w`` (or a number of seconds).
+def parse_duration(text: object) -> timedelta:
+    """Parse ``30s``, ``30m``, ``6h``, ``1d``, ``2w`` (or a positive number of seconds).
 
-    Raises ``ValueError`` with a message meant for the user.
+    Raises ``ValueError`` with a message meant for the user for anything else: zero or
+    negative, longer than a timedelta holds, infinite, or not text or a number at all.
     """
-    if isinstance(text, bool):
-        raise ValueError(f"{text!r} is not a duration (use 30m, 6h, 1d)")
-    if isinstance(text, int | float):
-        if text < 0:
-            raise ValueError(f"{text!r} is not a duration (use 30m, 6h, 1d)")
-        return timedelta(seconds=text)
-    m = _DURATION.match(text)
-    if not m:
-        raise ValueError(f'"{text}" is not a duration (use 30m, 6h, 1d)')
-    return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
+    shown = f'"{str(text)[:40]}"'
+    if isinstance(text, bool) or not isinstance(text, str | int | float):
+        raise ValueError(f"{shown} is not a duration (use 30m, 6h, 1d)")
+    if isinstance(text, str):
+        m = _DURATION.match(text)
+        if not m:
+            raise ValueError(f"{shown} is not a duration (use 30m, 6h, 1d)")
+        seconds = float(m.group(1)) * _UNITS[m.group(2)]
+    else:
+        seconds = float(text) if abs(text) < 1e300 else math.inf
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"{shown} is not a duration (use 30m, 6h, 1d)")
+    if seconds == 0:
+        raise ValueError(f"{shown}: a duration must be longer than 0s")
+    if seconds > _MAX_SECONDS:
+        raise ValueError(f"{shown} is too long for a duration (at most 100 years)")
+    return timedelta(seconds=seconds)
 
 
 def format_duration(delta: timedelta) -> str:

@@ -8,7 +8,8 @@ config at every start (in-memory job store, nothing pickled).
 - the dispatcher every ``alerts.dispatch_every``; a heartbeat row every ``HEARTBEAT``;
 - retention (``evidence.raw_retention``; an alert's evidence is exempt) every
   ``evidence.prune_every`` (a day), first ``PRUNE_DELAY`` after the start (or one period,
-  if that is shorter).
+  if that is shorter);
+- with ``evidence.archive.wayback`` enabled, the Save Page Now queue every ``poll_every``.
 
 Every trigger starts from the injected clock's ``now`` (APScheduler would read the wall clock
 for a trigger without a start). Every job has ``max_instances=1`` and ``coalesce``: a late job
@@ -50,6 +51,7 @@ class Steps(Protocol):
     async def recheck_step(self) -> Any: ...
     async def dispatch_step(self) -> bool: ...
     async def prune_step(self) -> bool: ...
+    async def archive_step(self) -> bool: ...
     async def beat(self, stopped: bool = False) -> None: ...
 
 
@@ -109,6 +111,15 @@ def schedule_jobs(
         id="retention",
         **common,
     )
+    wayback = config.evidence.archive.wayback
+    if wayback.enabled:
+        scheduler.add_job(
+            daemon.spawn,
+            IntervalTrigger(seconds=wayback.poll_every.total_seconds(), start_date=now),
+            args=[daemon.archive_step],
+            id="archive",
+            **common,
+        )
     scheduler.add_job(
         daemon.beat,
         IntervalTrigger(seconds=HEARTBEAT.total_seconds(), start_date=now),

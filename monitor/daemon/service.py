@@ -73,6 +73,7 @@ class Daemon:
         app.metrics = self.metrics
         self.rounds: Rounds | None = None
         self.refs: list[SeriesRef] = []
+        self.archiver = app.archiver()
 
     async def run(self) -> int:
         lock = DaemonLock(self.app.engine)
@@ -124,6 +125,8 @@ class Daemon:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.app.dispatcher.drain(), timeout=SHUTDOWN_GRACE)
         await self.beat(stopped=True)
+        if self.archiver is not None:
+            await self.archiver.aclose()
         if server is not None:
             server.stop()
         logger.info("stopped")
@@ -157,6 +160,9 @@ class Daemon:
         if config.database.url != self.app.config.database.url:
             logger.warning("reload: database.url changed; it takes effect at the next restart")
         self.app, self.refs, self.rounds = app, refs, app.rounds(self.fetcher)
+        old_archiver, self.archiver = self.archiver, app.archiver()
+        if old_archiver is not None:
+            await old_archiver.aclose()
         if self.server is not None:
             self.server.app = app
         self.scheduler.remove_all_jobs()
@@ -237,6 +243,11 @@ class Daemon:
         pruned = await asyncio.to_thread(self.app.prune)
         logger.info("retention: %s", pruned)
         return pruned.removed > 0
+
+    async def archive_step(self) -> bool:
+        """Save Page Now: queue what is new, poll jobs, submit within the budget."""
+        counts = await self.archiver.step() if self.archiver is not None else None
+        return bool(counts and (counts.submitted or counts.archived))
 
     async def dispatch_step(self) -> bool:
         """Deliver what is due in the outbox."""

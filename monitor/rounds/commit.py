@@ -8,11 +8,13 @@ detector's step, so a check that is a sign of a drop never supersedes the series
 answer), the alerts with their deliveries (``monitor.alerts.events`` -> ``monitor.store.outbox``)
 and each alert's hold on its evidence (``monitor.store.retention.hold``: the pre-drop,
 confirming and first recovered responses, the vanished images' thumbnails), in the
-transaction that holds the snapshots. Alerts are per person: one round's events of a
-person's terms on the source make one alert (``monitor.alerts.people``), and a person
-already in an episode gets no second drop. Raw bodies arrive compressed (or reduced to
-their digest when unchanged) by the runner as each check ends; the transaction only writes,
-and a collision with another writer (``store.db.retrying``) runs it again.
+transaction that holds the snapshots; last, the snapshots are chained into the snapshot
+log (``monitor.store.snapshot_log``), whose head stays locked only until the commit.
+Alerts are per person: one round's events of a person's terms on the source make one
+alert (``monitor.alerts.people``), and a person already in an episode gets no second drop.
+Raw bodies arrive compressed (or reduced to their digest when unchanged) by the runner as
+each check ends; the transaction only writes, and a collision with another writer
+(``store.db.retrying``) runs it again.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from monitor.detector.settings import DetectionSettings
 from monitor.detector.state import SeriesState
 from monitor.rounds.alerting import At, write_alert
 from monitor.store import rounds as stored
+from monitor.store import snapshot_log
 from monitor.store.catalog import SeriesRef
 from monitor.store.db import retrying
 from monitor.store.evidence import (
@@ -112,8 +115,8 @@ class RoundCommit:
     ) -> list[CheckRow]:
         """Store the round and everything it caused in one transaction (runs in a thread);
         a collision with another writer runs the transaction again, it never drops the round."""
-        if self.config.evidence.keep_raw:
-            checked = [c if c.raw is not None else _with_body(c) for c in checked]
+        keep = self.config.evidence.keep_raw
+        checked = [c if c.raw is not None else _with_body(c, keep) for c in checked]
         now = max((c.finished_at for c in checked), default=started)
         outcome, snaps = retrying(
             lambda: self._write(source, checked, started, now, kind),
@@ -203,6 +206,8 @@ class RoundCommit:
                     snaps,
                     quiet,
                 )
+            # Last: the log's head stays locked only for the moment before the commit.
+            snapshot_log.append(session, list(snaps.values()), now)
         return outcome, snaps
 
     def _unchecked(
@@ -238,6 +243,7 @@ class RoundCommit:
             started_at=c.started_at,
             finished_at=c.finished_at,
             round_id=rnd.id,
+            body_sha256=c.raw.sha256 if c.raw is not None else None,
         )
 
 
@@ -268,7 +274,8 @@ def _row(c: Checked, family: str, state: Any, snaps: Mapping[int, Snapshot]) -> 
     )
 
 
-def _with_body(c: Checked) -> Checked:
-    """``c`` with its body made ready to keep (for callers that did not at check time)."""
-    body = RawBody.ready(c.observation, None)
+def _with_body(c: Checked, keep: bool) -> Checked:
+    """``c`` with its body hashed and, to ``keep`` it, compressed (for callers that did not
+    at check time)."""
+    body = RawBody.ready(c.observation, None, compress=keep)
     return Checked(c.ref, c.observation, c.started_at, c.finished_at, body)

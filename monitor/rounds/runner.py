@@ -117,10 +117,9 @@ class Rounds:
             obs.pages,
             obs.elapsed_ms,
         )
-        body = None
-        if self.config.evidence.keep_raw:
-            body = await asyncio.to_thread(RawBody.ready, obs, kept_digest)  # zlib frees the GIL
-        obs.raw = None
+        # Hashed always (the snapshot log names the body), compressed only to keep it.
+        keep = self.config.evidence.keep_raw
+        body = await asyncio.to_thread(RawBody.ready, obs, kept_digest, compress=keep)
         return Checked(ref, obs, started, finished, body)
 
     async def run_round(

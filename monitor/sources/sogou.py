@@ -1,31 +1,42 @@
-"""Sogou image search: the ``pic.sogou.com/pics?...&reqType=ajax`` JSON answer.
+"""Sogou image search (pic.sogou.com): the result page or the ``napi`` JSON endpoint.
 
-An answer has ``items[]`` (``pic_url_noredirect``/``ori_pic_url``/``pic_url`` image,
-``thumbUrl``, ``page_url``, ``title``), ``totalItems`` (the headline count, printed
-``8,587``: stored as the reported total), ``startIndex``, ``itemsOnPage`` and ``maxEnd`` (the
-deepest reachable offset). ``isForbiden`` (sic) looks like a query-level refusal; what a
-refused query returns has not been observed, so a non-null value with no items is ``Blocked``,
-never zero. The anti-spider page lives under ``/antispider``. See PARSING.md §3 and §9.3.
+The legacy ``/pics?…&reqType=ajax`` JSON is gone (no public code has used it since 2020);
+current scrapers read one of two answers, chosen by the ``endpoint`` option:
+
+- ``page`` (default): ``/pics?query=…&start=…``, an HTML page whose results are embedded as
+  ``window.__INITIAL_STATE__ = {…}`` under ``searchList.searchList[]`` (``picUrl`` image,
+  ``url`` page, ``title``, ``ch_site_name``). SearXNG ``searx/engines/sogou_images.py``.
+- ``napi``: ``/napi/pc/searchList?mode=1&start=…&xml_len=48&query=…``, JSON with
+  ``data.items[]`` (``picUrl``, ``oriPicUrl``, ``thumbUrl``, ``locImageLink``) and a top-level
+  ``status``. Reported to answer "forbid" to scrapers; that answer is ``Blocked``.
+
+Neither answer states a total that current code reads, so none is stored. "Nothing found" is
+an empty list next to a positive signal: on the page, Sogou's no-results sentence; from
+``napi``, ``status`` 0. Any other empty answer is a ``ParseError``, never zero. The anti-spider
+page lives under ``/antispider`` and carries a known sentence (PARSING.md §9.3).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import json
 import logging
-from typing import Any, ClassVar
+import re
+from typing import Any, ClassVar, Literal
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+from pydantic import Field, field_validator
 
 from monitor.core.errors import Blocked, ParseError
 from monitor.core.observation import ImageItem, PageResult
 from monitor.sources.base import Source, SourceOptions
 from monitor.sources.parsing import (
     browser_headers,
+    coerce_options,
     host_of,
     load_json,
-    parse_int,
     redirect_target,
     require_body,
     response_text,
@@ -34,8 +45,29 @@ from monitor.sources.parsing import (
 
 logger = logging.getLogger(__name__)
 
-PAGE_SIZE = 48  # Sogou's own page size (itemsOnPage); the legacy endpoint takes no size
+PAGE_SIZE = 48  # Sogou's page size on both endpoints (``xml_len``; 48 items on a page)
 _ANTISPIDER_TEXT = "我们的系统检测到您网络中存在异常访问请求"
+_STATE = re.compile(r"window\.__INITIAL_STATE__\s*=\s*")
+# Sogou's own wording for "nothing found" ("抱歉，没有找到与“…”相关的…"); a user can add others.
+DEFAULT_NO_RESULTS_MARKERS = ("没有找到与",)
+_GONE = ("ajax", "reqtype=ajax", "legacy", "pics")
+
+
+class SogouOptions(SourceOptions):
+    """Sogou options: which answer to read and the sentences that mean "nothing found"."""
+
+    endpoint: Literal["page", "napi"] = "page"
+    no_results_markers: tuple[str, ...] = Field(default=DEFAULT_NO_RESULTS_MARKERS, min_length=1)
+
+    @field_validator("endpoint", mode="before")
+    @classmethod
+    def _not_the_dead_endpoint(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().lower() in _GONE:
+            raise ValueError(
+                f'"{value}" (pics?reqType=ajax) is no longer served by Sogou; '
+                "use page (the default) or napi"
+            )
+        return value
 
 
 def unwrap_redirect(url: str) -> str:
@@ -52,27 +84,36 @@ def unwrap_redirect(url: str) -> str:
 
 
 class SogouImages(Source):
-    """Sogou image search (pic.sogou.com) legacy JSON answers."""
+    """Sogou image search (pic.sogou.com): result page state or ``napi`` JSON."""
 
     kind: ClassVar[str] = "sogou_images"
     family: str = "chinese"
     default_base_url: ClassVar[str] = "https://pic.sogou.com"
-    Options: ClassVar[type[SourceOptions]] = SourceOptions  # no kind-specific options
+    Options: ClassVar[type[SourceOptions]] = SogouOptions
+    options: SogouOptions
+
+    def __init__(self, name: str, options: SourceOptions) -> None:
+        super().__init__(name, coerce_options(options, SogouOptions))
 
     def build_request(self, term: str, page: int) -> httpx.Request:
-        url = self.url(self.default_base_url + "/pics")
-        params: dict[str, str | int] = {
-            "query": term,
-            "start": page * PAGE_SIZE,
-            "reqType": "ajax",
-        }
-        referer = str(httpx.URL(url, params={"query": term}))
+        start = page * PAGE_SIZE
+        page_url = self.url(self.default_base_url + "/pics")
+        if self.options.endpoint == "page":
+            headers = browser_headers(
+                self.options,
+                accept="text/html,application/xhtml+xml,*/*;q=0.8",
+                referer=self.url(self.default_base_url + "/"),
+            )
+            params: dict[str, str | int] = {"query": term, "start": start}
+            return httpx.Request("GET", page_url, params=params, headers=headers)
+        # The XHR the result page sends while scrolling; the page is its Referer.
+        params = {"mode": 1, "start": start, "xml_len": PAGE_SIZE, "query": term}
         headers = browser_headers(
             self.options,
-            accept="application/json, text/javascript, */*; q=0.01",
-            referer=referer,
-            **{"X-Requested-With": "XMLHttpRequest"},
+            accept="application/json, text/plain, */*",
+            referer=str(httpx.URL(page_url, params={"query": term})),
         )
+        url = self.url(self.default_base_url + "/napi/pc/searchList")
         return httpx.Request("GET", url, params=params, headers=headers)
 
     def parse(self, response: httpx.Response, page: int) -> PageResult:
@@ -82,50 +123,84 @@ class SogouImages(Source):
         body = require_body(response_text(response))
         if _ANTISPIDER_TEXT in body:
             raise Blocked(f"anti-spider page ({_ANTISPIDER_TEXT})")
-        return self._result(load_json(body), page)
+        if self.options.endpoint == "page":
+            return self._page(body, page)
+        return self._napi(body, page)
 
-    def _result(self, data: Any, page: int) -> PageResult:
+    def _page(self, body: str, page: int) -> PageResult:
+        if body.startswith(("{", "[")):
+            raise ParseError("JSON where the result page was expected")
+        m = _STATE.search(body)
+        if not m:
+            raise ParseError("no window.__INITIAL_STATE__ on the page")
+        try:
+            state, _ = json.JSONDecoder().raw_decode(body[m.end() :])
+        except json.JSONDecodeError as exc:
+            raise ParseError(f"__INITIAL_STATE__ is not JSON (truncated?): {exc.msg}") from None
+        box = state.get("searchList") if isinstance(state, dict) else None
+        raw = box.get("searchList") if isinstance(box, dict) else None
+        if not isinstance(raw, list):
+            raise ParseError("no searchList.searchList in __INITIAL_STATE__")
+        if not raw:
+            if any(marker in body for marker in self.options.no_results_markers):
+                return PageResult((), no_results=page == 0)
+            if page > 0:
+                return PageResult(())  # paged past the last result
+            raise ParseError("empty searchList and no no-results message")
+        items = _items(raw)
+        return PageResult(items, has_more=len(raw) >= PAGE_SIZE)
+
+    def _napi(self, body: str, page: int) -> PageResult:
+        if not body.startswith(("{", "[", "<")) and "forbid" in body[:200].lower():
+            raise Blocked(f"napi refused the query ({body[:60]!r})")
+        data = load_json(body)
         if not isinstance(data, dict):
             raise ParseError("answer is not a JSON object")
-        raw = data.get("items")
+        status = data.get("status")
+        payload = data.get("data")
+        raw = payload.get("items") if isinstance(payload, dict) else None
         if not isinstance(raw, list):
-            raise ParseError("no items list")
-        if "totalItems" not in data:
-            raise ParseError("no totalItems")
-        total = parse_int(data.get("totalItems"))
-        forbidden = data.get("isForbiden")
-        items = tuple(_item(entry, n) for n, entry in enumerate(raw))
-        if forbidden not in (None, False, 0, "", "0"):
-            if not items:
-                raise Blocked(f"query refused by Sogou (isForbiden={forbidden!r})")
-            logger.warning("sogou answer has isForbiden=%r next to %d items", forbidden, len(items))
-        if not items:
-            if total == 0:
-                return PageResult((), reported_total=0, no_results=page == 0)
+            said = " ".join(str(data.get(k) or "") for k in ("info", "msg", "message"))
+            if "forbid" in said.lower() or status not in (None, 0, "0"):
+                raise Blocked(f"napi refused the query (status={status!r} {said.strip()})".strip())
+            raise ParseError("no data.items list")
+        if not raw:
+            # Only an answer that says it succeeded (status 0) with nothing in it is empty.
+            if page == 0 and status in (0, "0"):
+                return PageResult((), no_results=True)
             if page > 0:
-                return PageResult((), reported_total=total)
-            raise ParseError(f"empty items although totalItems={data.get('totalItems')!r}")
-        start = parse_int(data.get("startIndex"))
-        start = page * PAGE_SIZE if start is None else start
-        # maxEnd is the deepest offset Sogou serves; totalItems can be smaller.
-        limits = [n for n in (parse_int(data.get("maxEnd")), total) if n is not None]
-        has_more = start + len(raw) < min(limits) if limits else len(raw) >= PAGE_SIZE
-        return PageResult(items, reported_total=total, has_more=has_more)
+                return PageResult(())
+            raise ParseError(f"empty data.items with status={status!r}")
+        return PageResult(_items(raw), has_more=len(raw) >= PAGE_SIZE)
 
 
-def _item(entry: Any, n: int) -> ImageItem:
-    """One ``items[]`` entry; an entry without any image URL fails the page."""
+def _items(raw: list[Any]) -> tuple[ImageItem, ...]:
+    """The results of one list; entries without an image URL are skipped, but a list in which
+    no entry has one is not a list of results (``ParseError``)."""
+    items = tuple(item for entry in raw if (item := _item(entry)) is not None)
+    if not items:
+        raise ParseError(f"none of the {len(raw)} entries has an image URL")
+    if len(items) < len(raw):
+        skipped = len(raw) - len(items)
+        logger.debug("sogou: %d of %d entries without an image URL", skipped, len(raw))
+    return items
+
+
+def _item(entry: Any) -> ImageItem | None:
+    """One entry of either answer (both use the same field names)."""
     if not isinstance(entry, dict):
-        raise ParseError(f"item #{n + 1} is not an object")
-    # pic_url is sometimes a redirect.sogou.com wrapper; the other two are the clear URL.
-    image = entry.get("pic_url_noredirect") or entry.get("ori_pic_url") or entry.get("pic_url")
-    if not image:
-        raise ParseError(f"item #{n + 1} has no image URL")
-    thumb = entry.get("thumbUrl") or entry.get("smallThumbUrl")
-    title = strip_tags(str(entry.get("title") or entry.get("oriTitle") or ""))
+        return None
+    # picUrl is what SearXNG shows as the image; oriPicUrl and locImageLink (Sogou's copy)
+    # stand in when it is missing.
+    image = entry.get("picUrl") or entry.get("oriPicUrl") or entry.get("locImageLink")
+    if not image or not isinstance(image, str):
+        return None
+    thumb = entry.get("thumbUrl") or entry.get("locImageLink")
+    page_url = entry.get("url") or entry.get("page_url")
+    title = strip_tags(str(entry.get("title") or ""))
     return ImageItem(
-        image_url=unwrap_redirect(str(image)),
+        image_url=unwrap_redirect(image),
         thumb_url=str(thumb) if thumb else None,
-        page_url=str(entry["page_url"]) if entry.get("page_url") else None,
+        page_url=str(page_url) if page_url else None,
         title=title or None,
     ).with_domain()

@@ -29,6 +29,7 @@ from monitor.alerts.payload import vanished_image
 from monitor.alerts.schema import VanishedImage
 from monitor.core.observation import OBSERVATION_VALUES, ImageItem, Observation, Status
 from monitor.detector.events import Event
+from monitor.store.archive import archived_pages
 from monitor.store.models import (
     Image,
     ImageSetMember,
@@ -78,13 +79,15 @@ class RawBody:
         )
 
     @classmethod
-    def ready(cls, obs: Observation, kept_digest: str | None) -> RawBody | None:
-        """The body of ``obs`` compressed (or, if it is ``kept_digest``, only hashed), with
-        the raw bytes dropped from both the body and ``obs``."""
+    def ready(
+        cls, obs: Observation, kept_digest: str | None, *, compress: bool = True
+    ) -> RawBody | None:
+        """The body of ``obs`` compressed (or, if it is ``kept_digest`` or not to be kept,
+        only hashed), with the raw bytes dropped from both the body and ``obs``."""
         body = cls.of(obs)
         obs.raw = None
         if body is not None:
-            if body.sha256 != kept_digest:
+            if compress and body.sha256 != kept_digest:
                 body.compress()
             body.raw = None
         return body
@@ -232,11 +235,19 @@ def vanished_images(session: Session, series_id: int, event: Event) -> dict[int,
         .order_by(SeriesImage.first_seen, Image.id)
         .limit(MAX_VANISHED)
     )
+    found = rows.all()
+    archived = archived_pages(session, [img.id for img, _ in found])
     out = {}
-    for img, si in rows:
+    for img, si in found:
         item = ImageItem(img.image_url, img.thumb_url, img.page_url, img.title, img.domain)
         last_seen = before.finished_at if si.seen_open else si.last_seen
-        out[img.id] = vanished_image(item, si.first_seen, last_seen, still.get(img.id, ()))
+        out[img.id] = vanished_image(
+            item,
+            si.first_seen,
+            last_seen,
+            still.get(img.id, ()),
+            archived_page=archived.get(img.id),
+        )
     return out
 
 

@@ -48,8 +48,10 @@ def record_snapshot(
     started_at: datetime,
     finished_at: datetime,
     round_id: int | None = None,
+    body_sha256: str | None = None,
 ) -> Snapshot:
-    """Store ``observation`` as a snapshot of ``series_id`` (see module docstring)."""
+    """Store ``observation`` as a snapshot of ``series_id`` (see module docstring), with its
+    response body's SHA-256 (the snapshot log commits to it, kept or not)."""
     obs = observation
     snap = Snapshot(
         series_id=series_id,
@@ -64,6 +66,7 @@ def record_snapshot(
         domain_count=obs.domain_count,
         pages=obs.pages,
         elapsed_ms=obs.elapsed_ms,
+        body_sha256=body_sha256,
     )
     if obs.status.is_observation:
         items = obs.distinct_items

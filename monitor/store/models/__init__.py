@@ -10,6 +10,8 @@ Shape (one check flows top to bottom)::
                           └─< alerts ─< deliveries ─< delivery_attempts      (the outbox)
                                  ├─< evidence_holds >── snapshots' raw_responses, thumbnails
                                  └─< alert_episodes >── episodes (all a person alert covers)
+    snapshot_log (the chain head)   log_timestamps (RFC 3161 tokens over the head)
+    archive_captures (Save Page Now requests: image pages, drop result URLs) + archive_cursors
 
 An unchanged result set costs one snapshot row: identical sets are stored once in
 ``image_sets`` (keyed by a digest of their members) and snapshots point at them.
@@ -18,10 +20,12 @@ in the current set its last sighting is the series' latest valid snapshot (``see
 Snapshot order is by ``id`` (monotonic), never by timestamp alone.
 """
 
+from monitor.store.models.archive import ArchiveCapture, ArchiveCursor
 from monitor.store.models.base import NAMING_CONVENTION, Base, BigId, UtcDateTime
 from monitor.store.models.catalog import Person, Round, Series, SourceRow, Term
 from monitor.store.models.evidence import EvidenceHold, RawResponse, Thumbnail
 from monitor.store.models.heartbeat import Heartbeat
+from monitor.store.models.log import LogHead, LogTimestamp
 from monitor.store.models.outbox import Alert, AlertEpisode, Delivery, DeliveryAttempt, Episode
 from monitor.store.models.results import Image, ImageSet, ImageSetMember, SeriesImage, Snapshot
 
@@ -29,6 +33,8 @@ __all__ = [
     "NAMING_CONVENTION",
     "Alert",
     "AlertEpisode",
+    "ArchiveCapture",
+    "ArchiveCursor",
     "Base",
     "BigId",
     "Delivery",
@@ -39,6 +45,8 @@ __all__ = [
     "Image",
     "ImageSet",
     "ImageSetMember",
+    "LogHead",
+    "LogTimestamp",
     "Person",
     "RawResponse",
     "Round",

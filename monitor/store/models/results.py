@@ -62,6 +62,7 @@ class Snapshot(Base):
     __table_args__ = (
         Index("ix_snapshots_series_id", "series_id", "id"),
         Index("ix_snapshots_round", "round_id"),
+        Index("ix_snapshots_log_seq", "log_seq", unique=True),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     series_id: Mapped[int] = mapped_column(ForeignKey("series.id", ondelete="CASCADE"))
@@ -78,6 +79,11 @@ class Snapshot(Base):
     elapsed_ms: Mapped[int] = mapped_column(Integer, default=0)
     image_set_id: Mapped[int | None] = mapped_column(ForeignKey("image_sets.id"))
     excluded: Mapped[bool] = mapped_column(default=False)  # part of an engine incident
+    # The response body's SHA-256 as checked (kept or not), and the snapshot log
+    # (``store.snapshot_log``): position in the chain and link; migration 0005.
+    body_sha256: Mapped[str | None] = mapped_column(String(64))
+    log_seq: Mapped[int | None] = mapped_column(BigInteger)
+    log_hash: Mapped[str | None] = mapped_column(String(64))
 
     @property
     def status_enum(self) -> Status:

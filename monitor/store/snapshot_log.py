@@ -1,0 +1,148 @@
+"""The tamper-evident snapshot log: every snapshot chained to the one before it.
+
+- ``append(session, snapshots)``: at the end of a round's write, inside its transaction,
+  give each new snapshot the next position (``log_seq``) and its link (``log_hash``, the
+  rule in ``monitor.core.loghash``), and move the head. The head row is read ``FOR UPDATE``
+  (PostgreSQL: a second writer waits there until the first commits, then reads the head
+  it left; SQLite: every write transaction holds the database's write lock already), and
+  last, so a round holds it only for the moment before its commit.
+- ``monitor.store.log_verify.verify(session)`` recomputes it (``db verify``).
+- ``entries(session, snapshot_ids)``: the log entries of some snapshots with the link
+  before each, so a bundle can show them and a reader recompute them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from monitor.core import loghash
+from monitor.store.models import (
+    ImageSet,
+    LogHead,
+    Person,
+    Series,
+    Snapshot,
+    SourceRow,
+    Term,
+)
+
+SeriesName = tuple[str, str, str, str]
+
+
+def series_names(session: Session, ids: Sequence[int] | None = None) -> dict[int, SeriesName]:
+    """Person, term, source and vantage of each series (of ``ids``, or all)."""
+    q = (
+        select(Series.id, Person.name, Term.text, SourceRow.name, Series.vantage)
+        .join(Person, Person.id == Series.person_id)
+        .join(Term, Term.id == Series.term_id)
+        .join(SourceRow, SourceRow.id == Series.source_id)
+    )
+    if ids is not None:
+        q = q.where(Series.id.in_(list(ids)))
+    return {sid: (p, t, s, v) for sid, p, t, s, v in session.execute(q)}
+
+
+def fields_of(row: Any, names: dict[int, SeriesName], digest: bytes | None) -> dict[str, Any]:
+    return loghash.entry(
+        series=names.get(row.series_id, ("?", "?", "?", "?")),
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        status=row.status,
+        reason=row.reason,
+        http_status=row.http_status,
+        image_count=row.image_count,
+        reported_total=row.reported_total,
+        domain_count=row.domain_count,
+        image_set=digest,
+        body_sha256=row.body_sha256,
+    )
+
+
+def locked_head(session: Session) -> LogHead:
+    """The head row, locked until the transaction ends (created on first use)."""
+    head = session.scalar(
+        select(LogHead)
+        .where(LogHead.id == 1)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if head is None:
+        # A second writer doing the same collides on the key and its round runs again.
+        head = LogHead(id=1, seq=0, head=loghash.GENESIS)
+        session.add(head)
+        session.flush()
+    return head
+
+
+def append(session: Session, snapshots: Sequence[Snapshot], now: datetime) -> None:
+    """Chain ``snapshots`` (new, flushed, of this transaction) in id order."""
+    if not snapshots:
+        return
+    ordered = sorted(snapshots, key=lambda s: s.id)
+    names = series_names(session, sorted({s.series_id for s in ordered}))
+    set_ids = {s.image_set_id for s in ordered if s.image_set_id is not None}
+    digests: dict[int | None, bytes] = dict(
+        session.execute(select(ImageSet.id, ImageSet.digest).where(ImageSet.id.in_(set_ids))).all()
+        if set_ids
+        else []
+    )
+    head = locked_head(session)
+    seq, link = head.seq, head.head
+    for snap in ordered:
+        seq += 1
+        link = loghash.link(link, fields_of(snap, names, digests.get(snap.image_set_id)))
+        snap.log_seq, snap.log_hash = seq, link
+    head.seq, head.head, head.updated_at = seq, link, now
+
+
+COLUMNS = (
+    Snapshot.id,
+    Snapshot.log_seq,
+    Snapshot.log_hash,
+    Snapshot.series_id,
+    Snapshot.started_at,
+    Snapshot.finished_at,
+    Snapshot.status,
+    Snapshot.reason,
+    Snapshot.http_status,
+    Snapshot.image_count,
+    Snapshot.reported_total,
+    Snapshot.domain_count,
+    Snapshot.body_sha256,
+    ImageSet.digest,
+)
+
+
+def entries(session: Session, snapshot_ids: Sequence[int]) -> list[dict[str, Any]]:
+    """The log entries of ``snapshot_ids`` in log order: seq, snapshot id, the link before
+    it, the entry's canonical fields and its link (unlogged snapshots are left out)."""
+    rows = session.execute(
+        select(*COLUMNS)
+        .outerjoin(ImageSet, ImageSet.id == Snapshot.image_set_id)
+        .where(Snapshot.id.in_(list(snapshot_ids)), Snapshot.log_seq.is_not(None))
+        .order_by(Snapshot.log_seq)
+    ).all()
+    names = series_names(session, sorted({r.series_id for r in rows}))
+    before = {r.log_seq - 1 for r in rows if r.log_seq > 1}
+    prev = dict(
+        session.execute(
+            select(Snapshot.log_seq, Snapshot.log_hash).where(Snapshot.log_seq.in_(before))
+        ).all()
+        if before
+        else []
+    )
+    return [
+        {
+            "seq": r.log_seq,
+            "snapshot_id": r.id,
+            "previous": loghash.GENESIS if r.log_seq == 1 else prev.get(r.log_seq - 1),
+            "entry": fields_of(r, names, r.digest),
+            "link": r.log_hash,
+        }
+        for r in rows
+    ]

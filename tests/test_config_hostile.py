@@ -1,0 +1,103 @@
+"""Whatever config.yaml holds, loading it ends in a value or in one ``ConfigError`` line,
+``config.yaml:LINE: ...`` whenever YAML knows the line, and never in "internal error"."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from monitor.config import parse_config
+from monitor.core.errors import ConfigError
+
+HEAD = "people:\n  - name: Dong Jingwei\nsources:\n  baidu:\n    kind: baidu_images\n"
+
+# (id, text, the line the error must name, a fragment of its message)
+HOSTILE = [
+    ("nul byte", HEAD + "    every: 6h\x00\n", 6, "U+0000"),
+    ("control character", HEAD + "    every: \x07\n", 6, "U+0007"),
+    ("yaml version", "%YAML 9.9\n---\n" + HEAD, 1, "version"),
+    ("int tag on text", HEAD + "    every: !!int abc\n", 6, "'abc' is not a valid int"),
+    ("float tag on text", HEAD + "    rate: !!float x\n", 6, "not a valid float"),
+    ("unknown tag", HEAD + "    every: !foo bar\n", 6, "tag !foo is not supported"),
+    ("binary tag", HEAD + "    every: !!binary aGk=\n", 6, "binary is not supported"),
+    ("python tag", HEAD + "    every: !!python/object:os.system x\n", 6, "not supported"),
+    ("infinite float", HEAD + "    every: 1e999\n", 6, "is not a duration"),
+    ("dot inf", HEAD + "    every: .inf\n", 6, "is not a duration"),
+    ("nan", HEAD + "    every: .nan\n", 6, "is not a duration"),
+    ("huge integer", HEAD + "    every: " + "9" * 40 + "\n", 6, "too long for a duration"),
+    ("huge unit count", HEAD + "    every: 99999999999999w\n", 6, "too long for a duration"),
+    ("zero duration", HEAD + "    every: 0s\n", 6, "must be longer than 0s"),
+    ("zero seconds number", HEAD + "    timeout: 0\n", 6, "must be longer than 0s"),
+    ("negative number", HEAD + "    every: -5\n", 6, "is not a duration"),
+    ("date as duration", HEAD + "    every: 2019-01-01\n", 6, "is not a duration"),
+    ("list as duration", HEAD + "    every: [1, 2]\n", 6, "is not a duration"),
+    ("mapping as key", HEAD + "? [a]\n: 1\n", 6, "a key must be a plain value"),
+    ("undefined alias", HEAD + "    every: *nowhere\n", 6, "undefined alias"),
+    ("recursive alias", HEAD + "    headers: &h {a: *h}\n", 6, "refers to the node that"),
+    ("unclosed bracket", HEAD + "    controls: [a, b\n", 7, "expected"),
+    ("duplicate key", HEAD + "    every: 6h\n    every: 1h\n", 7, "duplicate key"),
+    ("tab indentation", HEAD + "\tevery: 6h\n", 6, "not valid YAML"),
+    ("zero rate interval", HEAD + "    rate: 1/0s\n", 6, "is not a rate"),
+    ("person name as mapping", "people:\n  - name: {a: 1}\n" + HEAD[8:], 2, "valid string"),
+    ("deep nesting", HEAD + "    headers: " + "[" * 5000 + "]" * 5000 + "\n", 6, "levels deep"),
+    ("deep block nesting", HEAD + "".join(f"{' ' * i}k{i}:\n" for i in range(4, 300)), 35, "deep"),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "fragment"), [h[1:] for h in HOSTILE], ids=[h[0] for h in HOSTILE]
+)
+def test_hostile_config_is_one_config_error_line(
+    text: str, line: int | None, fragment: str
+) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config(text, "config.yaml", {})
+    message = str(err.value)
+    assert "\n" not in message
+    assert fragment in message
+    assert message.startswith(f"config.yaml:{line}: " if line else "config.yaml: ")
+
+
+def billion_laughs(levels: int = 9) -> str:
+    lines = [HEAD + '    headers:\n      lol0: &l0 "lol"']
+    for i in range(1, levels + 1):
+        refs = ", ".join([f"*l{i - 1}"] * 10)
+        lines.append(f"      lol{i}: &l{i} [{refs}]")
+    return "\n".join(lines) + "\n"
+
+
+def test_billion_laughs_fails_fast_with_one_line() -> None:
+    started = time.perf_counter()
+    with pytest.raises(ConfigError) as err:
+        parse_config(billion_laughs(), "config.yaml", {})
+    elapsed = time.perf_counter() - started
+    assert "aliases expand" in str(err.value)
+    assert str(err.value).startswith("config.yaml:")
+    # Generous: a linear walk takes milliseconds; expanding takes minutes.
+    assert elapsed < 2
+
+
+def test_aliases_within_the_bound_still_work() -> None:
+    text = (
+        HEAD + "    controls: &c [熊猫, 长城]\n  bing:\n    kind: bing_images\n    controls: *c\n"
+    )
+    config = parse_config(text, "config.yaml", {})
+    assert config.sources["bing"].controls == ("熊猫", "长城")
+
+
+def test_nul_byte_in_a_file_exits_2_with_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_bytes((HEAD + "    every: 6h\x00\n").encode())
+    proc = subprocess.run(
+        [sys.executable, "-m", "monitor", "--config", str(path), "config", "check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().startswith(f"{path}:6: not valid YAML")
+    assert "internal error" not in proc.stderr
