@@ -12,15 +12,29 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from email.utils import parseaddr
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from monitor.core.units import Rate
+from monitor.core.urls import config_url
 from monitor.detector.settings import DetectionSettings
 from monitor.sources.base import Duration, RateField, SourceOptions
 
 DEFAULT_DATABASE_URL = "sqlite:///absence-monitor.db"
+
+
+# An address as mail servers take it: something@somewhere, no spaces, brackets or commas.
+_ADDRESS = re.compile(r"[^@\s<>()\[\],;:\"]+@[^@\s<>()\[\],;:\"]+")
+
+
+def _address(value: str) -> str:
+    """``value`` if it is an e-mail address (``Name <a@b>`` too), else ``ValueError``."""
+    _, address = parseaddr(value)
+    if not _ADDRESS.fullmatch(address):
+        raise ValueError(f'"{value[:80]}" is not an e-mail address')
+    return value
 
 
 def _strings_as(key: str, value: Any) -> Any:
@@ -93,6 +107,16 @@ class EmailConfig(_Model):
     def _one_or_many(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
 
+    @field_validator("to")
+    @classmethod
+    def _addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_address(v) for v in value)
+
+    @field_validator("from_")
+    @classmethod
+    def _sender(cls, value: str) -> str:
+        return _address(value)
+
 
 class WebhookConfig(_Model):
     """One webhook receiver; ``secret`` signs each body with HMAC-SHA256.
@@ -109,8 +133,10 @@ class WebhookConfig(_Model):
     @classmethod
     def _http(cls, value: Any) -> Any:
         # Checked before wrapping, and without echoing the URL (it may hold a token).
-        if isinstance(value, str) and not re.match(r"https?://", value):
-            raise ValueError("must start with http:// or https://")
+        if isinstance(value, str):
+            if not re.match(r"https?://", value):
+                raise ValueError("must start with http:// or https://")
+            config_url(value, shown="the webhook URL")
         return value
 
 

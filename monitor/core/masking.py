@@ -100,9 +100,14 @@ def url_secrets(url: str) -> list[str]:
 _SECRET_HEADER = re.compile(r"authorization|cookie|key|token|secret|passw|signature", re.I)
 
 
+def is_secret_header(name: str) -> bool:
+    """Whether a header of this name carries a credential (its value is never shown)."""
+    return bool(_SECRET_HEADER.search(name))
+
+
 def mask_headers(pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
     """Headers safe to keep as evidence (see module docstring), in their order."""
-    return [(k, MASK if _SECRET_HEADER.search(k) else mask(v)) for k, v in pairs]
+    return [(k, MASK if is_secret_header(k) else mask(v)) for k, v in pairs]
 
 
 def _hostport(hostport: str) -> tuple[str, list[str]]:

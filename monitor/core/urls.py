@@ -3,7 +3,8 @@
 ``normalize_url`` and ``domain_of`` give an image its identity (de-duplication, soft
 censorship by domain). ``safe_url`` is the one rule for what may become a link or an image
 in a mail or a page: only absolute http(s) URLs, so a ``javascript:`` or ``data:`` URL from a
-scraped page is shown as text and never followed.
+scraped page is shown as text and never followed. ``config_url`` is the rule for a URL a
+user configures (``base_url``, ``proxy``, webhooks).
 """
 
 from __future__ import annotations
@@ -57,3 +58,23 @@ def safe_url(url: str | None) -> str | None:
     except ValueError:  # e.g. an unbalanced IPv6 bracket
         return None
     return url if parts.scheme.lower() in ("http", "https") and parts.netloc else None
+
+
+def config_url(value: str, schemes: tuple[str, ...] = ("http", "https"), shown: str = "") -> str:
+    """``value`` if it is an absolute URL with one of ``schemes`` and a host, else
+    ``ValueError`` saying so (``shown`` replaces the value in the message: a webhook URL
+    may hold a token)."""
+    what = shown or f'"{value[:80]}"'
+    problem = f"{what} is not a URL (use {schemes[-1]}://host/...)"
+    if _URL_FORBIDDEN.search(value.replace("{query}", "")):
+        raise ValueError(problem + ": no spaces or quotes")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 (raises on a port out of range)
+    except ValueError:
+        raise ValueError(problem) from None
+    if parts.scheme.lower() not in schemes:
+        raise ValueError(f"{what}: the scheme must be {' or '.join(schemes)}")
+    if not parts.hostname:
+        raise ValueError(f"{what}: no host")
+    return value

@@ -26,10 +26,11 @@ from typing import Annotated, Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator
 
 from monitor.core.observation import PageResult
 from monitor.core.units import Rate, format_duration, parse_duration, parse_rate
+from monitor.core.urls import config_url
 
 
 def _duration(v: Any) -> timedelta:
@@ -75,6 +76,16 @@ class SourceOptions(BaseModel):
     accept_language: str = "zh-CN,zh;q=0.9,en;q=0.8"
     headers: dict[str, str] = Field(default_factory=dict)
     detection: dict[str, Any] = Field(default_factory=dict)  # validated by config.py
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        return None if value is None else config_url(value)
+
+    @field_validator("proxy")
+    @classmethod
+    def _proxy_url(cls, value: str | None) -> str | None:
+        return None if value is None else config_url(value, ("http", "https", "socks5", "socks5h"))
 
 
 class Source:

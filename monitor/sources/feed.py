@@ -32,6 +32,7 @@ from pydantic import Field, field_validator
 
 from monitor.core.errors import ParseError
 from monitor.core.observation import ImageItem, PageResult
+from monitor.core.urls import config_url
 from monitor.sources.base import Source, SourceOptions
 from monitor.sources.parsing import browser_headers, coerce_options, strip_tags
 
@@ -78,7 +79,7 @@ class FeedOptions(SourceOptions):
     def _http_url(cls, v: str) -> str:
         if not v.startswith(("http://", "https://")):
             raise ValueError("url must be an http(s) address")
-        return v
+        return config_url(v)
 
 
 class FeedSource(Source):

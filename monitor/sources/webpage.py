@@ -35,6 +35,7 @@ from pydantic import BeforeValidator, Field, field_validator
 
 from monitor.core.errors import Blocked, ParseError
 from monitor.core.observation import ImageItem, PageResult
+from monitor.core.urls import config_url
 from monitor.sources.base import Source, SourceOptions
 from monitor.sources.parsing import browser_headers, coerce_options, parse_int
 
@@ -89,7 +90,7 @@ class HtmlOptions(SourceOptions):
     def _url_has_query(cls, v: str) -> str:
         if "{query}" not in v:
             raise ValueError("url must contain {query}")
-        return v
+        return config_url(v)
 
     @field_validator("encoding")
     @classmethod
