@@ -119,7 +119,13 @@ class Source:
         return [self.options.base_url] if self.options.base_url else []
 
     def warmup_request(self) -> httpx.Request | None:
-        """A request to send once per process before the first query (e.g. for cookies)."""
+        """A request to send before the first query (e.g. for cookies): once per process,
+        again when older than ``session_max_age``, and once more when ``parse`` raises
+        ``SessionExpired``."""
+        return None
+
+    def session_max_age(self) -> timedelta | None:
+        """How long a warm-up's session is trusted (``None``: for the process's life)."""
         return None
 
     def build_request(self, term: str, page: int) -> httpx.Request:
