@@ -47,6 +47,7 @@ from monitor.core.errors import (
     SessionExpired,
     hostile_input,
 )
+from monitor.core.logs import clip
 from monitor.core.masking import mask_headers, mask_url
 from monitor.core.observation import ImageItem, Observation, PageResult, Status
 from monitor.fetch.client import Fetcher
@@ -312,5 +313,5 @@ def _bug(where: str, exc: Exception, source: Source) -> str:
     if hostile is not None:
         logger.warning("%s.%s: %s", source.describe(), where, hostile)
         return f"{where}: {hostile}"
-    logger.error("bug in %s.%s", source.describe(), where, exc_info=exc)
+    logger.error("bug in %s.%s: %s", source.describe(), where, clip(exc), exc_info=exc)
     return f"{where} raised {type(exc).__name__}: {exc}"[:300]
