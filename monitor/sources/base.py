@@ -132,6 +132,12 @@ class Source:
         """The request for result page ``page`` (0-based) of ``term``."""
         raise NotImplementedError
 
+    def next_request(self, term: str, page: int, previous: PageResult) -> httpx.Request:
+        """The request for page ``page`` > 0, after ``previous`` said there is more. The
+        default counts pages; an engine that names where its next page starts (360's
+        ``lastindex``) reads ``previous.next_offset``."""
+        return self.build_request(term, page)
+
     def parse(self, response: httpx.Response, page: int) -> PageResult:
         """Parse one response; raise ``Blocked`` or ``ParseError`` as described above."""
         raise NotImplementedError
