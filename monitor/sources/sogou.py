@@ -88,6 +88,10 @@ class SogouImages(Source):
     """Sogou image search (pic.sogou.com): result page state or ``napi`` JSON."""
 
     kind: ClassVar[str] = "sogou_images"
+    keys: ClassVar[str] = (
+        "page: window.__INITIAL_STATE__ searchList.searchList[] (picUrl, url, title, "
+        "ch_site_name); napi: data.items[] (picUrl, oriPicUrl, thumbUrl, locImageLink)"
+    )
     family: str = "chinese"
     default_base_url: ClassVar[str] = "https://pic.sogou.com"
     Options: ClassVar[type[SourceOptions]] = SogouOptions
