@@ -30,6 +30,7 @@ The rules that keep "the engine shows nothing" apart from "we could not tell":
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -46,6 +47,7 @@ from monitor.core.errors import (
     SessionExpired,
     hostile_input,
 )
+from monitor.core.logs import clip
 from monitor.core.masking import mask_headers, mask_url
 from monitor.core.observation import ImageItem, Observation, PageResult, Status
 from monitor.fetch.client import Fetcher
@@ -109,9 +111,15 @@ async def run_check(
     await fetcher.warm_up(source.name, warmup, policy, age)
     renewed = False  # this check sent a renewal of its own: it gets no second one
 
+    previous: PageResult | None = None  # the page before, for engines that say where next
+
     async def ask(page: int) -> _Asked:
         nonlocal waited, pages, response
-        result = await fetcher.fetch(source.build_request(term, page), policy)
+        if previous is None:
+            request = source.build_request(term, page)
+        else:
+            request = source.next_request(term, page, previous)
+        result = await fetcher.fetch(request, policy)
         waited += result.waited
         pages += 1
         # Evidence is the response that decided the outcome; after a network error there
@@ -171,6 +179,7 @@ async def run_check(
             no_results = parsed.no_results
         if not parsed.has_more or not parsed.items:
             break
+        previous = parsed
         page += 1
 
     assert response is not None
@@ -210,10 +219,9 @@ def _bounded(parsed: PageResult, notes: list[str]) -> PageResult:
         total = None
     if skipped == 0 and total == parsed.reported_total:
         return parsed
-    no_results = parsed.no_results
     if parsed.items and not kept:
         raise ParseError(f"all {skipped} item(s) on the page have an unparseable URL")
-    return PageResult(tuple(kept), total, parsed.has_more, no_results)
+    return dataclasses.replace(parsed, items=tuple(kept), reported_total=total)
 
 
 def _explained(
@@ -305,5 +313,5 @@ def _bug(where: str, exc: Exception, source: Source) -> str:
     if hostile is not None:
         logger.warning("%s.%s: %s", source.describe(), where, hostile)
         return f"{where}: {hostile}"
-    logger.error("bug in %s.%s", source.describe(), where, exc_info=exc)
+    logger.error("bug in %s.%s: %s", source.describe(), where, clip(exc), exc_info=exc)
     return f"{where} raised {type(exc).__name__}: {exc}"[:300]

@@ -31,6 +31,7 @@ from bs4 import BeautifulSoup, Tag
 from pydantic import Field, field_validator
 
 from monitor.core.errors import ParseError
+from monitor.core.logs import clip
 from monitor.core.observation import ImageItem, PageResult
 from monitor.core.urls import config_url
 from monitor.sources.base import Source, SourceOptions
@@ -86,6 +87,10 @@ class FeedSource(Source):
     """Entries of an RSS or Atom feed that mention the term, with their images."""
 
     kind: ClassVar[str] = "feed"
+    keys: ClassVar[str] = (
+        "RSS/Atom entries whose title, summary or content mention the term; images from "
+        "media:content, image enclosures, <img> in the content, media:thumbnail"
+    )
     family: str = "independent"
     default_base_url: ClassVar[str] = ""  # the url option is the whole address
     Options: ClassVar[type[SourceOptions]] = FeedOptions
@@ -153,7 +158,7 @@ class FeedSource(Source):
 
 def _bozo_reason(parsed: Any) -> str:
     exc = parsed.get("bozo_exception")
-    return f"{type(exc).__name__}: {exc}"[:120] if exc else "no feed element"
+    return clip(f"{type(exc).__name__}: {exc}", 120) if exc else "no feed element"
 
 
 def _entry_texts(entry: Any) -> list[str]:
