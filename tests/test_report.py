@@ -278,6 +278,6 @@ def test_gallery_links_the_archived_copy_of_a_vanished_images_page(
     doc = lxml_html.fromstring(
         report_file(seeded.app, [], tmp_path / "r.html").read_text(encoding="utf-8")
     )
-    [link] = doc.xpath("//ul[@class='gallery']//a[.='archived page']")
+    [link] = doc.xpath("//ul[@class='gallery']//a[.='archived copy of the page']")
     assert link.get("href") == archived
     assert "Story c" in link.getparent().getparent().text_content()

@@ -15,7 +15,7 @@ per image (an image lost under two names is one entry naming both). So:
 Each entry says where the image is now: the person's other sources whose latest result set
 holds the same URL, the sources showing the same photo under another URL (kept
 thumbnails), whether this source shows it again (``back``), and the Internet Archive's
-copy of its page when one is confirmed. At most ``MAX_VANISHED``
+confirmed copy of its page, if one was made (``evidence.archive.wayback``). At most ``MAX_VANISHED``
 entries per episode, with the total so the page can say how many are not shown.
 """
 
@@ -138,19 +138,20 @@ def _fill_where(
         v.image_id = ids.get(v.image_url)
     known = [v.image_id for v in views if v.image_id is not None]
     where = sources_showing(session, person_series, known)
-    archived = archived_pages(session, known)  # captures confirmed since the alert too
     same: dict[int, set[str]] = {}
     for series_id in line_series:
         for image_id, matches in same_photo_elsewhere(session, series_id, known).items():
             same.setdefault(image_id, set()).update(m.source for m in matches if not m.same_url)
+    # Archived copies confirmed since the alert count too, not only those it carried.
+    archived = archived_pages(session, known)
     for v in views:
         if v.image_id is None:
             continue
+        v.archived_page = archived.get(v.image_id) or v.archived_page
         now = where.get(v.image_id, set())
         v.back = v.source in now
         v.still_seen_on = sorted(now - {v.source})
         v.same_photo_on = sorted(same.get(v.image_id, set()))
-        v.archived_page = archived.get(v.image_id) or v.archived_page
 
 
 def _names(value: object) -> list[str]:
