@@ -100,3 +100,22 @@ async def test_a_skipped_unparseable_item_does_not_lose_where_the_next_page_star
         obs = await run_check(source, "x", fetcher, policy=FetchPolicy(interval=0.0, retries=0))
     assert (obs.status, asked, obs.image_count) == (Status.OK, ["0", "76"], 3)
     assert obs.reason is not None and "skipped 1" in obs.reason
+
+
+async def test_the_cookie_is_fetched_again_once_older_than_session_max_age() -> None:
+    paths: list[str] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        paths.append(request.url.path)
+        return httpx.Response(200, json=answer(0, 1, last=0, end=True))
+
+    time = FakeTime()
+    source = make_source("so_images", session_max_age="1h")
+    policy = FetchPolicy(interval=0.0, retries=0)
+    async with make_fetcher(handler, time) as fetcher:
+        await run_check(source, "x", fetcher, policy=policy)
+        time.now += 3599
+        await run_check(source, "x", fetcher, policy=policy)
+        time.now += 2
+        await run_check(source, "x", fetcher, policy=policy)
+    assert paths == ["/", "/j", "/j", "/", "/j"]

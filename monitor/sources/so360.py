@@ -9,7 +9,8 @@ suspected robot with a redirect to ``qcaptcha.so.com`` (seen on web search). See
 
 As current 360 code does (SearXNG ``searx/engines/360search.py`` @6c9dcd42), a session
 cookie is fetched first: ``warmup_request`` loads the site's home page through the fetcher's
-warm-up, within the host's politeness budget. 360 sends an empty body to addresses outside
+warm-up, within the host's politeness budget, and again once it is older than
+``session_max_age`` (SearXNG keeps it 3600 s). 360 sends an empty body to addresses outside
 China (the same file: "360search returns empty response when called from non-chinese
 ips"): that is ``Blocked`` with a reason that says so, never ``no_results``. Pages are
 chained by the answer itself: the next ``sn`` is ``lastindex`` + 1 (the items carry their
@@ -21,6 +22,7 @@ than ``pn`` items.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any, ClassVar
 
 import httpx
@@ -28,7 +30,7 @@ from pydantic import Field
 
 from monitor.core.errors import Blocked, ParseError
 from monitor.core.observation import ImageItem, PageResult
-from monitor.sources.base import Source, SourceOptions
+from monitor.sources.base import Duration, Source, SourceOptions
 from monitor.sources.parsing import (
     browser_headers,
     coerce_options,
@@ -48,15 +50,21 @@ _CAPTCHA_MARKERS = ("访问异常",)
 
 
 class SoOptions(SourceOptions):
-    """360 options: results per page (``pn``)."""
+    """360 options: results per page (``pn``) and how long the warmed-up cookie is trusted
+    before it is fetched again (an hour, as SearXNG keeps it)."""
 
     pn: int = Field(default=60, ge=1, le=100)
+    session_max_age: Duration = Field(default=timedelta(hours=1), gt=timedelta(0))
 
 
 class SoImages(Source):
     """360 image search (image.so.com) JSON answers."""
 
     kind: ClassVar[str] = "so_images"
+    keys: ClassVar[str] = (
+        "JSON list[] (img image, thumb/_thumb, link page, dspurl host, title); total, end, "
+        "lastindex; empty body, qcaptcha.so.com"
+    )
     family: str = "chinese"
     default_base_url: ClassVar[str] = "https://image.so.com"
     Options: ClassVar[type[SourceOptions]] = SoOptions
@@ -69,6 +77,9 @@ class SoImages(Source):
         # SearXNG's 360 engine gets its cookie from a plain page of the site before asking.
         headers = browser_headers(self.options, accept="text/html,application/xhtml+xml,*/*;q=0.8")
         return httpx.Request("GET", self.url(self.default_base_url + "/"), headers=headers)
+
+    def session_max_age(self) -> timedelta:
+        return self.options.session_max_age
 
     def build_request(self, term: str, page: int) -> httpx.Request:
         """The request for ``page`` counted in ``pn`` steps: right for page 0; later pages
