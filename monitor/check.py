@@ -1,7 +1,11 @@
 """One check: one term on one source, through the shared fetcher, into one ``Observation``.
 
-``run_check`` warms the source up once per fetcher, then reads result pages
-``0 .. max_pages-1`` until a page says there is no more, and returns an ``Observation``.
+``run_check`` warms the source up (once per fetcher, again when the session is older than
+the source's ``session_max_age``), then reads result pages ``0 .. max_pages-1`` until a
+page says there is no more, and returns an ``Observation``. A page whose parser says the
+session was refused (``SessionExpired``) is asked again with a renewed session: one renewal
+sent per check, ``MAX_ASKS`` asks per page, then ``blocked`` (``fetch.warmup`` tells how
+checks share renewals and rest them when they are futile).
 It never raises for what an engine or a parser does: every failure becomes a failed
 status with a reason. The caller reads its clock before and after if it needs times.
 ``pages`` counts the pages requested, a failing one included. ``elapsed_ms`` is the time
@@ -16,7 +20,7 @@ The rules that keep "the engine shows nothing" apart from "we could not tell":
 - any exception a parser raises other than ``Blocked``/``ParseError`` is a bug in that
   parser and becomes ``parse_error`` naming the exception, never zero images; what hostile
   input does to a parser (deep nesting, huge integers, bad URLs, NUL bytes) is named as
-  such and logged at warning without a traceback (``_hostile``);
+  such and logged at warning without a traceback (``core.errors.hostile_input``);
 - everything derived from a scraped value is computed here, inside the guard, and bounded
   (``_bounded``): an item whose image URL does not parse (bad port, unbalanced bracket) is
   skipped and counted in the observation's ``reason``; a reported total outside
@@ -26,25 +30,47 @@ The rules that keep "the engine shows nothing" apart from "we could not tell":
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from monitor.core.errors import Blocked, Misconfigured, ParseError
+from monitor.core.errors import (
+    Blocked,
+    Misconfigured,
+    ParseError,
+    SessionExpired,
+    hostile_input,
+)
+from monitor.core.logs import clip
 from monitor.core.masking import mask_headers, mask_url
 from monitor.core.observation import ImageItem, Observation, PageResult, Status
 from monitor.fetch.client import Fetcher
-from monitor.fetch.policy import FetchPolicy
+from monitor.fetch.policy import FetchPolicy, FetchResult
 from monitor.sources.base import Source
 
 logger = logging.getLogger(__name__)
 
 # The largest reported total kept: exact in a float, a JSON reader and a 64-bit column.
 MAX_TOTAL = 2**53
+# How often one page is asked when the engine keeps refusing the session (Baidu's antiFlag):
+# the first time, and again with sessions renewed meanwhile (by this check or another).
+MAX_ASKS = 4
+
+
+@dataclass(frozen=True, slots=True)
+class _Asked:
+    """One page asked: the fetch's result and what the parser made of the body (a result,
+    or the exception it raised)."""
+
+    result: FetchResult
+    parsed: PageResult | None = None
+    error: Exception | None = None
 
 
 async def run_check(
@@ -78,28 +104,67 @@ async def run_check(
 
     try:
         warmup = source.warmup_request()
+        max_age = source.session_max_age()
     except Exception as exc:
         return failed(Status.PARSE_ERROR, _bug("warmup_request", exc, source), None)
-    await fetcher.warm_up(source.name, warmup, policy)
+    age = max_age.total_seconds() if max_age is not None else None
+    await fetcher.warm_up(source.name, warmup, policy, age)
+    renewed = False  # this check sent a renewal of its own: it gets no second one
 
-    for page in range(source.options.max_pages):
-        try:
+    previous: PageResult | None = None  # the page before, for engines that say where next
+
+    async def ask(page: int) -> _Asked:
+        nonlocal waited, pages, response
+        if previous is None:
             request = source.build_request(term, page)
-        except Exception as exc:
-            return failed(Status.PARSE_ERROR, _bug("build_request", exc, source), None)
+        else:
+            request = source.next_request(term, page, previous)
         result = await fetcher.fetch(request, policy)
         waited += result.waited
         pages += 1
         # Evidence is the response that decided the outcome; after a network error there
         # is none, and an earlier page's body would mislead whoever reads the evidence.
         response = result.response
+        if result.status is not None or response is None:
+            return _Asked(result)
+        try:
+            parsed = _bounded(source.parse(response, page), notes)
+            _check_consistent(parsed, page)
+        except Exception as exc:
+            return _Asked(result, error=exc)
+        return _Asked(result, parsed)
+
+    page = 0
+    while page < source.options.max_pages:
+        try:
+            # A refused session (Baidu's antiFlag): asked again with a renewed one, see
+            # fetch.warmup for how checks share renewals; one renewal sent per check.
+            asked, renewed = await fetcher.warmups.ask_renewing(
+                source.name,
+                source.warmup_request,
+                policy,
+                lambda: ask(page),  # noqa: B023 - awaited within this iteration
+                lambda a: isinstance(a.error, SessionExpired),
+                renewed=renewed,
+                max_asks=MAX_ASKS,
+            )
+        except Exception as exc:
+            return failed(Status.PARSE_ERROR, _bug("build_request", exc, source), None)
+        result = asked.result
         if result.status is not None:
             status, reason = _explained(source, result.status, result.reason, response)
             return failed(status, reason, result.http_status)
         assert response is not None  # a successful fetch always carries its response
         try:
-            parsed = _bounded(source.parse(response, page), notes)
-            _check_consistent(parsed, page)
+            if asked.error is not None:
+                raise asked.error
+            assert asked.parsed is not None
+            parsed = asked.parsed
+        except SessionExpired as exc:
+            why = (
+                "refused again after a fresh warm-up" if renewed else "not renewed: refused lately"
+            )
+            return failed(Status.BLOCKED, f"{exc.reason} ({why})", response.status_code)
         except Blocked as exc:
             return failed(Status.BLOCKED, exc.reason, response.status_code)
         except Misconfigured as exc:
@@ -114,6 +179,8 @@ async def run_check(
             no_results = parsed.no_results
         if not parsed.has_more or not parsed.items:
             break
+        previous = parsed
+        page += 1
 
     assert response is not None
     return Observation(
@@ -152,10 +219,9 @@ def _bounded(parsed: PageResult, notes: list[str]) -> PageResult:
         total = None
     if skipped == 0 and total == parsed.reported_total:
         return parsed
-    no_results = parsed.no_results
     if parsed.items and not kept:
         raise ParseError(f"all {skipped} item(s) on the page have an unparseable URL")
-    return PageResult(tuple(kept), total, parsed.has_more, no_results)
+    return dataclasses.replace(parsed, items=tuple(kept), reported_total=total)
 
 
 def _explained(
@@ -237,35 +303,15 @@ def _evidence(response: httpx.Response | None) -> dict[str, Any]:
     return out
 
 
-def _hostile(exc: Exception) -> str | None:
-    """A short reason when ``exc`` is what a hostile or broken input does to a parser.
-
-    These are input problems, not parser bugs: deep nesting, integers beyond Python's
-    4,300-digit conversion limit, URLs that do not split (an unbalanced IPv6 bracket), NUL
-    bytes. ``None`` for anything else.
-    """
-    text = str(exc)
-    if isinstance(exc, RecursionError):
-        return "input nested too deeply (JSON or markup)"
-    if isinstance(exc, ValueError):
-        if "integer string conversion" in text:
-            return "number too long (over 4300 digits)"
-        if "IPv6" in text or "Port" in text or "port" in text:
-            return "unparseable URL in the answer"
-    if "NUL" in text or "null byte" in text.lower() or "Char 0x0 " in text:
-        return "NUL byte in the answer"
-    return None
-
-
 def _bug(where: str, exc: Exception, source: Source) -> str:
     """Log a source's unexpected exception and return a short reason.
 
-    An input problem (``_hostile``) is logged at warning without a traceback; anything
-    else is a bug in the source and is logged with its traceback.
+    An input problem (``core.errors.hostile_input``) is logged at warning without a
+    traceback; anything else is a bug in the source and is logged with its traceback.
     """
-    hostile = _hostile(exc)
+    hostile = hostile_input(exc)
     if hostile is not None:
         logger.warning("%s.%s: %s", source.describe(), where, hostile)
         return f"{where}: {hostile}"
-    logger.error("bug in %s.%s", source.describe(), where, exc_info=exc)
+    logger.error("bug in %s.%s: %s", source.describe(), where, clip(exc), exc_info=exc)
     return f"{where} raised {type(exc).__name__}: {exc}"[:300]

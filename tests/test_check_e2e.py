@@ -94,8 +94,10 @@ sources:
     assert got[("nobody", "bing")][:2] == ("no_results", 0)
     assert got[("Dong Jingwei", "bing")][:2] == ("ok", 5)
     assert got[("control:bing", "bing")][:2] == ("ok", 5)
-    # Baidu's home page was visited first for cookies, once.
-    assert sum(1 for r in server.requests if r.path == "/") == 1
+    # Baidu's home page was visited first for cookies, and once more after the antiFlag
+    # answer (one renewal, then the check is blocked).
+    assert sum(1 for r in server.requests if r.path == "/") == 2
+    assert "refused again after a fresh warm-up" in got[("blocked person", "baidu")][3]
     assert "blocked" in proc.stdout and "parse_error" in proc.stdout
 
 

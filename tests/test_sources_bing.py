@@ -8,8 +8,13 @@ import json
 import httpx
 import pytest
 
-from monitor.core.errors import Blocked, ParseError
+from monitor.check import run_check
+from monitor.config import parse_config
+from monitor.core.errors import Blocked, ConfigError, ParseError
+from monitor.core.observation import Status
+from monitor.fetch.policy import FetchPolicy
 from monitor.sources import load
+from tests.helpers.fetch import FakeTime, make_fetcher
 from tests.helpers.golden import make_source
 
 
@@ -112,3 +117,78 @@ def test_redirect_to_a_challenge_is_blocked() -> None:
 def test_bing_is_registered_in_the_bing_family() -> None:
     cls = load("bing_images")
     assert (cls.kind, cls.family) == ("bing_images", "bing")
+
+
+# --- market, cn.bing.com and paging (issue 11) ------------------------------------------------
+
+
+def test_request_names_the_default_market_in_params_and_accept_language() -> None:
+    request = make_source("bing_images").build_request("x", 0)
+    assert (request.url.params["mkt"], request.url.params["setlang"]) == ("en-US", "en-us")
+    assert request.headers["accept-language"] == "en-US,en;q=0.9"
+
+
+def test_cn_bing_source_sends_the_chinese_market_and_ui_language() -> None:
+    source = make_source("bing_images", base_url="https://cn.bing.com")
+    request = source.build_request("董经纬", 0)
+    assert (request.url.host, request.url.path) == ("cn.bing.com", "/images/async")
+    assert (request.url.params["mkt"], request.url.params["setlang"]) == ("zh-CN", "zh-hans")
+    assert request.headers["accept-language"] == "zh-CN,zh;q=0.9"
+
+
+def test_configured_market_is_normalised_and_sent_on_the_search_endpoint_too() -> None:
+    source = make_source("bing_images", endpoint="search", market="de-de", setlang="DE")
+    request = source.build_request("x", 0)
+    assert (request.url.params["mkt"], request.url.params["setlang"]) == ("de-DE", "de")
+    assert request.headers["accept-language"] == "de-DE,de;q=0.9"
+    assert source.options.accept_language == "de-DE,de;q=0.9"  # the fetcher's default too
+
+
+def test_an_explicit_accept_language_wins_over_the_market() -> None:
+    source = make_source("bing_images", market="en-GB", accept_language="fr-FR")
+    request = source.build_request("x", 0)
+    assert (request.url.params["mkt"], request.headers["accept-language"]) == ("en-GB", "fr-FR")
+
+
+def test_a_market_that_is_not_language_country_is_a_one_line_config_error() -> None:
+    text = "people:\n  - name: X\nsources:\n  bing:\n    kind: bing_images\n    market: english\n"
+    with pytest.raises(ConfigError) as err:
+        parse_config(text, "config.yaml", {})
+    assert str(err.value) == (
+        'config.yaml:6: sources.bing.market: "english" is not a market '
+        "(use language-COUNTRY, e.g. en-US, zh-CN)"
+    )
+
+
+def test_chinese_no_results_sentence_is_recognised_by_default() -> None:
+    source = make_source("bing_images", base_url="https://cn.bing.com")
+    body = "<html><body><h1>没有与此相关的结果: xyz</h1></body></html>"
+    assert source.parse(respond(source.build_request("xyz", 0), body), 0).no_results is True
+
+
+async def test_check_pages_on_a_full_page_with_empty_next_url_up_to_max_pages() -> None:
+    firsts: list[str] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        first = request.url.params["first"]
+        firsts.append(first)
+        full = [anchor(f"https://a/{first}/{n}.jpg") for n in range(3)]
+        return httpx.Response(200, text=page(*full, next_url=""))
+
+    source = make_source("bing_images", count=3, max_pages=3)
+    async with make_fetcher(handler, FakeTime()) as fetcher:
+        obs = await run_check(source, "x", fetcher, policy=FetchPolicy(interval=0.0, retries=0))
+    assert (obs.status, obs.pages, firsts, obs.image_count) == (Status.OK, 3, ["1", "4", "7"], 9)
+
+
+async def test_check_stops_after_a_short_page_with_empty_next_url() -> None:
+    firsts: list[str] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        firsts.append(request.url.params["first"])
+        return httpx.Response(200, text=page(anchor("https://a/1.jpg"), next_url=""))
+
+    source = make_source("bing_images", count=3, max_pages=3)
+    async with make_fetcher(handler, FakeTime()) as fetcher:
+        obs = await run_check(source, "x", fetcher, policy=FetchPolicy(interval=0.0, retries=0))
+    assert (obs.status, obs.pages, firsts) == (Status.OK, 1, ["1"])

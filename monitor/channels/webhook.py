@@ -38,7 +38,7 @@ from monitor.channels.base import (
 from monitor.config import WebhookConfig
 from monitor.core.clock import Clock, utcnow
 from monitor.core.errors import ChannelError, ConfigError
-from monitor.core.masking import mask, mask_url, url_secrets
+from monitor.core.masking import mask, mask_url, register, register_url, url_secrets
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +98,10 @@ class WebhookChannel(Channel):
             )
         super().__init__(f"webhook:{name or parts.hostname}")
         self.url = url
+        # The HTTP client logs each request's URL (-vv): its tokens must be masked there too.
+        register_url(url)
+        if secret:
+            register(secret)
         self._secret = secret
         self._key = signing_key(secret) if secret else None
         self.timeout = timeout

@@ -11,6 +11,8 @@
     ├── SourceError                 a source could not turn a response into an observation
     │   ├── ParseError              the page is not the page the parser expects -> parse_error
     │   ├── Blocked                 captcha, verification page, anti-spider answer -> blocked
+    │   │   └── SessionExpired      the engine wants a fresh session (cookies): the check
+    │   │                           warms up again once, then it is blocked
     │   └── Misconfigured           the engine refuses our credentials or API access for good
     │                               (key rejected, project without access) -> config_error
     └── ChannelError                an alert channel failed to deliver (``permanent`` says
@@ -103,3 +105,31 @@ class ChannelError(MonitorError):
         self.message = message
         self.permanent = permanent
         super().__init__(message)
+
+
+class SessionExpired(Blocked):
+    """The engine refused our session (missing or stale cookies, e.g. Baidu's ``antiFlag``).
+
+    A fresh warm-up may help: the check renews the session once and asks again; refused
+    again, the check is ``blocked`` with this reason.
+    """
+
+
+def hostile_input(exc: Exception) -> str | None:
+    """A short reason when ``exc`` is what a hostile or broken input does to a parser.
+
+    These are input problems, not parser bugs: deep nesting, integers beyond Python's
+    4,300-digit conversion limit, URLs that do not split (an unbalanced IPv6 bracket), NUL
+    bytes. ``None`` for anything else.
+    """
+    text = str(exc)
+    if isinstance(exc, RecursionError):
+        return "input nested too deeply (JSON or markup)"
+    if isinstance(exc, ValueError):
+        if "integer string conversion" in text:
+            return "number too long (over 4300 digits)"
+        if "IPv6" in text or "Port" in text or "port" in text:
+            return "unparseable URL in the answer"
+    if "NUL" in text or "null byte" in text.lower() or "Char 0x0 " in text:
+        return "NUL byte in the answer"
+    return None

@@ -34,6 +34,7 @@ import httpx
 
 from monitor.core.backoff import EQUAL_JITTER, backoff_delay
 from monitor.core.clock import Clock, utcnow
+from monitor.core.logs import clip
 from monitor.core.lru import LRU
 from monitor.core.masking import mask_url
 from monitor.core.observation import Status
@@ -42,6 +43,7 @@ from monitor.fetch.guard import send_guarded
 from monitor.fetch.limiter import MAX_HOSTS, HostLimiter, forget
 from monitor.fetch.policy import FetchPolicy, FetchResult, Monotonic, Sleep
 from monitor.fetch.retry import network_reason, rest_after_429, retry_after_seconds
+from monitor.fetch.warmup import Warmups
 
 __all__ = ["FetchPolicy", "FetchResult", "Fetcher"]
 
@@ -96,13 +98,17 @@ class Fetcher:
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.retry_after_cap = retry_after_cap
-        self.warmup_retry_after = warmup_retry_after
         self._clients: dict[str | None, httpx.AsyncClient] = {}
         self._hosts: LRU[str, HostLimiter] = LRU(
             max_hosts, lambda h, _: forget([c.cookies.jar for c in self._clients.values()], h)
         )
-        self._warm: LRU[str, tuple[bool, float]] = LRU(max_hosts)  # key -> (succeeded, when)
-        self._warm_locks: LRU[str, asyncio.Lock] = LRU(max_hosts)
+        self.warmups = Warmups(
+            self.fetch,
+            lambda: [c.cookies.jar for c in self._clients.values()],
+            monotonic=monotonic,
+            retry_after=warmup_retry_after,
+            max_keys=max_hosts,
+        )
 
     async def __aenter__(self) -> Fetcher:
         return self
@@ -155,30 +161,16 @@ class Fetcher:
             self._hosts[host] = limiter
         return limiter
 
-    async def warm_up(self, key: str, request: httpx.Request | None, policy: FetchPolicy) -> None:
-        """Send ``request`` once per ``key`` for this fetcher (e.g. to collect cookies).
-
-        Concurrent callers wait for the one warm-up in flight. A failed warm-up is logged,
-        not raised (the check itself will show what is wrong), and tried again at most
-        every ``warmup_retry_after`` seconds so a down engine is not hammered.
-        """
-        if request is None or self._is_warm(key):
-            return
-        lock = self._warm_locks.setdefault(key, asyncio.Lock())
-        async with lock:
-            if self._is_warm(key):
-                return
-            result = await self.fetch(request, policy)
-            self._warm[key] = (result.ok, self._monotonic())
-            if not result.ok:
-                logger.info("warm-up for %s failed: %s", key, result.reason)
-
-    def _is_warm(self, key: str) -> bool:
-        state = self._warm.get(key)
-        if state is None:
-            return False
-        ok, when = state
-        return ok or self._monotonic() - when < self.warmup_retry_after
+    async def warm_up(
+        self,
+        key: str,
+        request: httpx.Request | None,
+        policy: FetchPolicy,
+        max_age: float | None = None,
+    ) -> int:
+        """Send ``request`` once per ``key``, again when older than ``max_age`` seconds;
+        the session's generation. Rules, and renewal after a refusal: ``fetch.warmup``."""
+        return await self.warmups.ensure(key, request, policy, max_age)
 
     async def fetch(self, request: httpx.Request, policy: FetchPolicy) -> FetchResult:
         """Send ``request`` under ``policy``; never raises for network or HTTP failures."""
@@ -215,8 +207,8 @@ class Fetcher:
                         rng=self._rng,
                     )
                 )
-            why = attempt.result.reason
-            logger.debug("retrying %s %s after %s", request.method, mask_url(request.url), why)
+            why, url = clip(attempt.result.reason), clip(mask_url(request.url))  # scraped
+            logger.debug("retrying %s %s after %s", request.method, url, why)
         return self._done(request, attempt, number, waited, attempt.result.reason)
 
     def _done(
@@ -234,7 +226,8 @@ class Fetcher:
             )
         if attempts > 1:
             reason = f"{reason} ({attempts} attempts)"
-        logger.info("fetch failed: %s %s: %s", request.method, mask_url(request.url), reason)
+        url = clip(mask_url(request.url))  # thumbnail URLs are scraped
+        logger.info("fetch failed: %s %s: %s", request.method, url, clip(reason))
         return FetchResult(
             result.response, result.status, reason, result.http_status, attempts, waited
         )
@@ -292,14 +285,8 @@ class Fetcher:
             return _fail(Status.NETWORK_ERROR, network_reason(exc), retry=True)
 
         if body is None:
-            return _Attempt(
-                FetchResult(
-                    None,
-                    Status.PARSE_ERROR,
-                    f"response too large (> {policy.max_bytes} bytes)",
-                    response.status_code,
-                )
-            )
+            too_large = f"response too large (> {policy.max_bytes} bytes)"
+            return _Attempt(FetchResult(None, Status.PARSE_ERROR, too_large, response.status_code))
         full = complete_response(response, body)
         code = full.status_code
         if 200 <= code < 300:

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from monitor.check import run_check
 from monitor.config import Config
 from monitor.core.clock import Clock
+from monitor.core.logs import REASON_MAX, clip
 from monitor.core.metrics import Metrics
 from monitor.evidence.thumbnails import keep_thumbnails
 from monitor.fetch.client import Fetcher
@@ -113,7 +114,7 @@ class Rounds:
             ref.label,
             obs.status.value,
             f" {obs.image_count} images" if obs.image_count is not None else "",
-            f" - {obs.reason}" if obs.reason else "",
+            f" - {clip(obs.reason, REASON_MAX)}" if obs.reason else "",  # may quote the page
             obs.pages,
             obs.elapsed_ms,
         )

@@ -1,9 +1,17 @@
 """Baidu image search (image.baidu.com): the ``acjson`` JSON endpoint or the ``flip`` page.
 
-Both answers carry the same object: top-level ``displayNum`` (the headline "约N张", stored as
-the reported total), ``listNum`` (the browsable list) and ``data[]`` items, the last of which
-is an empty ``{}``. Baidu blocks with HTTP 200: ``{"antiFlag":1,...}``, a redirect to
-``wappass.baidu.com``, or the small "百度安全验证" page. See PARSING.md §1 and §9.1.
+Both answers carry the same object: ``data[]`` items, the last of which is an empty ``{}``,
+usually with top-level ``displayNum`` (the headline "约N张", stored as the reported total)
+and ``listNum`` (the browsable list). ``displayNum`` is optional: current public code
+(SearXNG ``searx/engines/baidu.py`` at b084194c, June 2026) never reads it, so an answer
+without it is still ``ok`` with its items and an unknown (not zero) total.
+
+Baidu blocks with HTTP 200: ``{"antiFlag":1,...}``, a redirect to ``wappass.baidu.com``, or
+the small "百度安全验证" page. ``antiFlag`` is what ``acjson`` answers a client without the
+session cookies of ``image.baidu.com/`` (SearXNG b084194c: warm up on the home page, keep
+the cookies an hour), so it is ``SessionExpired``: the check warms up again once, and only
+then is it ``blocked``. ``session_max_age`` (1 h) renews the cookies before they go stale.
+See PARSING.md §1 and §9.1.
 """
 
 from __future__ import annotations
@@ -11,14 +19,15 @@ from __future__ import annotations
 import json
 import logging
 import re
+from datetime import timedelta
 from typing import Any, ClassVar, Literal
 
 import httpx
 from pydantic import Field
 
-from monitor.core.errors import Blocked, ParseError
+from monitor.core.errors import Blocked, ParseError, SessionExpired
 from monitor.core.observation import ImageItem, PageResult
-from monitor.sources.base import Source, SourceOptions
+from monitor.sources.base import Duration, Source, SourceOptions
 from monitor.sources.parsing import (
     browser_headers,
     coerce_options,
@@ -64,10 +73,12 @@ def decode_objurl(url: str) -> str | None:
 
 
 class BaiduOptions(SourceOptions):
-    """Baidu options: which endpoint to read and how many results per page."""
+    """Baidu options: which endpoint to read, how many results per page, and how long the
+    home page's session cookies are trusted before they are fetched again."""
 
     endpoint: Literal["html", "acjson"] = "acjson"
     rn: int = Field(default=30, ge=1, le=60)  # page size Baidu's own page requests
+    session_max_age: Duration = Field(default=timedelta(hours=1), gt=timedelta(0))
 
 
 class BaiduImages(Source):
@@ -86,6 +97,9 @@ class BaiduImages(Source):
         # Without the cookies handed out here acjson answers antiFlag (searxng #6314).
         headers = browser_headers(self.options, accept="text/html,application/xhtml+xml,*/*;q=0.8")
         return httpx.Request("GET", self.url(self.default_base_url + "/"), headers=headers)
+
+    def session_max_age(self) -> timedelta:
+        return self.options.session_max_age
 
     def build_request(self, term: str, page: int) -> httpx.Request:
         o = self.options
@@ -158,13 +172,12 @@ class BaiduImages(Source):
         if not isinstance(data, dict):
             raise ParseError("answer is not a JSON object")
         if data.get("antiFlag") == 1 or ("antiFlag" in data and "data" not in data):
-            raise Blocked(f"antiFlag={data.get('antiFlag')}: {data.get('message', '')}".strip())
+            message = str(data.get("message", ""))[:100]
+            raise SessionExpired(f"antiFlag={data.get('antiFlag')}: {message}".strip())
         raw = data.get("data")
         if not isinstance(raw, list):
             raise ParseError("no data list")
-        if "displayNum" not in data:
-            raise ParseError("no displayNum")
-        display = parse_int(data.get("displayNum"))
+        display = parse_int(data.get("displayNum"))  # optional: None is "not said", not 0
         listed = parse_int(data.get("listNum"))
         items = tuple(item for entry in raw if (item := _item(entry)) is not None)
         if not items:
@@ -175,6 +188,8 @@ class BaiduImages(Source):
                 return PageResult((), reported_total=display, no_results=page == 0)
             if page > 0:
                 return PageResult((), reported_total=display)
+            if display is None:
+                raise ParseError("data has no items and no count says there are none")
             raise ParseError(f"data has no items although displayNum={display}")
         offset = page * self.options.rn
         # listNum is how far Baidu lets anyone page; without it, a full page suggests more.

@@ -119,12 +119,24 @@ class Source:
         return [self.options.base_url] if self.options.base_url else []
 
     def warmup_request(self) -> httpx.Request | None:
-        """A request to send once per process before the first query (e.g. for cookies)."""
+        """A request to send before the first query (e.g. for cookies): once per process,
+        again when older than ``session_max_age``, and once more when ``parse`` raises
+        ``SessionExpired``."""
+        return None
+
+    def session_max_age(self) -> timedelta | None:
+        """How long a warm-up's session is trusted (``None``: for the process's life)."""
         return None
 
     def build_request(self, term: str, page: int) -> httpx.Request:
         """The request for result page ``page`` (0-based) of ``term``."""
         raise NotImplementedError
+
+    def next_request(self, term: str, page: int, previous: PageResult) -> httpx.Request:
+        """The request for page ``page`` > 0, after ``previous`` said there is more. The
+        default counts pages; an engine that names where its next page starts (360's
+        ``lastindex``) reads ``previous.next_offset``."""
+        return self.build_request(term, page)
 
     def parse(self, response: httpx.Response, page: int) -> PageResult:
         """Parse one response; raise ``Blocked`` or ``ParseError`` as described above."""

@@ -2,8 +2,15 @@
 
 Each result is an ``a.iusc`` anchor whose ``m`` attribute is HTML-escaped JSON with ``murl``
 (image), ``turl`` (thumbnail), ``purl`` (page) and ``t`` (title, with U+E000/U+E001 hit
-markers). Bing states no total. A page saying there are no results is ``no_results``; a page
-with neither results nor that message is a ``ParseError``. See PARSING.md §2 and §9.4.
+markers). Bing states no total. A page saying there are no results (in English or Chinese)
+is ``no_results``; a page with neither results nor that message is a ``ParseError``. See
+PARSING.md §2 and §9.4.
+
+Results drift with locale, so every request names a market: ``mkt`` and ``setlang`` in the
+query and a matching ``Accept-Language`` (SearXNG ``searx/engines/bing.py``
+``get_locale_params``/``override_accept_language`` @e29e861e). ``cn.bing.com``, the Bing
+inside China, is a source of its own (``base_url``), with the ``zh-CN`` market by default.
+An empty ``data-nextUrl`` on a full page does not end paging: a full page asks for another.
 
 Bing is known to serve structurally valid decoy pages (unrelated results, no captcha); this
 parser cannot tell them apart and counts them as results.
@@ -13,11 +20,12 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any, ClassVar, Literal
 
 import httpx
 from bs4 import BeautifulSoup, Tag
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from monitor.core.errors import Blocked, ParseError
 from monitor.core.observation import ImageItem, PageResult
@@ -33,17 +41,64 @@ from monitor.sources.parsing import (
 
 logger = logging.getLogger(__name__)
 
-# The English message from the issue; localized markets print their own sentence, which a
-# user adds through the option (no localized sample has been captured).
-DEFAULT_NO_RESULTS_MARKERS = ("There are no results for",)
+# Bing's "nothing found" sentence in English and in Chinese (simplified, traditional), as
+# current scrapers match it (PROVENANCE.md of the bing_images fixtures); other markets print
+# their own, which a user adds through the option.
+DEFAULT_NO_RESULTS_MARKERS = (
+    "There are no results for",
+    "没有与此相关的结果",
+    "沒有與此相關的結果",
+)
+_MARKET = re.compile(r"([A-Za-z]{2,3})-([A-Za-z]{2})")
+# Bing's UI languages for Chinese are scripts, not countries (setlang=zh-hans).
+_SCRIPT = {"zh-cn": "zh-hans", "zh-sg": "zh-hans", "zh-tw": "zh-hant", "zh-hk": "zh-hant"}
+CHINA_HOST = "cn.bing.com"
 
 
 class BingOptions(SourceOptions):
-    """Bing options: endpoint, page size and the sentences that mean "nothing found"."""
+    """Bing options: endpoint, page size, market and the sentences that mean "nothing found".
+
+    ``market`` (``mkt``, e.g. ``en-US``) defaults to ``zh-CN`` for ``cn.bing.com`` and to
+    ``en-US`` elsewhere; ``setlang`` defaults to the market's UI language. Unless
+    ``accept_language`` is set, the header follows the market (``en-US,en;q=0.9``).
+    """
 
     endpoint: Literal["async", "search"] = "async"
     count: int = Field(default=35, ge=1, le=150)  # results per page, as Bing's own XHR asks
     no_results_markers: tuple[str, ...] = DEFAULT_NO_RESULTS_MARKERS
+    market: str | None = None
+    setlang: str | None = Field(default=None, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z]{2,4})?$")
+
+    @field_validator("market")
+    @classmethod
+    def _market_is_language_country(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        m = _MARKET.fullmatch(value.strip())
+        if not m:
+            raise ValueError(f'"{value}" is not a market (use language-COUNTRY, e.g. en-US, zh-CN)')
+        return f"{m.group(1).lower()}-{m.group(2).upper()}"
+
+
+def market_of(options: BingOptions) -> str:
+    """The market a source sends: its ``market``, else the one of its host."""
+    if options.market:
+        return options.market
+    host = (httpx.URL(options.base_url).host if options.base_url else "").lower()
+    return "zh-CN" if host == CHINA_HOST else "en-US"
+
+
+def setlang_of(options: BingOptions) -> str:
+    """Bing's UI language for the source: ``setlang``, else the market's (``zh-hans``)."""
+    if options.setlang:
+        return options.setlang.lower()
+    market = market_of(options).lower()
+    return _SCRIPT.get(market, market)
+
+
+def accept_language_of(market: str) -> str:
+    """The ``Accept-Language`` a browser in ``market`` sends, as SearXNG builds it."""
+    return f"{market},{market.split('-')[0]};q=0.9"
 
 
 class BingImages(Source):
@@ -56,19 +111,26 @@ class BingImages(Source):
     options: BingOptions
 
     def __init__(self, name: str, options: SourceOptions) -> None:
-        super().__init__(name, coerce_options(options, BingOptions))
+        opts = coerce_options(options, BingOptions)
+        if "accept_language" not in opts.model_fields_set:
+            # The header follows the market; the fetcher's default header is this one too.
+            opts = opts.model_copy(update={"accept_language": accept_language_of(market_of(opts))})
+        super().__init__(name, opts)
+        self.market = market_of(opts)
+        self.setlang = setlang_of(opts)
 
     def build_request(self, term: str, page: int) -> httpx.Request:
         o = self.options
         first = page * o.count + 1  # Bing's ``first`` is 1-based
+        locale = {"mkt": self.market, "setlang": self.setlang}
         search_url = self.url(self.default_base_url + "/images/search")
         if o.endpoint == "search":
-            params: dict[str, str | int] = {"q": term, "form": "HDRSC2", "first": first}
+            params: dict[str, str | int] = {"q": term, "form": "HDRSC2", "first": first, **locale}
             headers = browser_headers(o, accept="text/html,application/xhtml+xml,*/*;q=0.8")
             return httpx.Request("GET", search_url, params=params, headers=headers)
         # The fragment a results page fetches while scrolling; the page is its Referer.
         referer = str(httpx.URL(search_url, params={"q": term, "form": "HDRSC2"}))
-        params = {"q": term, "first": first, "count": o.count, "async": 1, "mmasync": 1}
+        params = {"q": term, "first": first, "count": o.count, "async": 1, "mmasync": 1, **locale}
         headers = browser_headers(o, accept="*/*", referer=referer)
         url = self.url(self.default_base_url + "/images/async")
         return httpx.Request("GET", url, params=params, headers=headers)
@@ -99,12 +161,13 @@ class BingImages(Source):
         return PageResult(items, reported_total=None, has_more=self._has_more(soup, items))
 
     def _has_more(self, soup: BeautifulSoup, items: tuple[ImageItem, ...]) -> bool:
-        # The async fragment names its next page in data-nextUrl; without the component
-        # (the full page, stripped copies), a full page suggests another.
+        # The async fragment names its next page in data-nextUrl, but Bing leaves it empty
+        # on full pages too: a full page always asks for another (up to max_pages), and
+        # only a short page with no next URL ends the results.
+        if len(items) >= self.options.count:
+            return True
         component = soup.select_one("div.dgControl[data-nexturl]")
-        if component is not None:
-            return bool(str(component.get("data-nexturl") or "").strip())
-        return len(items) >= self.options.count
+        return component is not None and bool(str(component.get("data-nexturl") or "").strip())
 
 
 def _item(anchor: Tag, n: int) -> ImageItem:

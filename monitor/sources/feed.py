@@ -31,6 +31,7 @@ from bs4 import BeautifulSoup, Tag
 from pydantic import Field, field_validator
 
 from monitor.core.errors import ParseError
+from monitor.core.logs import clip
 from monitor.core.observation import ImageItem, PageResult
 from monitor.core.urls import config_url
 from monitor.sources.base import Source, SourceOptions
@@ -153,7 +154,7 @@ class FeedSource(Source):
 
 def _bozo_reason(parsed: Any) -> str:
     exc = parsed.get("bozo_exception")
-    return f"{type(exc).__name__}: {exc}"[:120] if exc else "no feed element"
+    return clip(f"{type(exc).__name__}: {exc}", 120) if exc else "no feed element"
 
 
 def _entry_texts(entry: Any) -> list[str]:

@@ -30,6 +30,7 @@ import httpx
 from pydantic import Field, field_validator
 
 from monitor.core.errors import Blocked, ParseError
+from monitor.core.logs import clip
 from monitor.core.observation import ImageItem, PageResult
 from monitor.sources.base import Source, SourceOptions
 from monitor.sources.parsing import (
@@ -162,7 +163,8 @@ class SogouImages(Source):
         if not isinstance(raw, list):
             said = " ".join(str(data.get(k) or "") for k in ("info", "msg", "message"))
             if "forbid" in said.lower() or status not in (None, 0, "0"):
-                raise Blocked(f"napi refused the query (status={status!r} {said.strip()})".strip())
+                said = clip(f"status={status!r} {said.strip()}".strip())  # scraped: bounded
+                raise Blocked(f"napi refused the query ({said})")
             raise ParseError("no data.items list")
         if not raw:
             # Only an answer that says it succeeded (status 0) with nothing in it is empty.
@@ -170,7 +172,7 @@ class SogouImages(Source):
                 return PageResult((), no_results=True)
             if page > 0:
                 return PageResult(())
-            raise ParseError(f"empty data.items with status={status!r}")
+            raise ParseError(f"empty data.items with status={clip(repr(status))}")
         return PageResult(_items(raw), has_more=len(raw) >= PAGE_SIZE)
 
 

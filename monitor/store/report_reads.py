@@ -84,6 +84,7 @@ class AlertRow(NamedTuple):
     source: str | None
     series_id: int | None
     payload: dict[str, Any]
+    episode_id: int | None = None
 
 
 def watched_people(session: Session) -> list[tuple[int, str]]:
@@ -207,7 +208,9 @@ def episode_rows(session: Session, series_id: int, source_id: int) -> list[Episo
 
 def _alert_row(alert: Alert, source: str | None) -> AlertRow:
     payload = alert.payload if isinstance(alert.payload, dict) else {}
-    return AlertRow(alert.id, alert.created_at, alert.event, source, alert.series_id, payload)
+    return AlertRow(
+        alert.id, alert.created_at, alert.event, source, alert.series_id, payload, alert.episode_id
+    )
 
 
 def person_alerts(

@@ -146,3 +146,9 @@ def entries(session: Session, snapshot_ids: Sequence[int]) -> list[dict[str, Any
         }
         for r in rows
     ]
+
+
+def head(session: Session) -> tuple[int, str]:
+    """The log's length and its last link (a bundle records the head it was exported at)."""
+    row = session.get(LogHead, 1)
+    return (row.seq, row.head) if row is not None else (0, loghash.GENESIS)

@@ -18,7 +18,8 @@ A case is two files in ``tests/fixtures/sources/<kind>/``: the saved response
       "reported_total": 1234,          # optional; null asserts "no total"
       "domains": 12,                   # optional: distinct source domains
       "first": {"image_url": ..., "thumb_url": ..., "page_url": ..., "title": ..., "domain": ...},
-      "has_more": true                 # optional
+      "has_more": true,                # optional
+      "next_offset": 60                # optional: where the engine says the next page starts
     }
 
 A case with a 4xx ``http_status`` goes where the pipeline sends it: the fetcher fails it
@@ -26,7 +27,9 @@ A case with a 4xx ``http_status`` goes where the pipeline sends it: the fetcher 
 reads the body as ``Misconfigured`` or ``Blocked``.
 
 Damaged variants (truncated, empty, HTML-for-JSON) may be expressed without a file, as
-``"body": "..."`` or ``"truncate_at": 1000`` with ``"from": "<other case file>"``.
+``"body": "..."`` or ``"truncate_at": 1000`` with ``"from": "<other case file>"``; a
+constructed variant of a real file as ``"from"`` with ``"replace": [["old", "new"], ...]``
+(each ``old`` must occur).
 """
 
 from __future__ import annotations
@@ -88,6 +91,10 @@ def discover() -> list[Case]:
             if len(matches) != 1:
                 raise FileNotFoundError(f"{expected}: expected one response file, got {matches}")
             body = matches[0].read_bytes()
+            for old, new in spec.get("replace", ()):
+                if old.encode("utf-8") not in body:
+                    raise ValueError(f"{expected}: {old!r} is not in {matches[0].name}")
+                body = body.replace(old.encode("utf-8"), new.encode("utf-8"))
             if "truncate_at" in spec:
                 body = body[: spec["truncate_at"]]
         cases.append(Case(kind, name, body, spec))
