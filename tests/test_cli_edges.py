@@ -60,7 +60,7 @@ class Setup:
             f"people:\n{people}"
             "sources:\n  site:\n    kind: html\n"
             f"    url: {self.server.url}/s?q={{query}}\n"
-            f'    item: ".r"\n    controls: {controls}\n    rate: 100/1s\n'
+            f'    item: ".r"\n    controls: {controls}\n    rate: 100/1s\n    retries: 0\n'
             "evidence:\n  keep_thumbnails: false\n" + extra,
             encoding="utf-8",
         )
@@ -139,6 +139,7 @@ def test_unknown_source_exits_2(site: Setup) -> None:
     assert result.stderr.strip() == "error: no source named 'baidu' (known: site)"
 
 
+@pytest.mark.e2e
 def test_a_closed_pipe_ends_quietly(checked: Setup) -> None:
     for command in (["history", "dong jingwei", "--format", "csv"], ["config", "check"]):
         proc = subprocess.Popen(
@@ -233,6 +234,7 @@ def test_a_missing_output_directory_is_one_line_before_any_work(
     ]
 
 
+@pytest.mark.e2e
 def test_verbose_output_has_no_alembic_plugin_noise(checked: Setup) -> None:
     def stderr(verbosity: str) -> str:
         proc = subprocess.run(
