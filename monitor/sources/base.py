@@ -93,6 +93,8 @@ class Source:
     ``build_request`` and ``parse``. They must not perform I/O."""
 
     kind: ClassVar[str] = ""
+    # What ``parse`` reads (fields, selectors, markers), in one line: ``keyed_on``.
+    keys: ClassVar[str] = ""
     default_base_url: ClassVar[str] = ""
     Options: ClassVar[type[SourceOptions]] = SourceOptions
     # chinese, bing, google or independent: groups sources by independence for
@@ -146,6 +148,10 @@ class Source:
         """Read an error answer (4xx) the fetcher failed; raise ``Misconfigured`` or
         ``Blocked`` when its body says which it is. The default reads nothing."""
         return None
+
+    def keyed_on(self) -> str:
+        """What ``parse`` keys on, in one line (``probe`` prints it beside the answer)."""
+        return self.keys or (type(self).__doc__ or self.kind).strip().splitlines()[0]
 
     def describe(self) -> str:
         """A one-line description safe to log (no secrets)."""

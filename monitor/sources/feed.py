@@ -87,6 +87,10 @@ class FeedSource(Source):
     """Entries of an RSS or Atom feed that mention the term, with their images."""
 
     kind: ClassVar[str] = "feed"
+    keys: ClassVar[str] = (
+        "RSS/Atom entries whose title, summary or content mention the term; images from "
+        "media:content, image enclosures, <img> in the content, media:thumbnail"
+    )
     family: str = "independent"
     default_base_url: ClassVar[str] = ""  # the url option is the whole address
     Options: ClassVar[type[SourceOptions]] = FeedOptions

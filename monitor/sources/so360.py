@@ -61,6 +61,10 @@ class SoImages(Source):
     """360 image search (image.so.com) JSON answers."""
 
     kind: ClassVar[str] = "so_images"
+    keys: ClassVar[str] = (
+        "JSON list[] (img image, thumb/_thumb, link page, dspurl host, title); total, end, "
+        "lastindex; empty body, qcaptcha.so.com"
+    )
     family: str = "chinese"
     default_base_url: ClassVar[str] = "https://image.so.com"
     Options: ClassVar[type[SourceOptions]] = SoOptions

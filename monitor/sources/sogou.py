@@ -6,9 +6,10 @@ current scrapers read one of two answers, chosen by the ``endpoint`` option:
 - ``page`` (default): ``/pics?query=…&start=…``, an HTML page whose results are embedded as
   ``window.__INITIAL_STATE__ = {…}`` under ``searchList.searchList[]`` (``picUrl`` image,
   ``url`` page, ``title``, ``ch_site_name``). SearXNG ``searx/engines/sogou_images.py``.
-- ``napi``: ``/napi/pc/searchList?mode=1&start=…&xml_len=48&query=…``, JSON with
-  ``data.items[]`` (``picUrl``, ``oriPicUrl``, ``thumbUrl``, ``locImageLink``) and a top-level
-  ``status``. Reported to answer "forbid" to scrapers; that answer is ``Blocked``.
+- ``napi``: ``/napi/pc/searchList?mode=1&start=…&xml_len=48&query=…`` with the page as
+  ``Referer`` and the time in ``X-Time4p``, JSON with ``data.items[]`` (``picUrl``,
+  ``oriPicUrl``, ``thumbUrl``, ``locImageLink``) and a top-level ``status``. Reported to
+  answer "forbid" to scrapers; that answer is ``Blocked``.
 
 Neither answer states a total that current code reads, so none is stored. "Nothing found" is
 an empty list next to a positive signal: on the page, Sogou's no-results sentence; from
@@ -29,6 +30,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 from pydantic import Field, field_validator
 
+from monitor.core.clock import Clock, utcnow
 from monitor.core.errors import Blocked, ParseError
 from monitor.core.logs import clip
 from monitor.core.observation import ImageItem, PageResult
@@ -88,13 +90,18 @@ class SogouImages(Source):
     """Sogou image search (pic.sogou.com): result page state or ``napi`` JSON."""
 
     kind: ClassVar[str] = "sogou_images"
+    keys: ClassVar[str] = (
+        "page: window.__INITIAL_STATE__ searchList.searchList[] (picUrl, url, title, "
+        "ch_site_name); napi: data.items[] (picUrl, oriPicUrl, thumbUrl, locImageLink)"
+    )
     family: str = "chinese"
     default_base_url: ClassVar[str] = "https://pic.sogou.com"
     Options: ClassVar[type[SourceOptions]] = SogouOptions
     options: SogouOptions
 
-    def __init__(self, name: str, options: SourceOptions) -> None:
+    def __init__(self, name: str, options: SourceOptions, *, clock: Clock = utcnow) -> None:
         super().__init__(name, coerce_options(options, SogouOptions))
+        self.clock = clock  # napi requests carry the time they were built (X-Time4p)
 
     def build_request(self, term: str, page: int) -> httpx.Request:
         start = page * PAGE_SIZE
@@ -109,10 +116,14 @@ class SogouImages(Source):
             return httpx.Request("GET", page_url, params=params, headers=headers)
         # The XHR the result page sends while scrolling; the page is its Referer.
         params = {"mode": 1, "start": start, "xml_len": PAGE_SIZE, "query": term}
+        # Current napi clients send the time in ms as the page's own XHR does (slowlyo/meme
+        # api.go @3aa32fe1; a Vue client, code-index file id 23539697095).
+        millis = int(self.clock().timestamp() * 1000)
         headers = browser_headers(
             self.options,
             accept="application/json, text/plain, */*",
             referer=str(httpx.URL(page_url, params={"query": term})),
+            **{"X-Time4p": str(millis)},
         )
         url = self.url(self.default_base_url + "/napi/pc/searchList")
         return httpx.Request("GET", url, params=params, headers=headers)

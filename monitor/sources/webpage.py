@@ -148,6 +148,13 @@ class HtmlSource(Source):
         # Which independence group a site belongs to is the user's call (state media or not).
         self.family = self.options.family
 
+    def keyed_on(self) -> str:
+        o = self.options
+        shown = {"item": o.item, "image": o.image or "<img>", "link": o.link or "<a>"}
+        shown |= {k: v for k, v in (("title", o.title), ("total", o.total)) if v}
+        marks = f"no_results {list(o.no_results)}, blocked {list(o.blocked)}"
+        return ", ".join(f"{k} {v!r}" for k, v in shown.items()) + f"; {marks}"
+
     def page_url(self, term: str, page: int) -> str:
         """The search URL for ``term`` and ``page`` (before ``base_url`` is applied)."""
         o = self.options
