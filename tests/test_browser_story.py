@@ -1,8 +1,9 @@
 """The report of the demo's story (two names per person, a drop on Baidu, a recovery),
 written by the demo itself and opened in headless Chromium: it opens with "What happened",
 its first line names the person, the source and the start; the alerts come before the
-gallery; each chart has at least four dated ticks that do not overlap. Screenshots (PNG)
-of the first screen and of the whole page are left in the test's directory."""
+gallery; each chart has at least four dated ticks that do not overlap. And the overview in
+the middle of a drop: open episodes, recent alerts and sources above the grid. Screenshots
+(PNG) are left in each test's directory."""
 
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ import pytest
 
 from monitor.demo import script
 from monitor.demo.run import Demo
+from monitor.web.overview_page import overview_html
 from tests.helpers.browser import CHROMIUM, Browser, Page
+from tests.helpers.story import seed_story
 
 pytestmark = [
     pytest.mark.browser,
@@ -123,3 +126,23 @@ def test_first_screen_holds_the_story_and_the_alerts(page: Page, tmp_path: Path)
         page.session,
     )
     (tmp_path / "demo-report-first-screen.png").write_bytes(base64.b64decode(first["data"]))
+
+
+def test_overview_shows_what_needs_attention_above_the_grid(page: Page, tmp_path: Path) -> None:
+    app = seed_story(tmp_path, rounds=16, bing_blocked=range(12, 16))
+    path = tmp_path / "overview.html"
+    path.write_text(overview_html(app.sessions, app.config, now=app.clock()), encoding="utf-8")
+    overview = page.browser.open(path.resolve().as_uri())
+    assert overview.problems() == []
+    top = [(b["text"], b["top"]) for b in boxes(overview, "h2")]
+    assert [t for t, _ in top] == [
+        "Open episodes (2)",
+        "Recent alerts",
+        "Sources",
+        "All people and sources",
+    ]
+    assert [y for _, y in top] == sorted(y for _, y in top)
+    first = " ".join(boxes(overview, "ul.open-items > li")[0]["text"].split())
+    assert first.startswith("dropped Dong Jingwei on baidu since 2021-06-03 12:00 UTC")
+    assert boxes(overview, "ul.open-items")[0]["top"] < 900  # on the first screen
+    overview.screenshot(tmp_path / "overview-attention.png")

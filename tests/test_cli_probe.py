@@ -50,6 +50,7 @@ sources:
     kind: baidu_images
     base_url: {server.url}
     rate: 50/1s
+    retries: 0
     controls: [熊猫, 长城]
   google:
     kind: google_cse
@@ -61,6 +62,7 @@ sources:
     kind: baidu_images
     enabled: false
     base_url: {server.url}
+    rate: 50/1s
 """,
         encoding="utf-8",
     )
@@ -145,6 +147,20 @@ def test_a_blocked_answer_exits_nonzero_and_is_kept(server: LocalServer, tmp_pat
     assert (folder / "response.json").read_bytes().startswith(b'{"antiFlag":1')
     spec = json.loads((folder / "response.expected.json").read_text(encoding="utf-8"))
     assert spec["status"] == "blocked" and spec["reason_contains"].startswith("antiFlag=1")
+
+
+def test_an_unreachable_engine_is_a_network_error_and_the_attempt_is_kept(
+    tmp_path: Path,
+) -> None:
+    with LocalServer(engine) as gone:
+        pass  # started and stopped: nothing listens on its port any more
+    result = probe(tmp_path, gone, "baidu", "x")
+    assert result.exit_code == 3
+    assert "status     network_error" in result.output
+    [folder] = saved(tmp_path)
+    assert sorted(p.name for p in folder.iterdir()) == ["PROVENANCE.md", "request.json"]
+    request = json.loads((folder / "request.json").read_text(encoding="utf-8"))
+    assert request["url"].startswith(f"{gone.url}/search/acjson?")
 
 
 def test_without_term_a_probe_uses_the_first_control(server: LocalServer, tmp_path: Path) -> None:

@@ -211,7 +211,10 @@ def test_overview_links_each_person_and_draws_a_sparkline_per_series(seeded: See
     doc = lxml_html.fromstring(
         overview_html(seeded.app.sessions, seeded.app.config, now=seeded.app.clock())
     )
-    assert doc.xpath("//a/@href") == ["report/Chen%20Yixin"]
+    assert doc.xpath("//table[@class='grid-table']//a/@href") == ["report/Chen%20Yixin"]
+    # Above the grid, the open episode and the alert link into the same person's page.
+    hrefs = doc.xpath("//a/@href")
+    assert len(hrefs) == 3 and all(h.startswith("report/Chen%20Yixin") for h in hrefs)
     [row] = doc.xpath("//table[@class='grid-table']/tbody/tr")
     cells = row.xpath("td")
     assert len(cells) == 2 and all(c.xpath(".//svg[@class='spark']") for c in cells)

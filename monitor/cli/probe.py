@@ -162,7 +162,7 @@ def _save(root: Path, source: Source, term: str, obs: Observation, vantage: str)
         folder.mkdir(parents=True)
     except OSError as exc:
         raise ConfigError(f"cannot create {folder}: {exc.strerror}", key="--output") from None
-    request = json.loads(obs.raw_request) if obs.raw_request else {"url": None}
+    request = json.loads(obs.raw_request) if obs.raw_request else _unsent(source, term)
     files = ["request.json"]
     (folder / "request.json").write_text(
         json.dumps({"source": source.name, "term": term, **request}, ensure_ascii=False, indent=2)
@@ -196,6 +196,16 @@ def _save(root: Path, source: Source, term: str, obs: Observation, vantage: str)
     ]
     (folder / "PROVENANCE.md").write_text("\n".join(note) + "\n", encoding="utf-8")
     return folder
+
+
+def _unsent(source: Source, term: str) -> dict[str, Any]:
+    """The request as built, when no answer came back to say what was sent (network
+    errors): what the probe tried, secrets masked, without the fetcher's defaults."""
+    from monitor.core.masking import mask_headers, mask_url
+
+    built = source.build_request(term, 0)
+    headers = mask_headers(built.headers.multi_items())
+    return {"method": built.method, "url": mask_url(str(built.url)), "headers": headers}
 
 
 def _expected(

@@ -14,7 +14,8 @@ per image (an image lost under two names is one entry naming both). So:
 
 Each entry says where the image is now: the person's other sources whose latest result set
 holds the same URL, the sources showing the same photo under another URL (kept
-thumbnails), and whether this source shows it again (``back``). At most ``MAX_VANISHED``
+thumbnails), whether this source shows it again (``back``), and the Internet Archive's
+confirmed copy of its page, if one was made (``evidence.archive.wayback``). At most ``MAX_VANISHED``
 entries per episode, with the total so the page can say how many are not shown.
 """
 
@@ -30,6 +31,7 @@ from sqlalchemy.orm import Session
 from monitor.core.clock import parse_iso
 from monitor.core.urls import normalize_url
 from monitor.report.story import StoryLine
+from monitor.store.archive import archived_pages
 from monitor.store.report_reads import alerts_by_id
 from monitor.store.thumbnails import same_photo_elsewhere
 from monitor.store.vanished_reads import image_ids, sources_showing
@@ -55,6 +57,7 @@ class VanishedView:
     still_seen_on: list[str] = field(default_factory=list)
     same_photo_on: list[str] = field(default_factory=list)  # another URL, same pHash
     back: bool = False  # in the source's results again since the alert
+    archived_page: str | None = None  # the Internet Archive's confirmed copy of page_url
 
 
 @dataclass
@@ -119,6 +122,7 @@ def _view(vi: Mapping[str, Any], source: str, terms: list[str]) -> VanishedView:
         list(terms),
         _when(vi.get("first_seen")),
         _when(vi.get("last_seen")),
+        archived_page=_opt(vi.get("archived_page")),
     )
 
 
@@ -138,9 +142,12 @@ def _fill_where(
     for series_id in line_series:
         for image_id, matches in same_photo_elsewhere(session, series_id, known).items():
             same.setdefault(image_id, set()).update(m.source for m in matches if not m.same_url)
+    # Archived copies confirmed since the alert count too, not only those it carried.
+    archived = archived_pages(session, known)
     for v in views:
         if v.image_id is None:
             continue
+        v.archived_page = archived.get(v.image_id) or v.archived_page
         now = where.get(v.image_id, set())
         v.back = v.source in now
         v.still_seen_on = sorted(now - {v.source})

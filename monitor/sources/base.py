@@ -1,7 +1,8 @@
 """The source contract: build requests for a query term, parse responses into results.
 
-A source does no I/O. The pipeline asks it for the request of page ``n`` of a term, has the
-shared fetcher send it, and hands the response back to ``parse``:
+A source does no I/O. The pipeline asks it for the request of page ``n`` of a term
+(``build_request`` for the first, ``next_request`` with the page before for the others), has
+the shared fetcher send it, and hands the response back to ``parse``:
 
 - ``parse`` returns a ``PageResult`` with the items found (``no_results=True`` only when the
   engine positively says nothing was found: a recognised empty answer);

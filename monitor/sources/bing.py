@@ -107,7 +107,7 @@ class BingImages(Source):
     kind: ClassVar[str] = "bing_images"
     keys: ClassVar[str] = (
         "a.iusc anchors, their m attribute JSON (murl image, turl thumbnail, purl page, t "
-        "title); no-results sentence; captcha and verification markers"
+        "title); data-nextUrl; no-results sentences (English, Chinese); captcha paths"
     )
     family: str = "bing"
     default_base_url: ClassVar[str] = "https://www.bing.com"

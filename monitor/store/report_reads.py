@@ -206,7 +206,8 @@ def episode_rows(session: Session, series_id: int, source_id: int) -> list[Episo
     ]
 
 
-def _alert_row(alert: Alert, source: str | None) -> AlertRow:
+def alert_row(alert: Alert, source: str | None) -> AlertRow:
+    """``alert`` as a row, with the name of its source when the caller has it."""
     payload = alert.payload if isinstance(alert.payload, dict) else {}
     return AlertRow(
         alert.id, alert.created_at, alert.event, source, alert.series_id, payload, alert.episode_id
@@ -232,7 +233,7 @@ def person_alerts(
         .order_by(Alert.id.desc())
         .limit(limit)
     ).all()
-    return [_alert_row(alert, source) for alert, source in reversed(rows)]
+    return [alert_row(alert, source) for alert, source in reversed(rows)]
 
 
 def alerts_by_id(session: Session, alert_ids: Sequence[int]) -> list[AlertRow]:
@@ -241,4 +242,4 @@ def alerts_by_id(session: Session, alert_ids: Sequence[int]) -> list[AlertRow]:
     if not alert_ids:
         return []
     rows = session.scalars(select(Alert).where(Alert.id.in_(list(alert_ids))).order_by(Alert.id))
-    return [_alert_row(alert, None) for alert in rows]
+    return [alert_row(alert, None) for alert in rows]

@@ -77,16 +77,19 @@ def config_text(db: Path) -> str:
     )
 
 
-def seed_story(tmp_path: Path) -> App:
-    """The history in the module docstring; the app's clock is just after the last round."""
+def seed_story(
+    tmp_path: Path, rounds: int = ROUNDS, bing_blocked: range = range(0)
+) -> App:
+    """The history in the module docstring, cut after ``rounds`` rounds, with bing answering
+    a captcha in the rounds of ``bing_blocked``; the app's clock is just after the last round."""
     config = parse_config(config_text(tmp_path / "story.db"), "config.yaml", {})
-    clock = FakeClock(START + ROUNDS * STEP)
+    clock = FakeClock(START + rounds * STEP)
     app = build(config, channels=[], clock=clock)
     app.migrate()
     with app.sessions() as session, session.begin():
         refs = [r for r in catalog.sync(session, config) if r.role == "watch"]
     commit = RoundCommit(app.sessions, config, {"baidu": "chinese", "bing": "bing"}, channels=[])
-    for n in range(ROUNDS):
+    for n in range(rounds):
         if n in SILENT:
             continue
         at = START + n * STEP
@@ -96,6 +99,8 @@ def seed_story(tmp_path: Path) -> App:
                 found = items(source, ref.term, n)
                 body = " ".join(i.image_url for i in found).encode()
                 obs = Observation(Status.OK, items=found, raw=body, raw_content_type="text/plain")
+                if source == "bing" and n in bing_blocked:
+                    obs = Observation(Status.BLOCKED, reason="captcha page")
                 checked.append(Checked(ref, obs, at, at))
             commit(source, checked, at, "scheduled")
     return app
