@@ -1,6 +1,6 @@
 """The overview page and a report, opened in headless Chromium (Debian's ``chromium``).
 
-Chromium is driven over the DevTools protocol on a pipe (``--remote-debugging-pipe``: no
+Chromium is driven over the DevTools protocol on a pipe (``tests/helpers/browser.py``: no
 port, no extra package). Each page must load without a console error, a script exception
 or a blocked resource (a CSP violation is one), and its charts must be drawn: the chart
 element has a non-zero size and the screenshot has the line's colour in it. Pages are
