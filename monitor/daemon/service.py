@@ -74,6 +74,7 @@ class Daemon:
         self.rounds: Rounds | None = None
         self.refs: list[SeriesRef] = []
         self.archiver = app.archiver()
+        self.stamper = app.stamper()
 
     async def run(self) -> int:
         lock = DaemonLock(self.app.engine)
@@ -160,6 +161,7 @@ class Daemon:
         if config.database.url != self.app.config.database.url:
             logger.warning("reload: database.url changed; it takes effect at the next restart")
         self.app, self.refs, self.rounds = app, refs, app.rounds(self.fetcher)
+        self.stamper = app.stamper()
         old_archiver, self.archiver = self.archiver, app.archiver()
         if old_archiver is not None:
             await old_archiver.aclose()
@@ -248,6 +250,10 @@ class Daemon:
         """Save Page Now: queue what is new, poll jobs, submit within the budget."""
         counts = await self.archiver.step() if self.archiver is not None else None
         return bool(counts and (counts.submitted or counts.archived))
+
+    async def timestamp_step(self) -> bool:
+        """Send the snapshot log's head to the time-stamping authority (if it grew)."""
+        return await self.stamper.step() if self.stamper is not None else False
 
     async def dispatch_step(self) -> bool:
         """Deliver what is due in the outbox."""

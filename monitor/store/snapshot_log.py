@@ -7,6 +7,8 @@
   it left; SQLite: every write transaction holds the database's write lock already), and
   last, so a round holds it only for the moment before its commit.
 - ``monitor.store.log_verify.verify(session)`` recomputes it (``db verify``).
+- ``timestamps``, ``last_timestamp``, ``add_timestamp``, ``link_at``: the RFC 3161 tokens
+  over the head (``monitor.evidence.timestamps``) and what they are checked against.
 - ``entries(session, snapshot_ids)``: the log entries of some snapshots with the link
   before each, so a bundle can show them and a reader recompute them.
 """
@@ -24,6 +26,7 @@ from monitor.core import loghash
 from monitor.store.models import (
     ImageSet,
     LogHead,
+    LogTimestamp,
     Person,
     Series,
     Snapshot,
@@ -152,3 +155,26 @@ def head(session: Session) -> tuple[int, str]:
     """The log's length and its last link (a bundle records the head it was exported at)."""
     row = session.get(LogHead, 1)
     return (row.seq, row.head) if row is not None else (0, loghash.GENESIS)
+
+
+def link_at(session: Session, seq: int) -> str | None:
+    """The link of entry ``seq`` (None: no such entry)."""
+    return session.scalar(select(Snapshot.log_hash).where(Snapshot.log_seq == seq))
+
+
+def timestamps(session: Session) -> list[LogTimestamp]:
+    """The time-stamp tokens of the log's head, oldest first."""
+    return list(session.scalars(select(LogTimestamp).order_by(LogTimestamp.id)))
+
+
+def last_timestamp(session: Session) -> tuple[int, datetime] | None:
+    """The entry and time of the last token (the daemon asks again once the log grew)."""
+    row = session.execute(
+        select(LogTimestamp.seq, LogTimestamp.created_at).order_by(LogTimestamp.id.desc()).limit(1)
+    ).first()
+    return (row[0], row[1]) if row is not None else None
+
+
+def add_timestamp(session: Session, token: LogTimestamp) -> None:
+    """Keep a token (caller commits)."""
+    session.add(token)
