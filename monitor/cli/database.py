@@ -4,6 +4,7 @@ keeps."""
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
