@@ -114,7 +114,7 @@ def test_report_page_reached_from_the_overview_loads_cleanly_with_its_charts(
 ) -> None:
     server, state = site
     overview = browser.open(server.url + "/")
-    href = overview.eval("document.querySelector('a[href^=\"report/\"]').href")
+    href = overview.eval("document.querySelector('.grid-table a[href^=\"report/\"]').href")
     assert href == server.url + "/report/Chen%20Yixin"
     page = browser.open(href)
     assert page.problems() == []
