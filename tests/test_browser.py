@@ -1,6 +1,6 @@
 """The overview page and a report, opened in headless Chromium (Debian's ``chromium``).
 
-Chromium is driven over the DevTools protocol on a pipe (``--remote-debugging-pipe``: no
+Chromium is driven over the DevTools protocol on a pipe (``tests/helpers/browser.py``: no
 port, no extra package). Each page must load without a console error, a script exception
 or a blocked resource (a CSP violation is one), and its charts must be drawn: the chart
 element has a non-zero size and the screenshot has the line's colour in it. Pages are
@@ -114,7 +114,7 @@ def test_report_page_reached_from_the_overview_loads_cleanly_with_its_charts(
 ) -> None:
     server, state = site
     overview = browser.open(server.url + "/")
-    href = overview.eval("document.querySelector('a[href^=\"report/\"]').href")
+    href = overview.eval("document.querySelector('.grid-table a[href^=\"report/\"]').href")
     assert href == server.url + "/report/Chen%20Yixin"
     page = browser.open(href)
     assert page.problems() == []

@@ -217,6 +217,12 @@ class EvidenceConfig(_Model):
     max_thumbnail_bytes: int = Field(default=512_000, ge=1024)
     max_thumbnails: int = Field(default=20_000, ge=1)
     archive: ArchiveConfig = ArchiveConfig()
+    # RFC 3161: the snapshot log's head sent to this time-stamping authority every
+    # timestamp_every, its signed token kept; timestamp_ca (a PEM file, the TSA's root)
+    # lets `db verify` check the signatures.
+    timestamp_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+")
+    timestamp_every: Duration = timedelta(days=1)
+    timestamp_ca: str | None = None
 
 
 @dataclass(frozen=True)
