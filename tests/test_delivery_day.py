@@ -224,7 +224,7 @@ def test_alerts_resend_of_an_unknown_alert_is_a_one_line_error(tmp_path: Path) -
     out = CliRunner().invoke(
         cli, ["--config", str(config), "--database", db_url(db), "alerts", "resend", "42"]
     )
-    assert out.exit_code == 1
+    assert out.exit_code == 2
     assert out.output.strip() == "error: no alert 42 (see alerts list)"
 
 

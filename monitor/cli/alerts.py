@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import click
 
 from monitor.cli.context import Ctx, handle_errors, output_file, pass_ctx, write_file
-from monitor.core.errors import ChannelError
+from monitor.core.errors import ChannelError, UsageError
 from monitor.core.masking import mask
 
 if TYPE_CHECKING:
@@ -104,7 +104,7 @@ def alerts_test(ctx: Ctx) -> None:
 def resend_alerts(
     app: App, alert_ids: Sequence[int], *, failed: bool, channel: str | None
 ) -> Resent:
-    """Re-arm or renew deliveries (``store.outbox_admin.resend``); ``MonitorError`` names an
+    """Re-arm or renew deliveries (``store.outbox_admin.resend``); ``UsageError`` names an
     alert id that does not exist."""
     from monitor.store.outbox_admin import missing_alerts, resend
 
@@ -112,7 +112,7 @@ def resend_alerts(
     with app.sessions() as session, session.begin():
         missing = missing_alerts(session, alert_ids)
         if missing:
-            raise MonitorError(f"no alert {', '.join(map(str, missing))} (see alerts list)")
+            raise UsageError(f"no alert {', '.join(map(str, missing))} (see alerts list)")
         return resend(session, app.clock(), alert_ids=alert_ids, failed=failed, channel=channel)
 
 
@@ -127,8 +127,7 @@ def alerts_resend(ctx: Ctx, alert_ids: tuple[int, ...], failed: bool, channel: s
     a new id (docs/webhooks.md, "Resending"). One that fails again is retried on the usual
     schedule by the daemon (or the next check)."""
     if not alert_ids and not failed:
-        click.echo("usage: give alert IDs (see alerts list), --failed, or both", err=True)
-        sys.exit(2)
+        raise UsageError("give alert IDs (see alerts list), --failed, or both")
     app = ctx.app()
     done = resend_alerts(app, alert_ids, failed=failed, channel=channel)
     for alert_id, name, delivery in done.rearmed:
