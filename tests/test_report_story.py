@@ -14,6 +14,7 @@ from lxml import html as lxml_html
 from sqlalchemy import select
 
 from monitor.app import App
+from monitor.config import parse_config
 from monitor.report.data import CheckPoint, person_view
 from monitor.store.models import Episode, Image, Person, Series, SeriesImage
 from monitor.web.axis import silences, tick_label, time_ticks
@@ -251,3 +252,19 @@ def test_a_drop_episode_no_alert_covers_is_a_line_marked_so_without_a_gallery(
     [li] = [li for li in doc.xpath("//ol[@class='story']/li") if "on bing" in li.text_content()]
     assert "No alert was raised for it" in li.text_content()
     assert "2025-03-02 00:00 UTC" in li.text_content()
+
+
+def test_a_source_no_longer_configured_still_shows_its_silence_as_a_gap(app: App) -> None:
+    baidu_only = parse_config(
+        "people:\n  - {name: Dong Jingwei, aliases: [董经纬]}\n"
+        "sources:\n  baidu: {kind: baidu_images, every: 6h}\n",
+        "config.yaml",
+        {},
+    )
+    with app.sessions() as session:
+        series = person_view(session, baidu_only, DONG).series
+    bing = next(v for v in series if v.source == "bing")
+    assert bing.interval == STEP  # the median time between its checks
+    assert silences(bing.points, bing.interval) == [
+        (START + (SILENT.start - 1) * STEP, START + SILENT.stop * STEP)
+    ]
