@@ -196,3 +196,13 @@ def test_two_writers_at_once_keep_one_chain(db_url: str) -> None:
     assert check.entries == 16
     for app in apps:
         app.engine.dispose()
+
+
+def test_an_edited_count_is_named_on_either_backend(db_url: str) -> None:
+    app = make(db_url)
+    play(app, [30] * 4)
+    sql(app, "UPDATE snapshots SET image_count = 3 WHERE log_seq = 2")
+    with app.sessions() as session:
+        check = verify(session)
+    app.engine.dispose()
+    assert [p.what for p in check.problems] == ["entry 2"]

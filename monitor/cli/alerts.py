@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from monitor.cli.context import Ctx, handle_errors, pass_ctx
-from monitor.core.errors import ChannelError, MonitorError
+from monitor.cli.context import Ctx, handle_errors, output_file, pass_ctx, write_file
+from monitor.core.errors import ChannelError
 from monitor.core.masking import mask
 
 if TYPE_CHECKING:
@@ -72,7 +72,7 @@ def alerts_group() -> None:
 
 
 @alerts_group.command("list")
-@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
 @pass_ctx
 @handle_errors
 def alerts_list(ctx: Ctx, limit: int) -> None:
@@ -108,13 +108,9 @@ def alerts_test(ctx: Ctx) -> None:
 @handle_errors
 def alerts_feed(ctx: Ctx, output: str, limit: int) -> None:
     """Write the Atom feed of the latest alerts (for feed readers)."""
-    from pathlib import Path
-
     from monitor.web.feed import alerts_feed as feed
 
-    target = Path(output)
-    if not target.parent.is_dir():
-        raise MonitorError(f"cannot write {output}: directory {target.parent} does not exist")
+    target = output_file(output)
     app = ctx.app()
     app.migrate()
     body = feed(
@@ -124,8 +120,5 @@ def alerts_feed(ctx: Ctx, output: str, limit: int) -> None:
         limit=limit,
         report=app.config.alerts.report_url,
     )
-    try:
-        target.write_bytes(body)
-    except OSError as exc:
-        raise MonitorError(f"cannot write {output}: {exc.strerror or exc}") from None
+    write_file(target, body)
     click.echo(f"feed written to {output} ({body.count(b'<entry>')} alerts)")

@@ -5,6 +5,8 @@
     MonitorError                    base of everything raised on purpose
     ├── ConfigError                 config.yaml is wrong; CLI exit code 2
     │   └── ConfigErrors            several problems at once, one per line
+    ├── UsageError                  the command line names what is not there (an unknown or
+    │                               ambiguous person or source); CLI exit code 2
     ├── DatabaseError               the database cannot be opened or is not ours
     ├── SourceError                 a source could not turn a response into an observation
     │   ├── ParseError              the page is not the page the parser expects -> parse_error
@@ -60,6 +62,11 @@ class ConfigErrors(ConfigError):
 
     def __str__(self) -> str:
         return "\n".join(str(p) for p in self.problems)
+
+
+class UsageError(MonitorError):
+    """The command line names what the config does not have: an unknown or ambiguous
+    person or source. ``str()`` is one line, listing what could be meant."""
 
 
 class DatabaseError(MonitorError):

@@ -46,6 +46,7 @@ from monitor.rounds.commit import CheckRow
 from monitor.rounds.runner import Rounds
 from monitor.store import outbox
 from monitor.store.catalog import SeriesRef
+from monitor.store.db import storage_refusal
 from monitor.store.heartbeat import record_heartbeat
 from monitor.store.rounds import due_rechecks, last_rounds
 
@@ -188,8 +189,8 @@ class Daemon:
             await asyncio.shield(task)
         except asyncio.CancelledError:
             pass
-        except Exception:
-            logger.exception("job failed; it runs again at its next time")
+        except Exception as exc:
+            _job_failed(" ".join([step.__name__.removesuffix("_step"), *map(str, args)]), exc)
         finally:
             self.tasks.discard(task)
 
@@ -271,7 +272,11 @@ class Daemon:
                 record_heartbeat(session, self.instance, now, info)
                 return outbox.outbox_depth(session)
 
-        depth, oldest = await asyncio.to_thread(write)
+        try:
+            depth, oldest = await asyncio.to_thread(write)
+        except Exception as exc:
+            _job_failed("heartbeat", exc)
+            return
         self.metrics.outbox_depth.set(depth)
         self.metrics.outbox_age.set((now - oldest).total_seconds() if oldest else 0)
 
@@ -286,6 +291,20 @@ class Daemon:
         server.start()
         logger.info("status endpoint on http://%s:%d/", server_cfg.host, server.port)
         return server
+
+
+def _job_failed(what: str, exc: Exception) -> None:
+    """Log a failed job: one line when the storage refused its write (a full disk: nothing
+    of it was written), the traceback of a bug otherwise; either way it runs again."""
+    refusal = storage_refusal(exc)
+    if refusal is None:
+        logger.error("job %s failed; it runs again at its next time", what, exc_info=exc)
+    else:
+        logger.error(
+            "job %s: %s; nothing of it was written, it runs again at its next time",
+            what,
+            refusal,
+        )
 
 
 def run_daemon(config: Config, *, database_url: str, config_path: str) -> int:

@@ -62,8 +62,9 @@ class SmtpSink:
     mails: list[Mail] = field(default_factory=list)
     _server: asyncio.Server | None = None
 
-    async def start(self) -> SmtpSink:
-        self._server = await asyncio.start_server(self._session, "127.0.0.1", 0)
+    async def start(self, port: int = 0) -> SmtpSink:
+        """Listen on ``port`` (0: any free one; a given one: back where it was)."""
+        self._server = await asyncio.start_server(self._session, "127.0.0.1", port)
         return self
 
     @property

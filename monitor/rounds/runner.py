@@ -40,8 +40,8 @@ from monitor.fetch.guard import AddressGuard, Resolver, configured_hosts, system
 from monitor.fetch.policy import FetchPolicy
 from monitor.rounds.commit import Checked, CheckRow, RoundCommit
 from monitor.sources.base import Source
+from monitor.store.bodies import RawBody
 from monitor.store.catalog import SeriesRef
-from monitor.store.evidence import RawBody
 from monitor.store.thumbnails import images_first_seen
 
 logger = logging.getLogger(__name__)

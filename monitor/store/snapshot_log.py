@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from monitor.core import loghash
@@ -82,24 +82,48 @@ def locked_head(session: Session) -> LogHead:
     return head
 
 
-def append(session: Session, snapshots: Sequence[Snapshot], now: datetime) -> None:
-    """Chain ``snapshots`` (new, flushed, of this transaction) in id order."""
+def append(
+    session: Session,
+    snapshots: Sequence[Any],
+    now: datetime,
+    *,
+    names: dict[int, SeriesName] | None = None,
+    digests: dict[int, bytes] | None = None,
+) -> None:
+    """Chain ``snapshots`` (new, written in this transaction: their columns and id as
+    attributes) in id order. ``names`` (of their series) and ``digests`` (of their image
+    sets) may come read already; the rest is read here."""
     if not snapshots:
         return
     ordered = sorted(snapshots, key=lambda s: s.id)
-    names = series_names(session, sorted({s.series_id for s in ordered}))
+    if names is None:
+        names = series_names(session, sorted({s.series_id for s in ordered}))
     set_ids = {s.image_set_id for s in ordered if s.image_set_id is not None}
-    digests: dict[int | None, bytes] = dict(
-        session.execute(select(ImageSet.id, ImageSet.digest).where(ImageSet.id.in_(set_ids))).all()
-        if set_ids
-        else []
-    )
+    known = dict(digests or {})
+    if set_ids - known.keys():
+        wanted = list(set_ids - known.keys())
+        known.update(
+            {
+                i: d
+                for i, d in session.execute(
+                    select(ImageSet.id, ImageSet.digest).where(ImageSet.id.in_(wanted))
+                )
+            }
+        )
     head = locked_head(session)
     seq, link = head.seq, head.head
+    links = []
     for snap in ordered:
         seq += 1
-        link = loghash.link(link, fields_of(snap, names, digests.get(snap.image_set_id)))
-        snap.log_seq, snap.log_hash = seq, link
+        link = loghash.link(link, fields_of(snap, names, known.get(snap.image_set_id)))
+        links.append({"sid": snap.id, "seq": seq, "link": link})
+    t = cast(Table, Snapshot.__table__)
+    session.execute(
+        update(t)
+        .where(t.c.id == bindparam("sid"))
+        .values(log_seq=bindparam("seq"), log_hash=bindparam("link")),
+        links,
+    )
     head.seq, head.head, head.updated_at = seq, link, now
 
 

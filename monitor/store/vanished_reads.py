@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from monitor.core.observation import ImageItem
 from monitor.store.models import Image, Series, SeriesImage, SourceRow
-from monitor.store.snapshots import url_hash
+from monitor.store.snapshot_batch import url_hash
 
 
 def sources_showing(
