@@ -293,3 +293,17 @@ def test_the_documented_retry_schedule_example_is_valid_and_as_described() -> No
     config = parse_config(config_text(indented), "c.yaml", {})
     waits = config.alerts.retry_delays()
     assert len(waits) + 1 == 7 and timedelta(hours=31) <= sum(waits, timedelta())
+
+
+def test_alerts_list_says_a_delivery_waits_for_a_channel_not_in_the_config(
+    tmp_path: Path,
+) -> None:
+    db, _, sessions = new_db(tmp_path)
+    config = write_config(tmp_path)  # no channels at all
+    add_alert(sessions, ["webhook:renamed"])
+    out = CliRunner().invoke(
+        cli, ["--config", str(config), "--database", db_url(db), "alerts", "list"]
+    )
+    assert out.exit_code == 0, out.output
+    flat = " ".join(out.output.split())
+    assert "webhook:renamed: pending (0 attempts), waiting: channel not in the config" in flat

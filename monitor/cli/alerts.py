@@ -82,7 +82,7 @@ def alerts_list(ctx: Ctx, limit: int) -> None:
     from monitor.cli.output import print_alerts
 
     app = ctx.app()
-    print_alerts(list_alerts(app, limit))
+    print_alerts(list_alerts(app, limit), configured=set(app.channels))
 
 
 @alerts_group.command("test")
