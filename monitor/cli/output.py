@@ -129,18 +129,22 @@ def sparkline(values: list[int | None]) -> str:
 
 
 def print_history_table(rows: Sequence[dict[str, Any]], person: str, out: TextIO) -> None:
-    """One line per series of ``person``: checks, last status and count, a sparkline."""
-    table = Table(title=f"history of {person}", show_lines=False)
-    for col in ("series", "checks", "last status", "last count", "trend (· = failed)"):
+    """One line per series of ``person``: checks, their snapshot ids (first, last), last
+    status and count, a sparkline."""
+    table = Table(title=f"history of {escape(person)}", show_lines=False)
+    columns = ("series", "checks", "snapshots", "last status", "last count", "trend (· = failed)")
+    for col in columns:
         table.add_column(col)
     per: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in rows:
         per.setdefault((r["source"], r["term"]), []).append(r)
     for (src, term), rs in sorted(per.items()):
         last = rs[-1]
+        first = rs[0]["snapshot_id"]
         table.add_row(
-            f"{term} @ {src}",
+            escape(f"{term} @ {src}"),
             str(len(rs)),
+            f"{first}…{last['snapshot_id']}" if len(rs) > 1 else str(first),
             str(last["status"]),
             "-" if last["image_count"] is None else str(last["image_count"]),
             sparkline([r["image_count"] for r in rs[-40:]]),

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -146,7 +147,7 @@ def series_views(
             config, row.source, row.detector_state
         )
         options = config.sources.get(row.source)
-        view.interval = options.every if options is not None else None
+        view.interval = options.every if options is not None else typical_interval(view.points)
         if spans:
             view.spans = [
                 EpisodeSpan(
@@ -164,6 +165,13 @@ def series_views(
             ]
         views.append(view)
     return views
+
+
+def typical_interval(checks: Sequence[CheckPoint]) -> timedelta | None:
+    """The median time between consecutive checks: the schedule of a source that is no
+    longer in the config (None with fewer than three intervals to judge from)."""
+    steps = sorted(b.t - a.t for a, b in pairwise(checks))
+    return steps[len(steps) // 2] if len(steps) >= 3 else None
 
 
 def points(session: Session, series_id: int, limit: int) -> tuple[list[CheckPoint], int]:
