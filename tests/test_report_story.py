@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from monitor.app import App
 from monitor.config import parse_config
-from monitor.report.data import CheckPoint, person_view
+from monitor.report.data import MAX_OUTAGES, CheckPoint, person_view
 from monitor.store.models import Episode, Image, Person, Series, SeriesImage
 from monitor.web.axis import silences, tick_label, time_ticks
 from tests.helpers.report import report_file, seed_report_app
@@ -268,3 +268,33 @@ def test_a_source_no_longer_configured_still_shows_its_silence_as_a_gap(app: App
     assert silences(bing.points, bing.interval) == [
         (START + (SILENT.start - 1) * STEP, START + SILENT.stop * STEP)
     ]
+
+
+def test_a_story_lists_only_the_latest_outages_of_a_source_that_failed_often(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    seeded = seed_report_app(tmp_path_factory.mktemp("outages"))
+    with seeded.app.sessions() as session, session.begin():
+        bing = session.get(Series, seeded.bing)
+        assert bing is not None
+        for day in range(MAX_OUTAGES + 2):
+            start = datetime(2025, 1, 1, tzinfo=UTC) + timedelta(days=day)
+            session.add(
+                Episode(
+                    source_id=bing.source_id,
+                    kind="unhealthy",
+                    state="resolved",
+                    opened_at=start,
+                    closed_at=start + timedelta(hours=12),
+                )
+            )
+    with seeded.app.sessions() as session:
+        view = person_view(session, seeded.app.config, "Chen Yixin")
+    outages = [ln for ln in view.story if ln.kind == "unhealthy"]
+    assert len(outages) == MAX_OUTAGES and view.outages_not_shown == 2
+    assert outages[0].start == datetime(2025, 1, 3, tzinfo=UTC)  # the two oldest left out
+    assert any(ln.kind == "drop" for ln in view.story)  # the person's drop is never cut
+    out = report_file(seeded.app, [], tmp_path_factory.mktemp("r") / "r.html")
+    assert "2 earlier periods when a source could not be read are not listed" in out.read_text(
+        encoding="utf-8"
+    )

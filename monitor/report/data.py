@@ -7,7 +7,8 @@
 
 Failed checks stay failed: a ``CheckPoint`` of a failed check has ``count=None`` and the chart
 draws it as a gap and a mark, never as zero. Lists are bounded (``MAX_POINTS`` per series,
-``MAX_ALERTS`` per person) so that a years-old database still gives a readable page.
+``MAX_ALERTS`` per person, ``MAX_OUTAGES`` source outages in a story) so that a years-old
+database still gives a readable page.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ logger = logging.getLogger(__name__)
 
 MAX_POINTS = 1500
 MAX_ALERTS = 200
+MAX_OUTAGES = 10  # source-wide episodes in a person's story, the latest
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +103,7 @@ class PersonView:
     alerts: list[AlertMark]
     story: list[StoryLine]
     galleries: list[EpisodeGallery]
+    outages_not_shown: int = 0  # source-wide episodes older than the MAX_OUTAGES shown
 
     @property
     def time_range(self) -> tuple[datetime, datetime] | None:
@@ -127,10 +130,20 @@ def person_view(session: Session, config: Config, name: str) -> PersonView:
     alerts = _alerts(session, person.person_id, series + controls)
     # Source-wide episodes are in every series' spans of their source: each one once.
     wide = {s.episode_id: s for v in series for s in v.spans if s.source_wide}
-    story = story_lines(session, person.person_id, list(wide.values()))
+    # A source that failed often would bury the person's story: its latest outages only.
+    outages = sorted(wide.values(), key=lambda s: (s.start, s.episode_id))
+    story = story_lines(session, person.person_id, outages[-MAX_OUTAGES:])
     galleries = episode_galleries(session, story, [s.series_id for s in series])
     return PersonView(
-        person.name, person.role, person.notes, series, controls, alerts, story, galleries
+        person.name,
+        person.role,
+        person.notes,
+        series,
+        controls,
+        alerts,
+        story,
+        galleries,
+        max(len(outages) - MAX_OUTAGES, 0),
     )
 
 
