@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from monitor.cli.context import Ctx, handle_errors, pass_ctx
+from monitor.cli.context import Ctx, handle_errors, output_file, pass_ctx, write_file
 from monitor.core.errors import MonitorError
 from monitor.core.masking import mask
 
@@ -112,6 +112,7 @@ def raw(ctx: Ctx, snapshot_id: int, output: str) -> None:
 
     from monitor.store.evidence import kept_raw
 
+    target = None if output == "-" else output_file(output)
     app = ctx.app()
     app.migrate()
     with app.sessions() as session:
@@ -132,7 +133,7 @@ def raw(ctx: Ctx, snapshot_id: int, output: str) -> None:
         )
         if row.final_url or row.http_status is not None:
             click.echo(f"  HTTP {row.http_status or '?'} from {row.final_url or '?'}", err=True)
-    if output == "-":
+    if target is None:
         sys.stdout.buffer.write(body)
     else:
-        Path(output).write_bytes(body)
+        write_file(target, body)

@@ -93,3 +93,5 @@ def setup(verbose: int = 0, fmt: str = "text") -> None:
     # httpx logs every request at INFO; keep that for -vv.
     logging.getLogger("httpx").setLevel(logging.DEBUG if verbose > 1 else logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.INFO if verbose > 1 else logging.WARNING)
+    # Alembic announces each of its plugins and its dialect at INFO on every start.
+    logging.getLogger("alembic").setLevel(logging.INFO if verbose > 1 else logging.WARNING)

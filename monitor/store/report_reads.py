@@ -98,6 +98,21 @@ def watched_people(session: Session) -> list[tuple[int, str]]:
     return [(pid, name) for pid, name in rows]
 
 
+def stored_people(session: Session) -> dict[str, list[str]]:
+    """Every person in the database (controls left out) with the texts of their terms."""
+    out: dict[str, list[str]] = {}
+    rows = session.execute(
+        select(Person.name, Term.text)
+        .outerjoin(Term, Term.person_id == Person.id)
+        .where(Person.name.not_like(f"{CONTROL_PERSON_PREFIX}%"))
+    )
+    for name, text in rows:
+        out.setdefault(name, [])
+        if text is not None:
+            out[name].append(text)
+    return out
+
+
 def person_named(session: Session, name: str) -> PersonRow | None:
     """The person called ``name``; None when there is no such person."""
     p = session.scalar(select(Person).where(Person.name == name))
