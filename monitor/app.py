@@ -29,6 +29,7 @@ from monitor.core.clock import Clock, utcnow
 from monitor.core.metrics import Metrics
 from monitor.evidence.archive import Archiver
 from monitor.evidence.thumbnails import remove_files, thumbnail_dir
+from monitor.evidence.timestamps import Stamper
 from monitor.evidence.wayback import SavePageNow
 from monitor.fetch.client import Fetcher
 from monitor.fetch.guard import Resolver, system_resolver
@@ -65,7 +66,7 @@ class App:
             self.sessions,
             self.channels,
             clock=self.clock,
-            policy=RetryPolicy(alerts.max_attempts, alerts.backoff, alerts.max_backoff),
+            policy=RetryPolicy(alerts.retry_delays()),
         )
         self.dispatcher.on_delivered.append(self._count_delivery)
 
@@ -137,6 +138,12 @@ class App:
             user_agent=f"image-absence-monitor/{__version__} (evidence archiving)",
         )
         return Archiver(self.sessions, wayback, client, self.clock)
+
+    def stamper(self) -> Stamper | None:
+        """The log's time-stamping job, or None without ``evidence.timestamp_url``. The TSA
+        is the user's choice, not a scraped address: its own plain client."""
+        url = self.config.evidence.timestamp_url
+        return Stamper(self.sessions, url, clock=self.clock) if url else None
 
     def reloaded(self, config: Config) -> App:
         """This app with a new config: the same database, clock, transport and metrics;

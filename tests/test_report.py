@@ -21,7 +21,7 @@ from monitor.app import build
 from monitor.cli.main import cli
 from monitor.config import parse_config
 from monitor.core.errors import MonitorError
-from monitor.store.models import Image, Thumbnail
+from monitor.store.models import Alert, Image, Thumbnail
 from monitor.web.overview_page import overview_html
 from tests.helpers.report import (
     EVIL_TITLE,
@@ -211,7 +211,10 @@ def test_overview_links_each_person_and_draws_a_sparkline_per_series(seeded: See
     doc = lxml_html.fromstring(
         overview_html(seeded.app.sessions, seeded.app.config, now=seeded.app.clock())
     )
-    assert doc.xpath("//a/@href") == ["report/Chen%20Yixin"]
+    assert doc.xpath("//table[@class='grid-table']//a/@href") == ["report/Chen%20Yixin"]
+    # Above the grid, the open episode and the alert link into the same person's page.
+    hrefs = doc.xpath("//a/@href")
+    assert len(hrefs) == 3 and all(h.startswith("report/Chen%20Yixin") for h in hrefs)
     [row] = doc.xpath("//table[@class='grid-table']/tbody/tr")
     cells = row.xpath("td")
     assert len(cells) == 2 and all(c.xpath(".//svg[@class='spark']") for c in cells)
@@ -260,3 +263,21 @@ def test_same_photo_under_another_url_is_named_in_the_gallery(
     }
     assert "same photo still on bing under another URL" in texts["Story c"]
     assert "same photo" not in texts["Story d"]
+
+
+def test_gallery_links_the_archived_copy_of_a_vanished_images_page(
+    seeded: Seeded, tmp_path: Path
+) -> None:
+    archived = "https://web.archive.org/web/20250303060000/https://news.test/story/c"
+    with seeded.app.sessions() as session, session.begin():
+        alert = session.get(Alert, seeded.alert)
+        assert alert is not None
+        images = [dict(i) for i in alert.payload["vanished_images"]]
+        next(i for i in images if i["image_url"].endswith("/c.jpg"))["archived_page"] = archived
+        alert.payload = {**alert.payload, "vanished_images": images}
+    doc = lxml_html.fromstring(
+        report_file(seeded.app, [], tmp_path / "r.html").read_text(encoding="utf-8")
+    )
+    [link] = doc.xpath("//ul[@class='gallery']//a[.='archived copy of the page']")
+    assert link.get("href") == archived
+    assert "Story c" in link.getparent().getparent().text_content()

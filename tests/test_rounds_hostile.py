@@ -5,28 +5,33 @@ Through the real round path: ``check`` against a loopback engine, then the store
 
 from __future__ import annotations
 
+import json
 import sqlite3
-from datetime import datetime
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from monitor.cli.main import cli
 from monitor.testing import LocalServer, Reply, Request
-from tests.helpers.parsers import nested_divs, result_page
+from tests.helpers.thumbnails import photo
 
 
-def _check(config: Path, db: Path, columns: str) -> list[tuple]:
-    """Run ``absence-monitor check``; (source name, *columns) of every snapshot stored."""
-    result = CliRunner().invoke(cli, ["--config", str(config), "check"])
+def run_check(tmp_path: Path, sources: str, *options: str) -> str:
+    """``check`` once over ``sources`` (YAML lines under ``sources:``); it must exit 0.
+    Returns what it wrote to stderr (its log lines)."""
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(
+        f"""
+database: {{url: "sqlite:///{tmp_path / "m.db"}"}}
+people: [{{name: Dong Jingwei}}]
+sources:
+{sources}
+""",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(cli, [*options, "--config", str(cfg), "check"])
     assert result.exit_code == 0, result.output
-    with sqlite3.connect(db) as conn:
-        return conn.execute(
-            f"select s.name, {columns} from snapshots n"
-            " join series r on r.id = n.series_id join sources s on s.id = r.source_id"
-            " order by s.name"
-        ).fetchall()
+    return result.stderr
 
 
 def test_a_bad_port_in_one_result_leaves_the_round_stored(tmp_path: Path) -> None:
@@ -41,57 +46,61 @@ def test_a_bad_port_in_one_result_leaves_the_round_stored(tmp_path: Path) -> Non
         return Reply(200, f"<html><body>{items}</body></html>")
 
     with LocalServer(handler) as server:
-        cfg = tmp_path / "config.yaml"
-        cfg.write_text(
+        run_check(
+            tmp_path,
             f"""
-database: {{url: "sqlite:///{tmp_path / "m.db"}"}}
-people: [{{name: Dong Jingwei}}]
-sources:
   hostile: {{kind: html, url: "{server.url}/bad?q={{query}}", item: div.r, rate: 50/1s}}
-  plain: {{kind: html, url: "{server.url}/good?q={{query}}", item: div.r, rate: 50/1s}}
-""",
-            encoding="utf-8",
+  plain: {{kind: html, url: "{server.url}/good?q={{query}}", item: div.r, rate: 50/1s}}""",
         )
-        rows = _check(cfg, tmp_path / "m.db", "n.status, n.image_count, n.reason")
+    with sqlite3.connect(tmp_path / "m.db") as conn:
+        rows = conn.execute(
+            "select s.name, n.status, n.image_count, n.reason from snapshots n"
+            " join series r on r.id = n.series_id join sources s on s.id = r.source_id"
+            " order by s.name"
+        ).fetchall()
     assert rows == [
         ("hostile", "ok", 2, "skipped 1 item(s) with an unparseable URL"),
         ("plain", "ok", 2, None),
     ]
 
 
-@pytest.mark.e2e
-def test_a_page_too_complex_to_parse_holds_back_no_other_host(tmp_path: Path) -> None:
-    """A 7.75 MB page of nested ``<div>`` elements (under the 8 MB cap) on one local engine,
-    plain pages on another: the plain engine's checks finish while the hostile page is
-    being parsed (inline, its parse held the event loop for minutes), and the hostile
-    check is ``parse_error`` "too complex", its budget spent in a worker."""
-    bomb = nested_divs(7_750_000)
-    plain = result_page(2)
-    with (
-        LocalServer(lambda req: Reply(200, bomb)) as hostile,
-        LocalServer(lambda req: Reply(200, plain)) as engine,
-    ):
-        cfg = tmp_path / "config.yaml"
-        people = "\n".join(f"  - {{name: Person {i}, sources: [plain]}}" for i in range(6))
-        cfg.write_text(
-            f"""
-database: {{url: "sqlite:///{tmp_path / "m.db"}"}}
-people:
-  - {{name: Dong Jingwei, sources: [hostile]}}
-{people}
-sources:
-  hostile: {{kind: html, url: "{hostile.url}/?q={{query}}", item: div.r, parse_cpu: 1s}}
-  plain: {{kind: html, url: "{engine.url}/?q={{query}}", item: div.r, rate: 2/1s}}
-evidence: {{keep_raw: false, keep_thumbnails: false}}
-""",
-            encoding="utf-8",
-        )
-        rows = _check(cfg, tmp_path / "m.db", "n.status, n.reason, n.started_at, n.finished_at")
-    spans = [(r[3], r[4]) for r in rows if r[0] == "plain" and r[1] == "ok"]
-    assert len(spans) == 6
-    first = min(datetime.fromisoformat(s) for s, _ in spans)
-    last = max(datetime.fromisoformat(f) for _, f in spans)
-    # Six checks at 2/s take 2.5 s; a worker's start and a loaded machine get the rest.
-    assert (last - first).total_seconds() < 20
-    hostile_rows = [r[1:3] for r in rows if r[0] == "hostile"]
-    assert hostile_rows == [("parse_error", "too complex (over its 1s CPU budget)")]
+def test_a_thumbnail_url_with_a_cr_is_skipped_and_the_other_thumbnails_kept(
+    tmp_path: Path,
+) -> None:
+    """A CR in a scraped thumbnail URL made httpx raise InvalidURL out of keep_thumbnails:
+    ``check`` exited 1 after the commit and the round's other thumbnails were lost."""
+    urls: list[str] = []
+
+    def handler(req: Request) -> Reply:
+        if req.path.startswith("/img/"):
+            return Reply(200, photo(ord(req.path[-1])), "image/png")
+        base = urls[0]
+        thumbs = [f"{base}/img/a", f"{base}/img/b", f"{base}/img/c\r\nSet-Cookie: x=1"]
+        items = [{"picUrl": f"{base}/big/{n}", "thumbUrl": t} for n, t in enumerate(thumbs)]
+        answer = {"status": 0, "data": {"items": items}}
+        return Reply(200, json.dumps(answer), "application/json")
+
+    with LocalServer(handler) as server:
+        urls.append(server.url)
+        sogou = f'{{kind: sogou_images, endpoint: napi, base_url: "{server.url}", rate: 50/1s}}'
+        run_check(tmp_path, f"  sogou: {sogou}")
+    with sqlite3.connect(tmp_path / "m.db") as conn:
+        thumbs = {u for (u,) in conn.execute("select thumb_url from images")}
+        kept = conn.execute("select count(*) from thumbnails").fetchone()[0]
+    assert any("\r" in u for u in thumbs), thumbs  # the hostile URL reached the store
+    assert kept == 2
+
+
+def test_a_scraped_refusal_text_is_clipped_in_the_check_log_line(tmp_path: Path) -> None:
+    said = "forbid " + "x" * 40_000
+
+    def handler(req: Request) -> Reply:
+        return Reply(200, json.dumps({"status": 1, "info": said}), "application/json")
+
+    with LocalServer(handler) as server:
+        sogou = f'{{kind: sogou_images, endpoint: napi, base_url: "{server.url}", rate: 50/1s}}'
+        logged = run_check(tmp_path, f"  sogou: {sogou}", "-v")
+    lines = [line for line in logged.splitlines() if "check " in line and "blocked" in line]
+    assert lines, logged[:2000]
+    assert all(len(line) < 600 for line in lines)
+    assert all("(40,016 chars)" in line for line in lines)

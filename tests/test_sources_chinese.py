@@ -178,12 +178,12 @@ def test_baidu_non_object_answer_is_a_parse_error() -> None:
 # --- 360 --------------------------------------------------------------------------------------
 
 
-def test_so_request_pages_by_pn_and_honours_base_url() -> None:
+def test_so_first_request_asks_from_zero_by_pn_and_honours_base_url() -> None:
     source = make_source("so_images", pn=30, base_url="http://127.0.0.1:9000")
-    request = source.build_request("北京", 2)
+    request = source.build_request("北京", 0)
     assert str(request.url).startswith("http://127.0.0.1:9000/j?")
     params = request.url.params
-    assert (params["q"], params["sn"], params["pn"]) == ("北京", "60", "30")
+    assert (params["q"], params["sn"], params["pn"]) == ("北京", "0", "30")
     assert request.headers["referer"].startswith("http://127.0.0.1:9000/i?")
     assert request.headers["x-requested-with"] == "XMLHttpRequest"
 

@@ -31,6 +31,8 @@ def test_parser_matches_golden_file(case: Case) -> None:
         assert len({i.domain for i in items if i.domain}) == spec["domains"]
     if "has_more" in spec:
         assert result.has_more == spec["has_more"]
+    if "next_offset" in spec:
+        assert result.next_offset == spec["next_offset"]
     if "first" in spec:
         first = items[0]
         for field, value in spec["first"].items():

@@ -19,7 +19,7 @@ from monitor.core.observation import PageResult, Status
 from monitor.fetch.client import Fetcher
 from monitor.sources.base import Source
 from monitor.sources.feed import TERM_EXTENSION, mentions, term_pattern
-from monitor.sources.webpage import marker_selector
+from monitor.sources.markup import marker_selector
 from tests.helpers.golden import make_source
 
 SITE: dict[str, Any] = {
@@ -85,6 +85,32 @@ def test_html_honours_base_url() -> None:
 def test_html_options_are_checked_at_config_load(field: str, value: Any, message: str) -> None:
     with pytest.raises(ValidationError, match=re.escape(message)):
         make_source("html", **{**SITE, field: value})
+
+
+def test_html_fixed_page_has_no_query_in_its_url() -> None:
+    with pytest.raises(ValidationError, match=re.escape("unless fixed_page is true")):
+        make_source("html", **SITE, fixed_page=True)
+    fixed = make_source("html", url="https://mfa.example.cn/leaders/", item="li", fixed_page=True)
+    request = fixed.build_request("秦刚", 0)
+    assert str(request.url) == "https://mfa.example.cn/leaders/"
+    assert request.extensions[TERM_EXTENSION] == "秦刚"
+
+
+def test_html_fixed_page_counts_items_naming_the_term_in_text_or_image_alt() -> None:
+    fixed = make_source("html", url="https://mfa.example.cn/leaders/", item="li", fixed_page=True)
+    body = page(
+        '<ul><li><img src="/p/1.jpg" alt="部长 秦刚"></li>'
+        '<li><img src="/p/2.jpg"><a href="/b/2">王毅简历</a></li>'
+        '<li><img src="/p/3.jpg" title="Qin Gang"></li></ul>'
+    )
+    assert [i.image_url for i in parse_html(fixed, body, term="秦刚").items] == [
+        "https://mfa.example.cn/p/1.jpg"
+    ]
+    assert [i.image_url for i in parse_html(fixed, body, term="Qin Gang").items] == [
+        "https://mfa.example.cn/p/3.jpg"
+    ]
+    gone = parse_html(fixed, body, term="李肇星")  # listed, none naming him: zero, recognised
+    assert gone.no_results and gone.items == ()
 
 
 def test_html_single_marker_string_becomes_a_list() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -44,7 +45,10 @@ def test_default_endpoint_requests_the_result_page_with_a_48_offset() -> None:
 
 
 def test_napi_endpoint_requests_searchlist_as_current_scrapers_do() -> None:
-    request = make_source("sogou_images", endpoint="napi").build_request("搜索内容", 1)
+    options = SogouOptions(kind="sogou_images", endpoint="napi")
+    at = datetime(2026, 12, 7, 12, 0, 0, 250_000, tzinfo=UTC)
+    request = SogouImages("sogou", options, clock=lambda: at).build_request("搜索内容", 1)
+    assert request.headers["x-time4p"] == str(int(at.timestamp() * 1000))
     assert (request.url.host, request.url.path) == ("pic.sogou.com", "/napi/pc/searchList")
     assert dict(request.url.params) == {
         "mode": "1",

@@ -21,7 +21,7 @@ from monitor.alerts.payload import Message
 from monitor.channels.base import Channel, ChannelDeps
 from monitor.config import AppriseConfig
 from monitor.core.errors import ChannelError, ConfigError
-from monitor.core.masking import mask_url
+from monitor.core.masking import mask_url, register_url
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +40,7 @@ class AppriseChannel(Channel):
             import apprise  # optional dependency, imported only when used
         except ImportError:
             raise ConfigError(INSTALL_HINT, key="alerts.apprise") from None
+        register_url(url)  # Apprise's own lines and httpx's may show the URL
         scheme = urlsplit(url).scheme.lower() or "?"
         # Hash of the full URL: stable across config reordering, distinct per destination,
         # and says nothing about the token inside it.

@@ -40,7 +40,7 @@ import httpx
 from monitor.check.page import MAX_TOTAL, TOO_COMPLEX, InlineParser, Parsed, Parser, bug
 from monitor.check.pool import ParsePool, shared_pool
 from monitor.core.masking import mask_headers, mask_url
-from monitor.core.observation import ImageItem, Observation, Status
+from monitor.core.observation import ImageItem, Observation, PageResult, Status
 from monitor.fetch.client import Fetcher
 from monitor.fetch.policy import FetchPolicy, FetchResult
 from monitor.sources.base import Source
@@ -113,9 +113,14 @@ async def run_check(
     await fetcher.warm_up(source.name, warmup, policy, age)
     renewed = False  # this check sent a renewal of its own: it gets no second one
 
+    previous: PageResult | None = None  # the page before, for engines that say where next
+
     async def ask(page: int) -> _Asked:
         nonlocal waited, pages, response
-        request = source.build_request(term, page)
+        if previous is None:
+            request = source.build_request(term, page)
+        else:
+            request = source.next_request(term, page, previous)
         queued = monotonic()
         await parser.ready()  # parsing lags behind: fetch no body it would only hold
         waited += monotonic() - queued
@@ -171,6 +176,7 @@ async def run_check(
             no_results = parsed.no_results
         if not parsed.has_more or not parsed.items:
             break
+        previous = parsed
         page += 1
 
     assert response is not None

@@ -27,6 +27,7 @@ traceback. A ``MemoryError`` means the page is over its memory budget: ``parse_e
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import pickle
 import socket
@@ -44,6 +45,7 @@ from monitor.core.errors import (
     SessionExpired,
     hostile_input,
 )
+from monitor.core.logs import clip
 from monitor.core.observation import ImageItem, PageResult, Status
 from monitor.sources.base import Source
 
@@ -245,7 +247,7 @@ def _bounded(parsed: PageResult, notes: list[str]) -> PageResult:
         raise ParseError(f"all {skipped} item(s) on the page have an unparseable URL")
     if skipped == 0 and total == parsed.reported_total:
         return parsed
-    return PageResult(tuple(kept), total, parsed.has_more, parsed.no_results)
+    return dataclasses.replace(parsed, items=tuple(kept), reported_total=total)
 
 
 def _check_consistent(parsed: PageResult, page: int) -> None:
@@ -266,4 +268,4 @@ def bug(where: str, exc: Exception, source: Source) -> tuple[str, LogLine]:
     if named is not None:
         return f"{where}: {named}", (logging.WARNING, f"{source.describe()}.{where}: {named}", None)
     reason = f"{where} raised {type(exc).__name__}: {exc}"[:300]
-    return reason, (logging.ERROR, f"bug in {source.describe()}.{where}", exc)
+    return reason, (logging.ERROR, f"bug in {source.describe()}.{where}: {clip(exc)}", exc)

@@ -23,7 +23,7 @@ from typing import IO, TYPE_CHECKING
 
 import click
 
-from monitor.cli.context import Ctx, handle_errors, pass_ctx
+from monitor.cli.context import Ctx, handle_errors, output_file, pass_ctx
 
 if TYPE_CHECKING:
     from monitor.backtest.records import BadInput
@@ -47,6 +47,8 @@ def run_backtest_cli(
     if from_db == (input_path is not None):
         click.echo("backtest: give an input file (or - for stdin), or --from-db", err=True)
         return 2
+    if output != "-":
+        output_file(output)
     # Loaded here, not at import: `absence-monitor --help` must not pay for the detector.
     from monitor.backtest.records import JsonlReader
     from monitor.backtest.replay import Replayer, Setup, alert_line, run_backtest
@@ -76,6 +78,8 @@ def run_backtest_cli(
                 write(alert_line(alert))
 
             summary = run_backtest(reader, Replayer(setup), emit, strict=strict, on_bad=on_bad)
+    except BrokenPipeError:
+        raise  # the reader of stdout has gone: click ends quietly
     except OSError as exc:
         click.echo(f"backtest: {exc}", err=True)
         return 2

@@ -1,8 +1,14 @@
-"""What every command shares: the global options (``Ctx``), how a command gets the app, and
-how expected failures become one line and an exit code (``handle_errors``).
+"""What every command shares: the global options (``Ctx``), how a command gets the app, finds
+a person by any name (``people_named``) and checks an output file before doing any work
+(``output_file``), and how expected failures become one line and an exit code
+(``handle_errors``).
 
-Exit codes: 0 success (also when drops were found), 1 internal failure, 2 bad config or
-usage. Errors are one line on stderr, never a traceback (``-vv`` shows it).
+Exit codes: 0 success (also when drops were found), 1 failure (a database or file that
+cannot be read or written included), 2 bad config or usage (click's own usage errors, an
+unknown or ambiguous person or source), 3 ``check --strict`` found a failed check or an undelivered
+alert. Errors are one line on stderr, never a traceback (``-vv`` shows it). A reader that
+closes the pipe early (``| head -1``) ends the command quietly: click exits 1 and silences
+the final flush.
 """
 
 from __future__ import annotations
@@ -10,12 +16,13 @@ from __future__ import annotations
 import functools
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from monitor.core.errors import ConfigError, DatabaseError, MonitorError
+from monitor.core.errors import ConfigError, DatabaseError, MonitorError, UsageError
 from monitor.core.masking import mask
 
 if TYPE_CHECKING:
@@ -58,6 +65,43 @@ class Ctx:
         return app
 
 
+def people_named(app: App, queries: Sequence[str], *, stored: bool = True) -> list[str]:
+    """Each of ``queries`` as the canonical name of the one person it names: by name or
+    alias, case-insensitively, Unicode-normalised (``core.names``). The people of the config,
+    and with ``stored`` also those in the database (a person since removed from the config
+    keeps a history); ``UsageError`` for an unknown or ambiguous name."""
+    from monitor.core.names import resolve
+
+    people: dict[str, set[str]] = {p.name: {t.text for t in p.terms} for p in app.config.people}
+    if stored and queries:
+        from monitor.store.report_reads import stored_people
+
+        with app.sessions() as session:
+            for name, terms in stored_people(session).items():
+                people.setdefault(name, set()).update(terms)
+    return [resolve(q, people) for q in queries]
+
+
+def output_file(path: str) -> Path:
+    """``path`` as a file this command may write, checked before any work is done, so a
+    missing directory is one line (exit 1, as ``cp`` has it) and never follows a success
+    message."""
+    target = Path(path)
+    if target.is_dir():
+        raise MonitorError(f"cannot write {path}: it is a directory")
+    if not target.parent.is_dir():
+        raise MonitorError(f"cannot write {path}: directory {target.parent} does not exist")
+    return target
+
+
+def write_file(target: Path, body: bytes) -> None:
+    """Write ``body``; a failure (disk full, no permission) is one line, exit 1."""
+    try:
+        target.write_bytes(body)
+    except OSError as exc:
+        raise MonitorError(f"cannot write {target}: {exc.strerror or exc}") from None
+
+
 def handle_errors(func: F) -> F:
     """Turn expected failures into one-line messages and exit codes."""
 
@@ -68,6 +112,9 @@ def handle_errors(func: F) -> F:
         except ConfigError as exc:
             click.echo(mask(str(exc)), err=True)
             sys.exit(2)
+        except UsageError as exc:
+            click.echo(f"error: {mask(str(exc))}", err=True)
+            sys.exit(2)
         except DatabaseError as exc:
             click.echo(f"database: {mask(str(exc))}", err=True)
             sys.exit(1)
@@ -77,6 +124,8 @@ def handle_errors(func: F) -> F:
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)
+        except BrokenPipeError:
+            raise  # the reader has gone (`| head`): click ends quietly
         except Exception as exc:
             # Imported only now: loading SQLAlchemy costs a quarter second at every start.
             from sqlalchemy.exc import SQLAlchemyError

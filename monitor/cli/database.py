@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from monitor.cli.context import Ctx, handle_errors, pass_ctx
+from monitor.cli.context import Ctx, handle_errors, output_file, pass_ctx, write_file
 from monitor.core.errors import MonitorError
 from monitor.core.masking import mask
 
@@ -46,23 +46,43 @@ def db_prune(ctx: Ctx, dry_run: bool) -> None:
 
 
 @db_group.command("verify")
+@click.option(
+    "--tsa-ca",
+    metavar="PEM",
+    help="The time-stamping authority's root certificate (default: evidence.timestamp_ca).",
+)
 @pass_ctx
 @handle_errors
-def db_verify(ctx: Ctx) -> None:
-    """Recompute the snapshot log and check every kept body and image set against it;
-    exit 1 naming the first entry, snapshot or set that does not match."""
+def db_verify(ctx: Ctx, tsa_ca: str | None) -> None:
+    """Recompute the snapshot log and check every kept body, image set and time-stamp token
+    against it; exit 1 naming the first entry, snapshot, set or token that does not match
+    (needs only the database: --database URL, or database.url of the config)."""
+    from monitor.evidence.timestamps import check_tokens, load_ca
+    from monitor.store import migrate
+    from monitor.store.db import create_db_engine, session_factory
     from monitor.store.log_verify import verify
 
-    app = ctx.app()
-    app.migrate()
-    with app.sessions() as session:
+    config = ctx.load() if not ctx.database or Path(ctx.config_path).is_file() else None
+    ca = tsa_ca or (config.evidence.timestamp_ca if config is not None else None)
+    roots = load_ca(ca) if ca else []
+    engine = create_db_engine(ctx.database_url(config))
+    click.get_current_context().call_on_close(engine.dispose)
+    if migrate.current_revision(engine) != migrate.head_revision(engine):
+        migrate.upgrade(engine)  # an older database is chained by its migration first
+    with session_factory(engine)() as session:
         check = verify(session)
-    if not check.ok:
-        first, *rest = check.problems
-        more = f" (and {len(rest)} more)" if rest else ""
-        raise MonitorError(f"db verify: {first}{more}")
+        tokens = check_tokens(session, roots)
+    problems = [*map(str, check.problems), *tokens.problems]
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise MonitorError(f"db verify: {problems[0]}{more}")
+    signed = "signatures checked" if tokens.signatures else "signatures not checked: no --tsa-ca"
     click.echo(
         f"snapshot log: {check.entries} entries, head {check.head}; {check.bodies} kept "
+        f"bodies and every image set match it; {tokens.tokens} time-stamp token(s) match "
+        f"({signed})"
+        if tokens.tokens
+        else f"snapshot log: {check.entries} entries, head {check.head}; {check.bodies} kept "
         "bodies and every image set match it"
     )
 
@@ -92,6 +112,7 @@ def raw(ctx: Ctx, snapshot_id: int, output: str) -> None:
 
     from monitor.store.evidence import kept_raw
 
+    target = None if output == "-" else output_file(output)
     app = ctx.app()
     app.migrate()
     with app.sessions() as session:
@@ -112,7 +133,7 @@ def raw(ctx: Ctx, snapshot_id: int, output: str) -> None:
         )
         if row.final_url or row.http_status is not None:
             click.echo(f"  HTTP {row.http_status or '?'} from {row.final_url or '?'}", err=True)
-    if output == "-":
+    if target is None:
         sys.stdout.buffer.write(body)
     else:
-        Path(output).write_bytes(body)
+        write_file(target, body)

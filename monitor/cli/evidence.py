@@ -1,4 +1,9 @@
-"""``evidence``: what an alert keeps from retention, and letting it go.
+"""``evidence``: an alert's evidence as a verifiable bundle, and letting it go.
+
+``evidence export ALERT_ID -o FILE.zip`` writes the alert's bundle (``monitor.evidence.bundle``:
+a WARC of the kept responses and thumbnails, the alert, the history, the vanished images, a
+manifest with every hash and the snapshot-log entries); ``evidence verify FILE.zip`` checks
+one and exits 1 naming the first file or entry that does not match.
 
 ``evidence release ALERT_ID`` ends the alert's hold on its kept responses (pre-drop,
 confirming, recovery) and its vanished images' thumbnails: the next retention pass (``db
@@ -10,6 +15,8 @@ came of it (``evidence.archive.wayback``; ``monitor.evidence.archive``).
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import click
 
@@ -40,6 +47,53 @@ def release(ctx: Ctx, alert_id: int) -> None:
         f"alert #{alert_id}: released {released} hold(s); the next `db prune` (or the daemon's "
         f"retention job) may remove them after evidence.raw_retention"
     )
+
+
+@evidence_group.command("export")
+@click.argument("alert_id", type=int)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The bundle to write (a .zip).",
+)
+@pass_ctx
+@handle_errors
+def export(ctx: Ctx, alert_id: int, output: Path) -> None:
+    """Write ALERT_ID's evidence bundle (see `alerts list`) to a zip file."""
+    from monitor.evidence.bundle import export as write_bundle
+
+    app = ctx.app()
+    app.migrate()
+    # `default` is what an unset `vantage` is: the bundle then says none was configured.
+    configured = app.config.vantage != "default"
+    done = write_bundle(
+        app.sessions,
+        alert_id,
+        output,
+        thumbnail_dir=app.thumbnail_dir,
+        vantage=app.config.vantage if configured else None,
+        now=app.clock(),
+    )
+    click.echo(
+        f"{done.path}: {done.size:,} bytes; {done.responses} response(s), "
+        f"{done.thumbnails} thumbnail(s), {done.entries} snapshot-log entries"
+    )
+
+
+@evidence_group.command("verify")
+@click.argument("bundle", type=click.Path(dir_okay=False, path_type=Path))
+@handle_errors
+def verify(bundle: Path) -> None:
+    """Check every hash and snapshot-log entry of an evidence BUNDLE (needs no database)."""
+    from monitor.evidence.bundle_check import verify_bundle
+
+    problems = verify_bundle(bundle)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise MonitorError(f"evidence verify: {problems[0]}{more}")
+    click.echo(f"{bundle}: every file and snapshot-log entry matches")
 
 
 @evidence_group.command("archived")

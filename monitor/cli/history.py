@@ -14,7 +14,7 @@ from typing import Any, TextIO
 
 import click
 
-from monitor.cli.context import Ctx, handle_errors, pass_ctx
+from monitor.cli.context import Ctx, handle_errors, pass_ctx, people_named
 
 
 def render_history(rows: list[dict[str, Any]], person: str, fmt: str, out: TextIO) -> None:
@@ -44,16 +44,20 @@ def render_history(rows: list[dict[str, Any]], person: str, fmt: str, out: TextI
     default="table",
     show_default=True,
 )
-@click.option("--limit", type=int, default=0, help="Only the last N snapshots per series.")
+@click.option(
+    "--limit", type=click.IntRange(min=0), default=0, help="Only the last N snapshots per series."
+)
 @pass_ctx
 @handle_errors
 def history(ctx: Ctx, person: str, source_name: str | None, fmt: str, limit: int) -> None:
-    """Show the snapshots of PERSON: every field, as a table, CSV or JSON."""
+    """Show the snapshots of PERSON (any of their names, in any case): every field, as a
+    table, CSV or JSON. The table gives each series' snapshot ids, for `raw`."""
     from monitor.cli.history import render_history
     from monitor.store.reads import history_rows
 
     app = ctx.app()
     app.migrate()
+    (name,) = people_named(app, [person])
     with app.sessions() as session:
-        rows = history_rows(session, person, source_name, limit)
-    render_history(rows, person, fmt, sys.stdout)
+        rows = history_rows(session, name, source_name, limit)
+    render_history(rows, name, fmt, sys.stdout)

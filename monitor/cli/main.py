@@ -1,5 +1,5 @@
 """The ``absence-monitor`` command: the click group and its global options; each command
-family lives in a module of its own (``configure``, ``database``, ``watch``, ``history``,
+family lives in a module of its own (``configure``, ``database``, ``watch``, ``probe``, ``history``,
 ``alerts``, ``pages``, ``backtest``). Argument parsing only: the work happens below.
 """
 
@@ -10,7 +10,17 @@ import os
 import click
 
 from monitor import __version__
-from monitor.cli import alerts, backtest, configure, database, evidence, history, pages, watch
+from monitor.cli import (
+    alerts,
+    backtest,
+    configure,
+    database,
+    evidence,
+    history,
+    pages,
+    probe,
+    watch,
+)
 from monitor.cli.context import Ctx
 from monitor.core import logs
 
@@ -49,6 +59,8 @@ cli.add_command(database.raw)
 cli.add_command(evidence.evidence_group)
 cli.add_command(watch.check)
 cli.add_command(watch.run)
+cli.add_command(watch.health)
+cli.add_command(probe.probe)
 cli.add_command(history.history)
 cli.add_command(alerts.alerts_group)
 cli.add_command(pages.report)

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -76,9 +76,13 @@ def print_round_table(rows: Sequence[CheckRow], console: Console | None = None) 
 
 
 def print_alerts(
-    items: Sequence[tuple[Any, Sequence[Any]]], console: Console | None = None
+    items: Sequence[tuple[Any, Sequence[Any]]],
+    console: Console | None = None,
+    configured: Collection[str] | None = None,
 ) -> None:
-    """Alerts, newest first, with each channel's delivery state and last error."""
+    """Alerts, newest first, with each channel's delivery state and last error; with
+    ``configured`` (the channel names in the config), undelivered ones on any other channel
+    say that they wait for it."""
     console = console or _console()
     if not items:
         console.print("no alerts yet")
@@ -93,6 +97,13 @@ def print_alerts(
                 f"{d.channel}: {'delivery_failed' if d.state == 'failed' else d.state}"
                 f" ({d.attempts} attempt{'s' if d.attempts != 1 else ''})"
                 + (f" {d.last_error[:60]}" if d.last_error and d.state != "delivered" else "")
+                + (
+                    ", waiting: channel not in the config"
+                    if configured is not None
+                    and d.channel not in configured
+                    and d.state in ("pending", "sending")
+                    else ""
+                )
                 for d in deliveries
             )
             or "no channels"
@@ -129,18 +140,22 @@ def sparkline(values: list[int | None]) -> str:
 
 
 def print_history_table(rows: Sequence[dict[str, Any]], person: str, out: TextIO) -> None:
-    """One line per series of ``person``: checks, last status and count, a sparkline."""
-    table = Table(title=f"history of {person}", show_lines=False)
-    for col in ("series", "checks", "last status", "last count", "trend (· = failed)"):
+    """One line per series of ``person``: checks, their snapshot ids (first, last), last
+    status and count, a sparkline."""
+    table = Table(title=f"history of {escape(person)}", show_lines=False)
+    columns = ("series", "checks", "snapshots", "last status", "last count", "trend (· = failed)")
+    for col in columns:
         table.add_column(col)
     per: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in rows:
         per.setdefault((r["source"], r["term"]), []).append(r)
     for (src, term), rs in sorted(per.items()):
         last = rs[-1]
+        first = rs[0]["snapshot_id"]
         table.add_row(
-            f"{term} @ {src}",
+            escape(f"{term} @ {src}"),
             str(len(rs)),
+            f"{first}…{last['snapshot_id']}" if len(rs) > 1 else str(first),
             str(last["status"]),
             "-" if last["image_count"] is None else str(last["image_count"]),
             sparkline([r["image_count"] for r in rs[-40:]]),

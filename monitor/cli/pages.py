@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 
-from monitor.cli.context import Ctx, handle_errors, pass_ctx
+from monitor.cli.context import Ctx, handle_errors, output_file, pass_ctx, people_named
+from monitor.core.errors import MonitorError
 
 
 @click.command("report")
@@ -28,6 +28,7 @@ def report(ctx: Ctx, people: tuple[str, ...], output: str, remote_images: bool) 
     placeholder with their URL."""
     from monitor.web.document import write_report
 
+    target = output_file(output)
     if remote_images:
         click.echo(
             "warning: --remote-images: opening this report fetches thumbnails from the "
@@ -37,15 +38,19 @@ def report(ctx: Ctx, people: tuple[str, ...], output: str, remote_images: bool) 
 
     app = ctx.app()
     app.migrate()
-    path = write_report(
-        app.sessions,
-        app.config,
-        list(people),
-        Path(output),
-        thumbnail_dir=app.thumbnail_dir,
-        now=app.clock(),
-        remote_images=remote_images,
-    )
+    names = people_named(app, people)
+    try:
+        path = write_report(
+            app.sessions,
+            app.config,
+            names,
+            target,
+            thumbnail_dir=app.thumbnail_dir,
+            now=app.clock(),
+            remote_images=remote_images,
+        )
+    except OSError as exc:
+        raise MonitorError(f"cannot write {output}: {exc.strerror or exc}") from None
     click.echo(f"report written to {path}")
 
 

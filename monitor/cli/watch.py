@@ -1,17 +1,20 @@
-"""``check`` (every series once, now) and ``run`` (the daemon)."""
+"""``check`` (every series once, now), ``run`` (the daemon) and ``health`` (is the daemon
+alive: for container health checks)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 import click
 
-from monitor.cli.context import Ctx, handle_errors, pass_ctx
-from monitor.core.errors import ConfigError
+from monitor.cli.context import Ctx, handle_errors, pass_ctx, people_named
+from monitor.core.errors import UsageError
 
 if TYPE_CHECKING:
     from monitor.app import App
@@ -23,6 +26,22 @@ if TYPE_CHECKING:
 ProgressFactory = Callable[[int], AbstractContextManager["Progress"]]
 
 
+@dataclass
+class CheckOutcome:
+    """What ``check`` did: a row per check, and the deliveries still owed afterwards."""
+
+    rows: list[CheckRow]
+    delivered: bool
+    # Deliveries still pending after the outbox was drained, plus those that failed for
+    # good while it was (older failures, shown by `alerts list`, are not counted).
+    undelivered: int = 0
+
+    @property
+    def failed_checks(self) -> list[CheckRow]:
+        """Checks that observed no count (blocked, errors): not ok, not no_results."""
+        return [r for r in self.rows if r.status not in ("ok", "no_results")]
+
+
 def check_now(
     app: App,
     *,
@@ -30,24 +49,31 @@ def check_now(
     sources: Sequence[str] = (),
     progress: ProgressFactory | None = None,
     deliver: bool = True,
-) -> list[CheckRow]:
+) -> CheckOutcome:
     """Every (filtered) series once, now: fetch, store, detect, and deliver unless told not
-    to. An unknown ``--person`` or ``--source`` is a usage error before anything runs."""
+    to. ``people`` may name a person by any name or alias (``people_named``); an unknown
+    person or source is a ``UsageError`` before anything runs."""
     unknown = [s for s in sources if s not in app.config.sources]
     if unknown:
-        raise ConfigError(f"unknown source {unknown[0]!r}", key="--source")
-    names = {p.name for p in app.config.people}
-    missing = [p for p in people if p not in names]
-    if missing:
-        raise ConfigError(f"unknown person {missing[0]!r}", key="--person")
+        known = ", ".join(app.config.sources)
+        raise UsageError(f"no source named {unknown[0]!r} (known: {known})")
+    names = people_named(app, people, stored=False)
     app.migrate()
-    refs = app.series(people, sources)
-    return asyncio.run(_check(app, refs, progress, deliver))
+    refs = app.series(names, sources)
+    rows, failed = asyncio.run(_check(app, refs, progress, deliver))
+    outcome = CheckOutcome(rows, delivered=deliver)
+    if deliver:
+        from monitor.store.outbox import outbox_depth
+
+        with app.sessions() as session:
+            outcome.undelivered = outbox_depth(session)[0] + failed
+    return outcome
 
 
 async def _check(
     app: App, refs: list[SeriesRef], progress: ProgressFactory | None, deliver: bool
-) -> list[CheckRow]:
+) -> tuple[list[CheckRow], int]:
+    """The rows, and how many deliveries failed for good while the outbox was drained."""
     async with app.fetcher() as fetcher:
         rounds = app.rounds(fetcher)
         if progress is None:
@@ -55,32 +81,72 @@ async def _check(
         else:
             with progress(len(refs)) as bar:
                 rows = await rounds.run_all(refs, progress=bar)
-    if deliver:
-        await app.dispatcher.drain()
-    return rows
+    if not deliver:
+        return rows, 0
+    return rows, (await app.dispatcher.drain()).failed
 
 
 @click.command("check")
-@click.option("--person", "people", multiple=True, metavar="NAME", help="Only this person.")
+@click.option(
+    "--person",
+    "people",
+    multiple=True,
+    metavar="NAME",
+    help="Only this person (any name or alias).",
+)
 @click.option("--source", "source_names", multiple=True, metavar="NAME", help="Only this source.")
 @click.option("--no-deliver", is_flag=True, help="Store and detect, but send no alerts now.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="json: one object per check, for scripts.",
+)
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Exit 3 when a check failed or an alert stayed undelivered (default: 0, for cron).",
+)
 @pass_ctx
 @handle_errors
 def check(
-    ctx: Ctx, people: tuple[str, ...], source_names: tuple[str, ...], no_deliver: bool
+    ctx: Ctx,
+    people: tuple[str, ...],
+    source_names: tuple[str, ...],
+    no_deliver: bool,
+    fmt: str,
+    strict: bool,
 ) -> None:
-    """Check every series (or the filtered ones) once, now; store, detect, deliver alerts."""
+    """Check every series (or the filtered ones) once, now; store, detect, deliver alerts.
+
+    Exits 0 even when checks failed, so cron mails only alerts; with --strict it exits 3
+    when any check failed or a delivery is still pending or failed afterwards."""
     from monitor.cli.output import print_round_table, progress_bar
 
     app = ctx.app()
-    results = check_now(
+    outcome = check_now(
         app,
         people=people,
         sources=source_names,
-        progress=progress_bar if sys.stderr.isatty() else None,
+        progress=progress_bar if sys.stderr.isatty() and fmt == "table" else None,
         deliver=not no_deliver,
     )
-    print_round_table(results)
+    if fmt == "json":
+        json.dump([asdict(r) for r in outcome.rows], sys.stdout, ensure_ascii=False, indent=1)
+        sys.stdout.write("\n")
+    else:
+        print_round_table(outcome.rows)
+    if strict:
+        failed = len(outcome.failed_checks)
+        if failed or outcome.undelivered:
+            click.echo(
+                f"--strict: {failed} failed check(s), {outcome.undelivered} undelivered "
+                "alert deliver(ies)",
+                err=True,
+            )
+            sys.exit(3)
 
 
 @click.command("run")
@@ -92,3 +158,17 @@ def run(ctx: Ctx) -> None:
 
     config = ctx.load()
     sys.exit(run_daemon(config, database_url=ctx.database_url(config), config_path=ctx.config_path))
+
+
+@click.command("health")
+@pass_ctx
+@handle_errors
+def health(ctx: Ctx) -> None:
+    """Exit 0 when the daemon using this config's database is healthy, 1 when not: its
+    heartbeat is fresh and no alert waits long for delivery (what /healthz answers, without
+    the status server; the Docker HEALTHCHECK runs it). The facts go to stdout as JSON."""
+    from monitor.daemon.server import health as daemon_health
+
+    ok, facts = daemon_health(ctx.app())
+    click.echo(json.dumps(facts))
+    sys.exit(0 if ok else 1)

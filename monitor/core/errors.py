@@ -5,6 +5,8 @@
     MonitorError                    base of everything raised on purpose
     ├── ConfigError                 config.yaml is wrong; CLI exit code 2
     │   └── ConfigErrors            several problems at once, one per line
+    ├── UsageError                  the command line names what is not there (an unknown or
+    │                               ambiguous person or source); CLI exit code 2
     ├── DatabaseError               the database cannot be opened or is not ours
     ├── SourceError                 a source could not turn a response into an observation
     │   ├── ParseError              the page is not the page the parser expects -> parse_error
@@ -62,6 +64,11 @@ class ConfigErrors(ConfigError):
         return "\n".join(str(p) for p in self.problems)
 
 
+class UsageError(MonitorError):
+    """The command line names what the config does not have: an unknown or ambiguous
+    person or source. ``str()`` is one line, listing what could be meant."""
+
+
 class DatabaseError(MonitorError):
     """The database cannot be opened, migrated or read."""
 
@@ -90,7 +97,7 @@ class Misconfigured(SourceError):
 class ChannelError(MonitorError):
     """A channel failed to deliver an alert.
 
-    ``permanent=True`` means retrying cannot help (bad address, 4xx from a webhook);
+    ``permanent=True`` means the message itself is refused (a webhook's 400/410/413/422);
     the dispatcher then records the delivery as failed instead of retrying.
     """
 

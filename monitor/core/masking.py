@@ -12,7 +12,8 @@
 - ``mask_url(url)`` is a URL safe to show; ``credential=True`` is for URLs that are
   credentials themselves (webhooks, Apprise), whose every query value and token-like path
   segment is hidden too. ``url_secrets(url)`` lists what that hides, so a peer's error text
-  that echoes the URL can be masked as well.
+  that echoes the URL can be masked as well; ``register_url(url)`` registers those of a
+  channel's URL, so log lines that show it (httpx's, with ``-vv``) have them masked.
 
 Google's ``cx`` is not a secret key: it identifies a search engine and is public in embed
 snippets, and logs are more useful with it (``sources/google_cse.py``).
@@ -31,8 +32,14 @@ SECRET_KEYS = frozenset(
 )
 
 _secrets: set[str] = set()
+# A scheme is tried only from the start of a run of scheme characters (the lookbehind), its
+# first letter after any leading digits: a scheme ends where its run ends (at "://"), so a
+# later start in the same run cannot match where the first letter did not. Trying every
+# position made mask() quadratic on long words (40k letters took seconds; bench/masking.py).
 _URL_CREDENTIALS = re.compile(
-    r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):[^@/\s]+@", re.IGNORECASE
+    r"(?<![a-z0-9+.-])(?P<lead>[0-9+.-]*)(?P<scheme>[a-z][a-z0-9+.-]*://)"
+    r"(?P<user>[^:/@\s]*):[^@/\s]+@",
+    re.IGNORECASE,
 )
 _QUERY_SECRET = re.compile(
     r"(?P<k>[?&](?:" + "|".join(sorted(SECRET_KEYS)) + r")=)[^&#\s]+", re.IGNORECASE
@@ -54,7 +61,7 @@ def mask(text: str, also: Iterable[str | None] = ()) -> str:
     masked. Longer secrets go first, so one that contains another is masked whole."""
     for secret in sorted({*_secrets, *(s for s in also if s)}, key=len, reverse=True):
         text = text.replace(secret, MASK)
-    text = _URL_CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", text)
+    text = _URL_CREDENTIALS.sub(lambda m: f"{m['lead']}{m['scheme']}{m['user']}:{MASK}@", text)
     return _QUERY_SECRET.sub(lambda m: f"{m['k']}{MASK}", text)
 
 
@@ -95,6 +102,24 @@ def url_secrets(url: str) -> list[str]:
     found += [s for s in parts.path.split("/") if _TOKENISH.match(s)]
     found += _hostport(parts.netloc.rpartition("@")[2])[1]
     return [f for f in found if len(f) >= _MIN_SECRET]
+
+
+def register_url(url: str) -> None:
+    """Register the token-like parts of a credential URL (its password, and the query values,
+    path segments and Apprise host or port tokens that ``mask_url(url, credential=True)``
+    hides), so every log line masks them: the HTTP client's own ``-vv`` lines show the
+    request URL as it is. Short plain values (``?format=json``) are left alone: masking them
+    everywhere would garble ordinary text."""
+    try:
+        parts = urlsplit(url)
+        found_parts = url_secrets(url)
+    except ValueError:  # not a URL: nothing in it looks like one of its parts
+        return
+    if parts.password:
+        register(parts.password)
+    for found in found_parts:
+        if _TOKENISH.match(found):
+            register(found)
 
 
 _SECRET_HEADER = re.compile(r"authorization|cookie|key|token|secret|passw|signature", re.I)

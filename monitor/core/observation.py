@@ -64,13 +64,16 @@ class ImageItem:
 class PageResult:
     """What a parser found on one response page.
 
-    ``has_more`` tells the source whether another page of results can be requested.
+    ``has_more`` tells the source whether another page of results can be requested;
+    ``next_offset`` is where the engine says that page starts (360's ``lastindex`` + 1),
+    ``None`` when the source counts offsets itself.
     """
 
     items: tuple[ImageItem, ...]
     reported_total: int | None = None
     has_more: bool = False
     no_results: bool = False
+    next_offset: int | None = None
 
 
 @dataclass(slots=True)

@@ -9,7 +9,9 @@ config at every start (in-memory job store, nothing pickled).
 - retention (``evidence.raw_retention``; an alert's evidence is exempt) every
   ``evidence.prune_every`` (a day), first ``PRUNE_DELAY`` after the start (or one period,
   if that is shorter);
-- with ``evidence.archive.wayback`` enabled, the Save Page Now queue every ``poll_every``.
+- with ``evidence.archive.wayback`` enabled, the Save Page Now queue every ``poll_every``;
+- with ``evidence.timestamp_url``, an RFC 3161 time-stamp of the snapshot log's head every
+  ``evidence.timestamp_every`` (a day), first ``PRUNE_DELAY`` after the start.
 
 Every trigger starts from the injected clock's ``now`` (APScheduler would read the wall clock
 for a trigger without a start). Every job has ``max_instances=1`` and ``coalesce``: a late job
@@ -52,6 +54,7 @@ class Steps(Protocol):
     async def dispatch_step(self) -> bool: ...
     async def prune_step(self) -> bool: ...
     async def archive_step(self) -> bool: ...
+    async def timestamp_step(self) -> bool: ...
     async def beat(self, stopped: bool = False) -> None: ...
 
 
@@ -101,16 +104,20 @@ def schedule_jobs(
         id="dispatch",
         **common,
     )
-    prune_every = config.evidence.prune_every
-    scheduler.add_job(
-        daemon.spawn,
-        IntervalTrigger(
-            seconds=prune_every.total_seconds(), start_date=now + min(PRUNE_DELAY, prune_every)
-        ),
-        args=[daemon.prune_step],
-        id="retention",
-        **common,
-    )
+
+    def unhurried(step: Callable[[], Awaitable[bool]], every: timedelta, job_id: str) -> None:
+        """A daily kind of job: not in the first minutes after a (re)start."""
+        scheduler.add_job(
+            daemon.spawn,
+            IntervalTrigger(
+                seconds=every.total_seconds(), start_date=now + min(PRUNE_DELAY, every)
+            ),
+            args=[step],
+            id=job_id,
+            **common,
+        )
+
+    unhurried(daemon.prune_step, config.evidence.prune_every, "retention")
     wayback = config.evidence.archive.wayback
     if wayback.enabled:
         scheduler.add_job(
@@ -120,6 +127,8 @@ def schedule_jobs(
             id="archive",
             **common,
         )
+    if config.evidence.timestamp_url:
+        unhurried(daemon.timestamp_step, config.evidence.timestamp_every, "timestamp")
     scheduler.add_job(
         daemon.beat,
         IntervalTrigger(seconds=HEARTBEAT.total_seconds(), start_date=now),

@@ -46,7 +46,9 @@ from monitor.rounds.commit import CheckRow
 from monitor.rounds.runner import Rounds
 from monitor.store import outbox
 from monitor.store.catalog import SeriesRef
+from monitor.store.db import storage_refusal
 from monitor.store.heartbeat import record_heartbeat
+from monitor.store.outbox_admin import Backlog, backlog
 from monitor.store.rounds import due_rechecks, last_rounds
 
 logger = logging.getLogger(__name__)
@@ -74,6 +76,7 @@ class Daemon:
         self.rounds: Rounds | None = None
         self.refs: list[SeriesRef] = []
         self.archiver = app.archiver()
+        self.stamper = app.stamper()
 
     async def run(self) -> int:
         lock = DaemonLock(self.app.engine)
@@ -160,6 +163,7 @@ class Daemon:
         if config.database.url != self.app.config.database.url:
             logger.warning("reload: database.url changed; it takes effect at the next restart")
         self.app, self.refs, self.rounds = app, refs, app.rounds(self.fetcher)
+        self.stamper = app.stamper()
         old_archiver, self.archiver = self.archiver, app.archiver()
         if old_archiver is not None:
             await old_archiver.aclose()
@@ -186,8 +190,8 @@ class Daemon:
             await asyncio.shield(task)
         except asyncio.CancelledError:
             pass
-        except Exception:
-            logger.exception("job failed; it runs again at its next time")
+        except Exception as exc:
+            _job_failed(" ".join([step.__name__.removesuffix("_step"), *map(str, args)]), exc)
         finally:
             self.tasks.discard(task)
 
@@ -249,6 +253,10 @@ class Daemon:
         counts = await self.archiver.step() if self.archiver is not None else None
         return bool(counts and (counts.submitted or counts.archived))
 
+    async def timestamp_step(self) -> bool:
+        """Send the snapshot log's head to the time-stamping authority (if it grew)."""
+        return await self.stamper.step() if self.stamper is not None else False
+
     async def dispatch_step(self) -> bool:
         """Deliver what is due in the outbox."""
         result = await self.app.dispatcher.step()
@@ -260,14 +268,17 @@ class Daemon:
         self.metrics.heartbeat.set(now.timestamp())
         info = {"stopped": stopped, "rounds_in_flight": len(self.tasks)}
 
-        def write() -> tuple[int, datetime | None]:
+        def write() -> Backlog:
             with self.app.sessions() as session, session.begin():
                 record_heartbeat(session, self.instance, now, info)
-                return outbox.outbox_depth(session)
+                return backlog(session, now)
 
-        depth, oldest = await asyncio.to_thread(write)
-        self.metrics.outbox_depth.set(depth)
-        self.metrics.outbox_age.set((now - oldest).total_seconds() if oldest else 0)
+        try:
+            facts = await asyncio.to_thread(write)
+        except Exception as exc:
+            _job_failed("heartbeat", exc)
+            return
+        self.metrics.observe_outbox(facts, now)
 
     def _start_http(self) -> Any:
         server_cfg = self.app.config.server
@@ -280,6 +291,20 @@ class Daemon:
         server.start()
         logger.info("status endpoint on http://%s:%d/", server_cfg.host, server.port)
         return server
+
+
+def _job_failed(what: str, exc: Exception) -> None:
+    """Log a failed job: one line when the storage refused its write (a full disk: nothing
+    of it was written), the traceback of a bug otherwise; either way it runs again."""
+    refusal = storage_refusal(exc)
+    if refusal is None:
+        logger.error("job %s failed; it runs again at its next time", what, exc_info=exc)
+    else:
+        logger.error(
+            "job %s: %s; nothing of it was written, it runs again at its next time",
+            what,
+            refusal,
+        )
 
 
 def run_daemon(config: Config, *, database_url: str, config_path: str) -> int:

@@ -10,8 +10,9 @@ Contract (``evidence.keep_thumbnails``, on by default):
   with Pillow that it is an image, and stores it content-addressed
   (``ab/<sha256>.<ext>``) in the thumbnail directory: ``evidence.thumbnail_dir``, else
   ``<database stem>-thumbnails`` next to the SQLite file. Identical bytes are stored once.
-  It stops at ``evidence.max_thumbnails`` rows and never raises for a failed fetch or a non-
-  image: that image simply has no copy.
+  It stops at ``evidence.max_thumbnails`` rows and never raises for a failed fetch, a URL
+  that does not make a request (a scraped CR, a bad port: skipped and counted in the log
+  line) or a non-image: that image simply has no copy.
 - Each kept thumbnail has a perceptual hash (ImageHash's 64-bit pHash); two photos whose
   hashes differ in at most ``PHASH_MAX_DISTANCE`` bits are taken to be the same photo.
   ``monitor.store.thumbnails.same_photo_elsewhere`` uses it to say "still seen on bing
@@ -32,6 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.config import EvidenceConfig
 from monitor.core.clock import Clock
+from monitor.core.logs import clip
 from monitor.evidence.phash import Decoded, inspect_image
 from monitor.fetch.client import Fetcher, FetchPolicy
 from monitor.fetch.guard import AddressGuard
@@ -142,18 +144,25 @@ async def keep_thumbnails(
         guard=guard,
     )
     gate = asyncio.Semaphore(IN_FLIGHT)
+    invalid = 0
 
     async def one(image_id: int, url: str) -> Thumbnail | None:
-        async with gate:
+        nonlocal invalid
+        try:
             request = httpx.Request("GET", url, headers={"Accept": _ACCEPT})
+        except (httpx.InvalidURL, ValueError) as exc:  # scraped: a CR, a bad port, ...
+            invalid += 1
+            logger.info("thumbnail of image %d not kept: invalid URL: %s", image_id, clip(exc))
+            return None
+        async with gate:
             result = await fetcher.fetch(request, policy)
         if not result.ok or result.response is None:
-            logger.info("thumbnail of image %d not kept: %s", image_id, result.reason)
+            logger.info("thumbnail of image %d not kept: %s", image_id, clip(result.reason))
             return None
         try:
             decoded = await asyncio.to_thread(inspect_image, result.response.content)
         except ValueError as exc:
-            logger.info("thumbnail of image %d not kept: %s", image_id, exc)
+            logger.info("thumbnail of image %d not kept: %s", image_id, clip(exc))
             return None
         rel = await asyncio.to_thread(store_file, directory, decoded)
         return Thumbnail(
@@ -177,5 +186,6 @@ async def keep_thumbnails(
         return fresh
 
     fresh = await asyncio.to_thread(record)
-    logger.info("kept %d thumbnail(s) of %d new image(s)", len(fresh), len(todo))
+    skipped = f"; {invalid} with an invalid URL skipped" if invalid else ""
+    logger.info("kept %d thumbnail(s) of %d new image(s)%s", len(fresh), len(todo), skipped)
     return len(fresh)

@@ -33,6 +33,7 @@ import httpx
 
 from monitor.core.backoff import EQUAL_JITTER, backoff_delay
 from monitor.core.clock import Clock, utcnow
+from monitor.core.logs import clip
 from monitor.core.lru import LRU
 from monitor.core.masking import mask_url
 from monitor.core.observation import Status
@@ -199,8 +200,8 @@ class Fetcher:
                         rng=self._rng,
                     )
                 )
-            why = attempt.result.reason
-            logger.debug("retrying %s %s after %s", request.method, mask_url(request.url), why)
+            why, url = clip(attempt.result.reason), clip(mask_url(request.url))  # scraped
+            logger.debug("retrying %s %s after %s", request.method, url, why)
         return self._done(request, attempt, number, waited, attempt.result.reason)
 
     def _done(
@@ -218,7 +219,8 @@ class Fetcher:
             )
         if attempts > 1:
             reason = f"{reason} ({attempts} attempts)"
-        logger.info("fetch failed: %s %s: %s", request.method, mask_url(request.url), reason)
+        url = clip(mask_url(request.url))  # thumbnail URLs are scraped
+        logger.info("fetch failed: %s %s: %s", request.method, url, clip(reason))
         return FetchResult(
             result.response, result.status, reason, result.http_status, attempts, waited
         )
@@ -276,14 +278,8 @@ class Fetcher:
             return _fail(Status.NETWORK_ERROR, network_reason(exc), retry=True)
 
         if body is None:
-            return _Attempt(
-                FetchResult(
-                    None,
-                    Status.PARSE_ERROR,
-                    f"response too large (> {policy.max_bytes} bytes)",
-                    response.status_code,
-                )
-            )
+            too_large = f"response too large (> {policy.max_bytes} bytes)"
+            return _Attempt(FetchResult(None, Status.PARSE_ERROR, too_large, response.status_code))
         full = complete_response(response, body)
         code = full.status_code
         if 200 <= code < 300:

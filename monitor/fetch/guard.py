@@ -32,6 +32,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from monitor.core.logs import clip
+
 logger = logging.getLogger(__name__)
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
@@ -128,7 +130,9 @@ class AddressGuard:
             self.on_refusal(host, reason)
         if host not in self._logged:
             self._logged.add(host)
-            logger.warning("not fetching from %s: %s (logged once per host)", host, reason)
+            logger.warning(
+                "not fetching from %s: %s (logged once per host)", clip(host), clip(reason)
+            )
         return reason
 
 

@@ -33,6 +33,7 @@ from typing import NamedTuple, TypeVar
 
 import httpx
 
+from monitor.core.logs import clip
 from monitor.core.lru import LRU
 from monitor.fetch.policy import FetchPolicy, FetchResult, Monotonic
 
@@ -184,7 +185,7 @@ class Warmups:
         futile = state.futile_until if state else float("-inf")
         self._state[key] = _State(result.ok, self._monotonic(), generation, futile)
         if not result.ok:
-            logger.info("warm-up for %s failed: %s", key, result.reason)
+            logger.info("warm-up for %s failed: %s", key, clip(result.reason))
         return generation
 
     def _lock(self, key: str) -> asyncio.Lock:

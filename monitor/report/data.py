@@ -1,12 +1,14 @@
 """What the report and the overview page show, read from the database (no HTML here).
 
 - ``person_view(session, config, name)``: a person's series (points, episodes, alert marks,
-  current state), the controls of the sources they are watched on, their alerts, and the
-  images that vanished (``vanished.py``).
+  current state, the source's interval), the controls of the sources they are watched on,
+  their alerts, their story (``story.py``: one line per episode) and the images that
+  vanished in each alerted episode (``vanished.py``).
 
 Failed checks stay failed: a ``CheckPoint`` of a failed check has ``count=None`` and the chart
 draws it as a gap and a mark, never as zero. Lists are bounded (``MAX_POINTS`` per series,
-``MAX_ALERTS`` per person) so that a years-old database still gives a readable page.
+``MAX_ALERTS`` per person, ``MAX_OUTAGES`` source outages in a story) so that a years-old
+database still gives a readable page.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -23,8 +26,9 @@ from monitor.config import Config
 from monitor.core.errors import MonitorError
 from monitor.core.observation import OBSERVATION_VALUES
 from monitor.detector.state import STATE_VERSION, SeriesState
-from monitor.report.marks import AlertMark
-from monitor.report.vanished import VanishedView, vanished_views
+from monitor.report.marks import AlertMark, EpisodeSpan
+from monitor.report.story import StoryLine, mark_of, story_lines
+from monitor.report.vanished import EpisodeGallery, episode_galleries
 from monitor.store import report_reads as reads
 from monitor.store.catalog import control_person_name
 
@@ -32,6 +36,7 @@ logger = logging.getLogger(__name__)
 
 MAX_POINTS = 1500
 MAX_ALERTS = 200
+MAX_OUTAGES = 10  # source-wide episodes in a person's story, the latest
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,20 +53,6 @@ class CheckPoint:
     @property
     def failed(self) -> bool:
         return self.status not in OBSERVATION_VALUES
-
-
-@dataclass(frozen=True, slots=True)
-class EpisodeSpan:
-    """An episode: a drop of one series, or a period when a whole source was unhealthy."""
-
-    episode_id: int
-    kind: str  # drop | unhealthy | stale
-    state: str  # open | partial | resolved
-    start: datetime
-    end: datetime | None  # None while open
-    baseline: float | None
-    metric: str | None
-    source_wide: bool
 
 
 @dataclass
@@ -81,6 +72,7 @@ class SeriesView:
     detector_status: str | None = None
     baseline: float | None = None
     stale: bool = False
+    interval: timedelta | None = None  # the source's schedule: a longer silence is a gap
 
     @property
     def last(self) -> CheckPoint | None:
@@ -109,8 +101,9 @@ class PersonView:
     series: list[SeriesView]
     controls: list[SeriesView]
     alerts: list[AlertMark]
-    vanished: list[VanishedView]
-    vanished_total: int
+    story: list[StoryLine]
+    galleries: list[EpisodeGallery]
+    outages_not_shown: int = 0  # source-wide episodes older than the MAX_OUTAGES shown
 
     @property
     def time_range(self) -> tuple[datetime, datetime] | None:
@@ -135,9 +128,22 @@ def person_view(session: Session, config: Config, name: str) -> PersonView:
     control_ids = reads.person_ids(session, [control_person_name(s) for s in sources])
     controls = series_views(session, config, control_ids, MAX_POINTS, spans=True)
     alerts = _alerts(session, person.person_id, series + controls)
-    vanished, total = vanished_views(session, [s.series_id for s in series], alerts)
+    # Source-wide episodes are in every series' spans of their source: each one once.
+    wide = {s.episode_id: s for v in series for s in v.spans if s.source_wide}
+    # A source that failed often would bury the person's story: its latest outages only.
+    outages = sorted(wide.values(), key=lambda s: (s.start, s.episode_id))
+    story = story_lines(session, person.person_id, outages[-MAX_OUTAGES:])
+    galleries = episode_galleries(session, story, [s.series_id for s in series])
     return PersonView(
-        person.name, person.role, person.notes, series, controls, alerts, vanished, total
+        person.name,
+        person.role,
+        person.notes,
+        series,
+        controls,
+        alerts,
+        story,
+        galleries,
+        max(len(outages) - MAX_OUTAGES, 0),
     )
 
 
@@ -153,6 +159,8 @@ def series_views(
         view.detector_status, view.baseline, view.stale = detector_summary(
             config, row.source, row.detector_state
         )
+        options = config.sources.get(row.source)
+        view.interval = options.every if options is not None else typical_interval(view.points)
         if spans:
             view.spans = [
                 EpisodeSpan(
@@ -164,11 +172,19 @@ def series_views(
                     e.baseline,
                     e.metric,
                     e.series_id is None,
+                    row.source,
                 )
                 for e in reads.episode_rows(session, row.series_id, row.source_id)
             ]
         views.append(view)
     return views
+
+
+def typical_interval(checks: Sequence[CheckPoint]) -> timedelta | None:
+    """The median time between consecutive checks: the schedule of a source that is no
+    longer in the config (None with fewer than three intervals to judge from)."""
+    steps = sorted(b.t - a.t for a, b in pairwise(checks))
+    return steps[len(steps) // 2] if len(steps) >= 3 else None
 
 
 def points(session: Session, series_id: int, limit: int) -> tuple[list[CheckPoint], int]:
@@ -183,18 +199,7 @@ def points(session: Session, series_id: int, limit: int) -> tuple[list[CheckPoin
 def _alerts(session: Session, person_id: int, views: list[SeriesView]) -> list[AlertMark]:
     """The person's alerts, and source-wide ones on their sources; newest last."""
     rows = reads.person_alerts(session, person_id, [v.series_id for v in views], MAX_ALERTS)
-    marks = [
-        AlertMark(
-            a.alert_id,
-            a.created_at,
-            a.event,
-            a.source or _str(a.payload.get("source")),
-            _str(a.payload.get("term")),
-            _str(a.payload.get("reason")) or "",
-            a.series_id,
-        )
-        for a in rows
-    ]
+    marks = [mark_of(a) for a in rows]
     by_series = {v.series_id: v for v in views}
     for mark in marks:
         if mark.series_id in by_series:
@@ -204,10 +209,6 @@ def _alerts(session: Session, person_id: int, views: list[SeriesView]) -> list[A
                 if v.source == mark.source:
                     v.alerts.append(mark)
     return marks
-
-
-def _str(value: object) -> str | None:
-    return value if isinstance(value, str) else None
 
 
 def detector_summary(

@@ -1,21 +1,27 @@
-"""The vanished images of a person, for the report's gallery.
+"""The vanished images of a person, for the report's gallery: one group per alerted episode.
 
-Two records say an image vanished, and the gallery merges them per (image, source):
+What counts as vanished is what an alert said vanished: the ``vanished_images`` of the
+drop and partial alerts of an episode of the person's story (``story.StoryLine``), merged
+per image (an image lost under two names is one entry naming both). So:
 
-- ``series_images`` rows with ``seen_open`` false: the image left that series' latest valid
-  result set (first and last seen are exact);
-- the ``vanished_images`` of the person's drop/partial alerts: what an alert told people,
-  even if the image has come back since (then ``back`` is true).
+- only alerted episodes have a gallery; a person never alerted has none, though images
+  come and go from an engine's results every day;
+- images that left the results when the real ones came back (e.g. the state-media
+  pictures an engine showed instead during the drop) are not vanished: no alert listed
+  them;
+- each image is filed under the names that lost it (the payload's ``terms``), never under
+  the alert's headline name alone.
 
-Each entry names the other sources whose latest result set still has the same image URL,
-and (when thumbnails are kept) the sources still showing the same photo under another URL.
-Alerted images come first (newest alert first), then the rest by last seen; at most
-``MAX_VANISHED`` entries, with the total so the page can say how many are not shown.
+Each entry says where the image is now: the person's other sources whose latest result set
+holds the same URL, the sources showing the same photo under another URL (kept
+thumbnails), whether this source shows it again (``back``), and the Internet Archive's
+confirmed copy of its page, if one was made (``evidence.archive.wayback``). At most ``MAX_VANISHED``
+entries per episode, with the total so the page can say how many are not shown.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -24,138 +30,132 @@ from sqlalchemy.orm import Session
 
 from monitor.core.clock import parse_iso
 from monitor.core.urls import normalize_url
-from monitor.report.marks import AlertMark
-from monitor.store.report_reads import AlertRow, alerts_by_id
+from monitor.report.story import StoryLine
+from monitor.store.archive import archived_pages
+from monitor.store.report_reads import alerts_by_id
 from monitor.store.thumbnails import same_photo_elsewhere
-from monitor.store.vanished_reads import image_state, sources_showing, vanished_rows
+from monitor.store.vanished_reads import image_ids, sources_showing
 
 MAX_VANISHED = 300
 
 
 @dataclass
 class VanishedView:
-    """An image gone from one source: when it was there and where it still is."""
+    """An image gone from one source in an alerted episode, and where it is now."""
 
     image_id: int | None
-    series_id: int | None
     image_url: str
     thumb_url: str | None
     page_url: str | None
     title: str | None
     domain: str | None
     source: str
-    term: str | None
+    terms: list[str]
     first_seen: datetime | None
     last_seen: datetime | None
+    alert_ids: list[int] = field(default_factory=list)
     still_seen_on: list[str] = field(default_factory=list)
     same_photo_on: list[str] = field(default_factory=list)  # another URL, same pHash
-    alert_ids: list[int] = field(default_factory=list)
     back: bool = False  # in the source's results again since the alert
+    archived_page: str | None = None  # the Internet Archive's confirmed copy of page_url
 
 
-def vanished_views(
-    session: Session, series_ids: Sequence[int], alerts: Sequence[AlertMark]
-) -> tuple[list[VanishedView], int]:
-    """The gallery of ``series_ids`` (see module docstring) and the total before the cap."""
-    if not series_ids:
-        return [], 0
-    rows, total = vanished_rows(session, series_ids, MAX_VANISHED)
-    views: dict[tuple[str, str], VanishedView] = {}
-    for r in rows:
-        views[(normalize_url(r.image_url), r.source)] = VanishedView(
-            r.image_id,
-            r.series_id,
-            r.image_url,
-            r.thumb_url,
-            r.page_url,
-            r.title,
-            r.domain,
-            r.source,
-            r.term,
-            r.first_seen,
-            r.last_seen,
-        )
-    extra = _from_alerts(session, alerts, views)
-    _fill_still_seen(session, series_ids, list(views.values()) + extra)
-    _fill_same_photo(session, list(views.values()) + extra)
-    alerted = sorted(
-        (v for v in [*views.values(), *extra] if v.alert_ids),
-        key=lambda v: (-max(v.alert_ids), v.source),
-    )
-    rest = [v for v in views.values() if not v.alert_ids]
-    out = (alerted + rest)[:MAX_VANISHED]
-    return out, max(total + len(extra), len(out))
+@dataclass
+class EpisodeGallery:
+    """The images that vanished in one alerted episode (``line``)."""
+
+    line: StoryLine
+    images: list[VanishedView]
+    total: int  # before the cap
+
+    @property
+    def back(self) -> int:
+        return sum(v.back for v in self.images)
 
 
-def _from_alerts(
-    session: Session, alerts: Sequence[AlertMark], views: dict[tuple[str, str], VanishedView]
-) -> list[VanishedView]:
-    """Attach alert ids to known entries; entries for alerted images not among them."""
-    ids = [a.alert_id for a in alerts if a.event in ("drop", "partial")]
-    extra: dict[tuple[str, str], VanishedView] = {}
-    for alert in alerts_by_id(session, ids):
-        source = alert.payload.get("source")
-        items = alert.payload.get("vanished_images")
-        if not isinstance(source, str) or not isinstance(items, list):
+def episode_galleries(
+    session: Session, lines: Sequence[StoryLine], person_series: Sequence[int]
+) -> list[EpisodeGallery]:
+    """A gallery per alerted drop line, newest episode first (see module docstring);
+    ``person_series`` are all the person's series (where images may still be seen)."""
+    out = []
+    for line in sorted(lines, key=lambda ln: ln.start, reverse=True):
+        opening = [a.alert_id for a in line.opening_alerts]
+        if line.kind != "drop" or not opening:
             continue
-        for vi in items:
+        merged = _merge(alerts_by_id(session, opening), line.source)
+        views = list(merged.values())
+        _fill_where(session, views, person_series, line.series_ids)
+        out.append(EpisodeGallery(line, views[:MAX_VANISHED], len(views)))
+    return out
+
+
+def _merge(alerts: Sequence[Any], source: str) -> dict[str, VanishedView]:
+    """The alerts' vanished images, once each (by normalised URL), in the alerts' order."""
+    views: dict[str, VanishedView] = {}
+    for alert in alerts:
+        items = alert.payload.get("vanished_images")
+        headline = alert.payload.get("term")
+        for vi in items if isinstance(items, list) else []:
             if not isinstance(vi, dict) or not isinstance(vi.get("image_url"), str):
                 continue
-            key = (normalize_url(vi["image_url"]), source)
-            view = views.get(key) or extra.get(key)
+            terms = _names(vi.get("terms")) or ([headline] if isinstance(headline, str) else [])
+            key = normalize_url(vi["image_url"])
+            view = views.get(key)
             if view is None:
-                view = extra[key] = _view_from_payload(session, alert, source, vi)
+                view = views[key] = _view(vi, source, terms)
+            view.terms += [t for t in terms if t not in view.terms]
             if alert.alert_id not in view.alert_ids:
                 view.alert_ids.append(alert.alert_id)
-    return list(extra.values())
+    return views
 
 
-def _view_from_payload(
-    session: Session, alert: AlertRow, source: str, vi: dict[str, Any]
-) -> VanishedView:
-    """An alerted image that is not (or no longer) among the vanished rows."""
-    image_id, back = image_state(session, vi["image_url"], alert.series_id)
+def _view(vi: Mapping[str, Any], source: str, terms: list[str]) -> VanishedView:
     return VanishedView(
-        image_id,
-        alert.series_id,
+        None,
         vi["image_url"],
         _opt(vi.get("thumb_url")),
         _opt(vi.get("page_url")),
         _opt(vi.get("title")),
         _opt(vi.get("domain")),
         source,
-        _opt(alert.payload.get("term")),
+        list(terms),
         _when(vi.get("first_seen")),
         _when(vi.get("last_seen")),
-        back=back,
+        archived_page=_opt(vi.get("archived_page")),
     )
 
 
-def _fill_still_seen(
-    session: Session, series_ids: Sequence[int], views: list[VanishedView]
+def _fill_where(
+    session: Session,
+    views: list[VanishedView],
+    person_series: Sequence[int],
+    line_series: Sequence[int],
 ) -> None:
-    """Name the other sources whose latest results of this person still hold each image."""
-    ids = [v.image_id for v in views if v.image_id is not None]
-    if not ids:
-        return
-    where = sources_showing(session, series_ids, ids)
+    """Image ids, where each image still shows, and whether it is back on its source."""
+    ids = image_ids(session, [v.image_url for v in views])
     for v in views:
-        if v.image_id is not None:
-            v.still_seen_on = sorted(where.get(v.image_id, set()) - {v.source})
+        v.image_id = ids.get(v.image_url)
+    known = [v.image_id for v in views if v.image_id is not None]
+    where = sources_showing(session, person_series, known)
+    same: dict[int, set[str]] = {}
+    for series_id in line_series:
+        for image_id, matches in same_photo_elsewhere(session, series_id, known).items():
+            same.setdefault(image_id, set()).update(m.source for m in matches if not m.same_url)
+    # Archived copies confirmed since the alert count too, not only those it carried.
+    archived = archived_pages(session, known)
+    for v in views:
+        if v.image_id is None:
+            continue
+        v.archived_page = archived.get(v.image_id) or v.archived_page
+        now = where.get(v.image_id, set())
+        v.back = v.source in now
+        v.still_seen_on = sorted(now - {v.source})
+        v.same_photo_on = sorted(same.get(v.image_id, set()))
 
 
-def _fill_same_photo(session: Session, views: list[VanishedView]) -> None:
-    """Name the sources still showing the same photo (by kept thumbnail) at another URL."""
-    by_series: dict[int, list[VanishedView]] = {}
-    for v in views:
-        if v.series_id is not None and v.image_id is not None:
-            by_series.setdefault(v.series_id, []).append(v)
-    for series_id, group in by_series.items():
-        ids = [v.image_id for v in group if v.image_id is not None]
-        found = same_photo_elsewhere(session, series_id, ids)
-        for v in group:
-            matches = found.get(v.image_id, []) if v.image_id is not None else []
-            v.same_photo_on = sorted({m.source for m in matches if not m.same_url})
+def _names(value: object) -> list[str]:
+    return [t for t in value if isinstance(t, str)] if isinstance(value, list) else []
 
 
 def _opt(value: object) -> str | None:

@@ -32,7 +32,7 @@ from monitor.store import rounds as stored
 from monitor.store.alert_episodes import CoveredEpisode
 from monitor.store.catalog import SeriesRef
 from monitor.store.evidence import pre_drop_snapshot, vanished_images
-from monitor.store.models import Episode, Round, Snapshot, SourceRow
+from monitor.store.models import Episode, Round, SourceRow
 from monitor.store.retention import hold
 
 logger = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ def write_alert(
     group: Group,
     at: At,
     refs: Mapping[SeriesKey, SeriesRef],
-    snaps: Mapping[int, Snapshot],
+    snapshot_ids: Mapping[int, int],
     quiet: Sequence[Standing],
 ) -> None:
     """The evidence, episodes and outbox row of one alert (see module docstring)."""
@@ -110,7 +110,7 @@ def write_alert(
         if first is not None:
             quiet = _in_episode(quiet, covers.covered_episodes(session, first))
     series_id, episode = lead
-    snapshot = snaps.get(series_id) if series_id is not None else None
+    snapshot_id = snapshot_ids.get(series_id) if series_id is not None else None
     info = (
         episode_info(head, episode_id=episode.id, state=episode.state)
         if episode is not None
@@ -136,7 +136,7 @@ def write_alert(
         source_id=src.id,
         series_id=series_id,
         episode_id=episode.id if episode else None,
-        snapshot_id=snapshot.id if snapshot else None,
+        snapshot_id=snapshot_id,
     )
     hold(session, alert.id, held, images, now)
     covers.link(session, alert.id, [*episodes.values(), *(q.episode_id for q in quiet)])

@@ -13,14 +13,15 @@ log (``monitor.store.snapshot_log``), whose head stays locked only until the com
 Alerts are per person: one round's events of a person's terms on the source make one
 alert (``monitor.alerts.people``), and a person already in an episode gets no second drop.
 Raw bodies arrive compressed (or reduced to their digest when unchanged) by the runner as
-each check ends; the transaction only writes, and a collision with another writer
-(``store.db.retrying``) runs it again.
+each check ends; what the transaction needs is read before it (``monitor.rounds.prepare``),
+so it only writes, and a collision with another writer (``store.db.retrying``) runs it
+again.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -37,17 +38,18 @@ from monitor.detector.points import Point, RoundInput, SeriesKey
 from monitor.detector.settings import DetectionSettings
 from monitor.detector.state import SeriesState
 from monitor.rounds.alerting import At, write_alert
+from monitor.rounds.prepare import Read, RoundSettings, read_round
 from monitor.store import rounds as stored
 from monitor.store import snapshot_log
+from monitor.store.bodies import (
+    RawBody,
+    ToKeep,
+    healthy_digests,
+    keep_bodies,
+)
 from monitor.store.catalog import SeriesRef
 from monitor.store.db import retrying
-from monitor.store.evidence import (
-    RawBody,
-    healthy_digests,
-    keep_raw,
-)
-from monitor.store.models import Round, Snapshot
-from monitor.store.snapshots import record_snapshot
+from monitor.store.snapshot_batch import NewSnapshot, SnapshotPlan, write_snapshots
 
 logger = logging.getLogger(__name__)
 # Detector states in which a check is a sign of a drop (pending) or part of one (open).
@@ -118,8 +120,10 @@ class RoundCommit:
         keep = self.config.evidence.keep_raw
         checked = [c if c.raw is not None else _with_body(c, keep) for c in checked]
         now = max((c.finished_at for c in checked), default=started)
-        outcome, snaps = retrying(
-            lambda: self._write(source, checked, started, now, kind),
+        with self.sessions() as session:
+            read = read_round(session, source, self._news(checked), self._settings(source))
+        outcome, ids = retrying(
+            lambda: self._write(source, checked, read, started, now, kind),
             what=f"round of {source}",
         )
         for event in outcome.events:
@@ -131,60 +135,54 @@ class RoundCommit:
                 event.reason,
             )
         family = self.families[source]
-        return [_row(c, family, outcome.states.get(key_of(c.ref)), snaps) for c in checked]
+        return [_row(c, family, outcome.states.get(key_of(c.ref)), ids) for c in checked]
 
     def _write(
-        self, source: str, checked: list[Checked], started: datetime, now: datetime, kind: str
-    ) -> tuple[RoundOutcome, dict[int, Snapshot]]:
+        self,
+        source: str,
+        checked: list[Checked],
+        read: Read,
+        started: datetime,
+        now: datetime,
+        kind: str,
+    ) -> tuple[RoundOutcome, dict[int, int]]:
         settings = self.config.detection_for(source)
         by_key = {key_of(c.ref): c for c in checked}
         with self.sessions() as session, session.begin():
-            rnd, src = stored.open_round(session, source, started, now, kind)
-            snaps = {c.ref.series_id: self._snapshot(session, rnd, c) for c in checked}
-            rows = stored.series_by_id(session, snaps)
-            states = {
-                key_of(c.ref): stored.state_of(rows[c.ref.series_id].detector_state, settings)
-                for c in checked
-            }
+            src = stored.source_for_write(session, source)
+            if stored.last_round_id(session, source) != read.marker:
+                # Another writer stored a round of this source since: read again, in here.
+                logger.info("round of %s: another round was stored meanwhile", source)
+                read = read_round(session, source, self._news(checked), self._settings(source))
+            rnd = stored.add_round(session, src, started, now, kind)
+            written = write_snapshots(session, read.plan, rnd.id)
+            ids = written.ids
+            states = read.states()
             outcome = process_round(
                 source,
                 self.families[source],
-                [_input(c, snaps[c.ref.series_id]) for c in checked],
-                states,
+                [_input(c, ids, read.plan) for c in checked],
+                {key_of(c.ref): states[c.ref.series_id] for c in checked},
                 SourceHealth.from_dict(src.health_state or {}),
                 settings,
-                peers=stored.peers(
-                    session,
-                    {c.ref.person_id for c in checked if c.ref.role == "watch"},
-                    source,
-                    settings_for=self.config.detection_for,
-                    family_of=self.families,
+                peers=stored.StoredPeers(
+                    session, settings_for=self.config.detection_for, family_of=self.families
                 ),
                 now=now,
             )
             stored.save_states(
-                rows,
+                session,
                 {by_key[k].ref.series_id: s for k, s in outcome.states.items()},
                 rechecks={by_key[k].ref.series_id for k in outcome.rechecks},
                 recheck_after=settings.recheck_after,
                 now=now,
             )
             stored.save_health(
-                session,
-                rnd,
-                src,
-                outcome.health,
-                gated=outcome.gated,
-                snapshot_ids=[s.id for s in snaps.values()],
+                session, rnd, src, outcome.health, gated=outcome.gated, snapshot_ids=ids.values()
             )
             if self.config.evidence.keep_raw and not outcome.gated:
                 # A gated round was blamed on the engine: its answers are nobody's evidence.
-                for c in checked:
-                    state = outcome.states.get(key_of(c.ref))
-                    sign = state is not None and state.status in _SIGNS
-                    keep_raw(
-                        session, snaps[c.ref.series_id], c.raw, "suspect" if sign else "healthy"
-                    )
+                keep_bodies(session, read.healthy, list(_keeps(checked, ids, outcome)))
             refs = {k: c.ref for k, c in by_key.items()}
             # Every term of an alerted person, also those this round did not check.
             standing = {
@@ -203,12 +201,30 @@ class RoundCommit:
                     group,
                     At(rnd, src, now, self.config.vantage, self.channels),
                     refs,
-                    snaps,
+                    ids,
                     quiet,
                 )
             # Last: the log's head stays locked only for the moment before the commit.
-            snapshot_log.append(session, list(snaps.values()), now)
-        return outcome, snaps
+            snapshot_log.append(
+                session, written.rows, now, names=read.names, digests=written.digests
+            )
+        return outcome, ids
+
+    def _settings(self, source: str) -> RoundSettings:
+        return RoundSettings(self.config.detection_for(source), self.config.evidence.keep_raw)
+
+    @staticmethod
+    def _news(checked: list[Checked]) -> list[NewSnapshot]:
+        return [
+            NewSnapshot(
+                c.ref.series_id,
+                c.observation,
+                c.started_at,
+                c.finished_at,
+                c.raw.sha256 if c.raw is not None else None,
+            )
+            for c in checked
+        ]
 
     def _unchecked(
         self,
@@ -235,30 +251,33 @@ class RoundCommit:
         )
         return {k: v for k, v in unchecked.items() if (k.person, k.term) in configured}
 
-    def _snapshot(self, session: Session, rnd: Round, c: Checked) -> Snapshot:
-        return record_snapshot(
-            session,
-            series_id=c.ref.series_id,
-            observation=c.observation,
-            started_at=c.started_at,
-            finished_at=c.finished_at,
-            round_id=rnd.id,
-            body_sha256=c.raw.sha256 if c.raw is not None else None,
-        )
+
+def _keeps(
+    checked: list[Checked], ids: Mapping[int, int], outcome: RoundOutcome
+) -> Iterator[ToKeep]:
+    """The body of each check to keep: ``suspect`` while its series shows a drop."""
+    for c in checked:
+        if c.raw is None:
+            continue
+        state = outcome.states.get(key_of(c.ref))
+        sign = state is not None and state.status in _SIGNS
+        sid = c.ref.series_id
+        yield ToKeep(ids[sid], sid, c.finished_at, c.raw, "suspect" if sign else "healthy")
 
 
-def _input(c: Checked, snap: Snapshot) -> RoundInput:
+def _input(c: Checked, ids: Mapping[int, int], plan: SnapshotPlan) -> RoundInput:
+    count, domains = plan.counts(c.ref.series_id)  # from the plan: no URL normalised again
     point = Point(
         t=c.finished_at,
         status=c.observation.status,
-        count=c.observation.image_count,
-        domains=c.observation.domain_count,
-        snapshot_id=snap.id,
+        count=count,
+        domains=domains,
+        snapshot_id=ids[c.ref.series_id],
     )
     return RoundInput(key_of(c.ref), "control" if c.ref.role == "control" else "watch", point)
 
 
-def _row(c: Checked, family: str, state: Any, snaps: Mapping[int, Snapshot]) -> CheckRow:
+def _row(c: Checked, family: str, state: Any, ids: Mapping[int, int]) -> CheckRow:
     summary = summarize(key_of(c.ref), family, state) if state is not None else None
     return CheckRow(
         person=c.ref.person,
@@ -270,7 +289,7 @@ def _row(c: Checked, family: str, state: Any, snaps: Mapping[int, Snapshot]) -> 
         baseline=summary.baseline if summary else None,
         reason=c.observation.reason,
         state=summary.state if summary else "-",
-        snapshot_id=snaps[c.ref.series_id].id,
+        snapshot_id=ids[c.ref.series_id],
     )
 
 

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from monitor.check import Parser, run_check, shared_pool
 from monitor.config import Config
 from monitor.core.clock import Clock
+from monitor.core.logs import REASON_MAX, clip
 from monitor.core.metrics import Metrics
 from monitor.evidence.thumbnails import keep_thumbnails
 from monitor.fetch.client import Fetcher
@@ -42,8 +43,8 @@ from monitor.fetch.guard import AddressGuard, Resolver, configured_hosts, system
 from monitor.fetch.policy import FetchPolicy
 from monitor.rounds.commit import Checked, CheckRow, RoundCommit
 from monitor.sources.base import Source
+from monitor.store.bodies import RawBody
 from monitor.store.catalog import SeriesRef
-from monitor.store.evidence import RawBody
 from monitor.store.thumbnails import images_first_seen
 
 logger = logging.getLogger(__name__)
@@ -120,7 +121,7 @@ class Rounds:
             ref.label,
             obs.status.value,
             f" {obs.image_count} images" if obs.image_count is not None else "",
-            f" - {obs.reason}" if obs.reason else "",
+            f" - {clip(obs.reason, REASON_MAX)}" if obs.reason else "",  # may quote the page
             obs.pages,
             obs.elapsed_ms,
         )

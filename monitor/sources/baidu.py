@@ -101,6 +101,16 @@ class BaiduImages(Source):
     def session_max_age(self) -> timedelta:
         return self.options.session_max_age
 
+    def keyed_on(self) -> str:
+        where = (
+            "acjson JSON" if self.options.endpoint == "acjson" else "flip.setData('imgData') page"
+        )
+        return (
+            f"{where}: data[] (thumbURL, objURL or replaceUrl[0].ObjURL, fromURL, "
+            "fromPageTitle, fromURLHost); total displayNum (optional), paging listNum; "
+            "antiFlag, wappass.baidu.com, 百度安全验证"
+        )
+
     def build_request(self, term: str, page: int) -> httpx.Request:
         o = self.options
         offset = page * o.rn

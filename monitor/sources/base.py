@@ -1,7 +1,8 @@
 """The source contract: build requests for a query term, parse responses into results.
 
-A source does no I/O. The pipeline asks it for the request of page ``n`` of a term, has the
-shared fetcher send it, and hands the response back to ``parse``:
+A source does no I/O. The pipeline asks it for the request of page ``n`` of a term
+(``build_request`` for the first, ``next_request`` with the page before for the others), has
+the shared fetcher send it, and hands the response back to ``parse``:
 
 - ``parse`` returns a ``PageResult`` with the items found (``no_results=True`` only when the
   engine positively says nothing was found: a recognised empty answer);
@@ -97,6 +98,8 @@ class Source:
     ``build_request`` and ``parse``. They must not perform I/O."""
 
     kind: ClassVar[str] = ""
+    # What ``parse`` reads (fields, selectors, markers), in one line: ``keyed_on``.
+    keys: ClassVar[str] = ""
     default_base_url: ClassVar[str] = ""
     Options: ClassVar[type[SourceOptions]] = SourceOptions
     # chinese, bing, google or independent: groups sources by independence for
@@ -136,6 +139,12 @@ class Source:
         """The request for result page ``page`` (0-based) of ``term``."""
         raise NotImplementedError
 
+    def next_request(self, term: str, page: int, previous: PageResult) -> httpx.Request:
+        """The request for page ``page`` > 0, after ``previous`` said there is more. The
+        default counts pages; an engine that names where its next page starts (360's
+        ``lastindex``) reads ``previous.next_offset``."""
+        return self.build_request(term, page)
+
     def parse(self, response: httpx.Response, page: int) -> PageResult:
         """Parse one response; raise ``Blocked`` or ``ParseError`` as described above."""
         raise NotImplementedError
@@ -144,6 +153,10 @@ class Source:
         """Read an error answer (4xx) the fetcher failed; raise ``Misconfigured`` or
         ``Blocked`` when its body says which it is. The default reads nothing."""
         return None
+
+    def keyed_on(self) -> str:
+        """What ``parse`` keys on, in one line (``probe`` prints it beside the answer)."""
+        return self.keys or (type(self).__doc__ or self.kind).strip().splitlines()[0]
 
     def describe(self) -> str:
         """A one-line description safe to log (no secrets)."""

@@ -105,6 +105,10 @@ class BingImages(Source):
     """Bing image search via ``a.iusc`` anchors; no reported total."""
 
     kind: ClassVar[str] = "bing_images"
+    keys: ClassVar[str] = (
+        "a.iusc anchors, their m attribute JSON (murl image, turl thumbnail, purl page, t "
+        "title); data-nextUrl; no-results sentences (English, Chinese); captcha paths"
+    )
     family: str = "bing"
     default_base_url: ClassVar[str] = "https://www.bing.com"
     Options: ClassVar[type[SourceOptions]] = BingOptions

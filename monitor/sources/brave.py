@@ -71,6 +71,10 @@ class BraveImages(Source):
     """Image results of the Brave Search API for a term, with a subscription token."""
 
     kind: ClassVar[str] = "brave_images"
+    keys: ClassVar[str] = (
+        "results[] (properties.url image, thumbnail.src, url page, title, "
+        "meta_url.hostname); error JSON for 401/403/429"
+    )
     family: str = "brave"
     default_base_url: ClassVar[str] = "https://api.search.brave.com"
     Options: ClassVar[type[SourceOptions]] = BraveOptions

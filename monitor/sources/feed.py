@@ -31,10 +31,11 @@ from bs4 import BeautifulSoup, Tag
 from pydantic import Field, field_validator
 
 from monitor.core.errors import ParseError
+from monitor.core.logs import clip
 from monitor.core.observation import ImageItem, PageResult
 from monitor.core.urls import config_url
 from monitor.sources.base import Source, SourceOptions
-from monitor.sources.parsing import browser_headers, coerce_options, strip_tags
+from monitor.sources.parsing import browser_headers, coerce_options, parse_int, strip_tags
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +87,10 @@ class FeedSource(Source):
     """Entries of an RSS or Atom feed that mention the term, with their images."""
 
     kind: ClassVar[str] = "feed"
+    keys: ClassVar[str] = (
+        "RSS/Atom entries whose title, summary or content mention the term; images from "
+        "media:content, image enclosures, <img> in the content, media:thumbnail"
+    )
     family: str = "independent"
     default_base_url: ClassVar[str] = ""  # the url option is the whole address
     Options: ClassVar[type[SourceOptions]] = FeedOptions
@@ -153,7 +158,7 @@ class FeedSource(Source):
 
 def _bozo_reason(parsed: Any) -> str:
     exc = parsed.get("bozo_exception")
-    return f"{type(exc).__name__}: {exc}"[:120] if exc else "no feed element"
+    return clip(f"{type(exc).__name__}: {exc}", 120) if exc else "no feed element"
 
 
 def _entry_texts(entry: Any) -> list[str]:
@@ -172,12 +177,7 @@ def _entry_items(entry: Any, base: str) -> list[ImageItem]:
     origin = urljoin(base, page) if page else base
     thumbs = [t["url"] for t in entry.get("media_thumbnail", []) or [] if t.get("url")]
     thumb = urljoin(origin, thumbs[0]) if thumbs else None
-    images: list[str] = []
-    for media in entry.get("media_content", []) or []:
-        url, medium, mime = media.get("url"), media.get("medium"), media.get("type", "")
-        is_image = medium == "image" or str(mime).startswith("image/")
-        if url and (is_image or (not medium and not mime and _IMAGE_EXT.search(url))):
-            images.append(url)
+    images = _media_images(entry.get("media_content", []) or [])
     for enclosure in entry.get("enclosures", []) or []:
         if str(enclosure.get("type", "")).startswith("image/") and enclosure.get("href"):
             images.append(enclosure["href"])
@@ -192,6 +192,26 @@ def _entry_items(entry: Any, base: str) -> list[ImageItem]:
         for u in urls
         if u.startswith(("http://", "https://"))
     ]
+
+
+def _media_images(contents: list[Any]) -> list[str]:
+    """The pictures among ``media:content``, in order. One picture in several sizes (the
+    Guardian's ``width=140`` and ``width=460`` of one file: the same path, sized queries,
+    a ``width`` each) is one image, its widest rendition kept."""
+    order: list[str] = []  # plain URLs, and the paths of sized renditions
+    widest: dict[str, tuple[int, str]] = {}
+    for media in contents:
+        url, medium, mime = media.get("url"), media.get("medium"), media.get("type", "")
+        is_image = medium == "image" or str(mime).startswith("image/")
+        if not url or not (is_image or (not medium and not mime and _IMAGE_EXT.search(url))):
+            continue
+        width = parse_int(media.get("width"))
+        key = url if width is None else "sized:" + url.split("?", 1)[0]
+        if key not in order:
+            order.append(key)
+        if width is not None and width > widest.get(key, (-1, ""))[0]:
+            widest[key] = (width, url)
+    return [widest[k][1] if k in widest else k for k in order]
 
 
 def _img_sources(html: str) -> list[str]:

@@ -104,6 +104,10 @@ class Gdelt(Source):
     """News articles mentioning the term over a recent window, with their social images."""
 
     kind: ClassVar[str] = "gdelt"
+    keys: ClassVar[str] = (
+        "ArtList JSON articles[] (socialimage image, url page, title, domain), outlets' "
+        "default share images left out; plain-text errors, {} for nothing found"
+    )
     family: str = "independent"
     default_base_url: ClassVar[str] = "https://api.gdeltproject.org"
     Options: ClassVar[type[SourceOptions]] = GdeltOptions

@@ -78,6 +78,10 @@ class GoogleCse(Source):
     """Google image results through a Programmable Search Engine (``cx``) and an API key."""
 
     kind: ClassVar[str] = "google_cse"
+    keys: ClassVar[str] = (
+        "items[] (link image, image.contextLink page, image.thumbnailLink, title); total "
+        "searchInformation.totalResults; error.errors[].reason"
+    )
     family: str = "google"
     default_base_url: ClassVar[str] = "https://www.googleapis.com"
     Options: ClassVar[type[SourceOptions]] = GoogleCseOptions

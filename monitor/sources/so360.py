@@ -6,11 +6,23 @@ An answer has ``list[]`` (``img`` image, ``thumb``/``_thumb`` thumbnails, ``link
 cap; it is stored as the reported total but presence is judged on the items. 360 answers a
 suspected robot with a redirect to ``qcaptcha.so.com`` (seen on web search). See PARSING.md
 §3 and §9.2.
+
+As current 360 code does (SearXNG ``searx/engines/360search.py`` @6c9dcd42), a session
+cookie is fetched first: ``warmup_request`` loads the site's home page through the fetcher's
+warm-up, within the host's politeness budget, and again once it is older than
+``session_max_age`` (SearXNG keeps it 3600 s). 360 sends an empty body to addresses outside
+China (the same file: "360search returns empty response when called from non-chinese
+ips"): that is ``Blocked`` with a reason that says so, never ``no_results``. Pages are
+chained by the answer itself: the next ``sn`` is ``lastindex`` + 1 (the items carry their
+own ``index``; the 2016 sample asked ``sn=30`` and answered items from index 30 with
+``lastindex`` 59), not ``page × pn``, because 360 drops duplicates and a page may hold fewer
+than ``pn`` items.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any, ClassVar
 
 import httpx
@@ -18,7 +30,7 @@ from pydantic import Field
 
 from monitor.core.errors import Blocked, ParseError
 from monitor.core.observation import ImageItem, PageResult
-from monitor.sources.base import Source, SourceOptions
+from monitor.sources.base import Duration, Source, SourceOptions
 from monitor.sources.parsing import (
     browser_headers,
     coerce_options,
@@ -26,7 +38,6 @@ from monitor.sources.parsing import (
     load_json,
     parse_int,
     redirect_target,
-    require_body,
     response_text,
     strip_tags,
 )
@@ -39,15 +50,21 @@ _CAPTCHA_MARKERS = ("访问异常",)
 
 
 class SoOptions(SourceOptions):
-    """360 options: results per page (``pn``)."""
+    """360 options: results per page (``pn``) and how long the warmed-up cookie is trusted
+    before it is fetched again (an hour, as SearXNG keeps it)."""
 
     pn: int = Field(default=60, ge=1, le=100)
+    session_max_age: Duration = Field(default=timedelta(hours=1), gt=timedelta(0))
 
 
 class SoImages(Source):
     """360 image search (image.so.com) JSON answers."""
 
     kind: ClassVar[str] = "so_images"
+    keys: ClassVar[str] = (
+        "JSON list[] (img image, thumb/_thumb, link page, dspurl host, title); total, end, "
+        "lastindex; empty body, qcaptcha.so.com"
+    )
     family: str = "chinese"
     default_base_url: ClassVar[str] = "https://image.so.com"
     Options: ClassVar[type[SourceOptions]] = SoOptions
@@ -56,7 +73,25 @@ class SoImages(Source):
     def __init__(self, name: str, options: SourceOptions) -> None:
         super().__init__(name, coerce_options(options, SoOptions))
 
+    def warmup_request(self) -> httpx.Request:
+        # SearXNG's 360 engine gets its cookie from a plain page of the site before asking.
+        headers = browser_headers(self.options, accept="text/html,application/xhtml+xml,*/*;q=0.8")
+        return httpx.Request("GET", self.url(self.default_base_url + "/"), headers=headers)
+
+    def session_max_age(self) -> timedelta:
+        return self.options.session_max_age
+
     def build_request(self, term: str, page: int) -> httpx.Request:
+        """The request for ``page`` counted in ``pn`` steps: right for page 0; later pages
+        of a check follow the answer (``next_request``)."""
+        return self._request(term, page * self.options.pn)
+
+    def next_request(self, term: str, page: int, previous: PageResult) -> httpx.Request:
+        if previous.next_offset is None:  # parse refuses a continued answer without one
+            raise ParseError("the previous answer named no lastindex to continue from")
+        return self._request(term, previous.next_offset)
+
+    def _request(self, term: str, sn: int) -> httpx.Request:
         o = self.options
         # Parameters as the results page's own XHR sends them (PARSING.md §3, §9.2).
         params: dict[str, str | int] = {
@@ -66,7 +101,7 @@ class SoImages(Source):
             "pd": 1,
             "adstar": 0,
             "tab": "all",
-            "sn": page * o.pn,
+            "sn": sn,
             "pn": o.pn,
         }
         referer = str(httpx.URL(self.url(self.default_base_url + "/i"), params={"q": term}))
@@ -84,14 +119,19 @@ class SoImages(Source):
         target = redirect_target(response)
         if host_of(target) in _CAPTCHA_HOSTS:
             raise Blocked(f"redirected to captcha host {host_of(target)}")
-        body = require_body(response_text(response))
+        body = response_text(response).strip().lstrip("\ufeff")
+        if not body:
+            raise Blocked(
+                "empty answer: 360 sends an empty body to addresses outside China "
+                "(check from a vantage or proxy inside China)"
+            )
         if body.startswith("<"):
             for marker in _CAPTCHA_MARKERS:
                 if marker in body:
                     raise Blocked(f"challenge page ({marker})")
-        return self._result(load_json(body), page)
+        return self._result(load_json(body), page, _sn_of(response))
 
-    def _result(self, data: Any, page: int) -> PageResult:
+    def _result(self, data: Any, page: int, sn: int | None) -> PageResult:
         if not isinstance(data, dict):
             raise ParseError("answer is not a JSON object")
         raw = data.get("list")
@@ -110,7 +150,22 @@ class SoImages(Source):
             if page == 0 and total not in (None, 0):
                 raise ParseError(f"empty list although total={total}")
             return PageResult((), reported_total=total, no_results=page == 0)
-        return PageResult(items, reported_total=total, has_more=not end)
+        if end:
+            return PageResult(items, reported_total=total)
+        last = parse_int(data.get("lastindex"))
+        if last is None or (sn is not None and last < sn):
+            if page + 1 < self.options.max_pages:  # another page is wanted: no way to it
+                raise ParseError(f"end=false but no usable lastindex ({data.get('lastindex')!r})")
+            return PageResult(items, reported_total=total, has_more=True)
+        return PageResult(items, reported_total=total, has_more=True, next_offset=last + 1)
+
+
+def _sn_of(response: httpx.Response) -> int | None:
+    """The ``sn`` the answered request asked for (``None`` for a bare test response)."""
+    try:
+        return parse_int(response.request.url.params.get("sn"))
+    except RuntimeError:
+        return None
 
 
 def _item(entry: Any, n: int) -> ImageItem:

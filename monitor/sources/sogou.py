@@ -6,9 +6,10 @@ current scrapers read one of two answers, chosen by the ``endpoint`` option:
 - ``page`` (default): ``/pics?query=…&start=…``, an HTML page whose results are embedded as
   ``window.__INITIAL_STATE__ = {…}`` under ``searchList.searchList[]`` (``picUrl`` image,
   ``url`` page, ``title``, ``ch_site_name``). SearXNG ``searx/engines/sogou_images.py``.
-- ``napi``: ``/napi/pc/searchList?mode=1&start=…&xml_len=48&query=…``, JSON with
-  ``data.items[]`` (``picUrl``, ``oriPicUrl``, ``thumbUrl``, ``locImageLink``) and a top-level
-  ``status``. Reported to answer "forbid" to scrapers; that answer is ``Blocked``.
+- ``napi``: ``/napi/pc/searchList?mode=1&start=…&xml_len=48&query=…`` with the page as
+  ``Referer`` and the time in ``X-Time4p``, JSON with ``data.items[]`` (``picUrl``,
+  ``oriPicUrl``, ``thumbUrl``, ``locImageLink``) and a top-level ``status``. Reported to
+  answer "forbid" to scrapers; that answer is ``Blocked``.
 
 Neither answer states a total that current code reads, so none is stored. "Nothing found" is
 an empty list next to a positive signal: on the page, Sogou's no-results sentence; from
@@ -29,7 +30,9 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 from pydantic import Field, field_validator
 
+from monitor.core.clock import Clock, utcnow
 from monitor.core.errors import Blocked, ParseError
+from monitor.core.logs import clip
 from monitor.core.observation import ImageItem, PageResult
 from monitor.sources.base import Source, SourceOptions
 from monitor.sources.parsing import (
@@ -87,13 +90,18 @@ class SogouImages(Source):
     """Sogou image search (pic.sogou.com): result page state or ``napi`` JSON."""
 
     kind: ClassVar[str] = "sogou_images"
+    keys: ClassVar[str] = (
+        "page: window.__INITIAL_STATE__ searchList.searchList[] (picUrl, url, title, "
+        "ch_site_name); napi: data.items[] (picUrl, oriPicUrl, thumbUrl, locImageLink)"
+    )
     family: str = "chinese"
     default_base_url: ClassVar[str] = "https://pic.sogou.com"
     Options: ClassVar[type[SourceOptions]] = SogouOptions
     options: SogouOptions
 
-    def __init__(self, name: str, options: SourceOptions) -> None:
+    def __init__(self, name: str, options: SourceOptions, *, clock: Clock = utcnow) -> None:
         super().__init__(name, coerce_options(options, SogouOptions))
+        self.clock = clock  # napi requests carry the time they were built (X-Time4p)
 
     def build_request(self, term: str, page: int) -> httpx.Request:
         start = page * PAGE_SIZE
@@ -108,10 +116,14 @@ class SogouImages(Source):
             return httpx.Request("GET", page_url, params=params, headers=headers)
         # The XHR the result page sends while scrolling; the page is its Referer.
         params = {"mode": 1, "start": start, "xml_len": PAGE_SIZE, "query": term}
+        # Current napi clients send the time in ms as the page's own XHR does (slowlyo/meme
+        # api.go @3aa32fe1; a Vue client, code-index file id 23539697095).
+        millis = int(self.clock().timestamp() * 1000)
         headers = browser_headers(
             self.options,
             accept="application/json, text/plain, */*",
             referer=str(httpx.URL(page_url, params={"query": term})),
+            **{"X-Time4p": str(millis)},
         )
         url = self.url(self.default_base_url + "/napi/pc/searchList")
         return httpx.Request("GET", url, params=params, headers=headers)
@@ -162,7 +174,8 @@ class SogouImages(Source):
         if not isinstance(raw, list):
             said = " ".join(str(data.get(k) or "") for k in ("info", "msg", "message"))
             if "forbid" in said.lower() or status not in (None, 0, "0"):
-                raise Blocked(f"napi refused the query (status={status!r} {said.strip()})".strip())
+                said = clip(f"status={status!r} {said.strip()}".strip())  # scraped: bounded
+                raise Blocked(f"napi refused the query ({said})")
             raise ParseError("no data.items list")
         if not raw:
             # Only an answer that says it succeeded (status 0) with nothing in it is empty.
@@ -170,7 +183,7 @@ class SogouImages(Source):
                 return PageResult((), no_results=True)
             if page > 0:
                 return PageResult(())
-            raise ParseError(f"empty data.items with status={status!r}")
+            raise ParseError(f"empty data.items with status={clip(repr(status))}")
         return PageResult(_items(raw), has_more=len(raw) >= PAGE_SIZE)
 
 

@@ -1,7 +1,12 @@
-"""Any site's own search page, configured with CSS selectors instead of code.
+"""Any site's own search page, or a fixed page, configured with CSS selectors instead of code.
 
-This is how a user adds a news site (Xinhua, People's Daily, SCMP) or a ministry's site
-search. The config gives a URL template and selectors; the parser then:
+This is how a user adds a news site (People's Daily, SCMP) or a ministry's site search. The
+config gives a URL template and selectors. With ``fixed_page: true`` the URL has no
+``{query}``: it is a fixed page (a ministry's leaders or spokesperson page), the same for
+every term, whose items count
+only when their text (or an image's alt or title) mentions the term, as a feed's entries
+do; a recognised page none of whose items mentions the term is ``no_results``, which is how
+a name quietly taken off such a page shows. The parser then:
 
 1. raises ``Blocked`` when a ``blocked`` marker matches (checked first: a block page can
    contain anything);
@@ -31,22 +36,27 @@ from urllib.parse import quote, urljoin
 import httpx
 import soupsieve
 from bs4 import BeautifulSoup, Tag
-from pydantic import BeforeValidator, Field, field_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from monitor.core.errors import Blocked, ParseError
 from monitor.core.observation import ImageItem, PageResult
 from monitor.core.urls import config_url
 from monitor.sources.base import Source, SourceOptions
+from monitor.sources.feed import TERM_EXTENSION, mentions
+from monitor.sources.markup import (
+    CSS,
+    SPACE,
+    TEXT,
+    base_url_of,
+    decoded_markup,
+    drop_hidden,
+    first_match,
+    image_src,
+    pick,
+)
 from monitor.sources.parsing import browser_headers, coerce_options, parse_int
 
 logger = logging.getLogger(__name__)
-
-_CSS = "css:"
-_TEXT = "text:"
-# An optional tag name followed by a class, id or attribute: ".x", "div#y", "[data-z]".
-_SELECTOR_LIKE = re.compile(r"^[a-z][a-z0-9-]*[.#\[]|^[.#\[]")
-_SPACE = re.compile(r"\s+")
-_META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=", re.IGNORECASE)
 
 
 def _as_tuple(v: Any) -> Any:
@@ -67,7 +77,10 @@ def _check_selector(selector: str) -> str:
 class HtmlOptions(SourceOptions):
     """Selectors and markers describing one site's search result page."""
 
-    url: str  # contains {query}; may contain {page} (1-based) and {offset} (page * page_size)
+    # contains {query} (none with fixed_page); may contain {page} (1-based) and {offset}
+    # (page * page_size)
+    url: str
+    fixed_page: bool = False  # the same page for every term: items must mention it
     encoding: str | None = None  # charset of the query in the URL and of pages declaring none
     page_size: int = Field(default=10, ge=1, le=1000)
     item: str
@@ -87,10 +100,16 @@ class HtmlOptions(SourceOptions):
 
     @field_validator("url")
     @classmethod
-    def _url_has_query(cls, v: str) -> str:
-        if "{query}" not in v:
-            raise ValueError("url must contain {query}")
+    def _url_is_config_url(cls, v: str) -> str:
         return config_url(v)
+
+    @model_validator(mode="after")
+    def _query_unless_fixed(self) -> HtmlOptions:
+        if ("{query}" in self.url) == self.fixed_page:
+            raise ValueError(
+                "url must contain {query}, unless fixed_page is true (then it must not)"
+            )
+        return self
 
     @field_validator("encoding")
     @classmethod
@@ -123,10 +142,10 @@ class HtmlOptions(SourceOptions):
     @classmethod
     def _valid_markers(cls, v: tuple[str, ...]) -> tuple[str, ...]:
         for marker in v:
-            if not marker.removeprefix(_CSS).removeprefix(_TEXT).strip():
+            if not marker.removeprefix(CSS).removeprefix(TEXT).strip():
                 raise ValueError("a marker must not be empty")
-            if marker.startswith(_CSS):
-                _check_selector(marker[len(_CSS) :])
+            if marker.startswith(CSS):
+                _check_selector(marker[len(CSS) :])
         return v
 
 
@@ -148,6 +167,13 @@ class HtmlSource(Source):
         # Which independence group a site belongs to is the user's call (state media or not).
         self.family = self.options.family
 
+    def keyed_on(self) -> str:
+        o = self.options
+        shown = {"item": o.item, "image": o.image or "<img>", "link": o.link or "<a>"}
+        shown |= {k: v for k, v in (("title", o.title), ("total", o.total)) if v}
+        marks = f"no_results {list(o.no_results)}, blocked {list(o.blocked)}"
+        return ", ".join(f"{k} {v!r}" for k, v in shown.items()) + f"; {marks}"
+
     def page_url(self, term: str, page: int) -> str:
         """The search URL for ``term`` and ``page`` (before ``base_url`` is applied)."""
         o = self.options
@@ -160,35 +186,43 @@ class HtmlSource(Source):
 
     def build_request(self, term: str, page: int) -> httpx.Request:
         headers = browser_headers(self.options, accept="text/html,application/xhtml+xml,*/*;q=0.8")
-        return httpx.Request("GET", self.url(self.page_url(term, page)), headers=headers)
+        url = self.url(self.page_url(term, page))
+        return httpx.Request("GET", url, headers=headers, extensions={TERM_EXTENSION: term})
 
     def parse(self, response: httpx.Response, page: int) -> PageResult:
         o = self.options
         if not response.content.strip():
             raise ParseError("empty body")
-        soup = BeautifulSoup(_markup(response, o.encoding), "lxml")
-        found = soup.select(o.item)
-        base = _base_url(soup, response)
+        soup = BeautifulSoup(decoded_markup(response, o.encoding), "lxml")
+        listed = soup.select(o.item)
+        found: list[Tag] = list(listed)
+        if o.fixed_page:  # only the items that mention the term count
+            term = response.request.extensions.get(TERM_EXTENSION)
+            if not isinstance(term, str) or not term.strip():
+                raise ParseError("the request does not carry the term (extensions dropped?)")
+            found = [el for el in listed if mentions(term, str(el), *_alts(el))]
+        base = base_url_of(soup, response)
         items = [i for el in found if (i := self._item(el, base)) is not None]
         more = soup.select_one(o.next) is not None if o.next else self._full_page(len(found))
         # Markers and totals are read from what a visitor sees: hidden templates ("nothing
         # found", a captcha dialog) sit in many normal pages and must not match.
-        _drop_hidden(soup)
-        text = _SPACE.sub(" ", soup.get_text(" ", strip=True))
-        marker = _first_match(o.blocked, soup, text)
+        drop_hidden(soup)
+        text = SPACE.sub(" ", soup.get_text(" ", strip=True))
+        marker = first_match(o.blocked, soup, text)
         if marker is not None:
             raise Blocked(f"block marker matched: {marker}")
         tail = response.content[-4096:].lower()
         if o.end_marker and o.end_marker.lower().encode() not in tail:
             raise ParseError(f"no {o.end_marker} at the end: truncated, or not an HTML page")
         total = self._total(soup, text)
-        if not found:
-            marker = _first_match(o.no_results, soup, text)
+        if not listed:
+            marker = first_match(o.no_results, soup, text)
             if marker is not None:
                 return PageResult(items=(), reported_total=total, no_results=True)
             raise ParseError(f'no element matches item "{o.item}" and no no-results marker')
         if not items:
             logger.debug("%s: %d results, none with an image", self.name, len(found))
+            # (on a fixed page: listed items, none mentioning the term, is also no image)
             return PageResult(items=(), reported_total=total, no_results=True)
         return PageResult(items=tuple(items), reported_total=total, has_more=more)
 
@@ -199,18 +233,18 @@ class HtmlSource(Source):
 
     def _item(self, el: Tag, base: str) -> ImageItem | None:
         o = self.options
-        img = _pick(el, o.image, "img")
-        src = _image_src(img, o.image_attr) if img is not None else None
+        img = pick(el, o.image, "img")
+        src = image_src(img, o.image_attr) if img is not None else None
         if src is None:
             return None
-        link = _pick(el, o.link, "a")
+        link = pick(el, o.link, "a")
         href = link.get(o.link_attr) if link is not None else None
         page_url = urljoin(base, href.strip()) if isinstance(href, str) and href.strip() else None
         title_el = el.select_one(o.title) if o.title else link
-        title = _SPACE.sub(" ", title_el.get_text()).strip() if title_el else ""
+        title = SPACE.sub(" ", title_el.get_text()).strip() if title_el else ""
         if not title and img is not None:
             alt = img.get("alt") or img.get("title")
-            title = _SPACE.sub(" ", alt).strip() if isinstance(alt, str) else ""
+            title = SPACE.sub(" ", alt).strip() if isinstance(alt, str) else ""
         return ImageItem(image_url=urljoin(base, src), page_url=page_url, title=title or None)
 
     def _total(self, soup: BeautifulSoup, text: str) -> int | None:
@@ -221,7 +255,7 @@ class HtmlSource(Source):
             el = soup.select_one(o.total)
             if el is None:
                 return None
-            text = _SPACE.sub(" ", el.get_text(" ", strip=True))
+            text = SPACE.sub(" ", el.get_text(" ", strip=True))
         if o.total_regex is not None:
             m = re.search(o.total_regex, text)
             if m is None:
@@ -233,74 +267,6 @@ class HtmlSource(Source):
         return f"{self.name} ({self.kind}, {self.options.url.split('?', 1)[0]})"
 
 
-def _markup(response: httpx.Response, encoding: str | None) -> str | bytes:
-    """The body for the parser, decoded by the first charset found in: the header, a
-    ``<meta>`` tag (left to the parser: GBK news sites often declare it only there), the
-    ``encoding`` option. With none of them the parser guesses from the bytes."""
-    if response.charset_encoding:
-        return response.text
-    if _META_CHARSET.search(response.content[:4096]) or not encoding:
-        return response.content
-    return response.content.decode(encoding, errors="replace")
-
-
-def _base_url(soup: BeautifulSoup, response: httpx.Response) -> str:
-    try:
-        url = str(response.url)
-    except RuntimeError:  # a Response built without a request
-        url = ""
-    base = soup.find("base", href=True)
-    href = base.get("href") if isinstance(base, Tag) else None
-    return urljoin(url, href) if isinstance(href, str) else url
-
-
-def _drop_hidden(soup: BeautifulSoup) -> None:
-    """Remove elements hidden inline (``hidden``, ``display:none``, ``<template>``)."""
-    for el in soup.select('[hidden], template, [style*="display:none"], [style*="display: none"]'):
-        if not el.decomposed:  # a hidden element inside another one went with its parent
-            el.decompose()
-
-
-def _pick(el: Tag, selector: str | None, default_tag: str) -> Tag | None:
-    if selector:
-        return el.select_one(selector)
-    if el.name == default_tag:
-        return el
-    found = el.find(default_tag)
-    return found if isinstance(found, Tag) else None
-
-
-def _image_src(img: Tag, attr: str) -> str | None:
-    for name in (attr, "data-src"):
-        value = img.get(name)
-        # Lazy-loading pages put a placeholder (data: URI) in src and the image in data-src.
-        if isinstance(value, str) and value.strip() and not value.strip().startswith("data:"):
-            return value.strip()
-    return None
-
-
-def marker_selector(marker: str) -> str | None:
-    """The CSS selector a marker stands for, or ``None`` when it is text."""
-    if marker.startswith(_CSS):
-        return marker[len(_CSS) :].strip()
-    if marker.startswith(_TEXT) or not _SELECTOR_LIKE.match(marker):
-        return None
-    try:
-        soupsieve.compile(marker)
-    except soupsieve.SelectorSyntaxError:
-        return None  # "3.5 million", "a.m." and the like: text after all
-    return marker
-
-
-def _first_match(markers: tuple[str, ...], soup: BeautifulSoup, text: str) -> str | None:
-    folded = text.casefold()
-    for marker in markers:
-        selector = marker_selector(marker)
-        if selector is not None:
-            if soup.select_one(selector) is not None:
-                return marker
-            continue
-        needle = _SPACE.sub(" ", marker.removeprefix(_TEXT)).strip().casefold()
-        if needle in folded:
-            return marker
-    return None
+def _alts(el: Tag) -> list[str]:
+    """The alt and title texts of the images in ``el`` (a portrait's name is often only there)."""
+    return [str(v) for img in el.find_all("img") for v in (img.get("alt"), img.get("title")) if v]

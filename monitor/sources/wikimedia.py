@@ -95,6 +95,10 @@ class WikimediaCommons(Source):
     """Files on Wikimedia Commons matching a term, or the files of a category."""
 
     kind: ClassVar[str] = "wikimedia_commons"
+    keys: ClassVar[str] = (
+        "query.pages[] with imageinfo[] (url, thumburl, descriptionurl; mime image/* only); "
+        "total query.searchinfo.totalhits or categoryinfo.files"
+    )
     family: str = "independent"
     default_base_url: ClassVar[str] = "https://commons.wikimedia.org"
     Options: ClassVar[type[SourceOptions]] = WikimediaOptions

@@ -160,6 +160,33 @@ def is_collision(exc: BaseException) -> bool:
     return False
 
 
+# What the storage says when it refuses a write (SQLite; PostgreSQL's SQLSTATE class 53
+# and its "could not extend/write" messages): a full disk, a file size limit, a read-only
+# file, an I/O error. Nothing of the transaction is written; it can run again later.
+_STORAGE_MARKERS = (
+    "database or disk is full",
+    "disk i/o error",
+    "readonly database",
+    "no space left on device",
+    "could not extend file",
+    "could not write",
+    "file too large",
+)
+
+
+def storage_refusal(exc: BaseException) -> str | None:
+    """One line saying the storage refused a write (full disk, file size limit, read-only,
+    I/O error), or None when ``exc`` is anything else."""
+    if not isinstance(exc, DBAPIError):
+        return None
+    text = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else ""
+    sqlstate = getattr(exc.orig, "sqlstate", None) or ""
+    if sqlstate.startswith("53") or any(m in text.lower() for m in _STORAGE_MARKERS):
+        hint = ": a full disk, a file size limit or a failing disk" if "i/o" in text.lower() else ""
+        return f"the database refused the write ({text[:200]}{hint})"
+    return None
+
+
 def retrying(
     fn: Callable[[], T],
     *,

@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 
 from monitor.core import loghash
 from monitor.store.models import Image, ImageSet, ImageSetMember, LogHead, RawResponse, Snapshot
+from monitor.store.snapshot_batch import set_digest
 from monitor.store.snapshot_log import COLUMNS, SeriesName, fields_of, series_names
-from monitor.store.snapshots import set_digest
 
 MAX_PROBLEMS = 20
 

@@ -84,6 +84,7 @@ class AlertRow(NamedTuple):
     source: str | None
     series_id: int | None
     payload: dict[str, Any]
+    episode_id: int | None = None
 
 
 def watched_people(session: Session) -> list[tuple[int, str]]:
@@ -95,6 +96,21 @@ def watched_people(session: Session) -> list[tuple[int, str]]:
         .order_by(Person.name)
     )
     return [(pid, name) for pid, name in rows]
+
+
+def stored_people(session: Session) -> dict[str, list[str]]:
+    """Every person in the database (controls left out) with the texts of their terms."""
+    out: dict[str, list[str]] = {}
+    rows = session.execute(
+        select(Person.name, Term.text)
+        .outerjoin(Term, Term.person_id == Person.id)
+        .where(Person.name.not_like(f"{CONTROL_PERSON_PREFIX}%"))
+    )
+    for name, text in rows:
+        out.setdefault(name, [])
+        if text is not None:
+            out[name].append(text)
+    return out
 
 
 def person_named(session: Session, name: str) -> PersonRow | None:
@@ -190,9 +206,12 @@ def episode_rows(session: Session, series_id: int, source_id: int) -> list[Episo
     ]
 
 
-def _alert_row(alert: Alert, source: str | None) -> AlertRow:
+def alert_row(alert: Alert, source: str | None) -> AlertRow:
+    """``alert`` as a row, with the name of its source when the caller has it."""
     payload = alert.payload if isinstance(alert.payload, dict) else {}
-    return AlertRow(alert.id, alert.created_at, alert.event, source, alert.series_id, payload)
+    return AlertRow(
+        alert.id, alert.created_at, alert.event, source, alert.series_id, payload, alert.episode_id
+    )
 
 
 def person_alerts(
@@ -214,7 +233,7 @@ def person_alerts(
         .order_by(Alert.id.desc())
         .limit(limit)
     ).all()
-    return [_alert_row(alert, source) for alert, source in reversed(rows)]
+    return [alert_row(alert, source) for alert, source in reversed(rows)]
 
 
 def alerts_by_id(session: Session, alert_ids: Sequence[int]) -> list[AlertRow]:
@@ -223,4 +242,4 @@ def alerts_by_id(session: Session, alert_ids: Sequence[int]) -> list[AlertRow]:
     if not alert_ids:
         return []
     rows = session.scalars(select(Alert).where(Alert.id.in_(list(alert_ids))).order_by(Alert.id))
-    return [_alert_row(alert, None) for alert in rows]
+    return [alert_row(alert, None) for alert in rows]

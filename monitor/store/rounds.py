@@ -9,14 +9,14 @@ what it needs and writes back what it decided.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
-from monitor.detector.corroboration import StaticPeers, summarize
+from monitor.detector.corroboration import sort_peers, summarize
 from monitor.detector.events import Event, PeerSummary
 from monitor.detector.health import SourceHealth
 from monitor.detector.points import SeriesKey
@@ -26,16 +26,36 @@ from monitor.store.models import Episode, Person, Round, Series, SourceRow, Term
 from monitor.store.snapshots import mark_excluded
 
 
-def open_round(
-    session: Session, source: str, started: datetime, finished: datetime, kind: str
-) -> tuple[Round, SourceRow]:
-    """Add the round row of ``source`` (``kind``: scheduled, recheck, manual)."""
-    src = session.scalar(select(SourceRow).where(SourceRow.name == source))
+def source_for_write(session: Session, source: str) -> SourceRow:
+    """The row of ``source``, locked for the rest of the transaction (``FOR UPDATE`` on
+    PostgreSQL; SQLite's write transaction holds the whole file): two writers of one source
+    take turns, the second one seeing what the first stored."""
+    src = session.scalar(select(SourceRow).where(SourceRow.name == source).with_for_update())
     assert src is not None, "catalog.sync creates every configured source"
+    return src
+
+
+def last_round_id(session: Session, source: str) -> int | None:
+    """The id of the latest round stored for ``source`` (None: none yet). Every write of a
+    source's series (snapshots, states, kept bodies, sightings) comes with a round row, so
+    an unchanged id means none of them changed."""
+    return session.scalar(
+        select(Round.id)
+        .join(SourceRow, SourceRow.id == Round.source_id)
+        .where(SourceRow.name == source)
+        .order_by(Round.id.desc())
+        .limit(1)
+    )
+
+
+def add_round(
+    session: Session, src: SourceRow, started: datetime, finished: datetime, kind: str
+) -> Round:
+    """Add the round row of ``src`` (``kind``: scheduled, recheck, manual)."""
     rnd = Round(source_id=src.id, started_at=started, finished_at=finished, kind=kind)
     session.add(rnd)
     session.flush()
-    return rnd, src
+    return rnd
 
 
 def state_of(data: dict[str, Any] | None, settings: DetectionSettings) -> SeriesState:
@@ -45,38 +65,49 @@ def state_of(data: dict[str, Any] | None, settings: DetectionSettings) -> Series
     return SeriesState.from_dict(data, settings)
 
 
-def series_by_id(session: Session, series_ids: Collection[int]) -> dict[int, Series]:
-    """The series rows of ``series_ids`` by id (their states are read and written back)."""
-    return {r.id: r for r in session.scalars(select(Series).where(Series.id.in_(series_ids)))}
+def stored_states(session: Session, series_ids: Collection[int]) -> dict[int, Any]:
+    """The stored detector states of ``series_ids`` as stored (``state_of`` reads one)."""
+    ids = list(series_ids)
+    out: dict[int, Any] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        rows = session.execute(select(Series.id, Series.detector_state).where(Series.id.in_(chunk)))
+        out.update({sid: data for sid, data in rows})
+    return out
 
 
-def peers(
-    session: Session,
-    person_ids: Collection[int],
-    source: str,
-    *,
-    settings_for: Callable[[str], DetectionSettings],
-    family_of: Mapping[str, str],
-) -> StaticPeers:
-    """Latest states of the same people's series on every other configured source
-    (``family_of`` names them), for corroboration."""
-    if not person_ids:
-        return StaticPeers()
-    q = (
-        select(Series, Person.name, Term.text, SourceRow.name)
-        .join(Person, Person.id == Series.person_id)
-        .join(Term, Term.id == Series.term_id)
-        .join(SourceRow, SourceRow.id == Series.source_id)
-        .where(Series.person_id.in_(person_ids), SourceRow.name != source)
-    )
-    by_person: dict[str, list[PeerSummary]] = {}
-    for series, person, term, name in session.execute(q):
-        if name not in family_of:
-            continue
-        state = state_of(series.detector_state, settings_for(name))
-        key = SeriesKey(person, term, name, series.vantage)
-        by_person.setdefault(person, []).append(summarize(key, family_of[name], state))
-    return StaticPeers(by_person)
+class StoredPeers:
+    """The latest stored states of a person's series on the other configured sources
+    (``family_of`` names them), for corroboration; read when the detector asks, that is
+    only for a person with a confirmed transition, inside the round's transaction."""
+
+    def __init__(
+        self,
+        session: Session,
+        *,
+        settings_for: Callable[[str], DetectionSettings],
+        family_of: Mapping[str, str],
+    ) -> None:
+        self.session = session
+        self.settings_for = settings_for
+        self.family_of = family_of
+
+    def peers_of(self, person: str, source: str) -> Sequence[PeerSummary]:
+        q = (
+            select(Series, Term.text, SourceRow.name)
+            .join(Person, Person.id == Series.person_id)
+            .join(Term, Term.id == Series.term_id)
+            .join(SourceRow, SourceRow.id == Series.source_id)
+            .where(Person.name == person, SourceRow.name != source)
+        )
+        out = []
+        for series, term, name in self.session.execute(q):
+            if name not in self.family_of:
+                continue
+            state = state_of(series.detector_state, self.settings_for(name))
+            key = SeriesKey(person, term, name, series.vantage)
+            out.append(summarize(key, self.family_of[name], state))
+        return sort_peers(out)
 
 
 def unchecked_terms(
@@ -113,19 +144,31 @@ def unchecked_terms(
 
 
 def save_states(
-    rows: Mapping[int, Series],
+    session: Session,
     states: Mapping[int, SeriesState],
     *,
     rechecks: Collection[int],
     recheck_after: timedelta,
     now: datetime,
 ) -> None:
-    """Write back the detector states of ``rows`` and settle each one's early re-check:
-    asked again for ``rechecks``, done for every other series checked in the round."""
-    for series_id, state in states.items():
-        rows[series_id].detector_state = state.to_dict()
-    for series_id, row in rows.items():
-        row.next_check_at = now + recheck_after if series_id in rechecks else None
+    """Write back the detector states of the series checked in a round (one statement) and
+    settle each one's early re-check: asked again for ``rechecks``, done for the others."""
+    if not states:
+        return
+    t = cast(Table, Series.__table__)
+    session.execute(
+        update(t)
+        .where(t.c.id == bindparam("sid"))
+        .values(detector_state=bindparam("state"), next_check_at=bindparam("next")),
+        [
+            {
+                "sid": series_id,
+                "state": state.to_dict(),
+                "next": now + recheck_after if series_id in rechecks else None,
+            }
+            for series_id, state in states.items()
+        ],
+    )
 
 
 def save_health(

@@ -7,6 +7,8 @@
   it left; SQLite: every write transaction holds the database's write lock already), and
   last, so a round holds it only for the moment before its commit.
 - ``monitor.store.log_verify.verify(session)`` recomputes it (``db verify``).
+- ``timestamps``, ``last_timestamp``, ``add_timestamp``, ``link_at``: the RFC 3161 tokens
+  over the head (``monitor.evidence.timestamps``) and what they are checked against.
 - ``entries(session, snapshot_ids)``: the log entries of some snapshots with the link
   before each, so a bundle can show them and a reader recompute them.
 """
@@ -15,15 +17,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from monitor.core import loghash
 from monitor.store.models import (
     ImageSet,
     LogHead,
+    LogTimestamp,
     Person,
     Series,
     Snapshot,
@@ -79,24 +82,48 @@ def locked_head(session: Session) -> LogHead:
     return head
 
 
-def append(session: Session, snapshots: Sequence[Snapshot], now: datetime) -> None:
-    """Chain ``snapshots`` (new, flushed, of this transaction) in id order."""
+def append(
+    session: Session,
+    snapshots: Sequence[Any],
+    now: datetime,
+    *,
+    names: dict[int, SeriesName] | None = None,
+    digests: dict[int, bytes] | None = None,
+) -> None:
+    """Chain ``snapshots`` (new, written in this transaction: their columns and id as
+    attributes) in id order. ``names`` (of their series) and ``digests`` (of their image
+    sets) may come read already; the rest is read here."""
     if not snapshots:
         return
     ordered = sorted(snapshots, key=lambda s: s.id)
-    names = series_names(session, sorted({s.series_id for s in ordered}))
+    if names is None:
+        names = series_names(session, sorted({s.series_id for s in ordered}))
     set_ids = {s.image_set_id for s in ordered if s.image_set_id is not None}
-    digests: dict[int | None, bytes] = dict(
-        session.execute(select(ImageSet.id, ImageSet.digest).where(ImageSet.id.in_(set_ids))).all()
-        if set_ids
-        else []
-    )
+    known = dict(digests or {})
+    if set_ids - known.keys():
+        wanted = list(set_ids - known.keys())
+        known.update(
+            {
+                i: d
+                for i, d in session.execute(
+                    select(ImageSet.id, ImageSet.digest).where(ImageSet.id.in_(wanted))
+                )
+            }
+        )
     head = locked_head(session)
     seq, link = head.seq, head.head
+    links = []
     for snap in ordered:
         seq += 1
-        link = loghash.link(link, fields_of(snap, names, digests.get(snap.image_set_id)))
-        snap.log_seq, snap.log_hash = seq, link
+        link = loghash.link(link, fields_of(snap, names, known.get(snap.image_set_id)))
+        links.append({"sid": snap.id, "seq": seq, "link": link})
+    t = cast(Table, Snapshot.__table__)
+    session.execute(
+        update(t)
+        .where(t.c.id == bindparam("sid"))
+        .values(log_seq=bindparam("seq"), log_hash=bindparam("link")),
+        links,
+    )
     head.seq, head.head, head.updated_at = seq, link, now
 
 
@@ -146,3 +173,32 @@ def entries(session: Session, snapshot_ids: Sequence[int]) -> list[dict[str, Any
         }
         for r in rows
     ]
+
+
+def head(session: Session) -> tuple[int, str]:
+    """The log's length and its last link (a bundle records the head it was exported at)."""
+    row = session.get(LogHead, 1)
+    return (row.seq, row.head) if row is not None else (0, loghash.GENESIS)
+
+
+def link_at(session: Session, seq: int) -> str | None:
+    """The link of entry ``seq`` (None: no such entry)."""
+    return session.scalar(select(Snapshot.log_hash).where(Snapshot.log_seq == seq))
+
+
+def timestamps(session: Session) -> list[LogTimestamp]:
+    """The time-stamp tokens of the log's head, oldest first."""
+    return list(session.scalars(select(LogTimestamp).order_by(LogTimestamp.id)))
+
+
+def last_timestamp(session: Session) -> tuple[int, datetime] | None:
+    """The entry and time of the last token (the daemon asks again once the log grew)."""
+    row = session.execute(
+        select(LogTimestamp.seq, LogTimestamp.created_at).order_by(LogTimestamp.id.desc()).limit(1)
+    ).first()
+    return (row[0], row[1]) if row is not None else None
+
+
+def add_timestamp(session: Session, token: LogTimestamp) -> None:
+    """Keep a token (caller commits)."""
+    session.add(token)

@@ -4,6 +4,12 @@ What a chart promises a reader:
 
 - a line joins consecutive valid checks only; a failed check breaks the line and is a red
   tick in the strip under the plot (with its status and reason as a tooltip), never a zero;
+- a stretch with no check at all for more than two of the source's intervals (its
+  ``every``; for a source no longer configured, the median time between its checks)
+  breaks the line too and is shaded in a dashed frame, its dates as a tooltip
+  (``axis.silences``): a silence is not a straight line;
+- the time axis has dated ticks at round moments (at least four, ``axis.time_ticks``) and
+  the count axis a title;
 - a positive "no results" is a real zero, drawn as a hollow point on the zero line;
 - checks excluded as part of an engine incident are grey and not joined;
 - episodes are shaded (drops red, partial restorations orange, unhealthy sources grey) with
@@ -27,11 +33,13 @@ from datetime import datetime, timedelta
 
 from markupsafe import Markup
 
-from monitor.report.data import CheckPoint, EpisodeSpan, SeriesView
+from monitor.report.data import CheckPoint, SeriesView
+from monitor.report.marks import EpisodeSpan
+from monitor.web.axis import silences, tick_label, time_ticks
 from monitor.web.markup import esc, fmt_num, fmt_time
 
 WIDTH, HEIGHT = 760, 160
-LEFT, RIGHT, TOP, BOTTOM = 48, 14, 16, 34
+LEFT, RIGHT, TOP, BOTTOM = 62, 14, 16, 34
 MAX_DOTS = 400  # beyond this, dots (and their tooltips) would only add weight
 
 
@@ -63,10 +71,16 @@ class _Scale:
         return round(self.y0 - (v / self.ymax) * (self.y0 - self.y1), 1)
 
 
-def _segments(points: Sequence[CheckPoint]) -> list[list[CheckPoint]]:
-    """Runs of consecutive valid, non-excluded checks: a failure or an exclusion cuts."""
+def _segments(
+    points: Sequence[CheckPoint], interval: timedelta | None = None
+) -> list[list[CheckPoint]]:
+    """Runs of consecutive valid, non-excluded checks: a failure, an exclusion or a silence
+    (no check for more than two ``interval``s) cuts."""
+    cuts = {end for _, end in silences(points, interval)}
     runs: list[list[CheckPoint]] = [[]]
     for p in points:
+        if p.t in cuts and runs[-1]:
+            runs.append([])
         if p.failed or p.excluded or p.count is None:
             if runs[-1]:
                 runs.append([])
@@ -83,17 +97,37 @@ def _check_tip(p: CheckPoint) -> str:
     return f"{fmt_time(p.t)}: {what}{note}"
 
 
-def _time_labels(sc: _Scale) -> str:
-    fmt = "%Y-%m-%d" if sc.t1 - sc.t0 >= timedelta(days=2) else "%m-%d %H:%M"
+def _time_axis(sc: _Scale) -> str:
+    """Dated ticks with a light vertical grid line each (``axis.time_ticks``)."""
+    ticks, step = time_ticks(sc.t0, sc.t1)
     out = []
-    y = HEIGHT - 6
-    moments = [(sc.t0, "start"), (sc.t1, "end")]
-    if sc.t1 > sc.t0:
-        moments.insert(1, (sc.t0 + (sc.t1 - sc.t0) / 2, "middle"))
-    for t, anchor in moments:
-        x = sc.x(t) if sc.t1 > sc.t0 else (sc.x0 if anchor == "start" else sc.x1)
-        out.append(f'<text class="axis" x="{x}" y="{y}" text-anchor="{anchor}">{t:{fmt}}</text>')
+    for i, t in enumerate(ticks):
+        x = sc.x(t)
+        anchor = "start" if x - sc.x0 < 30 else "end" if sc.x1 - x < 30 else "middle"
+        if i:
+            out.append(f'<line class="vgrid" x1="{x}" x2="{x}" y1="{sc.y1}" y2="{sc.y0}"/>')
+        out.append(
+            f'<text class="axis tick" x="{x}" y="{HEIGHT - 6}" text-anchor="{anchor}" '
+            f'data-t="{t.isoformat()}">{esc(tick_label(t, step))}</text>'
+        )
     return "".join(out)
+
+
+def _silence(start: datetime, end: datetime, sc: _Scale) -> str:
+    x0, x1 = sc.x(start), sc.x(end)
+    tip = f"no check from {fmt_time(start)} to {fmt_time(end)}"
+    return (
+        f'<rect class="silence" x="{x0}" y="{sc.y1}" width="{round(max(x1 - x0, 1.0), 1)}" '
+        f'height="{sc.y0 - sc.y1}"><title>{esc(tip)}</title></rect>'
+    )
+
+
+def _y_title(sc: _Scale) -> str:
+    y = (sc.y0 + sc.y1) / 2
+    return (
+        f'<text class="axis-title" x="14" y="{y}" text-anchor="middle" '
+        f'transform="rotate(-90 14 {y})">images found</text>'
+    )
 
 
 def series_chart(view: SeriesView, t0: datetime, t1: datetime) -> Markup:
@@ -105,15 +139,19 @@ def series_chart(view: SeriesView, t0: datetime, t1: datetime) -> Markup:
     # Headroom above the highest level keeps the top point and baselines off the frame.
     sc = _Scale(t0, t1, nice_ceiling(max(levels, default=1) * 1.1))
     failed = [p for p in view.points if p.failed]
+    quiet = silences(view.points, view.interval)
     parts = [
         f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
         f'data-series="{view.series_id}" data-checks="{len(view.points)}" '
-        f'data-failed="{len(failed)}" aria-label="{esc("image counts of " + view.label)}">',
+        f'data-failed="{len(failed)}" data-silences="{len(quiet)}" '
+        f'aria-label="{esc("image counts of " + view.label)}">',
         f'<rect class="plot" x="{sc.x0}" y="{sc.y1}" width="{sc.x1 - sc.x0}" '
         f'height="{sc.y0 - sc.y1}"/>',
     ]
     for span in view.spans:
         parts.append(_span(span, sc))
+    for start, end in quiet:
+        parts.append(_silence(start, end, sc))
     for v in (0.0, sc.ymax / 2, sc.ymax):
         y = sc.y(v)
         parts.append(f'<line class="grid" x1="{sc.x0}" x2="{sc.x1}" y1="{y}" y2="{y}"/>')
@@ -126,7 +164,7 @@ def series_chart(view: SeriesView, t0: datetime, t1: datetime) -> Markup:
             f'<line class="baseline" x1="{sc.x0}" x2="{sc.x1}" y1="{y}" y2="{y}">'
             f"<title>baseline {fmt_num(round(view.baseline, 1))}</title></line>"
         )
-    for run in _segments(view.points):
+    for run in _segments(view.points, view.interval):
         if len(run) > 1:
             pts = " ".join(f"{sc.x(p.t)},{sc.y(p.count or 0)}" for p in run)
             parts.append(f'<polyline class="line" points="{pts}"/>')
@@ -157,7 +195,8 @@ def series_chart(view: SeriesView, t0: datetime, t1: datetime) -> Markup:
             f'<line x1="{x}" x2="{x}" y1="{sc.y1}" y2="{sc.y0}"/>'
             f'<path d="M{x - 5},{sc.y1 - 10} L{x + 5},{sc.y1 - 10} L{x},{sc.y1 - 2} Z"/></g>'
         )
-    parts.append(_time_labels(sc))
+    parts.append(_time_axis(sc))
+    parts.append(_y_title(sc))
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 (every text above went through esc)
 

@@ -1,4 +1,6 @@
-"""The overview page (``/``): watched people × sources, a state and a sparkline per cell.
+"""The overview page (``/``): what needs attention first (open episodes, recent alerts with
+their dates, each source's health: ``report.attention``), then the grid of watched people ×
+sources, a state and a sparkline per cell.
 
 ``overview_html(sessions, config, now=...)`` reads the database only and never fails on an
 empty one (the daemon serves it from its first minute). Each person links to
@@ -16,6 +18,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.config import Config
+from monitor.report.attention import attention
 from monitor.report.overview import Cell, cell_state, overview
 from monitor.web.templating import render_page
 
@@ -35,6 +38,7 @@ def overview_html(sessions: sessionmaker[Session], config: Config, *, now: datet
     """The overview page (see module docstring); ``now`` is the time it says it was made."""
     with sessions() as session:
         grid = overview(session, config)
+        needs = attention(session)
     rows = []
     for name, cells in grid.rows:
         every = Cell(tuple(v for c in cells.values() for v in c.series))
@@ -47,4 +51,5 @@ def overview_html(sessions: sessionmaker[Session], config: Config, *, now: datet
         sources=grid.sources,
         latest=grid.latest,
         cell_state=cell_state,
+        attention=needs,
     )

@@ -1,4 +1,5 @@
-"""A person's report as HTML: current state, charts, vanished images, alerts, controls.
+"""A person's report as HTML: what happened, alerts, charts, current state, vanished images
+(one group per alerted episode), controls.
 
 ``report_html(sessions, config, person, ...)`` is the page the daemon serves at
 ``/report/<person>``; ``report_document`` renders one or several people into one
@@ -74,7 +75,9 @@ def local_thumbnails(
     session: Session, thumbnail_dir: Path | None, views: Sequence[PersonView]
 ) -> dict[int, Path]:
     """Kept thumbnails of the vanished images, when there are any on disk."""
-    ids = [v.image_id for p in views for v in p.vanished if v.image_id is not None]
+    ids = [
+        v.image_id for p in views for g in p.galleries for v in g.images if v.image_id is not None
+    ]
     if thumbnail_dir is None or not ids or not thumbnail_dir.is_dir():
         return {}
     return local_copies(session, thumbnail_dir, ids)

@@ -12,6 +12,8 @@ Safety contract (the pages' only rules; the templates in ``templates/`` follow t
   The other links are made by this package: ``#p<n>`` anchors, the ``../`` back link,
   ``report/<name>`` with the name quoted to one path segment (``path_segment``), and the
   ``data:`` URIs of kept thumbnails (base64 of a file, its type from a fixed table).
+- Bidi controls in printed text are shown as ``[U+202E]``-style text, never raw
+  (``markup.show_bidi``, applied to every printed value by the environment's ``finalize``).
 - Every page pins its inline style and script by their SHA-256 in a Content-Security-Policy,
   so markup that slipped through escaping still could not run a script or load anything. Its
   ``img-src`` is ``data:`` only unless the page was rendered with ``remote_images`` (``report
@@ -35,7 +37,7 @@ from monitor.core.clock import iso_utc
 from monitor.core.urls import domain_of, safe_url
 from monitor.web.chart import series_chart, sparkline_svg
 from monitor.web.images import img_src_policy
-from monitor.web.markup import fmt_num, fmt_time
+from monitor.web.markup import finalize, fmt_num, fmt_time
 
 
 def path_segment(text: str) -> str:
@@ -53,6 +55,7 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        finalize=finalize,  # bidi controls of scraped text shown, never raw (markup.py)
     )
     env.filters.update(
         when=fmt_time,

@@ -18,7 +18,8 @@ A case is two files in ``tests/fixtures/sources/<kind>/``: the saved response
       "reported_total": 1234,          # optional; null asserts "no total"
       "domains": 12,                   # optional: distinct source domains
       "first": {"image_url": ..., "thumb_url": ..., "page_url": ..., "title": ..., "domain": ...},
-      "has_more": true                 # optional
+      "has_more": true,                # optional
+      "next_offset": 60                # optional: where the engine says the next page starts
     }
 
 A case with a 4xx ``http_status`` goes where the pipeline sends it: the fetcher fails it
