@@ -307,3 +307,27 @@ def test_alerts_list_says_a_delivery_waits_for_a_channel_not_in_the_config(
     assert out.exit_code == 0, out.output
     flat = " ".join(out.output.split())
     assert "webhook:renamed: pending (0 attempts), waiting: channel not in the config" in flat
+
+
+@pytest.mark.e2e
+def test_a_renamed_webhook_keeps_its_alerts_pending_across_reloads_until_it_returns(
+    tmp_path: Path,
+) -> None:
+    peer = Receiver()
+    with LocalServer(peer) as server:
+        db, _, _ = new_db(tmp_path)
+        path = write_config(tmp_path, webhook_url=f"{server.url}/hook")
+        app = build(load_config(path), database_url=db_url(db), clock=FakeClock(NOW))
+        add_alert(app.sessions, list(app.channels))  # for webhook:ops
+        path.write_text(path.read_text().replace("name: ops", "name: alerts"))
+        renamed = app.reloaded(load_config(path))  # what SIGHUP does
+        assert list(renamed.channels) == ["webhook:alerts"]
+        result = asyncio.run(renamed.dispatcher.step())
+        assert (result.handled, result.waiting) == (0, 1)
+        assert server.requests == []
+        path.write_text(path.read_text().replace("name: alerts", "name: ops"))
+        back = renamed.reloaded(load_config(path))
+        assert asyncio.run(back.dispatcher.step()).delivered == 1
+    [row] = deliveries(app.sessions)
+    assert peer.delivered_ids() == [row.delivery_uuid]
+    assert (row.state, row.attempts) == ("delivered", 1)
