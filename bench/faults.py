@@ -6,8 +6,9 @@ Parts that run (each prints its figures):
 
 - ``kill -9`` at random moments, ``--kills`` times, the daemon restarted each time; the
   engine answers slowly and the receiver too, so kills land mid-fetch, mid-write and
-  mid-send (each kill is classified by what was in flight); ``PRAGMA integrity_check``
-  after every kill;
+  mid-send (each kill is classified by what was in flight; every fourth kill, and one when
+  the receiver is back, waits for an alert's POST and lands while the receiver holds it);
+  ``PRAGMA integrity_check`` after every kill;
 - the webhook receiver down (503) while a drop is found and for ``--down`` seconds more,
   with a second ``absence-monitor check`` process running alongside the daemon; then the
   images come back (a recovery alert);
@@ -17,8 +18,10 @@ Parts that run (each prints its figures):
   mid-send) and under different ids (must be 0), checks stored as ``network_error`` (the
   engine never fails, so each would be the monitor's own stall: must be 0).
 
-Not covered here (see README, reliability): SMTP down, the 429 storm, a full disk,
-hostile engines.
+The other parts run on their own: ``python -m bench.fault_delivery`` (the webhook receiver
+down for 10 simulated minutes, the SMTP server down for a round), ``python -m
+bench.fault_disk`` (a full disk), ``python -m bench.fault_engines`` (a 429 storm, hostile
+engines).
 """
 
 from __future__ import annotations
@@ -55,6 +58,9 @@ class World:
     erased: bool | None = None  # set: Dong's images gone (True) or back (False) for good
     fetching: int = 0
     sending: int = 0
+    hold_next: bool = False  # hold the next POST until ``release`` (a kill lands mid-send)
+    holding: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
     started: float = field(default_factory=time.monotonic)
     received: list[tuple[str, list[int]]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -82,19 +88,43 @@ class World:
             return Reply(503, "down for maintenance", "text/plain")
         with self.lock:
             self.sending += 1
+            held, self.hold_next = self.hold_next, False
         try:
-            time.sleep(self.receiver_delay)
             headers = {k.lower(): v for k, v in req.headers.items()}
             body = json.loads(req.body)
             alerts = body["alerts"] if body.get("event") == "batch" else [body]
-            with self.lock:
-                self.received.append(
-                    (headers["x-absence-delivery"], [int(a["alert_id"]) for a in alerts])
-                )
+            if held:
+                # Received and processed; the answer waits until the sender has been killed.
+                self._record(headers, alerts)
+                self.holding.set()
+                self.release.wait(60)
+                return Reply(200, "ok", "text/plain")
+            time.sleep(self.receiver_delay)
+            self._record(headers, alerts)
             return Reply(200, "ok", "text/plain")
         finally:
             with self.lock:
                 self.sending -= 1
+
+    def _record(self, headers: dict[str, str], alerts: list[dict[str, Any]]) -> None:
+        with self.lock:
+            self.received.append(
+                (headers["x-absence-delivery"], [int(a["alert_id"]) for a in alerts])
+            )
+
+    def kill_mid_send(self, proc: subprocess.Popen[bytes], timeout: float) -> bool:
+        """Hold the next POST and kill ``proc`` while it waits for the answer; False (and
+        no kill) when no POST came within ``timeout``."""
+        self.holding.clear()
+        self.release.clear()
+        self.hold_next = True
+        held = self.holding.wait(timeout)
+        self.hold_next = False
+        if held:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+        self.release.set()
+        return held
 
 
 def write_config(tmp: Path, url: str) -> Path:
@@ -144,9 +174,21 @@ def integrity(db: Path) -> str:
 
 
 def count(db: Path, what: str) -> int:
+    """``select count(*) from what``; 0 while the schema is not there yet."""
     if not db.exists():
         return 0
-    return int(rows(db, f"select count(*) from {what}")[0][0])
+    try:
+        return int(rows(db, f"select count(*) from {what}")[0][0])
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            return 0
+        raise
+
+
+def _started(log: Path) -> bool:
+    """The latest daemon in ``log`` is past its start (migrated, jobs scheduled)."""
+    text = log.read_text(encoding="utf-8", errors="replace")
+    return text.rfind("daemon started") > text.rfind("Context impl SQLiteImpl")
 
 
 def wait_for(predicate: Any, timeout: float) -> bool:
@@ -169,16 +211,23 @@ def campaign(
     rng = random.Random(seed)
     world = World(period=period)
     db = tmp / "m.db"
-    log = (tmp / "daemon.log").open("ab")
+    log_path = tmp / "daemon.log"
+    log = log_path.open("ab")
     figures: dict[str, Any] = defaultdict(int)
     with LocalServer(world) as server:
         cfg = write_config(tmp, server.url)
-        for _ in range(kills):
+        for i in range(kills):
             proc = start(cfg, log)
-            time.sleep(rng.uniform(1.0, 4.0))  # the start takes ~1 s: then fetches, writes, sends
-            moment = "mid-send" if world.sending else "mid-fetch" if world.fetching else "other"
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
+            # Every fourth kill waits for an alert's POST and lands while it is in flight.
+            if i % 4 == 3 and period < 60 and world.kill_mid_send(proc, 3 * period):
+                moment = "mid-send"
+            else:
+                if i % 5:  # four kills in five after the start (migrations), one any time
+                    wait_for(lambda: count(db, "rounds") >= 0 and _started(log_path), 60)
+                time.sleep(rng.uniform(0.5, 3.0))  # then fetches, writes, sends
+                moment = "mid-send" if world.sending else "mid-fetch" if world.fetching else "other"
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
             figures[f"kills {moment}"] += 1
             figures["kills"] += 1
             figures["integrity ok"] += integrity(db) == "ok"
@@ -201,7 +250,13 @@ def campaign(
             lambda: count(db, "alerts where event = 'drop'") > drops, timeout=60
         )
         time.sleep(down)
+        # The receiver is back; the drop's POST is in flight when the daemon is killed.
         world.receiver_up = True
+        if world.kill_mid_send(proc, timeout=30):
+            figures["kills mid-send"] += 1
+            figures["kills"] += 1
+            figures["integrity ok"] += integrity(db) == "ok"
+            proc = start(cfg, log)
         proc.send_signal(signal.SIGSTOP)
         time.sleep(stop_s)
         proc.send_signal(signal.SIGCONT)

@@ -47,8 +47,9 @@ from monitor.store.models import (
     SourceRow,
     Term,
 )
+from monitor.store.snapshot_batch import set_digest, url_hash
 from monitor.store.snapshot_log import append
-from monitor.store.snapshots import record_snapshot, set_digest, url_hash
+from monitor.store.snapshots import record_snapshot
 
 SOURCES, PEOPLE, SET_SIZE = 5, 100, 30
 START = datetime(2025, 1, 1, tzinfo=UTC)

@@ -66,7 +66,7 @@ class App:
             self.sessions,
             self.channels,
             clock=self.clock,
-            policy=RetryPolicy(alerts.max_attempts, alerts.backoff, alerts.max_backoff),
+            policy=RetryPolicy(alerts.retry_delays()),
         )
         self.dispatcher.on_delivered.append(self._count_delivery)
 

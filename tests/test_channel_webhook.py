@@ -188,6 +188,26 @@ async def test_webhook_400_is_permanent(receiver: Receiver) -> None:
 
 
 @pytest.mark.e2e
+@pytest.mark.parametrize(
+    ("status", "permanent"),
+    [
+        *((status, True) for status in (410, 413, 422)),
+        *((status, False) for status in (401, 403, 404, 405, 409, 451)),
+    ],
+)
+async def test_webhook_4xx_is_permanent_only_when_it_refuses_the_payload(
+    receiver: Receiver, status: int, permanent: bool
+) -> None:
+    # Issue 14 item 3: every 4xx but 408/429 was permanent, so a receiver answering 401 or
+    # 404 while it was redeployed failed the alert for good.
+    receiver.statuses.append(status)
+    with pytest.raises(ChannelError) as err:
+        await WebhookChannel(url=receiver.url, secret=SECRET).send(message())
+    assert err.value.permanent is permanent
+    assert f"HTTP {status}" in err.value.message
+
+
+@pytest.mark.e2e
 @pytest.mark.parametrize("status", [500, 503, 429, 408])
 async def test_webhook_5xx_429_408_are_transient(receiver: Receiver, status: int) -> None:
     receiver.statuses.append(status)
@@ -244,7 +264,7 @@ async def test_webhook_errors_never_show_the_secret_or_url_tokens() -> None:
     url = "https://hooks.example/services/T0AB12CD3/B0CD34EF5?token=tok-123456"
 
     def router(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(403, text=f"bad token tok-123456 for {url} key {SECRET}")
+        return httpx.Response(422, text=f"bad token tok-123456 for {url} key {SECRET}")
 
     channel = WebhookChannel(url=url, secret=SECRET, transport=httpx.MockTransport(router))
     with pytest.raises(ChannelError) as err:

@@ -35,6 +35,7 @@ from monitor.testing import LocalServer, Reply, Request
 from tests.helpers.delivery import (
     CRASH_EXIT,
     NOW,
+    SECRET,
     SENDER,
     TO,
     Inbox,
@@ -176,18 +177,42 @@ async def test_drops_of_one_round_reach_the_receiver_as_one_signed_batch(
     assert {d.state for d in deliveries(app.sessions)} == {"delivered"}
 
 
-async def test_a_receiver_with_another_secret_rejects_the_webhook_and_it_fails(
+async def test_a_receiver_that_refuses_the_signature_during_a_rotation_gets_it_after_the_fix(
     tmp_path: Path, receiver: tuple[Receiver, LocalServer]
 ) -> None:
     # The receiver's check is real: a body signed under another secret is refused (401).
+    # Before issue 14 item 3 that 401 failed the alert for good; now it is retried.
     peer, server = receiver
     peer.secret = "not-the-configured-secret"
-    app = app_for(tmp_path, FakeClock(NOW), webhook_url=f"{server.url}/hook")
+    clock = FakeClock(NOW)
+    app = app_for(tmp_path, clock, webhook_url=f"{server.url}/hook")
     add_alert(app.sessions, list(app.channels))
-    assert (await app.dispatcher.step()).failed == 1  # 401 is permanent
+    assert (await app.dispatcher.step()).retrying == 1
     assert peer.bad_signatures == 1 and peer.answered == []
     [row] = deliveries(app.sessions)
-    assert row.state == "failed" and "HTTP 401" in (row.last_error or "")
+    assert row.state == "pending" and "HTTP 401" in (row.last_error or "")
+    peer.secret = SECRET  # the receiver's secret is put right
+    clock.now = row.next_attempt_at
+    assert (await app.dispatcher.step()).delivered == 1
+    assert peer.delivered_ids() == [row.delivery_uuid]
+
+
+async def test_a_receiver_answering_404_while_redeployed_gets_the_alert_once_it_is_back(
+    tmp_path: Path, receiver: tuple[Receiver, LocalServer]
+) -> None:
+    peer, server = receiver
+    peer.statuses = [404, 404, 404, 503]  # the route is missing, then the app starts
+    clock = FakeClock(NOW)
+    app = app_for(tmp_path, clock, webhook_url=f"{server.url}/hook")
+    add_alert(app.sessions, list(app.channels))
+    for _ in range(4):
+        assert (await app.dispatcher.step()).retrying == 1
+        clock.now = deliveries(app.sessions)[0].next_attempt_at
+    assert (await app.dispatcher.step()).delivered == 1
+    [row] = deliveries(app.sessions)
+    assert [status for _, status in peer.answered] == [404, 404, 404, 503, 200]
+    assert {uid for uid, _ in peer.answered} == {row.delivery_uuid}  # one id throughout
+    assert (row.state, row.attempts) == ("delivered", 5)
 
 
 async def test_a_receiver_that_fails_twice_then_succeeds_gets_exactly_one_delivery(

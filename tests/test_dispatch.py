@@ -218,12 +218,26 @@ async def test_permanent_error_fails_after_one_attempt(tmp_path: Path) -> None:
     assert len(hook.sent) == 1
 
 
-async def test_a_channel_that_is_no_longer_configured_fails_the_delivery(tmp_path: Path) -> None:
+async def test_a_channel_no_longer_configured_leaves_its_delivery_pending_until_it_returns(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Issue 14 item 3: a renamed or removed channel used to fail its pending deliveries.
     _, _, sessions = new_db(tmp_path)
-    add_alert(sessions, ["webhook:removed"])
-    assert (await dispatcher(sessions, clock=FakeClock(NOW)).step()).failed == 1
+    clock, other = FakeClock(NOW), FakeChannel("webhook:ops")
+    add_alert(sessions, ["webhook:renamed"])
+    d = dispatcher(sessions, other, clock=clock)
+    for _ in range(3):
+        result = await d.step()
+        assert (result.handled, result.waiting) == (0, 1)
+        clock.advance(timedelta(hours=1))
     [row] = deliveries(sessions)
-    assert row.state == "failed" and "no longer configured" in (row.last_error or "")
+    assert (row.state, row.attempts, row.last_error) == ("pending", 0, None)
+    assert attempts(sessions) == [] and other.sent == []
+    warned = [r.getMessage() for r in caplog.records if "webhook:renamed" in r.getMessage()]
+    assert len(warned) == 1 and "not in the config" in warned[0]  # logged once, not per pass
+    back = FakeChannel("webhook:renamed")  # the config names it again (e.g. after SIGHUP)
+    assert (await dispatcher(sessions, other, back, clock=clock).step()).delivered == 1
+    assert [m.delivery_id for m in back.sent] == [row.delivery_uuid]
 
 
 async def test_an_unexpected_exception_in_a_channel_does_not_lose_the_alert(

@@ -251,3 +251,13 @@ def test_an_unset_vantage_is_said_to_be_unset(
     assert code == 0, output
     manifest = json.loads(zipfile.ZipFile(tmp_path / "b.zip").read("manifest.json"))
     assert manifest["vantage"].startswith("none configured")
+
+
+def test_verify_of_a_missing_or_non_zip_file_is_one_line(tmp_path: Path) -> None:
+    missing = CliRunner().invoke(cli, ["evidence", "verify", str(tmp_path / "no.zip")])
+    assert missing.exit_code == 1
+    assert missing.output == f"error: evidence verify: {tmp_path / 'no.zip'} does not exist\n"
+    (tmp_path / "text.zip").write_text("not a zip")
+    other = CliRunner().invoke(cli, ["evidence", "verify", str(tmp_path / "text.zip")])
+    assert other.exit_code == 1 and other.output.count("\n") == 1
+    assert "is not a zip file" in other.output

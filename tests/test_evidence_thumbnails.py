@@ -160,3 +160,17 @@ async def test_vanished_photo_is_found_on_another_source_under_another_url(
     [match] = found[on_baidu.id]
     assert (match.source, match.other_image_url) == ("bing", "https://tse.bing.test/full/7.jpg")
     assert not match.same_url and match.distance <= PHASH_MAX_DISTANCE
+
+
+@pytest.mark.parametrize("location", ["http://a:abc/x", "/x\x7fy", "http://a:99999/x"])
+async def test_a_redirect_to_an_invalid_url_loses_only_that_thumbnail(
+    tmp_path: Path, location: str
+) -> None:
+    # A hostile Location (httpx refuses to build the next request) fails that fetch only.
+    app = make_app(tmp_path)
+    images = seed(app, "baidu", [item(1), item(2)])
+    hop = httpx.Response(302, headers={"Location": location})
+    fetcher, _ = serving({"https://img.test/thumb/1": hop, "https://img.test/thumb/2": photo(2)})
+    async with fetcher:
+        assert await keep(app, fetcher, images) == 1
+    assert [t.image_id for t in thumbs(app)] == [images[1].id]

@@ -79,6 +79,38 @@ async def test_retries_take_the_hosts_rate_slots() -> None:
     assert all(g >= 5.0 for g in gaps)
 
 
+class SleepUntilAnswered(FakeTime):
+    """Fake time whose sleeps also last until the first request has its answer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.answered = asyncio.Event()
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        await self.answered.wait()
+
+
+async def test_a_request_waiting_for_its_start_honours_a_retry_after_given_meanwhile() -> None:
+    time = SleepUntilAnswered()
+    sent_at: list[float] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        sent_at.append(time.now)
+        await asyncio.sleep(0)  # the second request takes its start meanwhile
+        return httpx.Response(429, headers={"Retry-After": "3"})
+
+    policy = FetchPolicy(interval=1.0, concurrency=2, retries=0)
+    async with make_fetcher(handler, time) as fetcher:
+        first = asyncio.create_task(fetcher.fetch(get("https://engine.test/1"), policy))
+        second = asyncio.create_task(fetcher.fetch(get("https://engine.test/2"), policy))
+        await first
+        time.answered.set()
+        await second
+    # The second had its start at +1 s when the first was told to wait 3 s: it waits them.
+    assert sent_at[1] - sent_at[0] >= 3.0
+
+
 async def test_a_hanging_host_does_not_delay_another_host() -> None:
     hang = asyncio.Event()
 

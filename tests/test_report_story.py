@@ -14,10 +14,11 @@ from lxml import html as lxml_html
 from sqlalchemy import select
 
 from monitor.app import App
-from monitor.report.data import CheckPoint, person_view
-from monitor.store.models import Image, Person, Series, SeriesImage
+from monitor.config import parse_config
+from monitor.report.data import MAX_OUTAGES, CheckPoint, person_view
+from monitor.store.models import Episode, Image, Person, Series, SeriesImage
 from monitor.web.axis import silences, tick_label, time_ticks
-from tests.helpers.report import report_file
+from tests.helpers.report import report_file, seed_report_app
 from tests.helpers.story import (
     CENSORED,
     CHEN,
@@ -220,3 +221,80 @@ def test_silences_are_stretches_longer_than_two_intervals() -> None:
         (START + timedelta(hours=18), START + timedelta(hours=31))
     ]
     assert silences(points, None) == []
+
+
+def test_a_drop_episode_no_alert_covers_is_a_line_marked_so_without_a_gallery(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    seeded = seed_report_app(tmp_path_factory.mktemp("unalerted"))
+    with seeded.app.sessions() as session, session.begin():
+        bing = session.get(Series, seeded.bing)
+        assert bing is not None
+        opened = datetime(2025, 3, 2, 0, 0, tzinfo=UTC)
+        session.add(
+            Episode(
+                series_id=seeded.bing,
+                source_id=bing.source_id,
+                kind="drop",
+                metric="images",
+                state="open",
+                opened_at=opened,
+                baseline=2.0,
+            )
+        )
+    with seeded.app.sessions() as session:
+        view = person_view(session, seeded.app.config, "Chen Yixin")
+    bing_line = next(ln for ln in view.story if ln.source == "bing")
+    assert not bing_line.alerted and bing_line.state == "open"
+    assert [g.line.source for g in view.galleries] == ["baidu"]  # the alerted one only
+    out = report_file(seeded.app, [], tmp_path_factory.mktemp("r") / "r.html")
+    doc = lxml_html.fromstring(out.read_text(encoding="utf-8"))
+    [li] = [li for li in doc.xpath("//ol[@class='story']/li") if "on bing" in li.text_content()]
+    assert "No alert was raised for it" in li.text_content()
+    assert "2025-03-02 00:00 UTC" in li.text_content()
+
+
+def test_a_source_no_longer_configured_still_shows_its_silence_as_a_gap(app: App) -> None:
+    baidu_only = parse_config(
+        "people:\n  - {name: Dong Jingwei, aliases: [董经纬]}\n"
+        "sources:\n  baidu: {kind: baidu_images, every: 6h}\n",
+        "config.yaml",
+        {},
+    )
+    with app.sessions() as session:
+        series = person_view(session, baidu_only, DONG).series
+    bing = next(v for v in series if v.source == "bing")
+    assert bing.interval == STEP  # the median time between its checks
+    assert silences(bing.points, bing.interval) == [
+        (START + (SILENT.start - 1) * STEP, START + SILENT.stop * STEP)
+    ]
+
+
+def test_a_story_lists_only_the_latest_outages_of_a_source_that_failed_often(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    seeded = seed_report_app(tmp_path_factory.mktemp("outages"))
+    with seeded.app.sessions() as session, session.begin():
+        bing = session.get(Series, seeded.bing)
+        assert bing is not None
+        for day in range(MAX_OUTAGES + 2):
+            start = datetime(2025, 1, 1, tzinfo=UTC) + timedelta(days=day)
+            session.add(
+                Episode(
+                    source_id=bing.source_id,
+                    kind="unhealthy",
+                    state="resolved",
+                    opened_at=start,
+                    closed_at=start + timedelta(hours=12),
+                )
+            )
+    with seeded.app.sessions() as session:
+        view = person_view(session, seeded.app.config, "Chen Yixin")
+    outages = [ln for ln in view.story if ln.kind == "unhealthy"]
+    assert len(outages) == MAX_OUTAGES and view.outages_not_shown == 2
+    assert outages[0].start == datetime(2025, 1, 3, tzinfo=UTC)  # the two oldest left out
+    assert any(ln.kind == "drop" for ln in view.story)  # the person's drop is never cut
+    out = report_file(seeded.app, [], tmp_path_factory.mktemp("r") / "r.html")
+    assert "2 earlier periods when a source could not be read are not listed" in out.read_text(
+        encoding="utf-8"
+    )

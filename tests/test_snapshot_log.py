@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import shutil
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -60,11 +61,21 @@ def db_verify(tmp_path: Path) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database of a baseline, a drop and its recovery, played once for the module."""
+    path = tmp_path_factory.mktemp("played") / "m.db"
+    app = make(f"sqlite:///{path}")
+    play(app, [30] * 10 + [3, 3] + [30] * 2)
+    app.engine.dispose()  # the last connection closed: the WAL is checkpointed into the file
+    return path
+
+
 @pytest.fixture
-def played(tmp_path: Path) -> App:
-    app = make(f"sqlite:///{tmp_path / 'm.db'}")
-    play(app, [30] * 10 + [3, 3] + [30] * 2)  # a baseline, a drop, its recovery
-    return app
+def played(template: Path, tmp_path: Path) -> App:
+    """A copy of the played database, for one test to tamper with."""
+    shutil.copyfile(template, tmp_path / "m.db")
+    return make(f"sqlite:///{tmp_path / 'm.db'}")
 
 
 def test_every_round_chains_its_snapshots_and_db_verify_passes(played: App, tmp_path: Path) -> None:

@@ -2,8 +2,10 @@
 
 ``send()`` returns ``None`` when the receiver accepted the message and raises
 ``ChannelError(message, permanent=...)`` otherwise; it never returns a bool and never
-retries: the dispatcher owns retries and backoff. ``permanent=True`` means retrying cannot
-help (a refused recipient, a failed login, a 4xx from a webhook).
+retries: the dispatcher owns retries and backoff. ``permanent=True`` means the receiver
+refused the message itself, so that sending it again cannot help (a webhook's 400, 410, 413
+or 422; a mail's content refused after DATA); a receiver that is down, being redeployed or
+misconfigured (401, 404, a failed login) is transient: it may be fixed within the retries.
 
 A channel's ``name`` is stable (``email``, ``webhook:<name or host>``, ...): the outbox keys
 delivery rows on it. ``describe()`` and every exception message are safe to log: passwords,

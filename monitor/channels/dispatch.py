@@ -1,10 +1,16 @@
 """The dispatcher: sends what the outbox holds, once, and records every attempt.
 
 ``Dispatcher.step()`` is one pass: claim due messages, send each through its channel, record
-the attempt, schedule a retry with bounded exponential backoff and jitter for transient
-failures, and give up after ``max_attempts`` (state ``failed``, visible in ``alerts list``).
-It reports how many messages it handled, so the daemon's job and the tests can tell whether
-it did work. Channels own no retry logic; they raise ``ChannelError`` (STYLE.md, 10).
+the attempt, schedule a retry on the ``RetryPolicy``'s schedule (by default 5 s, 1 min, 5 min,
+30 min, 2 h, 5 h, 12 h, 12 h, each ±20%: 31.6 hours, at least 25.3) for transient failures,
+and give up after the last one (state ``failed``, visible in ``alerts list``, ``/healthz``
+and ``/metrics``). It reports how many messages it handled, so the daemon's job and the tests
+can tell whether it did work. Channels own no retry logic; they raise ``ChannelError``
+(STYLE.md, 10), whose ``permanent`` means the receiver refused the message itself.
+
+Deliveries on a channel that is not configured (renamed or removed) are not touched: they
+stay ``pending``, a warning names the channel once per dispatcher (the daemon builds a new one
+on reload), and they go out if the channel comes back.
 """
 
 from __future__ import annotations
@@ -12,8 +18,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,11 +27,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.alerts.payload import Message, upgrade
 from monitor.channels.base import Channel
+from monitor.config import DEFAULT_RETRY_SCHEDULE
 from monitor.core.backoff import Jitter, backoff_delay
 from monitor.core.clock import Clock
 from monitor.core.errors import ChannelError
 from monitor.core.masking import mask
 from monitor.store import outbox
+from monitor.store.outbox_admin import waiting_for_channel
 
 logger = logging.getLogger(__name__)
 
@@ -35,27 +43,44 @@ logger = logging.getLogger(__name__)
 DELIVERY_JITTER: Jitter = (0.8, 1.2)
 
 
-@dataclass
 class RetryPolicy:
-    """Backoff ``base * 2**(attempt-1)`` capped at ``cap``, jittered ±20%; ``max_attempts``."""
+    """When to try a failed delivery again: the wait before retry *n* is ``schedule[n-1]``,
+    jittered ±20%; after ``len(schedule) + 1`` attempts it is given up (``failed``).
 
-    max_attempts: int = 12
-    base: timedelta = timedelta(seconds=30)
-    cap: timedelta = timedelta(hours=1)
-    rng: random.Random = field(default_factory=random.Random)
+    ``RetryPolicy()`` is the documented default (``DEFAULT_RETRY_SCHEDULE``, 31.6 hours);
+    ``RetryPolicy(max_attempts=, base=, cap=)`` is the older doubling form (waits of
+    ``base * 2**(n-1)`` capped at ``cap``, the one backoff formula of ``core.backoff``).
+    """
+
+    def __init__(
+        self,
+        schedule: Sequence[timedelta] | None = None,
+        *,
+        max_attempts: int | None = None,
+        base: timedelta | None = None,
+        cap: timedelta | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        if schedule is None and (max_attempts, base, cap) != (None, None, None):
+            b = (base or timedelta(seconds=30)).total_seconds()
+            c = (cap or timedelta(hours=1)).total_seconds()
+            schedule = [
+                timedelta(seconds=backoff_delay(n, base=b, cap=c))
+                for n in range(1, max_attempts or 12)
+            ]
+        self.schedule = tuple(DEFAULT_RETRY_SCHEDULE if schedule is None else schedule)
+        self.rng = rng or random.Random()
+
+    @property
+    def max_attempts(self) -> int:
+        return len(self.schedule) + 1
 
     def next_attempt(self, attempts_done: int, now: datetime) -> datetime | None:
         """When to try again after ``attempts_done`` attempts, or None to give up."""
         if attempts_done >= self.max_attempts:
             return None
-        delay = backoff_delay(
-            attempts_done,
-            base=self.base.total_seconds(),
-            cap=self.cap.total_seconds(),
-            jitter=DELIVERY_JITTER,
-            rng=self.rng,
-        )
-        return now + timedelta(seconds=delay)
+        nominal = self.schedule[attempts_done - 1].total_seconds()
+        return now + timedelta(seconds=nominal * self.rng.uniform(*DELIVERY_JITTER))
 
 
 @dataclass
@@ -66,6 +91,7 @@ class DispatchResult:
     retrying: int = 0
     failed: int = 0
     skipped: int = 0  # claimed by another dispatcher first
+    waiting: int = 0  # pending on a channel that is not configured
 
     @property
     def handled(self) -> int:
@@ -92,19 +118,30 @@ class Dispatcher:
         self.owner = owner or outbox.instance_id()
         self._limit = asyncio.Semaphore(max(1, concurrency))
         self.on_delivered: list[Any] = []  # callbacks(batch, state, error) for logs/metrics
+        self._warned: set[str] = set()  # channels whose waiting deliveries were logged
 
     async def step(self) -> DispatchResult:
         """One pass over the due messages."""
         result = DispatchResult()
         now = self.clock()
 
-        def due() -> list[outbox.Batch]:
+        def due() -> tuple[list[outbox.Batch], dict[str, int]]:
             with self.sessions() as session:
-                return list(outbox.due_batches(session, now))
+                batches = outbox.due_batches(session, now, channels=self.channels)
+                return batches, waiting_for_channel(session, self.channels)
 
         # Every database call of the dispatcher runs in a thread: the event loop keeps the
         # checks' clocks honest while a round holds the write lock.
-        batches = await asyncio.to_thread(due)
+        batches, waiting = await asyncio.to_thread(due)
+        result.waiting = sum(waiting.values())
+        for channel in sorted(set(waiting) - self._warned):
+            self._warned.add(channel)
+            logger.warning(
+                "%d delivery(ies) wait for channel %s, which is not in the config (renamed or "
+                "removed): they stay pending and go out if it comes back",
+                waiting[channel],
+                channel,
+            )
         if not batches:
             return result
 
@@ -130,20 +167,17 @@ class Dispatcher:
             return
         error: str | None = None
         permanent = False
-        channel = self.channels.get(batch.channel)
-        if channel is None:
-            error, permanent = f"channel {batch.channel} is no longer configured", True
-        else:
-            # An alert queued before an upgrade goes out in the current schema.
-            payloads = [upgrade(p) for p in batch.payloads]
-            message = Message(batch.delivery_uuid, payloads, batch.channel)
-            try:
-                await channel.send(message)
-            except ChannelError as exc:
-                error, permanent = mask(exc.message), exc.permanent
-            except Exception as exc:  # a bug in a channel must not lose the alert
-                logger.exception("channel %s raised", batch.channel)
-                error = f"{type(exc).__name__}: {mask(str(exc))}"
+        channel = self.channels[batch.channel]  # due_batches gives configured channels only
+        # An alert queued before an upgrade goes out in the current schema.
+        payloads = [upgrade(p) for p in batch.payloads]
+        message = Message(batch.delivery_uuid, payloads, batch.channel)
+        try:
+            await channel.send(message)
+        except ChannelError as exc:
+            error, permanent = mask(exc.message), exc.permanent
+        except Exception as exc:  # a bug in a channel must not lose the alert
+            logger.exception("channel %s raised", batch.channel)
+            error = f"{type(exc).__name__}: {mask(str(exc))}"
         finished = self.clock()
         attempts = batch.attempts + 1
         retry_at = None if permanent else self.policy.next_attempt(attempts, finished)
@@ -199,6 +233,7 @@ class Dispatcher:
             total.retrying += r.retrying
             total.failed += r.failed
             total.skipped += r.skipped
+            total.waiting = r.waiting
             if r.handled == 0:
                 break
         return total

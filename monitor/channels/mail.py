@@ -9,8 +9,13 @@ HTML never loads a remote image. Its ``Message-ID`` is
 derived from the delivery id, so the one possible duplicate (resent after a crash) carries
 the same Message-ID and ``X-Absence-Delivery`` as the first copy.
 
-SMTP replies decide permanence: 5xx (550 unknown recipient, 535 bad login) is permanent,
-4xx, refused connections, timeouts and dropped connections are transient.
+Only a refusal of the message itself is permanent: a 5xx reply to its content (after DATA:
+554 rejected, 552 too large) or to its announced size (552 at MAIL FROM), and a mail some
+recipients accepted and others refused (a retry would double it for the first). Everything
+else is transient and retried on the dispatcher's day-long schedule: 4xx, refused or dropped
+connections, timeouts, and also a failed login (535), an untrusted certificate, a missing
+STARTTLS or every recipient refused (550): a rotated password, a renewed certificate or a
+fixed address (after a config reload) lets the pending mail through.
 """
 
 from __future__ import annotations
@@ -238,16 +243,19 @@ def _reply(code: int, text: bytes | str) -> str:
 def _classify(exc: BaseException) -> tuple[str, bool]:
     """``(what happened, permanent?)`` for an exception from the SMTP conversation."""
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        codes = [code for code, _ in exc.recipients.values()]
         detail = "; ".join(f"{r}: {_reply(*exc.recipients[r])}" for r in sorted(exc.recipients))
-        return f"all recipients refused: {detail}", all(500 <= c < 600 for c in codes)
+        return f"all recipients refused: {detail}", False
+    if isinstance(exc, smtplib.SMTPDataError):
+        return f"message refused: {_reply(exc.smtp_code, exc.smtp_error)}", exc.smtp_code >= 500
+    if isinstance(exc, smtplib.SMTPSenderRefused) and exc.smtp_code == 552:
+        return f"message too large: {_reply(exc.smtp_code, exc.smtp_error)}", True
     if isinstance(exc, smtplib.SMTPResponseException):
         what = "login failed" if isinstance(exc, smtplib.SMTPAuthenticationError) else "server said"
-        return f"{what}: {_reply(exc.smtp_code, exc.smtp_error)}", 500 <= exc.smtp_code < 600
+        return f"{what}: {_reply(exc.smtp_code, exc.smtp_error)}", False
     if isinstance(exc, smtplib.SMTPNotSupportedError):
-        return f"server does not support what the config asks for: {exc}", True
+        return f"server does not support what the config asks for: {exc}", False
     if isinstance(exc, ssl.SSLCertVerificationError):
-        return f"TLS certificate not trusted: {exc.verify_message}", True
+        return f"TLS certificate not trusted: {exc.verify_message}", False
     if isinstance(exc, TimeoutError):
         return "timed out", False
     if isinstance(exc, smtplib.SMTPServerDisconnected):

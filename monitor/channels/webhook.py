@@ -10,9 +10,12 @@ base64 after ``whsec_`` for a secret in that form, else the secret's UTF-8 bytes
 ``X-Absence-Signature: sha256=<hex HMAC-SHA256 of the body>`` is still sent, deprecated: it
 goes away in the next release.
 
-2xx is delivered. 4xx other than 408 and 429 is permanent (the receiver rejects this
-request and will keep doing so); everything else (5xx, 408, 429, redirects, network
-errors, timeouts) is transient and left to the dispatcher to retry.
+2xx is delivered. 400, 410, 413 and 422 are permanent: they say the payload itself is
+refused (malformed, the hook gone for good, too large, not acceptable), and sending it again
+cannot change that. Every other answer is transient and left to the dispatcher to retry on its
+schedule: 5xx, 408, 429, redirects, network errors, timeouts, and also 401, 403 and 404,
+which a receiver gives while it is being redeployed or its secret rotated (a retry after the
+fix gets through; the day-long schedule gives time for that).
 """
 
 from __future__ import annotations
@@ -42,7 +45,8 @@ from monitor.core.masking import mask, mask_url, register, register_url, url_sec
 
 logger = logging.getLogger(__name__)
 
-RETRYABLE_4XX = frozenset({408, 429})
+# The answers that refuse the payload itself; any other non-2xx is worth trying again.
+PERMANENT_STATUSES = frozenset({400, 410, 413, 422})
 _SNIPPET = 200  # characters of a receiver's error body worth showing
 
 
@@ -161,7 +165,7 @@ class WebhookChannel(Channel):
         if 200 <= status < 300:
             logger.debug("webhook %s delivered to %s: %d", message.delivery_id, self.name, status)
             return
-        permanent = 400 <= status < 500 and status not in RETRYABLE_4XX
+        permanent = status in PERMANENT_STATUSES
         what = f"HTTP {status} {response.reason_phrase}"
         if 300 <= status < 400:
             where = mask_url(response.headers.get("location", "?"), credential=True)

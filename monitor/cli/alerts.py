@@ -1,5 +1,6 @@
-"""``alerts list``, ``alerts test`` and ``alerts feed``: what was sent, whether the channels
-work (in both shapes a receiver gets: one alert, and a batch), and the Atom feed."""
+"""``alerts list``, ``alerts test``, ``alerts resend`` and ``alerts feed``: what was sent,
+whether the channels work (in both shapes a receiver gets: one alert, and a batch), sending
+again, and the Atom feed."""
 
 from __future__ import annotations
 
@@ -11,12 +12,13 @@ from typing import TYPE_CHECKING
 import click
 
 from monitor.cli.context import Ctx, handle_errors, output_file, pass_ctx, write_file
-from monitor.core.errors import ChannelError
+from monitor.core.errors import ChannelError, UsageError
 from monitor.core.masking import mask
 
 if TYPE_CHECKING:
     from monitor.app import App
     from monitor.store.models import Alert, Delivery
+    from monitor.store.outbox_admin import Resent
 
 
 def list_alerts(app: App, limit: int) -> list[tuple[Alert, Sequence[Delivery]]]:
@@ -80,7 +82,7 @@ def alerts_list(ctx: Ctx, limit: int) -> None:
     from monitor.cli.output import print_alerts
 
     app = ctx.app()
-    print_alerts(list_alerts(app, limit))
+    print_alerts(list_alerts(app, limit), configured=set(app.channels))
 
 
 @alerts_group.command("test")
@@ -97,6 +99,52 @@ def alerts_test(ctx: Ctx) -> None:
     if not results:
         click.echo("no channels configured (alerts.email, alerts.webhooks)")
     sys.exit(1 if failed else 0)
+
+
+def resend_alerts(
+    app: App, alert_ids: Sequence[int], *, failed: bool, channel: str | None
+) -> Resent:
+    """Re-arm or renew deliveries (``store.outbox_admin.resend``); ``UsageError`` names an
+    alert id that does not exist."""
+    from monitor.store.outbox_admin import missing_alerts, resend
+
+    app.migrate()
+    with app.sessions() as session, session.begin():
+        missing = missing_alerts(session, alert_ids)
+        if missing:
+            raise UsageError(f"no alert {', '.join(map(str, missing))} (see alerts list)")
+        return resend(session, app.clock(), alert_ids=alert_ids, failed=failed, channel=channel)
+
+
+@alerts_group.command("resend")
+@click.argument("alert_ids", metavar="[ID]...", nargs=-1, type=click.IntRange(min=1))
+@click.option("--failed", is_flag=True, help="Every failed delivery (after fixing the cause).")
+@click.option("--channel", help="Only deliveries on this channel (as alerts list names it).")
+@pass_ctx
+@handle_errors
+def alerts_resend(ctx: Ctx, alert_ids: tuple[int, ...], failed: bool, channel: str | None) -> None:
+    """Send alerts again, now: a failed delivery under its delivery id, a delivered one under
+    a new id (docs/webhooks.md, "Resending"). One that fails again is retried on the usual
+    schedule by the daemon (or the next check)."""
+    if not alert_ids and not failed:
+        raise UsageError("give alert IDs (see alerts list), --failed, or both")
+    app = ctx.app()
+    done = resend_alerts(app, alert_ids, failed=failed, channel=channel)
+    for alert_id, name, delivery in done.rearmed:
+        click.echo(f"alert {alert_id} via {name}: re-armed, same delivery id {delivery}")
+    for alert_id, name, delivery in done.renewed:
+        click.echo(f"alert {alert_id} via {name}: sent again as new delivery {delivery}")
+    for alert_id, name, state in done.untouched:
+        click.echo(f"alert {alert_id} via {name}: {state}, already on its way")
+    for name in sorted({n for _, n, _ in done.rearmed + done.renewed} - set(app.channels)):
+        click.echo(f"warning: channel {name} is not configured; its deliveries wait for it")
+    if not (done.rearmed or done.renewed or done.untouched):
+        click.echo("nothing to resend" + (f" on {channel}" if channel else ""))
+        return
+    # Claims keep a running daemon from sending the same message at the same time.
+    sent = asyncio.run(app.dispatcher.drain())
+    click.echo(f"sent: {sent.delivered} delivered, {sent.retrying} to retry, {sent.failed} failed")
+    sys.exit(1 if sent.failed or sent.retrying else 0)
 
 
 @alerts_group.command("feed")

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -76,9 +76,13 @@ def print_round_table(rows: Sequence[CheckRow], console: Console | None = None) 
 
 
 def print_alerts(
-    items: Sequence[tuple[Any, Sequence[Any]]], console: Console | None = None
+    items: Sequence[tuple[Any, Sequence[Any]]],
+    console: Console | None = None,
+    configured: Collection[str] | None = None,
 ) -> None:
-    """Alerts, newest first, with each channel's delivery state and last error."""
+    """Alerts, newest first, with each channel's delivery state and last error; with
+    ``configured`` (the channel names in the config), undelivered ones on any other channel
+    say that they wait for it."""
     console = console or _console()
     if not items:
         console.print("no alerts yet")
@@ -93,6 +97,13 @@ def print_alerts(
                 f"{d.channel}: {'delivery_failed' if d.state == 'failed' else d.state}"
                 f" ({d.attempts} attempt{'s' if d.attempts != 1 else ''})"
                 + (f" {d.last_error[:60]}" if d.last_error and d.state != "delivered" else "")
+                + (
+                    ", waiting: channel not in the config"
+                    if configured is not None
+                    and d.channel not in configured
+                    and d.state in ("pending", "sending")
+                    else ""
+                )
                 for d in deliveries
             )
             or "no channels"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from monitor.config.loader import load_config, parse_config
 from monitor.config.models import (
+    DEFAULT_RETRY_SCHEDULE,
     AlertsConfig,
     AppriseConfig,
     ArchiveConfig,
@@ -25,6 +26,7 @@ from monitor.config.models import (
 )
 
 __all__ = [
+    "DEFAULT_RETRY_SCHEDULE",
     "AlertsConfig",
     "AppriseConfig",
     "ArchiveConfig",

@@ -146,12 +146,23 @@ class AppriseConfig(_Model):
     url: SecretStr
 
 
+# The wait before each retry of a delivery (each jittered ±20%): 9 attempts over 31.6 hours,
+# at least 25.3 with the jitter, so a receiver down for a day, or redeployed with a 401/404
+# for an hour, still gets it.
+DEFAULT_RETRY_SCHEDULE: tuple[timedelta, ...] = tuple(
+    timedelta(seconds=s) for s in (5, 60, 300, 1800, 7200, 18000, 43200, 43200)
+)
+_DOUBLING_KEYS = frozenset({"max_attempts", "backoff", "max_backoff"})
+
+
 class AlertsConfig(_Model):
-    """Channels and the outbox's retry policy."""
+    """Channels and the outbox's retry policy: ``retry_schedule``, or (the older form)
+    ``max_attempts`` attempts with waits doubling from ``backoff`` up to ``max_backoff``."""
 
     email: EmailConfig | None = None
     webhooks: tuple[WebhookConfig, ...] = ()
     apprise: tuple[AppriseConfig, ...] = ()  # written as a list of URLs
+    retry_schedule: tuple[Duration, ...] = Field(default=DEFAULT_RETRY_SCHEDULE, max_length=100)
     max_attempts: int = Field(default=12, ge=1, le=100)
     backoff: Duration = timedelta(seconds=30)
     max_backoff: Duration = timedelta(hours=1)
@@ -164,6 +175,24 @@ class AlertsConfig(_Model):
     @classmethod
     def _urls(cls, value: Any) -> Any:
         return _strings_as("url", value)
+
+    @model_validator(mode="after")
+    def _one_schedule(self) -> AlertsConfig:
+        if "retry_schedule" in self.model_fields_set and _DOUBLING_KEYS & self.model_fields_set:
+            raise ValueError(
+                "give retry_schedule or max_attempts/backoff/max_backoff (the older form), not both"
+            )
+        return self
+
+    def retry_delays(self) -> tuple[timedelta, ...]:
+        """The wait before each retry (its length + 1 is the number of attempts)."""
+        if not _DOUBLING_KEYS & self.model_fields_set:
+            return self.retry_schedule
+        base, cap = self.backoff.total_seconds(), self.max_backoff.total_seconds()
+        # In float seconds: a timedelta doubled 99 times overflows before it is capped.
+        return tuple(
+            timedelta(seconds=min(cap, base * 2.0**n)) for n in range(self.max_attempts - 1)
+        )
 
 
 class ServerConfig(_Model):

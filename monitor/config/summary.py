@@ -54,5 +54,8 @@ def config_summary(config: Config) -> str:
         f"apprise {mask_url(a.url.get_secret_value(), credential=True)}"
         for a in config.alerts.apprise
     ]
+    waits = config.alerts.retry_delays()
+    hours = sum(w.total_seconds() for w in waits) / 3600
+    lines.append(f"delivery: {len(waits) + 1} attempts over {hours:.1f} h, then failed")
     lines.append(f"alert channels: {'; '.join(channels) if channels else 'none'}")
     return "\n".join(lines)

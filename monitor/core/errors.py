@@ -97,7 +97,7 @@ class Misconfigured(SourceError):
 class ChannelError(MonitorError):
     """A channel failed to deliver an alert.
 
-    ``permanent=True`` means retrying cannot help (bad address, 4xx from a webhook);
+    ``permanent=True`` means the message itself is refused (a webhook's 400/410/413/422);
     the dispatcher then records the delivery as failed instead of retrying.
     """
 

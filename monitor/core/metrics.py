@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Protocol
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+
+class OutboxFacts(Protocol):
+    """What the outbox gauges show (``store.outbox_admin.Backlog`` has it)."""
+
+    @property
+    def depth(self) -> int: ...
+    @property
+    def oldest(self) -> datetime | None: ...
+    @property
+    def failed(self) -> int: ...
+    @property
+    def overdue(self) -> int: ...
 
 
 class Metrics:
     """Checks by source and status, fetch latency, alerts sent and failed, outbox depth and
-    age, last successful check per source, heartbeat, fetches refused by the address guard."""
+    age, failed and overdue deliveries, last successful check per source, heartbeat, fetches
+    refused by the address guard."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
@@ -31,6 +48,16 @@ class Metrics:
         self.outbox_depth = Gauge("absence_outbox_depth", "Undelivered deliveries", registry=r)
         self.outbox_age = Gauge(
             "absence_outbox_oldest_age_seconds", "Age of the oldest undelivered alert", registry=r
+        )
+        self.deliveries_failed = Gauge(
+            "absence_deliveries_failed",
+            "Deliveries given up (failed) and not resent: alerts nobody was told of",
+            registry=r,
+        )
+        self.deliveries_overdue = Gauge(
+            "absence_deliveries_overdue",
+            "Undelivered deliveries whose attempt is over 5 minutes late",
+            registry=r,
         )
         self.last_ok = Gauge(
             "absence_last_successful_check_timestamp_seconds",
@@ -58,6 +85,13 @@ class Metrics:
         self.latency.labels(source).observe(seconds)
         if status in ("ok", "no_results"):
             self.last_ok.labels(source).set(at)
+
+    def observe_outbox(self, backlog: OutboxFacts, now: datetime) -> None:
+        """Set the outbox gauges from a ``store.outbox_admin.Backlog`` taken at ``now``."""
+        self.outbox_depth.set(backlog.depth)
+        self.outbox_age.set((now - backlog.oldest).total_seconds() if backlog.oldest else 0)
+        self.deliveries_failed.set(backlog.failed)
+        self.deliveries_overdue.set(backlog.overdue)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

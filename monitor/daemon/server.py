@@ -1,7 +1,9 @@
 """The daemon's optional read-only HTTP endpoint (``server.enabled``; 127.0.0.1 by default).
 
 - ``/healthz``: 200 when the heartbeat is fresh and no undelivered alert is old; else 503
-  with the reason (for Docker HEALTHCHECK, systemd watchdogs, uptime checkers);
+  with the reason (for Docker HEALTHCHECK, systemd watchdogs, uptime checkers). The body
+  (JSON) also counts failed and overdue deliveries: with any, ``status`` is ``degraded``
+  (still 200: the daemon runs, and restarting it would not help; resend once fixed);
 - ``/metrics``: Prometheus text format;
 - ``/``: the overview page; ``/report/<person>``: a person's report (issue 6 pages);
 - ``/alerts.atom``: the Atom feed of alerts (``monitor.web.feed``), for feed readers.
@@ -24,8 +26,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from monitor.core.clock import iso_utc
 from monitor.core.errors import MonitorError
 from monitor.core.metrics import Metrics
-from monitor.store import outbox
 from monitor.store.heartbeat import latest_beat
+from monitor.store.outbox_admin import backlog
 
 if TYPE_CHECKING:
     from monitor.app import App
@@ -36,22 +38,32 @@ OUTBOX_MAX_AGE = timedelta(minutes=30)
 
 
 def health(app: App) -> tuple[bool, dict[str, Any]]:
-    """Whether the daemon is healthy, and the facts behind the answer."""
+    """Whether the daemon is healthy, and the facts behind the answer: ``status`` is
+    ``unhealthy`` (503) on ``problems``, else ``degraded`` on ``warnings`` (failed or
+    overdue deliveries), else ``ok``."""
     now = app.clock()
     with app.sessions() as session:
         beat = latest_beat(session)
-        depth, oldest = outbox.outbox_depth(session)
-    problems = []
+        outbox = backlog(session, now)
+    problems, warnings = [], []
     if beat is None or now - beat > HEARTBEAT_MAX_AGE:
         problems.append("heartbeat is old" if beat else "no heartbeat yet")
-    if oldest is not None and now - oldest > OUTBOX_MAX_AGE:
-        problems.append(f"undelivered alerts since {iso_utc(oldest)}")
+    if outbox.oldest is not None and now - outbox.oldest > OUTBOX_MAX_AGE:
+        problems.append(f"undelivered alerts since {iso_utc(outbox.oldest)}")
+    if outbox.failed:
+        warnings.append(f"{outbox.failed} delivery(ies) failed: see alerts list, then resend")
+    if outbox.overdue:
+        warnings.append(f"{outbox.overdue} delivery(ies) overdue: no dispatcher, or no channel")
     facts = {
         "ok": not problems,
+        "status": "unhealthy" if problems else "degraded" if warnings else "ok",
         "problems": problems,
+        "warnings": warnings,
         "heartbeat": iso_utc(beat) if beat else None,
-        "outbox_depth": depth,
-        "outbox_oldest": iso_utc(oldest) if oldest else None,
+        "outbox_depth": outbox.depth,
+        "outbox_oldest": iso_utc(outbox.oldest) if outbox.oldest else None,
+        "deliveries_failed": outbox.failed,
+        "deliveries_overdue": outbox.overdue,
     }
     return not problems, facts
 

@@ -48,6 +48,7 @@ from monitor.store import outbox
 from monitor.store.catalog import SeriesRef
 from monitor.store.db import storage_refusal
 from monitor.store.heartbeat import record_heartbeat
+from monitor.store.outbox_admin import Backlog, backlog
 from monitor.store.rounds import due_rechecks, last_rounds
 
 logger = logging.getLogger(__name__)
@@ -267,18 +268,17 @@ class Daemon:
         self.metrics.heartbeat.set(now.timestamp())
         info = {"stopped": stopped, "rounds_in_flight": len(self.tasks)}
 
-        def write() -> tuple[int, datetime | None]:
+        def write() -> Backlog:
             with self.app.sessions() as session, session.begin():
                 record_heartbeat(session, self.instance, now, info)
-                return outbox.outbox_depth(session)
+                return backlog(session, now)
 
         try:
-            depth, oldest = await asyncio.to_thread(write)
+            facts = await asyncio.to_thread(write)
         except Exception as exc:
             _job_failed("heartbeat", exc)
             return
-        self.metrics.outbox_depth.set(depth)
-        self.metrics.outbox_age.set((now - oldest).total_seconds() if oldest else 0)
+        self.metrics.observe_outbox(facts, now)
 
     def _start_http(self) -> Any:
         server_cfg = self.app.config.server

@@ -5,7 +5,8 @@ unstuffing, RSET, NOOP, QUIT) for ``smtplib`` to deliver a mail, on asyncio stre
 demo's own event loop (the email channel runs ``smtplib`` in a worker thread, so the loop is
 free to answer). It keeps each mail parsed. ``WebhookSink`` is a ``LocalServer`` that checks
 ``X-Absence-Signature`` (HMAC-SHA256 of the raw body) and answers 401 when it does not match,
-so a wrong signature shows up as a failed delivery, not as a silent success.
+so a wrong signature shows up as a delivery error (retried on the schedule), not as a silent
+success.
 
 Both record the alert ids each delivery carried (the mail's text body names them as
 "alert #N"; the webhook body carries ``alert_id``), so the demo can prove every alert

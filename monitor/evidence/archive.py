@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from monitor.config import WaybackConfig
 from monitor.core.backoff import backoff_delay
 from monitor.core.clock import Clock
+from monitor.core.logs import clip
 from monitor.evidence.wayback import Answer, SavePageNow
 from monitor.store import archive as queue
 from monitor.store.models import ArchiveCapture
@@ -109,7 +110,7 @@ class Archiver:
             logger.error(
                 "archive: the Internet Archive refused our keys (%s); archiving paused for an "
                 "hour at a time until evidence.archive.wayback keys are fixed",
-                answer.reason,
+                clip(answer.reason),
             )
             self._refusal_logged = True
 
@@ -133,7 +134,7 @@ class Archiver:
                     now,
                 )
                 counts.archived += 1
-                logger.info("archive: %s archived as %s", row.url, answer.archive_url)
+                logger.info("archive: %s archived as %s", clip(row.url), clip(answer.archive_url))
             elif answer.kind == "failed":
                 await self._fail(row.id, row.url, answer.reason, counts)
             elif answer.resubmit:
@@ -206,13 +207,14 @@ class Archiver:
         )
         counts.retried += 1
         counts.reasons.append(answer.reason)
-        logger.info("archive: %s not yet: %s; next try in %.0fs", row.url, answer.reason, delay)
+        shown, why = clip(row.url), clip(answer.reason)  # scraped URL, the archive's words
+        logger.info("archive: %s not yet: %s; next try in %.0fs", shown, why, delay)
 
     async def _fail(self, capture_id: int, url: str, reason: str, counts: StepCounts) -> None:
         await asyncio.to_thread(self._write, queue.mark_failed, capture_id, reason)
         counts.failed += 1
         counts.reasons.append(reason)
-        logger.warning("archive: %s will not be archived: %s", url, reason)
+        logger.warning("archive: %s will not be archived: %s", clip(url), clip(reason))
 
     def _read(self, fn: Callable[..., list[ArchiveCapture]], *args: Any) -> list[ArchiveCapture]:
         with self.sessions() as session:

@@ -49,6 +49,7 @@ class HostLimiter:
         self.concurrency = concurrency
         self._semaphore = asyncio.Semaphore(concurrency)
         self._next_start = -math.inf
+        self._deferred = 0  # how many times the host asked us to wait
         self._sleep = sleep
         self._monotonic = monotonic
         self._rng = rng
@@ -58,15 +59,24 @@ class HostLimiter:
     async def slot(self) -> AsyncIterator[float]:
         """Hold one of the host's request slots; yields the seconds spent waiting for it."""
         async with self._semaphore:
-            now = self._monotonic()
-            start = max(now, self._next_start)
-            gap = self.interval * (1.0 + self._rng.uniform(0.0, self._jitter))
-            self._next_start = start + gap
-            delay = start - now
-            if delay > 0:
-                await self._sleep(delay)
-            yield max(delay, 0.0)
+            waited = 0.0
+            while True:
+                now = self._monotonic()
+                start = max(now, self._next_start)
+                gap = self.interval * (1.0 + self._rng.uniform(0.0, self._jitter))
+                self._next_start = start + gap
+                deferred = self._deferred
+                if start > now:
+                    await self._sleep(start - now)
+                    waited += start - now
+                if self._deferred == deferred:
+                    break
+                # The host said "Retry-After" while this request waited for its start:
+                # it takes a start after the rest instead (its old one stays unused).
+            yield waited
 
     def defer(self, seconds: float) -> None:
-        """Start nothing on this host for ``seconds`` from now."""
+        """Start nothing on this host for ``seconds`` from now (requests already waiting
+        for their start included)."""
         self._next_start = max(self._next_start, self._monotonic() + seconds)
+        self._deferred += 1

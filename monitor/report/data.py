@@ -7,7 +7,8 @@
 
 Failed checks stay failed: a ``CheckPoint`` of a failed check has ``count=None`` and the chart
 draws it as a gap and a mark, never as zero. Lists are bounded (``MAX_POINTS`` per series,
-``MAX_ALERTS`` per person) so that a years-old database still gives a readable page.
+``MAX_ALERTS`` per person, ``MAX_OUTAGES`` source outages in a story) so that a years-old
+database still gives a readable page.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -34,6 +36,7 @@ logger = logging.getLogger(__name__)
 
 MAX_POINTS = 1500
 MAX_ALERTS = 200
+MAX_OUTAGES = 10  # source-wide episodes in a person's story, the latest
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +103,7 @@ class PersonView:
     alerts: list[AlertMark]
     story: list[StoryLine]
     galleries: list[EpisodeGallery]
+    outages_not_shown: int = 0  # source-wide episodes older than the MAX_OUTAGES shown
 
     @property
     def time_range(self) -> tuple[datetime, datetime] | None:
@@ -126,10 +130,20 @@ def person_view(session: Session, config: Config, name: str) -> PersonView:
     alerts = _alerts(session, person.person_id, series + controls)
     # Source-wide episodes are in every series' spans of their source: each one once.
     wide = {s.episode_id: s for v in series for s in v.spans if s.source_wide}
-    story = story_lines(session, person.person_id, list(wide.values()))
+    # A source that failed often would bury the person's story: its latest outages only.
+    outages = sorted(wide.values(), key=lambda s: (s.start, s.episode_id))
+    story = story_lines(session, person.person_id, outages[-MAX_OUTAGES:])
     galleries = episode_galleries(session, story, [s.series_id for s in series])
     return PersonView(
-        person.name, person.role, person.notes, series, controls, alerts, story, galleries
+        person.name,
+        person.role,
+        person.notes,
+        series,
+        controls,
+        alerts,
+        story,
+        galleries,
+        max(len(outages) - MAX_OUTAGES, 0),
     )
 
 
@@ -146,7 +160,7 @@ def series_views(
             config, row.source, row.detector_state
         )
         options = config.sources.get(row.source)
-        view.interval = options.every if options is not None else None
+        view.interval = options.every if options is not None else typical_interval(view.points)
         if spans:
             view.spans = [
                 EpisodeSpan(
@@ -164,6 +178,13 @@ def series_views(
             ]
         views.append(view)
     return views
+
+
+def typical_interval(checks: Sequence[CheckPoint]) -> timedelta | None:
+    """The median time between consecutive checks: the schedule of a source that is no
+    longer in the config (None with fewer than three intervals to judge from)."""
+    steps = sorted(b.t - a.t for a, b in pairwise(checks))
+    return steps[len(steps) // 2] if len(steps) >= 3 else None
 
 
 def points(session: Session, series_id: int, limit: int) -> tuple[list[CheckPoint], int]:

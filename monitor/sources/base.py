@@ -89,6 +89,10 @@ class SourceOptions(BaseModel):
     throttle_retries: int | None = Field(default=None, ge=0, le=10)
     throttle_wait: Duration | None = None
     proxy: str | None = None
+    # Budgets for reading one response (monitor.check.pool): past either, the check is
+    # parse_error "too complex", never zero.
+    parse_cpu: Duration = timedelta(seconds=10)
+    parse_memory: int = Field(default=768_000_000, ge=64_000_000)
     user_agent: str = DEFAULT_USER_AGENT
     accept_language: str = "zh-CN,zh;q=0.9,en;q=0.8"
     headers: dict[str, str] = Field(default_factory=dict)

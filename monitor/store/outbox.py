@@ -122,12 +122,17 @@ def _pid_is_dead(claimed_by: str | None) -> bool:
     return False
 
 
-def due_batches(session: Session, now: datetime, limit: int = 200) -> list[Batch]:
-    """Messages ready to send: pending and due, or claimed by a process that is gone."""
+def due_batches(
+    session: Session, now: datetime, limit: int = 200, channels: Iterable[str] | None = None
+) -> list[Batch]:
+    """Messages ready to send: pending and due, or claimed by a process that is gone; with
+    ``channels``, only those on one of them (the others wait for their channel)."""
     due = or_(
         and_(Delivery.state == "pending", Delivery.next_attempt_at <= now),
         Delivery.state == "sending",
     )
+    if channels is not None:
+        due = and_(due, Delivery.channel.in_(list(channels)))
     query = select(Delivery, Alert.payload).join(Alert, Alert.id == Delivery.alert_id)
     first = session.execute(query.where(due).order_by(Delivery.id).limit(limit)).all()
     # The limit must never split a group: a part sent alone would carry the group's delivery

@@ -4,9 +4,10 @@ What a chart promises a reader:
 
 - a line joins consecutive valid checks only; a failed check breaks the line and is a red
   tick in the strip under the plot (with its status and reason as a tooltip), never a zero;
-- a stretch with no check at all for more than two of the source's intervals (``axis``)
-  breaks the line too and is shaded in a dashed frame, its dates as a tooltip: a silence
-  is not a straight line;
+- a stretch with no check at all for more than two of the source's intervals (its
+  ``every``; for a source no longer configured, the median time between its checks)
+  breaks the line too and is shaded in a dashed frame, its dates as a tooltip
+  (``axis.silences``): a silence is not a straight line;
 - the time axis has dated ticks at round moments (at least four, ``axis.time_ticks``) and
   the count axis a title;
 - a positive "no results" is a real zero, drawn as a hollow point on the zero line;
