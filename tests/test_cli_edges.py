@@ -218,9 +218,8 @@ def test_check_strict_exits_0_when_all_is_well(site: Setup) -> None:
         ["report", "-o"],
         ["alerts", "feed", "-o"],
         ["backtest", "--from-db", "-o"],
-        ["evidence", "export", "1", "-o"],
     ],
-    ids=["raw", "report", "alerts feed", "backtest", "evidence export"],
+    ids=["raw", "report", "alerts feed", "backtest"],
 )
 def test_a_missing_output_directory_is_one_line_before_any_work(
     checked: Setup, command: list[str]

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import click
 
-from monitor.cli.context import Ctx, handle_errors, output_file, pass_ctx
+from monitor.cli.context import Ctx, handle_errors, pass_ctx
 from monitor.core.errors import MonitorError
 
 
@@ -64,7 +64,6 @@ def export(ctx: Ctx, alert_id: int, output: Path) -> None:
     """Write ALERT_ID's evidence bundle (see `alerts list`) to a zip file."""
     from monitor.evidence.bundle import export as write_bundle
 
-    output_file(str(output))
     app = ctx.app()
     app.migrate()
     # `default` is what an unset `vantage` is: the bundle then says none was configured.
