@@ -5,9 +5,11 @@
 Six Bing-format engines on 127.0.0.1 (one port each = one host for the politeness limits),
 N series spread over them, the real pipeline (fetcher, parser, store, detector, outbox) on a
 temporary SQLite file. Figures: checks per second per round, CPU milliseconds per check
-(median over rounds), peak RSS, the longest wait of a round's write transaction for
-SQLite's write lock, database bytes per snapshot in the first round (new images)
-and in later rounds (unchanged results: what an unchanged snapshot costs).
+(median over rounds; the main process and the parse workers together, and the main
+process alone), peak RSS (the main process; the parse workers together), the longest
+wait of a round's write transaction for SQLite's write lock, database bytes per snapshot
+in the first round (new images) and in later rounds (unchanged results: what an
+unchanged snapshot costs).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import time
 from pathlib import Path
 
 from monitor.app import build
+from monitor.check import shared_pool
 from monitor.config import parse_config
 from monitor.store.db import lock_waits
 from monitor.testing import LocalServer, Reply
@@ -85,12 +88,15 @@ def main() -> None:
         async with app.fetcher() as fetcher:
             await app.rounds(fetcher).run_all(refs)
 
-    rates, cpu_per_check, growth = [], [], []
+    rates, cpu_per_check, main_per_check, growth = [], [], [], []
     for r in range(args.rounds):
         before_db = db_bytes(db)
-        cpu0, t0 = time.process_time(), time.perf_counter()
+        cpu0, t0, parse0 = time.process_time(), time.perf_counter(), shared_pool().usage()[0]
         asyncio.run(one_round())
-        wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        wall, main = time.perf_counter() - t0, time.process_time() - cpu0
+        # Parsing runs in the parse pool's workers: their CPU is the check's CPU too.
+        cpu = main + shared_pool().usage()[0] - parse0
+        main_per_check.append(main / len(refs) * 1000)
         with sqlite3.connect(db) as raw:  # fold the WAL into the file before measuring
             raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         grew = db_bytes(db) - before_db
@@ -99,14 +105,19 @@ def main() -> None:
         growth.append(grew / len(refs))
         print(
             f"round {r + 1}: {len(refs) / wall:7.0f} checks/s  "
-            f"{cpu / len(refs) * 1000:6.2f} CPU ms/check  {grew / len(refs):8.1f} db bytes/snapshot"
+            f"{cpu / len(refs) * 1000:6.2f} CPU ms/check "
+            f"({main / len(refs) * 1000:.2f} in the main process)  "
+            f"{grew / len(refs):8.1f} db bytes/snapshot"
         )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
         f"median: {statistics.median(rates):.0f} checks/s, "
-        f"{statistics.median(cpu_per_check):.2f} CPU ms/check (server threads included)"
+        f"{statistics.median(cpu_per_check):.2f} CPU ms/check, "
+        f"{statistics.median(main_per_check):.2f} of them in the main process "
+        "(its server threads included; the rest in parse workers)"
     )
-    print(f"peak RSS: {peak:.0f} MiB")
+    workers_peak = shared_pool().usage()[1] / 2**20
+    print(f"peak RSS: {peak:.0f} MiB, parse workers {workers_peak:.0f} MiB together")
     waits = lock_waits(app.engine)
     print(
         f"write-lock wait: longest {waits.longest:.2f}s, "

@@ -27,7 +27,6 @@ import logging
 import random
 import time
 from dataclasses import dataclass
-from importlib.util import find_spec
 from types import TracebackType
 
 import httpx
@@ -38,7 +37,7 @@ from monitor.core.logs import clip
 from monitor.core.lru import LRU
 from monitor.core.masking import mask_url
 from monitor.core.observation import Status
-from monitor.fetch.body import complete_response, read_capped
+from monitor.fetch.body import ACCEPT_ENCODING, complete_response, read_capped
 from monitor.fetch.guard import send_guarded
 from monitor.fetch.limiter import MAX_HOSTS, HostLimiter, forget
 from monitor.fetch.policy import FetchPolicy, FetchResult, Monotonic, Sleep
@@ -49,12 +48,6 @@ __all__ = ["FetchPolicy", "FetchResult", "Fetcher"]
 
 logger = logging.getLogger(__name__)
 
-# Advertise only what httpx can decode here (br and zstd need optional packages).
-_ACCEPT_ENCODING = ", ".join(
-    ["gzip", "deflate"]
-    + (["br"] if find_spec("brotli") or find_spec("brotlicffi") else [])
-    + (["zstd"] if find_spec("zstandard") else [])
-)
 _ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,application/json;q=0.9,*/*;q=0.8"
 
 
@@ -236,7 +229,7 @@ class Fetcher:
         """Add default headers, the client's cookies and the policy's timeouts."""
         # A pre-built request gets none of the client's default headers.
         request.headers.setdefault("Accept", _ACCEPT)
-        request.headers.setdefault("Accept-Encoding", _ACCEPT_ENCODING)
+        request.headers.setdefault("Accept-Encoding", ACCEPT_ENCODING)
         for name, value in policy.default_headers:
             request.headers.setdefault(name, value)
         for name, value in policy.extra_headers:

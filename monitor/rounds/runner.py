@@ -13,6 +13,9 @@ Writing the round at the end in one transaction is what makes an interrupted rou
 either all its snapshots, the detector's new state and the alerts they caused are stored, or
 none (SIGTERM and ``kill -9`` included), and the series are simply checked again.
 
+Parsing runs in ``check.pool``'s worker processes (the process's shared pool unless one is
+injected): a page too complex to parse within its budgets fails its own check only.
+
 ``Rounds`` gets every resource it uses (sessions, config, sources, fetcher, clock, metrics)
 from the composition root; it never sees the application object.
 """
@@ -29,7 +32,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.check import run_check
+from monitor.check import Parser, run_check, shared_pool
 from monitor.config import Config
 from monitor.core.clock import Clock
 from monitor.core.logs import REASON_MAX, clip
@@ -70,8 +73,11 @@ class Rounds:
         metrics: Metrics | None = None,
         thumbnail_dir: Path | None = None,
         resolver: Resolver = system_resolver,
+        parser: Parser | None = None,
     ) -> None:
         self.sessions = sessions
+        # Parsing runs in the process's worker pool, off the event loop and under budgets.
+        self.parser = parser or shared_pool()
         self.config = config
         self.sources = sources
         self.fetcher = fetcher
@@ -102,6 +108,7 @@ class Rounds:
             ref.term,
             self.fetcher,
             policy=self.policies[ref.source],
+            parser=self.parser,
             monotonic=self.monotonic,
         )
         finished = self.clock()

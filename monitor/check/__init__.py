@@ -17,20 +17,17 @@ The rules that keep "the engine shows nothing" apart from "we could not tell":
 - ``no_results`` only when the parser positively recognised an empty answer on page 0;
 - a page 0 with no items and no such recognition is a ``parse_error``;
 - a failure on any page fails the whole check (see ``_failed``);
-- any exception a parser raises other than ``Blocked``/``ParseError`` is a bug in that
-  parser and becomes ``parse_error`` naming the exception, never zero images; what hostile
-  input does to a parser (deep nesting, huge integers, bad URLs, NUL bytes) is named as
-  such and logged at warning without a traceback (``core.errors.hostile_input``);
-- everything derived from a scraped value is computed here, inside the guard, and bounded
-  (``_bounded``): an item whose image URL does not parse (bad port, unbalanced bracket) is
-  skipped and counted in the observation's ``reason``; a reported total outside
-  ``0 .. MAX_TOTAL`` (2**53, what a JSON reader and the database both hold exactly) is
-  dropped to ``None`` with a reason. One hostile value never takes down the round.
+- what a response yields is read by a ``Parser`` (``check.pool``: worker processes with a
+  CPU-time and memory budget per response, so a hostile page is ``parse_error`` "too
+  complex" and never stalls the event loop); everything derived from the response is
+  computed and bounded there (``check.page``): parser exceptions become failed statuses
+  with a reason naming the problem (hostile input named as such, without a traceback),
+  unparseable URLs are skipped and counted, totals out of range dropped. One hostile value
+  never takes down the round.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import time
@@ -40,24 +37,29 @@ from typing import Any
 
 import httpx
 
-from monitor.core.errors import (
-    Blocked,
-    Misconfigured,
-    ParseError,
-    SessionExpired,
-    hostile_input,
-)
-from monitor.core.logs import clip
+from monitor.check.page import MAX_TOTAL, TOO_COMPLEX, InlineParser, Parsed, Parser, bug
+from monitor.check.pool import ParsePool, shared_pool
 from monitor.core.masking import mask_headers, mask_url
 from monitor.core.observation import ImageItem, Observation, PageResult, Status
 from monitor.fetch.client import Fetcher
 from monitor.fetch.policy import FetchPolicy, FetchResult
 from monitor.sources.base import Source
 
-logger = logging.getLogger(__name__)
+__all__ = [
+    "MAX_ASKS",
+    "MAX_TOTAL",
+    "TOO_COMPLEX",
+    "InlineParser",
+    "ParsePool",
+    "Parsed",
+    "Parser",
+    "run_check",
+    "shared_pool",
+]
 
-# The largest reported total kept: exact in a float, a JSON reader and a 64-bit column.
-MAX_TOTAL = 2**53
+logger = logging.getLogger(__name__)
+_INLINE = InlineParser()
+
 # How often one page is asked when the engine keeps refusing the session (Baidu's antiFlag):
 # the first time, and again with sessions renewed meanwhile (by this check or another).
 MAX_ASKS = 4
@@ -65,12 +67,10 @@ MAX_ASKS = 4
 
 @dataclass(frozen=True, slots=True)
 class _Asked:
-    """One page asked: the fetch's result and what the parser made of the body (a result,
-    or the exception it raised)."""
+    """One page asked: the fetch's result and what the parser made of the body."""
 
     result: FetchResult
-    parsed: PageResult | None = None
-    error: Exception | None = None
+    parsed: Parsed | None = None
 
 
 async def run_check(
@@ -79,12 +79,14 @@ async def run_check(
     fetcher: Fetcher,
     *,
     policy: FetchPolicy | None = None,
+    parser: Parser = _INLINE,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> Observation:
     """Check ``term`` on ``source``; see the module docstring for the status rules.
 
     ``policy`` defaults to ``FetchPolicy.from_options(source.options)``; pass one built
-    once per source to spare ~1000 checks a round the rebuilding.
+    once per source to spare ~1000 checks a round the rebuilding. ``parser`` defaults to
+    parsing inline, without budgets (unit tests); rounds pass the pool.
     """
     started = monotonic()
     policy = policy or FetchPolicy.from_options(source.options)
@@ -119,6 +121,9 @@ async def run_check(
             request = source.build_request(term, page)
         else:
             request = source.next_request(term, page, previous)
+        queued = monotonic()
+        await parser.ready()  # parsing lags behind: fetch no body it would only hold
+        waited += monotonic() - queued
         result = await fetcher.fetch(request, policy)
         waited += result.waited
         pages += 1
@@ -127,12 +132,7 @@ async def run_check(
         response = result.response
         if result.status is not None or response is None:
             return _Asked(result)
-        try:
-            parsed = _bounded(source.parse(response, page), notes)
-            _check_consistent(parsed, page)
-        except Exception as exc:
-            return _Asked(result, error=exc)
-        return _Asked(result, parsed)
+        return _Asked(result, _logged(await parser.parse(source, response, page)))
 
     page = 0
     while page < source.options.max_pages:
@@ -144,7 +144,7 @@ async def run_check(
                 source.warmup_request,
                 policy,
                 lambda: ask(page),  # noqa: B023 - awaited within this iteration
-                lambda a: isinstance(a.error, SessionExpired),
+                lambda a: a.parsed is not None and a.parsed.expired,
                 renewed=renewed,
                 max_asks=MAX_ASKS,
             )
@@ -152,27 +152,24 @@ async def run_check(
             return failed(Status.PARSE_ERROR, _bug("build_request", exc, source), None)
         result = asked.result
         if result.status is not None:
-            status, reason = _explained(source, result.status, result.reason, response)
-            return failed(status, reason, result.http_status)
-        assert response is not None  # a successful fetch always carries its response
-        try:
-            if asked.error is not None:
-                raise asked.error
-            assert asked.parsed is not None
-            parsed = asked.parsed
-        except SessionExpired as exc:
-            why = (
-                "refused again after a fresh warm-up" if renewed else "not renewed: refused lately"
+            status, reason = await _explained(
+                source, parser, result.status, result.reason, response
             )
-            return failed(Status.BLOCKED, f"{exc.reason} ({why})", response.status_code)
-        except Blocked as exc:
-            return failed(Status.BLOCKED, exc.reason, response.status_code)
-        except Misconfigured as exc:
-            return failed(Status.CONFIG_ERROR, exc.reason, response.status_code)
-        except ParseError as exc:
-            return failed(Status.PARSE_ERROR, exc.reason, response.status_code)
-        except Exception as exc:
-            return failed(Status.PARSE_ERROR, _bug("parse", exc, source), response.status_code)
+            return failed(status, reason, result.http_status)
+        assert response is not None and asked.parsed is not None  # a successful fetch
+        outcome, parsed = asked.parsed, asked.parsed.result
+        if parsed is None:
+            assert outcome.status is not None and outcome.reason is not None
+            reason = outcome.reason
+            if outcome.expired:
+                why = (
+                    "refused again after a fresh warm-up"
+                    if renewed
+                    else "not renewed: refused lately"
+                )
+                reason = f"{reason} ({why})"
+            return failed(outcome.status, reason, response.status_code)
+        notes.extend(outcome.notes)
         items.extend(parsed.items)
         if page == 0:
             reported_total = parsed.reported_total
@@ -195,37 +192,12 @@ async def run_check(
     )
 
 
-def _bounded(parsed: PageResult, notes: list[str]) -> PageResult:
-    """``parsed`` without items whose URL does not parse and with a total in range.
-
-    What was dropped is appended to ``notes`` (it becomes the observation's reason).
-    """
-    kept: list[ImageItem] = []
-    skipped = 0
-    for item in parsed.items:
-        try:
-            item.key  # noqa: B018 - normalising is the check that the URL parses
-            item.with_domain()
-        except (ValueError, TypeError):
-            skipped += 1
-            continue
-        kept.append(item)
-    if skipped:
-        notes.append(f"skipped {skipped} item(s) with an unparseable URL")
-    total = parsed.reported_total
-    if total is not None and not 0 <= total <= MAX_TOTAL:
-        side = "negative" if total < 0 else "above 2^53"
-        notes.append(f"reported total {side}, dropped")
-        total = None
-    if skipped == 0 and total == parsed.reported_total:
-        return parsed
-    if parsed.items and not kept:
-        raise ParseError(f"all {skipped} item(s) on the page have an unparseable URL")
-    return dataclasses.replace(parsed, items=tuple(kept), reported_total=total)
-
-
-def _explained(
-    source: Source, status: Status, reason: str | None, response: httpx.Response | None
+async def _explained(
+    source: Source,
+    parser: Parser,
+    status: Status,
+    reason: str | None,
+    response: httpx.Response | None,
 ) -> tuple[Status, str]:
     """The fetcher's verdict on an error answer, or the source's reading of its body.
 
@@ -235,23 +207,17 @@ def _explained(
     reason = reason or str(status)
     if response is None or not 400 <= response.status_code < 500:
         return status, reason
-    try:
-        source.explain_refusal(response)
-    except Misconfigured as exc:
-        return Status.CONFIG_ERROR, exc.reason
-    except Blocked as exc:
-        return Status.BLOCKED, exc.reason
-    except Exception as exc:  # a bug in the source must not hide the fetcher's verdict
-        logger.error("bug in %s.explain_refusal", source.describe(), exc_info=exc)
+    told = _logged(await parser.explain(source, response))
+    if told.status is not None and told.reason is not None:
+        return told.status, told.reason
     return status, reason
 
 
-def _check_consistent(parsed: PageResult, page: int) -> None:
-    """Refuse page results that would let a count slip through as something else."""
-    if parsed.no_results and parsed.items:
-        raise ParseError(f"parser said no results but returned {len(parsed.items)} items")
-    if page == 0 and not parsed.items and not parsed.no_results:
-        raise ParseError("no items found and no recognised no-results answer")
+def _logged(outcome: Parsed) -> Parsed:
+    """``outcome``, its log lines emitted here (a worker has no log configuration)."""
+    for level, message, exc in outcome.logs:
+        logger.log(level, "%s", message, exc_info=exc)
+    return outcome
 
 
 def _failed(
@@ -304,14 +270,7 @@ def _evidence(response: httpx.Response | None) -> dict[str, Any]:
 
 
 def _bug(where: str, exc: Exception, source: Source) -> str:
-    """Log a source's unexpected exception and return a short reason.
-
-    An input problem (``core.errors.hostile_input``) is logged at warning without a
-    traceback; anything else is a bug in the source and is logged with its traceback.
-    """
-    hostile = hostile_input(exc)
-    if hostile is not None:
-        logger.warning("%s.%s: %s", source.describe(), where, hostile)
-        return f"{where}: {hostile}"
-    logger.error("bug in %s.%s: %s", source.describe(), where, clip(exc), exc_info=exc)
-    return f"{where} raised {type(exc).__name__}: {exc}"[:300]
+    """Log a source's unexpected exception (``check.page.bug``) and return its reason."""
+    reason, (level, message, logged) = bug(where, exc, source)
+    logger.log(level, "%s", message, exc_info=logged)
+    return reason

@@ -1,0 +1,114 @@
+"""The inside of a parse worker: a loop that parses one response at a time under budgets.
+
+``serve(conn)`` runs in a worker process that ``check.pool`` starts as
+``python -m monitor.check.worker FD`` (FD: its end of a socket pair). For each ``Task`` it
+
+- sets ``RLIMIT_CPU`` to the CPU time used so far plus the task's budget: a parse that
+  runs past it is killed by the kernel with SIGXCPU, wherever it is (lxml's C code
+  included, where no Python signal handler or timeout could run);
+- sets ``RLIMIT_AS`` to the worker's size at start plus the task's memory budget: past it
+  allocations fail, and the ``MemoryError`` becomes "too complex";
+- rebuilds the source (cached per spec) and the response, calls ``page.parse_page`` or
+  ``page.explain``, and sends back ``(Parsed, retiring)``.
+
+A worker that grew more than ``RETIRE_GROWTH`` past its size at start says it is retiring
+and exits, so one big page does not leave a bloated process behind.
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+import resource
+import socket
+import sys
+import time
+from dataclasses import replace
+
+import httpx
+
+from monitor.check.page import (
+    Parsed,
+    Task,
+    explain,
+    parse_page,
+    recv_frame,
+    send_frame,
+    too_complex,
+)
+from monitor.sources import REGISTRY, Source, load
+
+# A worker that grew this much past its size at start is replaced after its task.
+RETIRE_GROWTH = 256 * 1024 * 1024
+_SOURCES_KEPT = 64
+
+
+def run(task: Task, sources: dict[bytes, Source]) -> Parsed:
+    """Do ``task`` in this process (no budgets); ``sources`` caches the rebuilt sources."""
+    source = sources.get(task.spec)
+    if source is None:
+        if len(sources) >= _SOURCES_KEPT:
+            sources.clear()
+        cls, name, options = pickle.loads(task.spec)  # noqa: S301 - from our own process
+        source = sources[task.spec] = cls(name, options)
+    request = httpx.Request(task.method, task.url) if task.method and task.url else None
+    response = httpx.Response(
+        task.status_code, headers=task.headers, content=task.content, request=request
+    )
+    response.encoding = task.encoding
+    if task.page < 0:
+        return explain(source, response)
+    return parse_page(source, response, task.page)
+
+
+def serve(sock: socket.socket) -> None:
+    """Answer tasks from ``sock`` until it closes or sends something else than a task."""
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a SIGXCPU kill leaves no core file
+    start_size = _address_space()
+    sources: dict[bytes, Source] = {}
+    while True:
+        try:
+            task, content = recv_frame(sock)
+        except (EOFError, OSError):  # the main process is gone
+            return
+        if not isinstance(task, Task):
+            return
+        task = replace(task, content=content)
+        _limit(task, start_size)
+        try:
+            outcome = run(task, sources)
+        except MemoryError:  # rebuilding the response, or outside parse_page's guard
+            outcome = too_complex("over its memory budget")
+        finally:
+            _unlimit()
+        retiring = _address_space() > start_size + RETIRE_GROWTH
+        send_frame(sock, (outcome.portable(), retiring))
+        if retiring:
+            return
+
+
+def _limit(task: Task, start_size: int) -> None:
+    used = time.process_time()
+    cpu = math.ceil(used + task.cpu_seconds)
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, resource.RLIM_INFINITY))
+    memory = start_size + task.memory_bytes
+    resource.setrlimit(resource.RLIMIT_AS, (memory, resource.RLIM_INFINITY))
+
+
+def _unlimit() -> None:
+    infinity = (resource.RLIM_INFINITY, resource.RLIM_INFINITY)
+    resource.setrlimit(resource.RLIMIT_CPU, infinity)
+    resource.setrlimit(resource.RLIMIT_AS, infinity)
+
+
+def _address_space() -> int:
+    """This process's virtual size in bytes (what ``RLIMIT_AS`` limits)."""
+    with open("/proc/self/statm", "rb") as statm:  # noqa: PTH123 - one read, no Path needed
+        pages = int(statm.read().split()[0])
+    return pages * resource.getpagesize()
+
+
+if __name__ == "__main__":
+    for _kind in REGISTRY:  # every parser loaded before the first task, not during it
+        load(_kind)
+    serve(socket.socket(fileno=int(sys.argv[1])))
