@@ -14,7 +14,7 @@ from typing import Any, TextIO
 
 import click
 
-from monitor.cli.context import Ctx, handle_errors, pass_ctx, people_named
+from monitor.cli.context import Ctx, complete_person, handle_errors, pass_ctx, people_named
 
 
 def render_history(rows: list[dict[str, Any]], person: str, fmt: str, out: TextIO) -> None:
@@ -35,7 +35,7 @@ def render_history(rows: list[dict[str, Any]], person: str, fmt: str, out: TextI
 
 
 @click.command("history")
-@click.argument("person")
+@click.argument("person", shell_complete=complete_person)
 @click.option("--source", "source_name", metavar="NAME", help="Only this source.")
 @click.option(
     "--format",
