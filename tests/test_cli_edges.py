@@ -133,10 +133,12 @@ def test_unknown_person_exits_2_listing_the_known_ones(checked: Setup) -> None:
         ]
 
 
-def test_unknown_source_exits_2(site: Setup) -> None:
-    result = site.cli("check", "--source", "baidu")
-    assert result.exit_code == 2
-    assert result.stderr.strip() == "error: no source named 'baidu' (known: site)"
+def test_unknown_source_exits_2(checked: Setup) -> None:
+    history = ["history", "Dong Jingwei", "--source", "baidu"]
+    for command in (["check", "--source", "baidu"], history):
+        result = checked.cli(*command)
+        assert result.exit_code == 2, command
+        assert result.stderr.strip() == "error: no source named 'baidu' (known: site)"
 
 
 @pytest.mark.e2e
