@@ -136,6 +136,13 @@ async def run(tmp: Path, down_minutes: float, dispatch_every: str = "5s") -> dic
             await sim.until(clock.now + HOUR)
             world.erased = False  # and the images come back: a recovery, both channels up
             await sim.until(clock.now + 2 * HOUR)
+            # Then until everything arrived on both channels (the retry schedule's later
+            # steps are hours apart), for at most a simulated day.
+            end = clock.now + 24 * HOUR
+            while clock.now < end and not _all_arrived(
+                sim, await asyncio.to_thread(_alert_ids, tmp)
+            ):
+                await sim.until(clock.now + timedelta(minutes=10))
         alerts = await asyncio.to_thread(_alert_ids, tmp)
         app.engine.dispose()
     await smtp.stop()
@@ -166,6 +173,10 @@ def _after(arrivals: dict[int, datetime], alerts: set[int], back: datetime) -> f
     if not alerts or any(a not in arrivals for a in alerts):
         return None
     return max((arrivals[a] - back).total_seconds() for a in alerts)
+
+
+def _all_arrived(sim: Sim, alerts: set[int]) -> bool:
+    return alerts <= sim.hook_times.keys() and alerts <= sim.mail_times.keys()
 
 
 def _alert_ids(tmp: Path) -> set[int]:

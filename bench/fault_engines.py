@@ -13,10 +13,11 @@ every 2 s each: ``good`` on a well-behaved local engine, ``bad`` on one that
 - ``100k headers``: sends 100,000 header lines;
 - ``gzip bomb``: 1 GiB of zeros gzip-compressed to about 1 MB.
 
-Printed per case: the daemon's peak RSS (``VmHWM``), the bad engine's checks (how many, their
-statuses, the slowest), and the good one's (how many, any not ``ok``, the slowest, and its
-rounds' longest lag behind their schedule); for the storm, requests sooner than the rate or
-than ``Retry-After`` allowed (both must be 0).
+Printed per case: the daemon's peak RSS (``VmHWM``) and its largest parse worker's (a
+worker replaced after a budget was hit is not counted: its budget bounds it), the bad
+engine's checks (how many, their statuses, the slowest), and the good one's (how many, any
+not ``ok``, the slowest, and its rounds' longest lag behind their schedule); for the storm,
+requests sooner than the rate or than ``Retry-After`` allowed (both must be 0).
 """
 
 from __future__ import annotations
@@ -152,9 +153,24 @@ evidence: {{keep_thumbnails: false}}  # the fixture's thumbnails are on the inte
 
 
 def peak_rss_mib(pid: int) -> float:
-    status = Path(f"/proc/{pid}/status").read_text(encoding="utf-8")
+    """The peak resident memory (``VmHWM``) of process ``pid``, in MiB."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text(encoding="utf-8")
+    except OSError:
+        return 0.0
     found = re.search(r"VmHWM:\s+(\d+) kB", status)
-    return round(int(found.group(1)) / 1024, 1) if found else float("nan")
+    return round(int(found.group(1)) / 1024, 1) if found else 0.0
+
+
+def children(pid: int) -> list[int]:
+    """The child processes of ``pid`` (the parse workers)."""
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            out += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return out
 
 
 def one_case(tmp: Path, name: str, bad_url: str, seconds: float) -> dict[str, Any]:
@@ -167,6 +183,7 @@ def one_case(tmp: Path, name: str, bad_url: str, seconds: float) -> dict[str, An
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
         time.sleep(seconds)
         rss = peak_rss_mib(proc.pid)
+        workers = max((peak_rss_mib(c) for c in children(proc.pid)), default=0.0)
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=60)
         log.close()
@@ -184,6 +201,7 @@ def one_case(tmp: Path, name: str, bad_url: str, seconds: float) -> dict[str, An
     return {
         "case": name,
         "peak RSS MiB": rss,
+        "largest worker peak RSS MiB": workers,
         "bad checks": len(bad),
         "bad statuses": dict(Counter(s for s, _ in bad)),
         "bad slowest s": max((ms for _, ms in bad), default=0) / 1000,

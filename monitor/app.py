@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from sqlalchemy import Engine
@@ -29,7 +29,6 @@ from monitor.core.clock import Clock, utcnow
 from monitor.core.metrics import Metrics
 from monitor.evidence.archive import Archiver
 from monitor.evidence.thumbnails import remove_files, thumbnail_dir
-from monitor.evidence.timestamps import Stamper
 from monitor.evidence.wayback import SavePageNow
 from monitor.fetch.client import Fetcher
 from monitor.fetch.guard import Resolver, system_resolver
@@ -40,6 +39,9 @@ from monitor.store.catalog import SeriesRef
 from monitor.store.db import create_db_engine, session_factory
 from monitor.store.retention import Pruned, prune
 from monitor.store.thumbnails import alert_thumbnails
+
+if TYPE_CHECKING:
+    from monitor.evidence.timestamps import Stamper
 
 
 @dataclass
@@ -143,7 +145,13 @@ class App:
         """The log's time-stamping job, or None without ``evidence.timestamp_url``. The TSA
         is the user's choice, not a scraped address: its own plain client."""
         url = self.config.evidence.timestamp_url
-        return Stamper(self.sessions, url, clock=self.clock) if url else None
+        if not url:
+            return None
+        # Imported here: cryptography and rfc3161_client cost the daemon 13 MiB of memory,
+        # worth paying only when time-stamping is configured (it is off by default).
+        from monitor.evidence.timestamps import Stamper
+
+        return Stamper(self.sessions, url, clock=self.clock)
 
     def reloaded(self, config: Config) -> App:
         """This app with a new config: the same database, clock, transport and metrics;

@@ -133,10 +133,12 @@ def test_unknown_person_exits_2_listing_the_known_ones(checked: Setup) -> None:
         ]
 
 
-def test_unknown_source_exits_2(site: Setup) -> None:
-    result = site.cli("check", "--source", "baidu")
-    assert result.exit_code == 2
-    assert result.stderr.strip() == "error: no source named 'baidu' (known: site)"
+def test_unknown_source_exits_2(checked: Setup) -> None:
+    history = ["history", "Dong Jingwei", "--source", "baidu"]
+    for command in (["check", "--source", "baidu"], history):
+        result = checked.cli(*command)
+        assert result.exit_code == 2, command
+        assert result.stderr.strip() == "error: no source named 'baidu' (known: site)"
 
 
 @pytest.mark.e2e
@@ -282,3 +284,21 @@ def test_readme_documents_apprise_channels_and_shell_completion() -> None:
     for scheme in ("signal://", "tgram://", "matrixs://", "slack://"):
         assert scheme in readme
     assert "_ABSENCE_MONITOR_COMPLETE=bash_source" in readme
+
+
+def test_shell_completion_offers_every_name_and_alias(site: Setup) -> None:
+    from click.shell_completion import ShellComplete
+
+    complete = ShellComplete(cli, {}, "absence-monitor", "_ABSENCE_MONITOR_COMPLETE")
+
+    def offered(args: list[str], typed: str) -> list[str]:
+        return [c.value for c in complete.get_completions(args, typed)]
+
+    config = ["--config", str(site.config)]
+    assert offered([*config, "history"], "d") == ["Dong Jingwei"]
+    assert offered([*config, "history"], "董") == ["董经纬"]
+    assert offered([*config, "check", "--person"], "") == [
+        "Dong Jingwei", "董经纬", "Chen Yixin", "陈一新"
+    ]  # fmt: skip
+    # A config that does not load completes nothing, and prints nothing into the shell.
+    assert offered(["--config", str(site.tmp / "none.yaml"), "history"], "d") == []

@@ -184,3 +184,15 @@ def test_each_source_says_what_it_will_send_without_secrets(tmp_path: Path) -> N
         assert secret not in result.output
     # The query (term and, for Google, the key) is not printed at all.
     assert "Dong" not in out.split("requests")[1]
+
+
+def test_a_secret_in_a_merged_mapping_is_found_without_a_line_of_its_own(tmp_path: Path) -> None:
+    text = (
+        PEOPLE
+        + "sources:\n"
+        + BAIDU
+        + "alerts:\n  webhooks:\n    - <<: {url: 'http://127.0.0.1:9/h', secret: whsec_lit}\n"
+    )
+    result = config_check(tmp_path, text)
+    assert result.exit_code == 2
+    assert "alerts.webhooks.secret: a secret written into the file" in result.stderr

@@ -13,6 +13,7 @@ import pytest
 from monitor.config import parse_config
 from monitor.core.errors import ConfigError
 
+ROOT = Path(__file__).resolve().parents[1]
 HEAD = "people:\n  - name: Dong Jingwei\nsources:\n  baidu:\n    kind: baidu_images\n"
 
 # (id, text, the line the error must name, a fragment of its message)
@@ -42,6 +43,33 @@ HOSTILE = [
     ("duplicate key", HEAD + "    every: 6h\n    every: 1h\n", 7, "duplicate key"),
     ("tab indentation", HEAD + "\tevery: 6h\n", 6, "not valid YAML"),
     ("zero rate interval", HEAD + "    rate: 1/0s\n", 6, "is not a rate"),
+    (
+        "bad css selector",
+        HEAD.replace("baidu_images", "html") + '    url: "https://a.example/?q={query}"\n'
+        '    item: "a.page}-next"\n',
+        7,
+        "is not a valid CSS selector: Invalid character '}' position 6",
+    ),
+    (
+        "merged key with a bad value",
+        HEAD + "    <<: {session_max_age: 0s}\n",
+        4,  # a merged key has no line of its own: its mapping's
+        "sources.baidu.session_max_age",
+    ),
+    (
+        "user agent beyond ascii",
+        HEAD + "    user_agent: Mozilla/5.0 (日本)\n",
+        6,
+        "U+65E5 cannot be sent in an HTTP header",
+    ),
+    ("header with a newline", HEAD + '    headers: {X-A: "a\\r\\nB: c"}\n', 6, "U+000D"),
+    ("header name", HEAD + '    headers: {"X A": b}\n', 6, "is not an HTTP header name"),
+    (
+        "commons contact beyond ascii",
+        HEAD.replace("baidu_images", "wikimedia_commons") + "    contact: analyst@例え.jp\n",
+        6,
+        "sources.baidu.contact: U+4F8B cannot be sent",
+    ),
     ("person name as mapping", "people:\n  - name: {a: 1}\n" + HEAD[8:], 2, "valid string"),
     ("deep nesting", HEAD + "    headers: " + "[" * 5000 + "]" * 5000 + "\n", 6, "levels deep"),
     ("deep block nesting", HEAD + "".join(f"{' ' * i}k{i}:\n" for i in range(4, 300)), 35, "deep"),
@@ -101,3 +129,33 @@ def test_nul_byte_in_a_file_exits_2_with_one_line(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith(f"{path}:6: not valid YAML")
     assert "internal error" not in proc.stderr
+
+
+SPLICES = ["&a ", "*a", "!!int ", "!foo ", "<<: ", "? ", "- ", "{", "]", ":", '"', "\x00",
+           "\t", "\n", "${X}", "1e999", ".nan", "0s", "~", "2019-01-01", "\u2066", "|\n",
+           "1/0s"]  # fmt: skip
+
+
+def test_mutated_shipped_config_never_raises_anything_but_one_config_error_line() -> None:
+    """A seeded miniature of the fuzzer: splices, cuts, repeated lines and odd characters
+    in the shipped config (each of these once found a crash or a multi-line message)."""
+    import random
+
+    base = (ROOT / "config.yaml").read_text(encoding="utf-8")
+    rng = random.Random(13)
+    for _ in range(120):
+        text = base
+        for _ in range(rng.randint(1, 3)):
+            at = rng.randrange(len(text))
+            roll = rng.random()
+            if roll < 0.6:
+                text = text[:at] + rng.choice(SPLICES) + text[at:]
+            elif roll < 0.8:
+                text = text[:at] + text[at + rng.randint(1, 20) :]
+            else:
+                text = text[:at] + chr(rng.randrange(1, 0x3000)) + text[at + 1 :]
+        try:
+            parse_config(text, "config.yaml", {})
+        except ConfigError as exc:
+            problems = getattr(exc, "problems", [exc])
+            assert all("\n" not in str(p) for p in problems), str(exc)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -80,6 +81,24 @@ def people_named(app: App, queries: Sequence[str], *, stored: bool = True) -> li
             for name, terms in stored_people(session).items():
                 people.setdefault(name, set()).update(terms)
     return [resolve(q, people) for q in queries]
+
+
+def complete_person(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    """Shell completion of a person: every name and alias in the config that starts with
+    what was typed (compared as ``core.names.fold`` does); nothing when the config does not
+    load, since completion must never print an error into the shell."""
+    from monitor.config import load_config
+    from monitor.core.names import fold
+
+    root = ctx.find_root().params
+    path = root.get("config_path") or os.environ.get("ABSENCE_MONITOR_CONFIG") or "config.yaml"
+    try:
+        config = load_config(path)
+    except MonitorError:
+        return []
+    typed = fold(incomplete)
+    names = [t.text for p in config.people for t in p.terms]
+    return [n for n in dict.fromkeys(names) if fold(n).startswith(typed)]
 
 
 def output_file(path: str) -> Path:

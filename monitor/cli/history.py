@@ -14,7 +14,8 @@ from typing import Any, TextIO
 
 import click
 
-from monitor.cli.context import Ctx, handle_errors, pass_ctx, people_named
+from monitor.cli.context import Ctx, complete_person, handle_errors, pass_ctx, people_named
+from monitor.core.errors import UsageError
 
 
 def render_history(rows: list[dict[str, Any]], person: str, fmt: str, out: TextIO) -> None:
@@ -35,7 +36,7 @@ def render_history(rows: list[dict[str, Any]], person: str, fmt: str, out: TextI
 
 
 @click.command("history")
-@click.argument("person")
+@click.argument("person", shell_complete=complete_person)
 @click.option("--source", "source_name", metavar="NAME", help="Only this source.")
 @click.option(
     "--format",
@@ -60,4 +61,7 @@ def history(ctx: Ctx, person: str, source_name: str | None, fmt: str, limit: int
     (name,) = people_named(app, [person])
     with app.sessions() as session:
         rows = history_rows(session, name, source_name, limit)
+    if source_name and not rows and source_name not in app.config.sources:
+        known = ", ".join(app.config.sources)
+        raise UsageError(f"no source named {source_name!r} (known: {known})")
     render_history(rows, name, fmt, sys.stdout)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from monitor.cli.context import Ctx, handle_errors, pass_ctx, people_named
+from monitor.cli.context import Ctx, complete_person, handle_errors, pass_ctx, people_named
 from monitor.core.errors import UsageError
 
 if TYPE_CHECKING:
@@ -93,6 +93,7 @@ async def _check(
     multiple=True,
     metavar="NAME",
     help="Only this person (any name or alias).",
+    shell_complete=complete_person,
 )
 @click.option("--source", "source_names", multiple=True, metavar="NAME", help="Only this source.")
 @click.option("--no-deliver", is_flag=True, help="Store and detect, but send no alerts now.")

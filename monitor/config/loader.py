@@ -25,7 +25,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from monitor import sources
 from monitor.config.models import Config, ConfigFile
-from monitor.config.yamltext import read_yaml
+from monitor.config.yamltext import key_line, read_yaml
 from monitor.core import masking
 from monitor.core.errors import ConfigError, ConfigErrors
 from monitor.detector.settings import DetectionSettings
@@ -191,6 +191,8 @@ def _from_validation(
 
 
 def _error(message: str, at: Path_, tree: Any, name: str) -> ConfigError:
+    # One line per problem, whatever a validator's library put in its message.
+    message = " ".join(message.split())
     key = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in at).replace(".[", "[")
     return ConfigError(message, file=name, line=_line_of(tree, at), key=key)
 
@@ -201,7 +203,7 @@ def _line_of(tree: Any, at: Sequence[str | int]) -> int | None:
     node = tree
     for part in at:
         if isinstance(node, CommentedMap) and part in node:
-            line = node.lc.key(part)[0] + 1
+            line = key_line(node, part) or line
             node = node[part]
         elif isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node):
             line = node.lc.item(part)[0] + 1

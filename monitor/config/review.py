@@ -23,6 +23,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from monitor import sources
 from monitor.config.models import Config
+from monitor.config.yamltext import key_line
 from monitor.core.errors import ConfigError
 from monitor.core.masking import SECRET_KEYS, is_secret_header, mask_url
 from monitor.core.units import format_duration
@@ -46,7 +47,7 @@ def literal_secrets(tree: Any, name: str) -> list[ConfigError]:
         for key, value in node.items():
             path = (*at, str(key))
             if isinstance(value, str) and value and "${" not in value:
-                line = node.lc.key(key)[0] + 1
+                line = key_line(node, key)
                 if _is_secret_key(path):
                     found.append(_literal(path, name, line))
                 elif path == ("database", "url") and urlsplit(value).password:
@@ -72,7 +73,7 @@ def _is_secret_key(path: tuple[str, ...]) -> bool:
     return path[-1].lower() in SECRET_KEYS
 
 
-def _literal(path: tuple[str, ...], name: str, line: int) -> ConfigError:
+def _literal(path: tuple[str, ...], name: str, line: int | None) -> ConfigError:
     var = re.sub(r"[^A-Z0-9]+", "_", "_".join(path[-2:]).upper()).strip("_")
     return ConfigError(
         f"a secret written into the file; read it from the environment: "

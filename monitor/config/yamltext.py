@@ -55,8 +55,8 @@ def read_yaml(text: str, name: str) -> Any:
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
-        what = exc.problem or exc.context or "cannot be read"
-        raise ConfigError(f"not valid YAML: {what}", file=name, line=line) from None
+        what = " ".join(str(exc.problem or exc.context or "cannot be read").split())
+        raise ConfigError(f"not valid YAML: {what[:300]}", file=name, line=line) from None
     except ReaderError as exc:
         line = text.count("\n", 0, exc.position) + 1 if isinstance(exc.position, int) else None
         char = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1])
@@ -72,8 +72,12 @@ def read_yaml(text: str, name: str) -> Any:
         raise ConfigError("not valid YAML: nested too deeply", file=name) from None
 
 
-def _line(node: Node) -> int:
-    return int(node.start_mark.line) + 1
+def key_line(mapping: Any, key: Any) -> int | None:
+    """The 1-based line of ``key`` in a ruamel mapping; None for a key that came in through a
+    merge (``<<: *defaults``), which ruamel does not place."""
+    places = mapping.lc.data  # None in a mapping made only by a merge
+    place = places.get(key) if places else None
+    return None if place is None else int(place[0]) + 1
 
 
 class _ShallowComposer(Composer):

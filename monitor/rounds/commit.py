@@ -21,6 +21,7 @@ again.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -103,6 +104,9 @@ class RoundCommit:
         self.config = config
         self.families = families
         self.channels = list(channels)
+        # Rounds that end together read one at a time: their reads hold no lock, but each
+        # round's working set in memory at once would raise the process's peak.
+        self._reading = threading.Lock()
 
     def kept_digests(self, series_ids: list[int]) -> dict[int, str]:
         """The digest of each series' kept healthy body (read before a round's checks, so
@@ -120,7 +124,7 @@ class RoundCommit:
         keep = self.config.evidence.keep_raw
         checked = [c if c.raw is not None else _with_body(c, keep) for c in checked]
         now = max((c.finished_at for c in checked), default=started)
-        with self.sessions() as session:
+        with self._reading, self.sessions() as session:
             read = read_round(session, source, self._news(checked), self._settings(source))
         outcome, ids = retrying(
             lambda: self._write(source, checked, read, started, now, kind),

@@ -22,6 +22,7 @@ validated at config load (unknown keys are errors).
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Annotated, Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
@@ -49,6 +50,21 @@ DEFAULT_USER_AGENT = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
     "(KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
 )
+
+
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_HEADER_TEXT = re.compile(r"[\x20-\x7e]*")
+
+
+def header_text(value: str) -> str:
+    """``value`` if it can be sent as an HTTP header value (printable ASCII), else
+    ``ValueError`` naming the first character that cannot."""
+    if not _HEADER_TEXT.fullmatch(value):
+        bad = next(c for c in value if not _HEADER_TEXT.fullmatch(c))
+        raise ValueError(
+            f"U+{ord(bad):04X} cannot be sent in an HTTP header (printable ASCII only)"
+        )
+    return value
 
 
 class SourceOptions(BaseModel):
@@ -81,6 +97,20 @@ class SourceOptions(BaseModel):
     accept_language: str = "zh-CN,zh;q=0.9,en;q=0.8"
     headers: dict[str, str] = Field(default_factory=dict)
     detection: dict[str, Any] = Field(default_factory=dict)  # validated by config.py
+
+    @field_validator("user_agent", "accept_language")
+    @classmethod
+    def _header_value(cls, value: str) -> str:
+        return header_text(value)
+
+    @field_validator("headers")
+    @classmethod
+    def _header_values(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, text in value.items():
+            if not _HEADER_NAME.fullmatch(name):
+                raise ValueError(f'"{name[:40]}" is not an HTTP header name')
+            header_text(text)
+        return value
 
     @field_validator("base_url")
     @classmethod

@@ -71,7 +71,9 @@ def _check_selector(selector: str) -> str:
     try:
         soupsieve.compile(selector)
     except soupsieve.SelectorSyntaxError as exc:
-        raise ValueError(f'"{selector}" is not a valid CSS selector: {exc}') from None
+        # soupsieve's message goes on with the selector and a caret on lines of their own.
+        first = str(exc).splitlines()[0]
+        raise ValueError(f'"{selector}" is not a valid CSS selector: {first}') from None
     return selector
 
 

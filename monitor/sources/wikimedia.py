@@ -29,11 +29,11 @@ from typing import Any, ClassVar
 from urllib.parse import quote, urlsplit
 
 import httpx
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from monitor.core.errors import Blocked, ParseError
 from monitor.core.observation import ImageItem, PageResult
-from monitor.sources.base import Source, SourceOptions
+from monitor.sources.base import Source, SourceOptions, header_text
 from monitor.sources.commons_files import commons_user_agent, has_contact, is_picture
 from monitor.sources.parsing import (
     browser_headers,
@@ -78,8 +78,15 @@ class WikimediaOptions(SourceOptions):
     def _user_agent_with_contact(cls, data: object) -> object:
         # The default User-Agent carries the contact; a user's own User-Agent is kept.
         if isinstance(data, dict) and data.get("contact") and "user_agent" not in data:
-            return {**data, "user_agent": commons_user_agent(str(data["contact"]))}
+            contact = str(data["contact"])
+            if contact.isascii() and contact.isprintable():  # else `contact` says what is wrong
+                return {**data, "user_agent": commons_user_agent(contact)}
         return data
+
+    @field_validator("contact")
+    @classmethod
+    def _sendable_contact(cls, value: str | None) -> str | None:
+        return None if value is None else header_text(value)
 
     @model_validator(mode="after")
     def _contact_for_wikimedia(self) -> WikimediaOptions:

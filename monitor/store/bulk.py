@@ -14,16 +14,20 @@ CHUNK = 500  # rows (or IN-list values) per statement: far below every backend's
 
 
 def insert_ignoring(
-    session: Session, model: Any, rows: list[dict[str, Any]], key: str
+    session: Session, model: Any, rows: list[dict[str, Any]], *key: str
 ) -> dict[Any, int]:
-    """Insert ``rows`` of ``model`` unless ``key`` is taken; ``key`` -> id of those inserted."""
-    insert_of = dialect_insert(session)
-    out: dict[Any, int] = {}
-    column, id_ = getattr(model, key), model.id
-    for chunk in chunks(rows):
-        stmt = insert_of(model).values(chunk).on_conflict_do_nothing(index_elements=[key])
-        out.update({k: v for k, v in session.execute(stmt.returning(column, id_))})
-    return out
+    """Insert ``rows`` of ``model``, skipping those whose unique ``key`` is taken (by another
+    writer meanwhile: ``ON CONFLICT DO NOTHING``), as one executemany statement (one
+    compiled statement whatever the number of rows). With a one-column ``key``: that
+    column's value -> id of every row, inserted now or before."""
+    if not rows:
+        return {}
+    stmt = dialect_insert(session)(model).on_conflict_do_nothing(index_elements=list(key))
+    session.execute(stmt, rows)
+    if len(key) != 1:
+        return {}
+    column = getattr(model, key[0])
+    return ids_of(session, column, model.id, [row[key[0]] for row in rows])
 
 
 def ids_of(session: Session, column: Any, id_: Any, keys: Sequence[Any]) -> dict[Any, int]:

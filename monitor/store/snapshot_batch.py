@@ -144,23 +144,21 @@ def write_snapshots(session: Session, plan: SnapshotPlan, round_id: int | None) 
     sets = dict(plan.sets)
     new_sets = {r.digest: r for r in plan.results.values() if r.digest not in sets}
     if new_sets:
-        created = insert_ignoring(
-            session,
-            ImageSet,
-            [{"digest": d, "size": len(r.hashes)} for d, r in new_sets.items()],
-            "digest",
+        sets.update(
+            insert_ignoring(
+                session,
+                ImageSet,
+                [{"digest": d, "size": len(r.hashes)} for d, r in new_sets.items()],
+                "digest",
+            )
         )
-        sets.update(created)
-        taken = [d for d in new_sets if d not in sets]  # by another writer meanwhile
-        sets.update(ids_of(session, ImageSet.digest, ImageSet.id, taken))
+        # A set another writer created meanwhile has these members already: they are skipped.
         members = [
-            {"set_id": created[d], "image_id": images[h], "position": pos}
+            {"set_id": sets[d], "image_id": images[h], "position": pos}
             for d, r in new_sets.items()
-            if d in created  # a set another writer created has its members already
             for pos, h in enumerate(r.hashes)
         ]
-        for chunk in chunks(members):
-            session.execute(insert(ImageSetMember), chunk)
+        insert_ignoring(session, ImageSetMember, members, "set_id", "image_id")
     rows = [_snapshot_row(c, round_id, plan, sets) for c in plan.checks]
     ids = session.scalars(
         insert(Snapshot).returning(Snapshot.id, sort_by_parameter_order=True), rows
@@ -223,16 +221,14 @@ def _write_sightings(session: Session, plan: SnapshotPlan, images: dict[bytes, i
         {"series_id": s, "image_id": i, "first_seen": t, "last_seen": t, "seen_open": True}
         for (s, i), t in seen.items()
     ]
-    insert_of = dialect_insert(session)
-    for chunk in chunks(rows):
-        stmt = insert_of(SeriesImage).values(chunk)
-        session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["series_id", "image_id"],
-                set_={"seen_open": True, "last_seen": stmt.excluded.last_seen},
-                where=SeriesImage.seen_open.is_(False),  # an open one stays as it is
-            )
+    if rows:
+        stmt = dialect_insert(session)(SeriesImage)
+        upsert = stmt.on_conflict_do_update(
+            index_elements=["series_id", "image_id"],
+            set_={"seen_open": True, "last_seen": stmt.excluded.last_seen},
+            where=SeriesImage.seen_open.is_(False),  # an open one stays as it is
         )
+        session.execute(upsert, rows)  # one statement, many rows (executemany)
 
 
 def _insert_images(
@@ -252,9 +248,7 @@ def _insert_images(
         }
         for h, item in fresh.items()
     ]
-    out = insert_ignoring(session, Image, rows, "url_hash")
-    out.update(ids_of(session, Image.url_hash, Image.id, [h for h in fresh if h not in out]))
-    return out
+    return insert_ignoring(session, Image, rows, "url_hash")
 
 
 def _previous(session: Session, series_ids: list[int]) -> dict[int, tuple[int | None, datetime]]:
