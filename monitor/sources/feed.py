@@ -23,7 +23,7 @@ import logging
 import re
 import unicodedata
 from typing import Any, ClassVar
-from urllib.parse import quote, urljoin
+from urllib.parse import quote
 
 import feedparser
 import httpx
@@ -35,6 +35,7 @@ from monitor.core.logs import clip
 from monitor.core.observation import ImageItem, PageResult
 from monitor.core.urls import config_url
 from monitor.sources.base import Source, SourceOptions
+from monitor.sources.markup import joined
 from monitor.sources.parsing import (
     browser_headers,
     coerce_options,
@@ -183,9 +184,9 @@ def _entry_mentions(entry: Any, pattern: re.Pattern[str]) -> bool:
 def _entry_items(entry: Any, base: str) -> list[ImageItem]:
     page = entry.get("link") or None
     title = strip_tags(str(entry.get("title", ""))) or None
-    origin = urljoin(base, page) if page else base
+    origin = joined(base, page) if page else base
     thumbs = [t["url"] for t in entry.get("media_thumbnail", []) or [] if t.get("url")]
-    thumb = urljoin(origin, thumbs[0]) if thumbs else None
+    thumb = joined(origin, thumbs[0]) if thumbs else None
     images = _media_images(entry.get("media_content", []) or [])
     for enclosure in entry.get("enclosures", []) or []:
         if str(enclosure.get("type", "")).startswith("image/") and enclosure.get("href"):
@@ -195,7 +196,7 @@ def _entry_items(entry: Any, base: str) -> list[ImageItem]:
             images += _img_sources(html)
     if not images and thumb:
         images.append(thumb)  # a thumbnail alone is still the entry's picture
-    urls = list(dict.fromkeys(urljoin(origin, u.strip()) for u in images if u.strip()))
+    urls = list(dict.fromkeys(joined(origin, u.strip()) for u in images if u.strip()))
     return [
         ImageItem(image_url=u, thumb_url=thumb if thumb != u else None, page_url=page, title=title)
         for u in urls

@@ -158,7 +158,7 @@ class Gdelt(Source):
             return PageResult(items=(), no_results=True)
         with_image = [item for a in articles if (item := _item(a)) is not None]
         house = default_images(with_image, self.options.default_image_repeats)
-        items = [i for i in with_image if i.key not in house]
+        items = [i for i in with_image if _key(i) not in house]
         if house:
             logger.debug("GDELT: %d default share images not counted", len(house))
         if len(articles) >= self.options.max_records:
@@ -202,3 +202,11 @@ def _item(article: Any) -> ImageItem | None:
         title=strip_tags(title) if isinstance(title, str) and title.strip() else None,
         domain=domain.lower() if isinstance(domain, str) and domain else None,
     )
+
+
+def _key(item: ImageItem) -> str | None:
+    """The item's key; ``None`` for an unparseable URL (the check skips and counts it)."""
+    try:
+        return item.key
+    except ValueError:
+        return None

@@ -51,7 +51,16 @@ def base_url_of(soup: BeautifulSoup, response: httpx.Response) -> str:
         url = ""
     base = soup.find("base", href=True)
     href = base.get("href") if isinstance(base, Tag) else None
-    return urljoin(url, href) if isinstance(href, str) else url
+    return joined(url, href) if isinstance(href, str) else url
+
+
+def joined(base: str, url: str) -> str:
+    """``url`` resolved against ``base``; ``url`` as written when either does not parse
+    (an unbalanced IPv6 bracket): the check then skips and counts an item with that URL."""
+    try:
+        return urljoin(base, url)
+    except ValueError:
+        return url
 
 
 def drop_hidden(soup: BeautifulSoup) -> None:

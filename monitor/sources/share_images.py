@@ -63,11 +63,15 @@ def default_images(items: Iterable[ImageItem], repeats: int) -> frozenset[str]:
     Repetition is counted per outlet (``domain``, else the page's host): two outlets
     printing the same agency photo is news, one outlet printing it on every page is not.
     """
-    items = list(items)
     pages: dict[tuple[str, str], set[str]] = {}
+    named: set[str] = set()
     for item in items:
-        outlet = item.with_domain().domain or ""
-        pages.setdefault((outlet, item.key), set()).add(item.page_url or "")
+        try:
+            outlet, key = item.with_domain().domain or "", item.key
+        except ValueError:  # an unparseable URL: the check skips and counts the item
+            continue
+        pages.setdefault((outlet, key), set()).add(item.page_url or "")
+        if looks_like_default(item.image_url):
+            named.add(key)
     repeated = {key for (_, key), on in pages.items() if len(on) >= repeats}
-    named = {item.key for item in items if looks_like_default(item.image_url)}
     return frozenset(repeated | named)

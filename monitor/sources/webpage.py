@@ -31,7 +31,7 @@ import codecs
 import logging
 import re
 from typing import Annotated, Any, ClassVar
-from urllib.parse import quote, urljoin
+from urllib.parse import quote
 
 import httpx
 import soupsieve
@@ -52,6 +52,7 @@ from monitor.sources.markup import (
     drop_hidden,
     first_match,
     image_src,
+    joined,
     outermost,
     pick,
 )
@@ -244,13 +245,13 @@ class HtmlSource(Source):
             return None
         link = pick(el, o.link, "a")
         href = link.get(o.link_attr) if link is not None else None
-        page_url = urljoin(base, href.strip()) if isinstance(href, str) and href.strip() else None
+        page_url = joined(base, href.strip()) if isinstance(href, str) and href.strip() else None
         title_el = el.select_one(o.title) if o.title else link
         title = SPACE.sub(" ", title_el.get_text()).strip() if title_el else ""
         if not title and img is not None:
             alt = img.get("alt") or img.get("title")
             title = SPACE.sub(" ", alt).strip() if isinstance(alt, str) else ""
-        return ImageItem(image_url=urljoin(base, src), page_url=page_url, title=title or None)
+        return ImageItem(image_url=joined(base, src), page_url=page_url, title=title or None)
 
     def _total(self, soup: BeautifulSoup, text: str) -> int | None:
         o = self.options
