@@ -220,6 +220,8 @@ def _imgdata_from_page(body: str) -> Any:
         data, _ = json.JSONDecoder(strict=False).raw_decode(text)
     except json.JSONDecodeError as exc:
         raise ParseError(f"imgData is not valid JSON (truncated?): {exc.msg}") from None
+    except (RecursionError, ValueError):  # nested past the limit, a 4,300-digit number
+        raise ParseError("imgData is not JSON a reader can hold (too deep or too long)") from None
     return data
 
 

@@ -187,9 +187,13 @@ def _item(anchor: Tag, n: int) -> ImageItem:
     if not isinstance(m, dict) or not m.get("murl"):
         raise ParseError(f"a.iusc #{n + 1} has no murl")
     title = strip_tags(str(m.get("t") or m.get("desc") or ""))
-    return ImageItem(
+    item = ImageItem(
         image_url=str(m["murl"]),
         thumb_url=str(m["turl"]) if m.get("turl") else None,
         page_url=str(m["purl"]) if m.get("purl") else None,
         title=title or None,
-    ).with_domain()
+    )
+    try:
+        return item.with_domain()
+    except ValueError:  # an unparseable URL: the check skips and counts the item
+        return item

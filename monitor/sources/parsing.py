@@ -152,7 +152,10 @@ _SELF_CLOSING = frozenset(
         "keygen",
     ]
 )
-_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9]*)[^>]*?(/?)>")
+# A tag's start only (linear: nothing scans ahead for its ">"); "i<n;" in a script is no tag.
+_TAG_START = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9]*)(?=[\s/>])")
+# Elements whose content is text, not markup: tags inside them are not counted.
+_RAW_TEXT = frozenset(["script", "style", "textarea", "title", "xmp", "plaintext"])
 
 
 def nesting(markup: str | bytes) -> int:
@@ -160,11 +163,16 @@ def nesting(markup: str | bytes) -> int:
     never needs the tree: elements HTML closes by itself are not counted)."""
     text = markup if isinstance(markup, str) else markup.decode("latin-1")
     depth = deepest = 0
-    for m in _TAG.finditer(text):
-        name = m.group(2).lower()
-        if name in _SELF_CLOSING or m.group(3):
+    raw: str | None = None  # inside <script> or the like, until its end tag
+    for m in _TAG_START.finditer(text):
+        closing, name = m.group(1), m.group(2).lower()
+        if raw is not None:
+            raw = None if closing and name == raw else raw
+        elif name in _RAW_TEXT:
+            raw = None if closing else name
+        elif name in _SELF_CLOSING:
             continue
-        if m.group(1):
+        elif closing:
             depth = max(0, depth - 1)
         else:
             depth += 1

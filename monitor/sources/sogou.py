@@ -149,6 +149,8 @@ class SogouImages(Source):
             state, _ = json.JSONDecoder().raw_decode(body[m.end() :])
         except json.JSONDecodeError as exc:
             raise ParseError(f"__INITIAL_STATE__ is not JSON (truncated?): {exc.msg}") from None
+        except (RecursionError, ValueError):  # nested past the limit, a 4,300-digit number
+            raise ParseError("__INITIAL_STATE__ is too deep or too long to read") from None
         box = state.get("searchList") if isinstance(state, dict) else None
         raw = box.get("searchList") if isinstance(box, dict) else None
         if not isinstance(raw, list):
