@@ -28,9 +28,9 @@ test: lint typecheck
 	$(BIN)/python -m pytest -q
 
 # Leaves out the end-to-end tests (real servers on 127.0.0.1, the daemon and the CLI as
-# processes, the demo) and the Chromium ones; see the markers in pyproject.toml.
+# processes, the demo), the Chromium ones and the fuzzing; see the markers in pyproject.toml.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not e2e and not browser"
+	$(BIN)/python -m pytest -q -m "not e2e and not browser and not fuzz"
 
 lint: $(STAMP)
 	$(BIN)/ruff check monitor tests bench

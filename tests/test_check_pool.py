@@ -16,7 +16,7 @@ import pytest
 from monitor.check import TOO_COMPLEX, ParsePool, run_check
 from monitor.core.observation import Status
 from tests.helpers.fetch import make_fetcher
-from tests.helpers.parsers import BuggySource, html_response, html_source, nested_divs, result_page
+from tests.helpers.parsers import BuggySource, html_response, html_source, result_page, wide_page
 
 pytestmark = pytest.mark.e2e
 
@@ -42,7 +42,7 @@ async def test_a_page_over_its_cpu_budget_is_too_complex_and_the_worker_replaced
     pool: ParsePool,
 ) -> None:
     source = html_source(parse_cpu="1s")
-    parsed = await pool.parse(source, html_response(nested_divs(2_000_000)), 0)
+    parsed = await pool.parse(source, html_response(wide_page(2_150_000)), 0)
     assert parsed.result is None and parsed.status is Status.PARSE_ERROR
     assert parsed.reason == f"{TOO_COMPLEX} (over its 1s CPU budget)"
     assert pool.replaced == 1
@@ -52,7 +52,7 @@ async def test_a_page_over_its_cpu_budget_is_too_complex_and_the_worker_replaced
 
 async def test_a_page_over_its_memory_budget_is_too_complex(pool: ParsePool) -> None:
     source = html_source(parse_cpu="60s", parse_memory=64_000_000)
-    parsed = await pool.parse(source, html_response(nested_divs(1_800_000)), 0)
+    parsed = await pool.parse(source, html_response(wide_page(2_150_000)), 0)
     assert parsed.result is None and parsed.status is Status.PARSE_ERROR
     assert parsed.reason == f"{TOO_COMPLEX} (over its memory budget)"
 
@@ -62,7 +62,7 @@ async def test_a_slow_page_does_not_hold_back_another_page(pool: ParsePool) -> N
         *(pool.parse(html_source(), html_response(result_page()), 0) for _ in "ab")
     )
     slow = asyncio.ensure_future(
-        pool.parse(html_source(parse_cpu="1s"), html_response(nested_divs(2_000_000)), 0)
+        pool.parse(html_source(parse_cpu="1s"), html_response(wide_page(2_150_000)), 0)
     )
     await asyncio.sleep(0.2)  # the slow page is in a worker now
     quick = await pool.parse(html_source(), html_response(result_page()), 0)

@@ -1,8 +1,10 @@
 """A page too complex to parse holds back no other host (issue 14, item 0).
 
-A real round (``absence-monitor check``) against two engines on 127.0.0.1: one serves a
-7.75 MB page of nested ``<div>`` elements, under the 8 MB cap, which took minutes of CPU
-to parse inline on the event loop; the other serves plain result pages.
+A real round (``absence-monitor check``) against two engines on 127.0.0.1. One serves
+hostile pages under the 8 MB cap: 7.75 MB of nested ``<div>`` elements, which took minutes
+of CPU to parse inline on the event loop (now refused before the tree is built), and
+7.7 MB of shallow markup that takes about 12 s of CPU (now cut at its CPU budget in a
+worker). The other serves plain result pages.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from click.testing import CliRunner
 
 from monitor.cli.main import cli
 from monitor.testing import LocalServer, Reply
-from tests.helpers.parsers import nested_divs, result_page
+from tests.helpers.parsers import nested_divs, result_page, wide_page
 
 pytestmark = pytest.mark.e2e
 
@@ -25,10 +27,10 @@ def test_a_page_too_complex_to_parse_holds_back_no_other_host(tmp_path: Path) ->
     """The plain engine's six checks finish while the hostile page is being parsed (inline,
     they waited 130 s for it), and the hostile check is ``parse_error`` "too complex", its
     CPU budget spent in a worker."""
-    bomb = nested_divs(7_750_000)
+    pages = {"Dong": nested_divs(7_750_000), "Wide": wide_page(7_700_000)}
     plain = result_page(2)
     with (
-        LocalServer(lambda req: Reply(200, bomb)) as hostile,
+        LocalServer(lambda req: Reply(200, pages[req.query["q"][0].split()[0]])) as hostile,
         LocalServer(lambda req: Reply(200, plain)) as engine,
     ):
         cfg = tmp_path / "config.yaml"
@@ -38,6 +40,7 @@ def test_a_page_too_complex_to_parse_holds_back_no_other_host(tmp_path: Path) ->
 database: {{url: "sqlite:///{tmp_path / "m.db"}"}}
 people:
   - {{name: Dong Jingwei, sources: [hostile]}}
+  - {{name: Wide Page, sources: [hostile]}}
 {people}
 sources:
   hostile: {{kind: html, url: "{hostile.url}/?q={{query}}", item: div.r, parse_cpu: 1s}}
@@ -52,6 +55,7 @@ evidence: {{keep_raw: false, keep_thumbnails: false}}
         rows = conn.execute(
             "select s.name, n.status, n.reason, n.started_at, n.finished_at from snapshots n"
             " join series r on r.id = n.series_id join sources s on s.id = r.source_id"
+            " order by n.reason"
         ).fetchall()
     spans = [(r[3], r[4]) for r in rows if r[0] == "plain" and r[1] == "ok"]
     assert len(spans) == 6
@@ -60,4 +64,8 @@ evidence: {{keep_raw: false, keep_thumbnails: false}}
     # Six checks at 2/s take 2.5 s; a worker's start and a loaded machine get the rest.
     assert (last - first).total_seconds() < 20
     hostile_rows = [r[1:3] for r in rows if r[0] == "hostile"]
-    assert hostile_rows == [("parse_error", "too complex (over its 1s CPU budget)")]
+    depth = (7_750_000 - 100) // 11 + 4  # the <div>s; html, body, the item and its link
+    assert hostile_rows == [
+        ("parse_error", f"too complex (markup nested {depth} deep, over 1000)"),
+        ("parse_error", "too complex (over its 1s CPU budget)"),
+    ]

@@ -36,6 +36,7 @@ from monitor.sources.parsing import (
     redirect_target,
     require_body,
     response_text,
+    soup_of,
     strip_tags,
 )
 
@@ -149,7 +150,7 @@ class BingImages(Source):
         body = require_body(response_text(response))
         if body.startswith(("{", "[")):
             raise ParseError("JSON where an HTML result page was expected")
-        soup = BeautifulSoup(body, "lxml")
+        soup = soup_of(body)
         anchors = [a for a in soup.select("a.iusc") if isinstance(a, Tag)]
         if not anchors:
             text = soup.get_text(" ")
@@ -181,7 +182,7 @@ def _item(anchor: Tag, n: int) -> ImageItem:
         raise ParseError(f"a.iusc #{n + 1} has no m attribute")
     try:
         m: Any = json.loads(raw)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # JSONDecodeError, a 4,300-digit number, nesting
         raise ParseError(f"a.iusc #{n + 1} m attribute is not JSON (truncated?)") from None
     if not isinstance(m, dict) or not m.get("murl"):
         raise ParseError(f"a.iusc #{n + 1} has no murl")

@@ -27,7 +27,7 @@ from urllib.parse import quote, urljoin
 
 import feedparser
 import httpx
-from bs4 import BeautifulSoup, Tag
+from bs4 import Tag
 from pydantic import Field, field_validator
 
 from monitor.core.errors import ParseError
@@ -35,7 +35,13 @@ from monitor.core.logs import clip
 from monitor.core.observation import ImageItem, PageResult
 from monitor.core.urls import config_url
 from monitor.sources.base import Source, SourceOptions
-from monitor.sources.parsing import browser_headers, coerce_options, parse_int, strip_tags
+from monitor.sources.parsing import (
+    browser_headers,
+    coerce_options,
+    parse_int,
+    soup_of,
+    strip_tags,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -126,13 +132,16 @@ class FeedSource(Source):
         if _HTML_START.match(body):
             raise ParseError("HTML page where a feed was expected")
         base = str(response.request.url)
-        parsed = feedparser.parse(
-            body,
-            response_headers={
-                "content-location": base,
-                "content-type": response.headers.get("content-type", "application/xml"),
-            },
-        )
+        try:
+            parsed = feedparser.parse(
+                body,
+                response_headers={
+                    "content-location": base,
+                    "content-type": response.headers.get("content-type", "application/xml"),
+                },
+            )
+        except (UnicodeError, ValueError, LookupError) as exc:  # a declaration no codec reads
+            raise ParseError(f"undecodable feed: {str(exc)[:80]}") from None
         if not parsed.get("version") and not parsed.entries:
             raise ParseError(f"not an RSS or Atom feed ({_bozo_reason(parsed)})")
         if not _ROOT_END.search(body[-1024:]):
@@ -215,7 +224,7 @@ def _media_images(contents: list[Any]) -> list[str]:
 
 
 def _img_sources(html: str) -> list[str]:
-    soup = BeautifulSoup(html, "lxml")
+    soup = soup_of(html)
     out: list[str] = []
     for img in soup.find_all("img"):
         if not isinstance(img, Tag):

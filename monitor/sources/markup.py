@@ -30,6 +30,20 @@ def decoded_markup(response: httpx.Response, encoding: str | None) -> str | byte
     return response.content.decode(encoding, errors="replace")
 
 
+def outermost(elements: list[Tag]) -> list[Tag]:
+    """``elements`` (in document order) without those inside an earlier one."""
+    kept: list[Tag] = []
+    for el in elements:
+        if not kept or not _inside(el, kept[-1]):
+            kept.append(el)
+    return kept
+
+
+def _inside(el: Tag, outer: Tag) -> bool:
+    # Document order: an element is inside an earlier match only if inside the last kept.
+    return any(parent is outer for parent in el.parents)
+
+
 def base_url_of(soup: BeautifulSoup, response: httpx.Response) -> str:
     try:
         url = str(response.url)

@@ -11,10 +11,12 @@ from __future__ import annotations
 import html
 import json
 import re
+import warnings
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
+from bs4 import BeautifulSoup, XMLParsedAsHTMLWarning
 
 from monitor.core.errors import ParseError
 from monitor.sources.base import SourceOptions
@@ -105,6 +107,88 @@ def load_json(body: str, *, strict: bool = True) -> Any:
         # A cut-off body is the common case; it shows as an unclosed outer object or list.
         cut = exc.pos >= len(body) - 1 or not body.endswith(("}", "]"))
         raise ParseError(f"{'truncated' if cut else 'invalid'} JSON: {exc.msg}") from None
+    except RecursionError:
+        raise ParseError("JSON nested too deeply") from None
+    except ValueError:  # an integer beyond Python's 4,300-digit conversion limit
+        raise ParseError("a number in the JSON is too long") from None
+
+
+# Deeper than any real page; bs4's tree building (and reading an element's text, for each
+# element) grows with depth times size, so a page of 20,000 unclosed <div>s took minutes.
+MAX_NESTING = 1000
+# Elements HTML closes by itself when a sibling opens, and elements with no content.
+_SELF_CLOSING = frozenset(
+    [
+        "p",
+        "li",
+        "dt",
+        "dd",
+        "tr",
+        "td",
+        "th",
+        "thead",
+        "tbody",
+        "tfoot",
+        "option",
+        "optgroup",
+        "rp",
+        "rt",
+        "colgroup",
+        "caption",
+        "area",
+        "base",
+        "br",
+        "col",
+        "embed",
+        "hr",
+        "img",
+        "input",
+        "link",
+        "meta",
+        "source",
+        "track",
+        "wbr",
+        "param",
+        "keygen",
+    ]
+)
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9]*)[^>]*?(/?)>")
+
+
+def nesting(markup: str | bytes) -> int:
+    """How deep ``markup``'s elements nest at most, by counting tags (an estimate that
+    never needs the tree: elements HTML closes by itself are not counted)."""
+    text = markup if isinstance(markup, str) else markup.decode("latin-1")
+    depth = deepest = 0
+    for m in _TAG.finditer(text):
+        name = m.group(2).lower()
+        if name in _SELF_CLOSING or m.group(3):
+            continue
+        if m.group(1):
+            depth = max(0, depth - 1)
+        else:
+            depth += 1
+            deepest = max(deepest, depth)
+    return deepest
+
+
+def soup_of(markup: str | bytes) -> BeautifulSoup:
+    """``markup`` parsed by lxml as HTML, or ``ParseError`` when lxml refuses it (a declared
+    charset that is no charset name: control characters, NUL bytes).
+
+    An XML document read as HTML is what the engine sent: the page is judged by what the
+    parser finds in it, so bs4's warning about it is not shown (and a test that turns
+    warnings into errors must not see it as the parser failing).
+    """
+    depth = nesting(markup)
+    if depth > MAX_NESTING:
+        raise ParseError(f"too complex (markup nested {depth} deep, over {MAX_NESTING})")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
+        try:
+            return BeautifulSoup(markup, "lxml")
+        except (ValueError, LookupError) as exc:
+            raise ParseError(f"markup the HTML parser refuses: {str(exc)[:80]}") from None
 
 
 def redirect_target(response: httpx.Response) -> str:

@@ -52,9 +52,10 @@ from monitor.sources.markup import (
     drop_hidden,
     first_match,
     image_src,
+    outermost,
     pick,
 )
-from monitor.sources.parsing import browser_headers, coerce_options, parse_int
+from monitor.sources.parsing import browser_headers, coerce_options, parse_int, soup_of
 
 logger = logging.getLogger(__name__)
 
@@ -195,8 +196,10 @@ class HtmlSource(Source):
         o = self.options
         if not response.content.strip():
             raise ParseError("empty body")
-        soup = BeautifulSoup(decoded_markup(response, o.encoding), "lxml")
-        listed = soup.select(o.item)
+        soup = soup_of(decoded_markup(response, o.encoding))
+        # An item inside another is the same result: a page whose items never close would
+        # otherwise have every item read its whole subtree, quadratic in the page's size.
+        listed = outermost(soup.select(o.item))
         found: list[Tag] = list(listed)
         if o.fixed_page:  # only the items that mention the term count
             term = response.request.extensions.get(TERM_EXTENSION)

@@ -38,6 +38,14 @@ def nested_divs(size: int) -> bytes:
     return f"<html><body>{'<div>' * depth}{item}{'</div>' * depth}</body></html>".encode()
 
 
+def wide_page(size: int) -> bytes:
+    """An HTML page of about ``size`` bytes, shallow but long: ``<div>`` after ``<div>``,
+    one result at the end (2 MB take about 3 s of CPU and 120 MB to parse)."""
+    filler = '<div class="x"><span>word</span> text</div>' * ((size - 120) // 43)
+    item = '<div class="r"><a href="/p"><img src="/wide.jpg"></a></div>'
+    return f"<html><body>{filler}{item}</body></html>".encode()
+
+
 def result_page(n: int = 2) -> bytes:
     """A plain results page with ``n`` items."""
     items = "".join(
