@@ -111,6 +111,26 @@ async def test_a_request_waiting_for_its_start_honours_a_retry_after_given_meanw
     assert sent_at[1] - sent_at[0] >= 3.0
 
 
+async def test_the_gate_is_asked_only_once_the_hosts_slot_is_held() -> None:
+    events: list[str] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        events.append(f"send {request.url.path}")
+        await asyncio.sleep(0)
+        return httpx.Response(200)
+
+    async def gate() -> None:
+        events.append("gate")
+
+    policy = FetchPolicy(interval=0.0, concurrency=1, retries=0)
+    async with make_fetcher(handler) as fetcher:
+        urls = [f"https://engine.test/{i}" for i in range(3)]
+        await asyncio.gather(*(fetcher.fetch(get(u), policy, gate=gate) for u in urls))
+    # Queued for the host's one slot, a request has not passed the gate (the parse pool's
+    # backpressure would let every queued check through at once and hold all their bodies).
+    assert events == ["gate", "send /0", "gate", "send /1", "gate", "send /2"]
+
+
 async def test_a_hanging_host_does_not_delay_another_host() -> None:
     hang = asyncio.Event()
 

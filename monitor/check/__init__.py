@@ -121,10 +121,9 @@ async def run_check(
             request = source.build_request(term, page)
         else:
             request = source.next_request(term, page, previous)
-        queued = monotonic()
-        await parser.ready()  # parsing lags behind: fetch no body it would only hold
-        waited += monotonic() - queued
-        result = await fetcher.fetch(request, policy)
+        # Parsing lags behind: fetch no body it would only hold. Asked once the host's slot
+        # is held (a check queued for its host's slot has passed no gate yet).
+        result = await fetcher.fetch(request, policy, gate=parser.ready)
         waited += result.waited
         pages += 1
         # Evidence is the response that decided the outcome; after a network error there

@@ -28,8 +28,9 @@ How:
   the page it was reading fails;
 - the event loop awaits the worker's socket (no thread, no GIL hand-off in the way);
   checks queue for a free worker in the order they arrive, and wait before fetching while
-  ``4 x workers`` fetched responses already wait (``ready``): a round fetching faster
-  than the workers parse must not hold every body of the round in memory.
+  ``4 x workers`` fetched responses already wait (``ready``, asked once the host's slot is
+  held: a check queued for its host passed no gate): a round fetching faster than the
+  workers parse must not hold every body of the round in memory.
 
 ``shared_pool()`` is the pool of the process: the daemon, ``check`` and the demo parse
 through it, and it outlives config reloads. ``page.InlineParser`` parses in the caller, without
@@ -87,9 +88,10 @@ class ParsePool:
     async def ready(self) -> None:
         """Wait while ``queue`` responses or more wait for a worker.
 
-        Checks call this before they fetch: fetching faster than the workers parse would
-        only pile up bodies in memory (8 MB each at worst). A check waiting here holds
-        nothing, so a host slow to answer cannot hold the others back through it.
+        Checks call this right before they fetch, their host's slot held (``Fetcher.fetch``'s
+        ``gate``): fetching faster than the workers parse would only pile up bodies in
+        memory (8 MB each at worst). A check waiting here holds no body, and only its own
+        host's slot, so a host slow to answer cannot hold the others back through it.
         """
         while len(self._waiting) >= self.queue:
             gate: asyncio.Future[None] = asyncio.get_running_loop().create_future()

@@ -26,6 +26,7 @@ import asyncio
 import logging
 import random
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -165,8 +166,17 @@ class Fetcher:
         the session's generation. Rules, and renewal after a refusal: ``fetch.warmup``."""
         return await self.warmups.ensure(key, request, policy, max_age)
 
-    async def fetch(self, request: httpx.Request, policy: FetchPolicy) -> FetchResult:
-        """Send ``request`` under ``policy``; never raises for network or HTTP failures."""
+    async def fetch(
+        self,
+        request: httpx.Request,
+        policy: FetchPolicy,
+        *,
+        gate: Callable[[], Awaitable[None]] | None = None,
+    ) -> FetchResult:
+        """Send ``request`` under ``policy``; never raises for network or HTTP failures.
+        ``gate`` is awaited once the host's slot is held, right before each attempt (the
+        parse pool's backpressure: a body is fetched only when it can soon be parsed); its
+        wait counts as waiting, like the slot's."""
         self._prepare(request, policy)
         client = self.client(policy.proxy)
         limiter = self.limiter(request.url.netloc.decode("ascii").lower(), policy)
@@ -176,6 +186,10 @@ class Fetcher:
         for number in range(1, attempts + 1):
             async with limiter.slot() as queued:
                 waited += queued
+                if gate is not None:
+                    held = self._monotonic()
+                    await gate()
+                    waited += self._monotonic() - held
                 attempt = await self._attempt(client, request, policy)
             asked = attempt.retry_after
             if attempt.result.http_status == 429:  # load shedding: rest the host first
