@@ -62,7 +62,9 @@ def parse_int(text: object) -> int | None:
     # "1.500" (German) vs "1.5": a dot followed by exactly three digits is a separator.
     head, _, _ = raw.partition(".") if re.search(r"\.\d{1,2}$", raw) else (raw, "", "")
     digits = re.sub(r"[^\d]", "", head)
-    return int(digits) if digits else None
+    if not digits or len(digits) > 30:  # no count has 30 digits; int() refuses 4,300
+        return None
+    return int(digits)
 
 
 # --- response helpers -------------------------------------------------------------------
@@ -213,7 +215,10 @@ def host_of(url: str) -> str:
     """Lower-case host of ``url`` ('' when there is none)."""
     if url.startswith("//"):
         url = "https:" + url
-    return (urlsplit(url).hostname or "").lower()
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:  # an unbalanced IPv6 bracket: no host anyone can name
+        return ""
 
 
 def browser_headers(

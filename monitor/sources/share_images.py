@@ -68,10 +68,11 @@ def default_images(items: Iterable[ImageItem], repeats: int) -> frozenset[str]:
     for item in items:
         try:
             outlet, key = item.with_domain().domain or "", item.key
+            default = looks_like_default(item.image_url)
         except ValueError:  # an unparseable URL: the check skips and counts the item
             continue
         pages.setdefault((outlet, key), set()).add(item.page_url or "")
-        if looks_like_default(item.image_url):
+        if default:
             named.add(key)
     repeated = {key for (_, key), on in pages.items() if len(on) >= repeats}
     return frozenset(repeated | named)

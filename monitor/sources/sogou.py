@@ -75,9 +75,9 @@ class SogouOptions(SourceOptions):
 
 def unwrap_redirect(url: str) -> str:
     """The target of a ``redirect.sogou.com/proxy?url=<base64>`` wrapper, else ``url``."""
-    parts = urlsplit(url)
-    if (parts.hostname or "").lower() != "redirect.sogou.com":
+    if host_of(url) != "redirect.sogou.com":
         return url
+    parts = urlsplit(url)
     encoded = parse_qs(parts.query).get("url", [""])[0]
     try:
         target = base64.b64decode(encoded + "=" * (-len(encoded) % 4)).decode("utf-8")
