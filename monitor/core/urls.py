@@ -39,7 +39,10 @@ def domain_of(url: str) -> str:
     """The registrable-looking host of a URL without a leading ``www.`` ('' if none)."""
     if url.startswith("//"):
         url = "https:" + url
-    host = (urlsplit(url).hostname or "").lower()
+    try:
+        host = (urlsplit(url).hostname or "").lower()
+    except ValueError:  # an unbalanced IPv6 bracket ("http://[x"): a scraped value, no host
+        return ""
     return host[4:] if host.startswith("www.") else host
 
 
