@@ -64,8 +64,9 @@ evidence: {{keep_raw: false, keep_thumbnails: false}}
     # Six checks at 2/s take 2.5 s; a worker's start and a loaded machine get the rest.
     assert (last - first).total_seconds() < 20
     hostile_rows = [r[1:3] for r in rows if r[0] == "hostile"]
-    depth = (7_750_000 - 100) // 11 + 4  # the <div>s; html, body, the item and its link
+    # The nesting is judged after its first thousand levels (well inside any CPU budget,
+    # however loaded the machine), never by the worker's budget running out.
     assert hostile_rows == [
-        ("parse_error", f"too complex (markup nested {depth} deep, over 1000)"),
+        ("parse_error", "too complex (markup nested more than 1000 deep)"),
         ("parse_error", "too complex (over its 1s CPU budget)"),
     ]

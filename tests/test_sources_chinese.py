@@ -262,3 +262,14 @@ def test_chinese_sources_are_registered_with_their_family(kind: str, family: str
     cls = load(kind)
     assert (cls.kind, cls.family) == (kind, family)
     assert cls.__doc__ and cls.__module__ and cls.default_base_url.startswith("https://")
+
+
+def test_deep_markup_is_refused_after_its_first_thousand_levels_not_after_the_whole_page() -> None:
+    from monitor.sources.parsing import nesting, soup_of
+    from tests.helpers.parsers import nested_divs
+
+    page = nested_divs(200_000)
+    assert nesting(page) > 18_000  # the whole page, counted
+    assert nesting(page, stop_over=1000) == 1001  # the count stops once past the bound
+    with pytest.raises(ParseError, match=r"too complex \(markup nested more than 1000 deep\)"):
+        soup_of(page)
