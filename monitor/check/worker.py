@@ -1,7 +1,7 @@
 """The inside of a parse worker: a loop that parses one response at a time under budgets.
 
-``serve(conn)`` runs in a worker process that ``check.pool`` starts as
-``python -m monitor.check.worker FD`` (FD: its end of a socket pair). For each ``Task`` it
+``main(fd)`` runs in a worker process that ``check.process`` starts (``fd``: its end of a
+socket pair): it imports every parser, then ``serve``s. For each ``Task`` it
 
 - sets ``RLIMIT_CPU`` to the CPU time used so far plus the task's budget: a parse that
   runs past it is killed by the kernel with SIGXCPU, wherever it is (lxml's C code
@@ -21,7 +21,6 @@ import math
 import pickle
 import resource
 import socket
-import sys
 import time
 from dataclasses import replace
 
@@ -108,7 +107,8 @@ def _address_space() -> int:
     return pages * resource.getpagesize()
 
 
-if __name__ == "__main__":
-    for _kind in REGISTRY:  # every parser loaded before the first task, not during it
-        load(_kind)
-    serve(socket.socket(fileno=int(sys.argv[1])))
+def main(fd: int) -> None:
+    """Load every parser (before the first task, not during it), then serve socket ``fd``."""
+    for kind in REGISTRY:
+        load(kind)
+    serve(socket.socket(fileno=fd))
