@@ -91,7 +91,9 @@ class ParsePool:
         self._spare = workers - 1  # slots opened only for a response that waited
         self._busy = 0
         self._starting = 0  # workers busy with their first task (their imports)
-        self._waiting: deque[asyncio.Future[WorkerProcess | None]] = deque()
+        # Responses waiting for a worker, with the loop's time they started waiting.
+        self._waiting: deque[tuple[float, asyncio.Future[WorkerProcess | None]]] = deque()
+        self._timer: tuple[asyncio.AbstractEventLoop, asyncio.TimerHandle] | None = None
         self._specs: WeakKeyDictionary[Source, bytes] = WeakKeyDictionary()
         self._live: set[WorkerProcess] = set()
         self.ended: deque[Usage] = deque(maxlen=32)  # the last stopped workers' usage
@@ -206,36 +208,51 @@ class ParsePool:
         return True
 
     def _live_waiters(self) -> bool:
-        return any(not w.done() for w in self._waiting)
+        return any(not w.done() for _, w in self._waiting)
 
     async def _acquire(self) -> WorkerProcess | None:
         if self._idle:
             return self._idle.pop()
-        waiter: asyncio.Future[WorkerProcess | None] = asyncio.get_running_loop().create_future()
-        self._waiting.append(waiter)
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[WorkerProcess | None] = loop.create_future()
+        self._waiting.append((loop.time(), waiter))
+        if self._spare > 0 and (self._timer is None or self._timer[0] is not loop):
+            self._timer = (loop, loop.call_later(self.spare_after, self._spare_check))
         try:
-            while self._spare > 0 and not waiter.done():
-                await asyncio.wait([waiter], timeout=self.spare_after)
-                if not waiter.done() and self._spare > 0 and self._starting == 0:
-                    self._spare -= 1  # waited long enough behind busy workers
-                    waiter.cancel()
-                    self._waiting.remove(waiter)
-                    self._open_gate()
-                    return None
             return await waiter
         except asyncio.CancelledError:
             if waiter.done() and not waiter.cancelled():
                 self._release(waiter.result())  # handed over as we were cancelled
-            else:
-                waiter.cancel()
-                with suppress(ValueError):
-                    self._waiting.remove(waiter)
             raise
+
+    def _spare_check(self) -> None:
+        """Open a spare slot for the first waiting response if it waited ``spare_after``
+        (and no worker is starting: its first response waits for its imports, not for a
+        busy worker); look again while responses wait. One timer for the pool."""
+        loop, _ = self._timer or (None, None)
+        self._timer = None
+        while self._waiting and (
+            self._waiting[0][1].done() or self._waiting[0][1].get_loop().is_closed()
+        ):
+            self._waiting.popleft()
+        if loop is None or self._spare <= 0 or not self._waiting:
+            return
+        since, waiter = self._waiting[0]
+        late = loop.time() - since - self.spare_after
+        if late >= 0 and self._starting == 0:
+            self._waiting.popleft()
+            self._spare -= 1
+            waiter.set_result(None)  # None: start a worker in the slot
+            self._open_gate()
+            late = -self.spare_after
+        if self._spare > 0 and self._waiting:
+            delay = self.spare_after if late >= 0 else -late
+            self._timer = (loop, loop.call_later(delay, self._spare_check))
 
     def _release(self, worker: WorkerProcess | None) -> None:
         self._open_gate()
         while self._waiting:
-            waiter = self._waiting.popleft()
+            _, waiter = self._waiting.popleft()
             if not waiter.done() and not waiter.get_loop().is_closed():
                 waiter.set_result(worker)
                 return
