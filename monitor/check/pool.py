@@ -45,6 +45,7 @@ import asyncio
 import atexit
 import logging
 import pickle
+import select
 from collections import deque
 from contextlib import suppress
 from weakref import WeakKeyDictionary
@@ -207,6 +208,15 @@ class ParsePool:
             return False
         return True
 
+    def _answered(self) -> bool:
+        """Whether a busy worker's answer waits to be read: then the event loop was late
+        (a long step of the main process), not the workers, and a spare would not help."""
+        poll = select.poll()  # not select.select: it refuses descriptors past 1023
+        for worker in list(self._live):
+            if worker not in self._idle and worker.sock.fileno() >= 0:
+                poll.register(worker.sock, select.POLLIN)
+        return bool(poll.poll(0))
+
     def _live_waiters(self) -> bool:
         return any(not w.done() for _, w in self._waiting)
 
@@ -227,8 +237,9 @@ class ParsePool:
 
     def _spare_check(self) -> None:
         """Open a spare slot for the first waiting response if it waited ``spare_after``
-        (and no worker is starting: its first response waits for its imports, not for a
-        busy worker); look again while responses wait. One timer for the pool."""
+        (unless a worker is starting: its first response waits for its imports, not for a
+        busy worker; or an answer is already there, ``_answered``); look again while
+        responses wait. One timer for the pool."""
         loop, _ = self._timer or (None, None)
         self._timer = None
         while self._waiting and (
@@ -239,7 +250,7 @@ class ParsePool:
             return
         since, waiter = self._waiting[0]
         late = loop.time() - since - self.spare_after
-        if late >= 0 and self._starting == 0:
+        if late >= 0 and self._starting == 0 and not self._answered():
             self._waiting.popleft()
             self._spare -= 1
             waiter.set_result(None)  # None: start a worker in the slot
