@@ -247,8 +247,18 @@ def targets(names: list[str] | None = None) -> Iterator[Target]:
         yield config_target()
 
 
-def fuzz(target: Target, inputs: int, *, seed_value: int = 0, hang: float = 10.0) -> Report:
-    """Run ``inputs`` mutated inputs through ``target``; never raises for a finding."""
+def fuzz(
+    target: Target,
+    inputs: int,
+    *,
+    seed_value: int = 0,
+    hang: float = 10.0,
+    progress: Callable[[Report], None] | None = None,
+    every: int = 10_000,
+) -> Report:
+    """Run ``inputs`` mutated inputs through ``target``; never raises for a finding.
+    ``progress`` is called with the report so far after every ``every`` inputs: a long run
+    stopped early still has figures to show."""
     report = Report(target.name)
     pieces = corpus()
 
@@ -283,6 +293,8 @@ def fuzz(target: Target, inputs: int, *, seed_value: int = 0, hang: float = 10.0
         spent = time.perf_counter() - started
         if spent > report.slowest:
             report.slowest, report.slowest_input, report.slowest_seed = spent, body, case.name
+        if progress is not None and report.inputs % every == 0:
+            progress(report)
 
     try:
         one()
@@ -298,10 +310,22 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--hang", type=float, default=10.0, help="seconds that count as a hang")
     ap.add_argument("--save", type=Path, help="write each distinct finding's input here")
+    ap.add_argument("--every", type=int, default=10_000, help="print progress every N inputs")
     args = ap.parse_args()
     for target in targets(args.target):
         started = time.perf_counter()
-        report = fuzz(target, args.inputs, seed_value=args.seed, hang=args.hang)
+
+        def progress(report: Report, started: float = started) -> None:
+            print(f"  ... {report.line()}  [{time.perf_counter() - started:.0f} s]", flush=True)
+
+        report = fuzz(
+            target,
+            args.inputs,
+            seed_value=args.seed,
+            hang=args.hang,
+            progress=progress,
+            every=args.every,
+        )
         print(f"{report.line()}  [{time.perf_counter() - started:.0f} s]", flush=True)
         for n, (key, count) in enumerate(report.findings.most_common()):
             print(f"    {count:6d} x {key}")
