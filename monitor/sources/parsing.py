@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
-from bs4 import BeautifulSoup, XMLParsedAsHTMLWarning
+from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, XMLParsedAsHTMLWarning
 
 from monitor.core.errors import ParseError
 from monitor.sources.base import SourceOptions
@@ -209,13 +209,15 @@ def soup_of(markup: str | bytes) -> BeautifulSoup:
     """``markup`` parsed by lxml as HTML, or ``ParseError`` when lxml refuses it (a declared
     charset that is no charset name: control characters, NUL bytes).
 
-    An XML document read as HTML is what the engine sent: the page is judged by what the
-    parser finds in it, so bs4's warning about it is not shown (and a test that turns
-    warnings into errors must not see it as the parser failing).
+    An XML document read as HTML, or a body that is only a URL or a file name, is what the
+    engine sent: the page is judged by what the parser finds in it, so bs4's warnings about
+    them are not shown (and a test that turns warnings into errors must not see them as the
+    parser failing).
     """
     refuse_deep(markup)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
+        warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
         try:
             return BeautifulSoup(markup, "lxml")
         except (ValueError, LookupError) as exc:
