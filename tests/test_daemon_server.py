@@ -9,14 +9,16 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import update
 
 from monitor.app import App, build
+from monitor.channels.base import Channel
 from monitor.config import parse_config
 from monitor.core.clock import FakeClock
 from monitor.core.metrics import Metrics
 from monitor.daemon.server import StatusServer
 from monitor.store import outbox
-from monitor.store.models import Heartbeat
+from monitor.store.models import Delivery, Heartbeat
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 pytestmark = pytest.mark.e2e
@@ -75,16 +77,48 @@ def test_healthz_is_ok_with_a_fresh_heartbeat_and_503_when_it_is_old(
         assert stale.json()["problems"] == ["heartbeat is old"]
 
 
-def test_healthz_is_503_when_an_undelivered_alert_is_old(app: App, clock: FakeClock) -> None:
+class Idle(Channel):
+    """A configured channel the test never sends through."""
+
+    kind = "idle"
+
+
+def test_healthz_is_degraded_not_503_while_an_old_alert_waits_for_its_next_retry(
+    app: App, clock: FakeClock
+) -> None:
+    # A receiver down for an hour: the retry schedule runs for a day, and restarting the
+    # daemon (what a 503 makes Docker do) would not bring the receiver back.
+    app.channels = {"email": Idle("email")}
+    with app.sessions() as session, session.begin():
+        outbox.enqueue(session, payload={"event": "test"}, channels=["email"], now=NOW)
+        session.execute(update(Delivery).values(next_attempt_at=NOW + timedelta(hours=2)))
+    clock.advance(timedelta(hours=1))
+    beat(app, clock.now)
+    with serve(app) as (url, _):
+        answer = get(f"{url}/healthz")
+    facts = answer.json()
+    assert answer.status_code == 200
+    assert (facts["status"], facts["outbox_depth"], facts["problems"]) == ("degraded", 1, [])
+    assert facts["warnings"][0].startswith("undelivered alerts since 2026-11-26T12:00")
+
+
+def test_healthz_is_503_when_a_configured_channel_s_delivery_is_long_past_its_attempt(
+    app: App, clock: FakeClock
+) -> None:
+    # Due at NOW and still pending an hour later: nobody dispatches (a stuck dispatcher).
+    app.channels = {"email": Idle("email")}
     with app.sessions() as session, session.begin():
         outbox.enqueue(session, payload={"event": "test"}, channels=["email"], now=NOW)
     clock.advance(timedelta(hours=1))
     beat(app, clock.now)
     with serve(app) as (url, _):
         answer = get(f"{url}/healthz")
-        assert answer.status_code == 503
-        assert answer.json()["outbox_depth"] == 1
-        assert answer.json()["problems"][0].startswith("undelivered alerts since")
+    facts = answer.json()
+    assert answer.status_code == 503
+    assert (facts["status"], facts["deliveries_stalled"]) == ("unhealthy", 1)
+    assert facts["problems"] == [
+        "1 delivery(ies) overdue on configured channels: the dispatcher is not sending"
+    ]
 
 
 def test_metrics_are_in_prometheus_format(app: App) -> None:

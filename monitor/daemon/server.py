@@ -1,9 +1,12 @@
 """The daemon's optional read-only HTTP endpoint (``server.enabled``; 127.0.0.1 by default).
 
-- ``/healthz``: 200 when the heartbeat is fresh and no undelivered alert is old; else 503
-  with the reason (for Docker HEALTHCHECK, systemd watchdogs, uptime checkers). The body
-  (JSON) also counts failed and overdue deliveries: with any, ``status`` is ``degraded``
-  (still 200: the daemon runs, and restarting it would not help; resend once fixed);
+- ``/healthz``: 503 with the reason (for Docker HEALTHCHECK, systemd watchdogs, uptime
+  checkers) when a restart could help: the heartbeat is old, or deliveries of configured
+  channels are more than ``outbox_admin.OVERDUE`` (5 min) past their attempt time (the
+  dispatcher is not sending). Otherwise 200; ``status`` is ``degraded`` while alerts wait
+  undelivered longer than ``OUTBOX_MAX_AGE`` (a receiver down: the retry schedule runs
+  for a day, and a restart would not bring the receiver back), while deliveries have
+  failed (resend once fixed), or while some wait for a channel the config no longer has;
 - ``/metrics``: Prometheus text format;
 - ``/``: the overview page; ``/report/<person>``: a person's report (issue 6 pages);
 - ``/alerts.atom``: the Atom feed of alerts (``monitor.web.feed``), for feed readers.
@@ -39,21 +42,28 @@ OUTBOX_MAX_AGE = timedelta(minutes=30)
 
 def health(app: App) -> tuple[bool, dict[str, Any]]:
     """Whether the daemon is healthy, and the facts behind the answer: ``status`` is
-    ``unhealthy`` (503) on ``problems``, else ``degraded`` on ``warnings`` (failed or
-    overdue deliveries), else ``ok``."""
+    ``unhealthy`` (503) on ``problems``, else ``degraded`` on ``warnings``, else ``ok``
+    (see the module docstring for which is which, and why)."""
     now = app.clock()
     with app.sessions() as session:
         beat = latest_beat(session)
-        outbox = backlog(session, now)
+        outbox = backlog(session, now, app.channels)
     problems, warnings = [], []
     if beat is None or now - beat > HEARTBEAT_MAX_AGE:
         problems.append("heartbeat is old" if beat else "no heartbeat yet")
+    if outbox.stalled:
+        problems.append(
+            f"{outbox.stalled} delivery(ies) overdue on configured channels: "
+            "the dispatcher is not sending"
+        )
     if outbox.oldest is not None and now - outbox.oldest > OUTBOX_MAX_AGE:
-        problems.append(f"undelivered alerts since {iso_utc(outbox.oldest)}")
+        warnings.append(f"undelivered alerts since {iso_utc(outbox.oldest)}: retrying on schedule")
     if outbox.failed:
         warnings.append(f"{outbox.failed} delivery(ies) failed: see alerts list, then resend")
-    if outbox.overdue:
-        warnings.append(f"{outbox.overdue} delivery(ies) overdue: no dispatcher, or no channel")
+    if outbox.overdue > outbox.stalled:
+        warnings.append(
+            f"{outbox.overdue - outbox.stalled} delivery(ies) wait for a channel not in the config"
+        )
     facts = {
         "ok": not problems,
         "status": "unhealthy" if problems else "degraded" if warnings else "ok",
@@ -64,6 +74,7 @@ def health(app: App) -> tuple[bool, dict[str, Any]]:
         "outbox_oldest": iso_utc(outbox.oldest) if outbox.oldest else None,
         "deliveries_failed": outbox.failed,
         "deliveries_overdue": outbox.overdue,
+        "deliveries_stalled": outbox.stalled,
     }
     return not problems, facts
 

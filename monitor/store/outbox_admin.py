@@ -6,7 +6,8 @@
 - ``backlog``: what ``/healthz`` and ``/metrics`` show: undelivered deliveries and the oldest
   one's alert time, ``failed`` deliveries (given up, until resent) and ``overdue`` ones
   (undelivered, their attempt more than ``OVERDUE`` late: no dispatcher running, or their
-  channel gone).
+  channel gone); given the configured channels, ``stalled`` counts the overdue ones of those
+  channels alone (a dispatcher that should be sending them is not).
 - ``resend``: ``alerts resend``. A ``failed`` delivery is re-armed: pending now, a fresh
   retry schedule, the **same delivery id** (its receiver never acknowledged it; one that
   processed it anyway drops the repeat), together with the other alerts of its message. A
@@ -52,22 +53,27 @@ class Backlog:
     oldest: datetime | None
     failed: int
     overdue: int
+    stalled: int = 0
 
 
-def backlog(session: Session, now: datetime) -> Backlog:
-    """The outbox's ``Backlog`` at ``now``."""
+def backlog(session: Session, now: datetime, channels: Iterable[str] = ()) -> Backlog:
+    """The outbox's ``Backlog`` at ``now``; ``stalled`` counts overdue deliveries of
+    ``channels`` (the configured ones) only."""
     depth, oldest = outbox_depth(session)
     late = now - OVERDUE
     failed = session.scalar(select(func.count()).where(Delivery.state == "failed"))
-    overdue = session.scalar(
-        select(func.count()).where(
-            or_(
-                and_(Delivery.state == "pending", Delivery.next_attempt_at < late),
-                and_(Delivery.state == "sending", Delivery.claimed_until < late),
-            )
-        )
+    is_overdue = or_(
+        and_(Delivery.state == "pending", Delivery.next_attempt_at < late),
+        and_(Delivery.state == "sending", Delivery.claimed_until < late),
     )
-    return Backlog(depth, oldest, int(failed or 0), int(overdue or 0))
+    overdue = session.scalar(select(func.count()).where(is_overdue))
+    names = list(channels)
+    stalled = (
+        session.scalar(select(func.count()).where(is_overdue, Delivery.channel.in_(names)))
+        if names and overdue
+        else 0
+    )
+    return Backlog(depth, oldest, int(failed or 0), int(overdue or 0), int(stalled or 0))
 
 
 @dataclass(frozen=True)
