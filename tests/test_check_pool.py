@@ -95,3 +95,29 @@ async def test_a_parser_bug_in_a_worker_is_logged_with_its_traceback(
     bugs = [r for r in caplog.records if r.name == "monitor.check" and r.levelno == logging.ERROR]
     assert bugs and bugs[0].exc_info is not None
     assert "KeyError: 'objURL'" in caplog.text and "in parse" in caplog.text
+
+
+async def test_ordinary_pages_arriving_together_share_one_worker(pool: ParsePool) -> None:
+    source = html_source()
+    parsed = await asyncio.gather(
+        *(pool.parse(source, html_response(result_page(2)), 0) for _ in range(8))
+    )
+    assert all(p.result is not None for p in parsed)
+    assert pool.running == 1 and len(pool.usage()) == 1
+
+
+async def test_a_spare_worker_serves_others_behind_a_slow_page_and_stops_after(
+    pool: ParsePool,
+) -> None:
+    await pool.parse(html_source(), html_response(result_page()), 0)
+    slow = asyncio.ensure_future(
+        pool.parse(html_source(parse_cpu="1s"), html_response(wide_page(2_150_000)), 0)
+    )
+    await asyncio.sleep(0.2)  # the slow page holds the only worker now
+    quick = await pool.parse(html_source(), html_response(result_page()), 0)
+    assert quick.result is not None and not slow.done()
+    assert pool.running == 2
+    assert (await slow).reason == f"{TOO_COMPLEX} (over its 1s CPU budget)"
+    assert pool.running == 1  # the slow page's worker is gone, the spare not replaced
+    again = await pool.parse(html_source(), html_response(result_page()), 0)
+    assert again.result is not None and pool.running == 1

@@ -71,6 +71,13 @@ HOSTILE = [
         "sources.baidu.contact: U+4F8B cannot be sent",
     ),
     ("person name as mapping", "people:\n  - name: {a: 1}\n" + HEAD[8:], 2, "valid string"),
+    # Found by bench.fuzz: 1.5 MB of repeated lines held the YAML reader over 10 s.
+    (
+        "too large",
+        HEAD + "    # " + "x" * 600_000 + "\n",
+        None,
+        "too large to be a config file: 600,079 characters (at most 524,288)",
+    ),
     ("deep nesting", HEAD + "    headers: " + "[" * 5000 + "]" * 5000 + "\n", 6, "levels deep"),
     ("deep block nesting", HEAD + "".join(f"{' ' * i}k{i}:\n" for i in range(4, 300)), 35, "deep"),
 ]
@@ -115,6 +122,14 @@ def test_aliases_within_the_bound_still_work() -> None:
     )
     config = parse_config(text, "config.yaml", {})
     assert config.sources["bing"].controls == ("熊猫", "长城")
+
+
+def test_a_config_of_the_largest_size_allowed_is_read() -> None:
+    from monitor.config.yamltext import MAX_CHARS
+
+    text = HEAD + "# " + "x" * (MAX_CHARS - len(HEAD) - 3) + "\n"
+    assert len(text) == MAX_CHARS
+    assert list(parse_config(text, "config.yaml", {}).sources) == ["baidu"]
 
 
 def test_nul_byte_in_a_file_exits_2_with_one_line(tmp_path: Path) -> None:

@@ -273,3 +273,41 @@ def test_deep_markup_is_refused_after_its_first_thousand_levels_not_after_the_wh
     assert nesting(page, stop_over=1000) == 1001  # the count stops once past the bound
     with pytest.raises(ParseError, match=r"too complex \(markup nested more than 1000 deep\)"):
         soup_of(page)
+
+
+@pytest.mark.parametrize(
+    "element",
+    ['<t8">', "<t8'>", "<my-el>", "<x.y>", '<br">'],
+    ids=["quote-after-name", "apostrophe-after-name", "dash", "dot", "void-name-and-quote"],
+)
+def test_deep_markup_is_refused_whatever_ends_its_tag_names(element: str) -> None:
+    # Found by the fuzzer: '<t8">' repeated is an element nested 4,496 deep to lxml (its
+    # name runs to a space, "/" or ">"), but the depth count skipped it and bs4 spent
+    # 5.6 s building the tree.
+    from monitor.sources.parsing import soup_of
+
+    with pytest.raises(ParseError, match=r"too complex \(markup nested more than 1000 deep\)"):
+        soup_of("<html><body>" + element * 1001 + "x")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["a<b " * 5000, "<script>" + "i<n;" * 5000 + "</script><p>x", "<b x=1 <i <u" * 2000 + ">"],
+    ids=["no-closing-bracket", "inside-a-script", "inside-one-tag"],
+)
+def test_a_less_than_sign_that_starts_no_element_is_not_counted_as_depth(text: str) -> None:
+    # (once the count saw 5,000 levels in "a<b " * 5000, where lxml sees none)
+    from monitor.sources.parsing import nesting
+
+    assert nesting(text) <= 2
+
+
+@pytest.mark.parametrize("body", ["https://image.baidu.com/search", "index.html", b"/tmp/a.jpg"])
+def test_a_body_that_looks_like_a_url_or_a_file_name_is_parsed_without_a_warning(
+    body: str | bytes,
+) -> None:
+    # Found by bench.fuzz: bs4 warns (an error under pytest's "error" filter) that the
+    # markup "looks like a URL"; it is what the engine sent, judged by what is in it.
+    from monitor.sources.parsing import soup_of
+
+    assert soup_of(body).find("img") is None

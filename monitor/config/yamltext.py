@@ -5,6 +5,7 @@ friends, which remember each key's line) or raises ``ConfigError``; it never rai
 else, whatever the bytes, so a fuzzer can call it. Before anything is constructed the node
 graph is checked:
 
+- the text has at most ``MAX_CHARS`` characters (checked before anything is parsed);
 - values nest at most ``MAX_DEPTH`` levels deep;
 - only the core schema's tags (str, int, float, bool, null, map, seq, timestamp, merge) are
   accepted; ``!foo`` or ``!!binary`` is an error at its line;
@@ -39,6 +40,11 @@ MAX_ALIAS_EXPANSION = 100_000
 # Nesting levels: config.yaml needs about six; every later walk over the data recurses.
 MAX_DEPTH = 64
 
+# The example config.yaml has 8,000 characters, a config with a thousand people perhaps
+# 200,000. The YAML reader is pure Python (about 5 s per MB): a log file or a disk image
+# given as the config is refused at once, not after a minute.
+MAX_CHARS = 512 * 1024
+
 _CORE = "tag:yaml.org,2002:"
 _ALLOWED_TAGS = frozenset(
     _CORE + t for t in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp", "merge")
@@ -47,6 +53,11 @@ _ALLOWED_TAGS = frozenset(
 
 def read_yaml(text: str, name: str) -> Any:
     """The ruamel tree of ``text``; ``ConfigError`` (``name:line: ...``) for anything wrong."""
+    if len(text) > MAX_CHARS:
+        raise ConfigError(
+            f"too large to be a config file: {len(text):,} characters (at most {MAX_CHARS:,})",
+            file=name,
+        )
     yaml = YAML(typ="rt")
     yaml.Constructor = _CheckedConstructor
     yaml.Composer = _ShallowComposer

@@ -40,6 +40,7 @@ from monitor.sources.parsing import (
     browser_headers,
     coerce_options,
     parse_int,
+    refuse_deep,
     soup_of,
     strip_tags,
 )
@@ -132,6 +133,7 @@ class FeedSource(Source):
             raise ParseError("empty body")
         if _HTML_START.match(body):
             raise ParseError("HTML page where a feed was expected")
+        refuse_deep(body)  # a real feed nests a few levels; tens of thousands take seconds
         base = str(response.request.url)
         try:
             parsed = feedparser.parse(
