@@ -45,7 +45,6 @@ import asyncio
 import atexit
 import logging
 import pickle
-import select
 from collections import deque
 from contextlib import suppress
 from weakref import WeakKeyDictionary
@@ -53,7 +52,7 @@ from weakref import WeakKeyDictionary
 import httpx
 
 from monitor.check.page import Parsed, Task
-from monitor.check.process import Usage, WorkerProcess
+from monitor.check.process import Usage, WorkerProcess, stuck
 from monitor.core.observation import Status
 from monitor.sources.base import Source
 
@@ -208,15 +207,6 @@ class ParsePool:
             return False
         return True
 
-    def _answered(self) -> bool:
-        """Whether a busy worker's answer waits to be read: then the event loop was late
-        (a long step of the main process), not the workers, and a spare would not help."""
-        poll = select.poll()  # not select.select: it refuses descriptors past 1023
-        for worker in list(self._live):
-            if worker not in self._idle and worker.sock.fileno() >= 0:
-                poll.register(worker.sock, select.POLLIN)
-        return bool(poll.poll(0))
-
     def _live_waiters(self) -> bool:
         return any(not w.done() for _, w in self._waiting)
 
@@ -237,9 +227,9 @@ class ParsePool:
 
     def _spare_check(self) -> None:
         """Open a spare slot for the first waiting response if it waited ``spare_after``
-        (unless a worker is starting: its first response waits for its imports, not for a
-        busy worker; or an answer is already there, ``_answered``); look again while
-        responses wait. One timer for the pool."""
+        behind a worker on one task as long (``process.stuck``), unless a worker is starting (its
+        first response waits for its imports); look again while responses wait. One timer
+        for the pool."""
         loop, _ = self._timer or (None, None)
         self._timer = None
         while self._waiting and (
@@ -250,7 +240,8 @@ class ParsePool:
             return
         since, waiter = self._waiting[0]
         late = loop.time() - since - self.spare_after
-        if late >= 0 and self._starting == 0 and not self._answered():
+        busy = [w for w in list(self._live) if w.since is not None]
+        if late >= 0 and self._starting == 0 and stuck(busy, loop.time(), self.spare_after):
             self._waiting.popleft()
             self._spare -= 1
             waiter.set_result(None)  # None: start a worker in the slot

@@ -16,6 +16,7 @@ import asyncio
 import logging
 import os
 import pickle
+import select
 import signal
 import socket
 import subprocess
@@ -65,6 +66,8 @@ class WorkerProcess:
         ours.setblocking(False)
         self.sock = ours
         self.last = Usage(self.process.pid)  # refreshed by ``usage`` while it lives
+        # The loop's time when the task now being parsed was sent whole, None when idle.
+        self.since: float | None = None
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -93,6 +96,7 @@ class WorkerProcess:
             async with asyncio.timeout(wall):
                 await loop.sock_sendall(self.sock, FRAME.pack(len(data), len(task.content)) + data)
                 await loop.sock_sendall(self.sock, task.content)
+                self.since = loop.time()
                 size, _ = FRAME.unpack(await self._exactly(FRAME.size))
                 reply = pickle.loads(await self._exactly(size))  # noqa: S301 - our worker's
         except TimeoutError:
@@ -101,6 +105,8 @@ class WorkerProcess:
         except (EOFError, OSError):
             code = await asyncio.to_thread(self.stop, kill=True)
             return self._died(code, task), "lost"
+        finally:
+            self.since = None
         outcome, retiring = reply
         if retiring:
             await asyncio.to_thread(self.stop)
@@ -139,3 +145,17 @@ class WorkerProcess:
             return too_complex("the parse was killed, likely out of memory")
         logger.error("a parse worker died (exit code %s)", code)
         return Parsed(status=Status.PARSE_ERROR, reason=f"parse worker died (exit code {code})")
+
+
+def stuck(busy: list[WorkerProcess], now: float, after: float) -> bool:
+    """Whether one of the ``busy`` workers has been on its task ``after`` seconds or more
+    since it was sent, and no answer waits to be read. A response that waits only because
+    the event loop was slow (to send, or to read an answer) is no reason to start another
+    worker."""
+    if not any(w.since is not None and now - w.since >= after for w in busy):
+        return False
+    poll = select.poll()  # not select.select: it refuses descriptors past 1023
+    for worker in busy:
+        if worker.sock.fileno() >= 0:
+            poll.register(worker.sock, select.POLLIN)
+    return not poll.poll(0)
