@@ -121,3 +121,22 @@ async def test_a_spare_worker_serves_others_behind_a_slow_page_and_stops_after(
     assert pool.running == 1  # the slow page's worker is gone, the spare not replaced
     again = await pool.parse(html_source(), html_response(result_page()), 0)
     assert again.result is not None and pool.running == 1
+
+
+async def test_one_source_s_slow_pages_hold_one_worker_and_others_get_the_spare(
+    pool: ParsePool,
+) -> None:
+    # A hostile engine with concurrency 2: before, its two pages took both workers and the
+    # other engine's pages waited for one of them (7.5 s in bench.fault_engines).
+    hostile = html_source("hostile", parse_cpu="3s")
+    slow = [
+        asyncio.ensure_future(pool.parse(hostile, html_response(wide_page(6_000_000)), 0))
+        for _ in "ab"
+    ]
+    await asyncio.sleep(0.2)  # the first slow page holds the only worker; the second waits
+    quick = await pool.parse(html_source(), html_response(result_page()), 0)
+    assert quick.result is not None
+    assert not any(s.done() for s in slow)  # served while both slow pages were pending
+    assert pool.running == 2
+    reasons = [(await s).reason for s in slow]
+    assert reasons == [f"{TOO_COMPLEX} (over its 3s CPU budget)"] * 2

@@ -20,6 +20,11 @@ How:
   spare is there for a page that holds its worker for seconds, so it never holds back
   the other hosts' pages for long. A worker costs about 45 MB of memory; a start costs an
   interpreter and the parsers' imports, about half a second of CPU;
+- one source holds at most ``workers - 1`` workers at a time (at least one): a hostile
+  engine sending page after page that each take seconds to parse keeps one worker busy,
+  never all of them, so the other sources' pages go to the spare (in ``bench.fault_engines``'
+  wide-page case, a source with ``concurrency: 2`` held both workers and the other
+  engine's checks waited up to 7.5 s);
 - each response goes to an idle worker with its source's budgets (``parse_cpu``,
   ``parse_memory``); the worker enforces them with ``RLIMIT_CPU`` and ``RLIMIT_AS``
   (``check.worker``); a page past either is ``parse_error`` "too complex (...)", never
@@ -29,7 +34,8 @@ How:
   on a loaded machine CPU time passes slower than the clock) is killed and replaced; only
   the page it was reading fails;
 - the event loop awaits the worker's socket (no thread, no GIL hand-off in the way);
-  checks queue for a free worker in the order they arrive, and wait before fetching while
+  checks queue for a free worker in the order they arrive (skipping those of a source at
+  its share), and wait before fetching while
   ``4 x workers`` fetched responses already wait (``ready``, asked once the host's slot is
   held: a check queued for its host passed no gate): a round fetching faster than the
   workers parse must not hold every body of the round in memory.
@@ -45,14 +51,13 @@ import asyncio
 import atexit
 import logging
 import pickle
-from collections import deque
-from contextlib import suppress
+from collections import Counter, deque
 from weakref import WeakKeyDictionary
 
 import httpx
 
 from monitor.check.page import Parsed, Task
-from monitor.check.process import Usage, WorkerProcess, stuck
+from monitor.check.process import Usage, Waiter, WorkerProcess, stuck
 from monitor.core.observation import Status
 from monitor.sources.base import Source
 
@@ -90,9 +95,10 @@ class ParsePool:
         self._idle: list[WorkerProcess | None] = [None]  # None: started on first use
         self._spare = workers - 1  # slots opened only for a response that waited
         self._busy = 0
-        self._starting = 0  # workers busy with their first task (their imports)
         # Responses waiting for a worker, with the loop's time they started waiting.
-        self._waiting: deque[tuple[float, asyncio.Future[WorkerProcess | None]]] = deque()
+        self._waiting: deque[Waiter] = deque()
+        self.share = max(1, workers - 1)  # workers one source may hold at once
+        self._held: Counter[bytes] = Counter()  # workers held, per source key
         self._timer: tuple[asyncio.AbstractEventLoop, asyncio.TimerHandle] | None = None
         self._specs: WeakKeyDictionary[Source, bytes] = WeakKeyDictionary()
         self._live: set[WorkerProcess] = set()
@@ -140,29 +146,12 @@ class ParsePool:
         spec = self._specs.get(source)
         if spec is None:
             spec = self._specs[source] = pickle.dumps((type(source), source.name, source.options))
-        method: str | None = None
-        url: str | None = None
-        with suppress(RuntimeError):  # a response built by hand has no request
-            method, url = response.request.method, str(response.request.url)
-        options = source.options
-        return Task(
-            spec,
-            response.status_code,
-            list(response.headers.raw),
-            response.content,
-            response.encoding or "utf-8",
-            method,
-            url,
-            page,
-            options.parse_cpu.total_seconds(),
-            options.parse_memory,
-        )
+        return Task.of(spec, source, response, page)
 
     async def _run(self, task: Task) -> Parsed:
-        worker = await self._acquire()  # holds one of the pool's slots until given back
-        fresh = worker is None or not worker.alive()
+        key = task.spec
+        worker = await self._acquire(key)  # holds one of the pool's slots until given back
         self._busy += 1
-        self._starting += fresh
         try:
             if worker is not None and not worker.alive():
                 await asyncio.to_thread(self._stop, worker)
@@ -178,11 +167,11 @@ class ParsePool:
             if worker is not None:
                 self._stop(worker, kill=True)
             self._busy -= 1
-            self._starting -= fresh
+            self._give_back(key)
             self._release(None)
             raise
         self._busy -= 1
-        self._starting -= fresh
+        self._give_back(key)
         if state != "ready" and worker is not None:
             self._forget(worker)
             worker = None
@@ -208,43 +197,62 @@ class ParsePool:
         return True
 
     def _live_waiters(self) -> bool:
-        return any(not w.done() for _, w in self._waiting)
+        return any(not w.gone() for w in self._waiting)
 
-    async def _acquire(self) -> WorkerProcess | None:
-        if self._idle:
+    def _give_back(self, key: bytes) -> None:
+        self._held[key] -= 1
+        if self._held[key] <= 0:
+            del self._held[key]
+
+    async def _acquire(self, key: bytes) -> WorkerProcess | None:
+        """A worker (or ``None``: start one in the slot) for a response of source ``key``,
+        counted against the source's share until ``_give_back``."""
+        if self._idle and self._held[key] < self.share:
+            self._held[key] += 1
             return self._idle.pop()
         loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[WorkerProcess | None] = loop.create_future()
-        self._waiting.append((loop.time(), waiter))
+        waiter = Waiter(loop.time(), key, loop.create_future())
+        self._waiting.append(waiter)
         if self._spare > 0 and (self._timer is None or self._timer[0] is not loop):
             self._timer = (loop, loop.call_later(self.spare_after, self._spare_check))
         try:
-            return await waiter
+            return await waiter.future
         except asyncio.CancelledError:
-            if waiter.done() and not waiter.cancelled():
-                self._release(waiter.result())  # handed over as we were cancelled
+            if waiter.future.done() and not waiter.future.cancelled():
+                self._give_back(key)  # handed over as we were cancelled
+                self._release(waiter.future.result())
             raise
 
+    def _next(self) -> Waiter | None:
+        """The first waiting response whose source is below its share (dropping the
+        abandoned ones on the way), or None."""
+        for waiter in list(self._waiting):
+            if waiter.gone():
+                self._waiting.remove(waiter)
+            elif self._held[waiter.key] < self.share:
+                return waiter
+        return None
+
+    def _hand(self, waiter: Waiter, worker: WorkerProcess | None) -> None:
+        self._waiting.remove(waiter)
+        self._held[waiter.key] += 1
+        waiter.future.set_result(worker)
+
     def _spare_check(self) -> None:
-        """Open a spare slot for the first waiting response if it waited ``spare_after``
-        behind a worker on one task as long (``process.stuck``), unless a worker is starting (its
-        first response waits for its imports); look again while responses wait. One timer
-        for the pool."""
+        """Open a spare slot for the first waiting response whose source is below its share
+        if it waited ``spare_after`` behind a worker on one task as long (``process.stuck``:
+        timed from the worker's ready, so a start's imports never count); look again while
+        responses wait. One timer for the pool."""
         loop, _ = self._timer or (None, None)
         self._timer = None
-        while self._waiting and (
-            self._waiting[0][1].done() or self._waiting[0][1].get_loop().is_closed()
-        ):
-            self._waiting.popleft()
-        if loop is None or self._spare <= 0 or not self._waiting:
+        waiter = self._next()
+        if loop is None or self._spare <= 0 or waiter is None:
             return
-        since, waiter = self._waiting[0]
-        late = loop.time() - since - self.spare_after
+        late = loop.time() - waiter.since - self.spare_after
         busy = [w for w in list(self._live) if w.since is not None]
-        if late >= 0 and self._starting == 0 and stuck(busy, loop.time(), self.spare_after):
-            self._waiting.popleft()
+        if late >= 0 and stuck(busy, loop.time(), self.spare_after):
             self._spare -= 1
-            waiter.set_result(None)  # None: start a worker in the slot
+            self._hand(waiter, None)  # None: start a worker in the slot
             self._open_gate()
             late = -self.spare_after
         if self._spare > 0 and self._waiting:
@@ -253,11 +261,10 @@ class ParsePool:
 
     def _release(self, worker: WorkerProcess | None) -> None:
         self._open_gate()
-        while self._waiting:
-            _, waiter = self._waiting.popleft()
-            if not waiter.done() and not waiter.get_loop().is_closed():
-                waiter.set_result(worker)
-                return
+        waiter = self._next()
+        if waiter is not None:
+            self._hand(waiter, worker)
+            return
         self._idle.append(worker)
 
     def _open_gate(self) -> None:

@@ -24,7 +24,7 @@ import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from monitor.check.page import FRAME, Parsed, Task, too_complex
+from monitor.check.page import FRAME, READY, Parsed, Task, too_complex
 from monitor.core.observation import Status
 
 logger = logging.getLogger(__name__)
@@ -66,8 +66,10 @@ class WorkerProcess:
         ours.setblocking(False)
         self.sock = ours
         self.last = Usage(self.process.pid)  # refreshed by ``usage`` while it lives
-        # The loop's time when the task now being parsed was sent whole, None when idle.
+        # The loop's time when the task now being parsed was sent whole to a worker that
+        # said it is ready (its imports done), None when idle or still starting.
         self.since: float | None = None
+        self.ready = False
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -94,6 +96,10 @@ class WorkerProcess:
         data = pickle.dumps(replace(task, content=b""), protocol=pickle.HIGHEST_PROTOCOL)
         try:
             async with asyncio.timeout(wall):
+                if not self.ready:
+                    if await self._exactly(len(READY)) != READY:
+                        raise EOFError("the parse worker did not say it is ready")
+                    self.ready = True
                 await loop.sock_sendall(self.sock, FRAME.pack(len(data), len(task.content)) + data)
                 await loop.sock_sendall(self.sock, task.content)
                 self.since = loop.time()
@@ -159,3 +165,16 @@ def stuck(busy: list[WorkerProcess], now: float, after: float) -> bool:
         if worker.sock.fileno() >= 0:
             poll.register(worker.sock, select.POLLIN)
     return not poll.poll(0)
+
+
+@dataclass(slots=True, eq=False)
+class Waiter:
+    """A response waiting for a worker: since when (the loop's time), its source's key
+    (the task's ``spec``), and the future its worker is handed over in."""
+
+    since: float
+    key: bytes
+    future: asyncio.Future[WorkerProcess | None]
+
+    def gone(self) -> bool:
+        return self.future.done() or self.future.get_loop().is_closed()

@@ -35,6 +35,7 @@ from dataclasses import replace
 import httpx
 
 from monitor.check.page import (
+    READY,
     Parsed,
     Task,
     explain,
@@ -129,4 +130,8 @@ def main(fd: int) -> None:
         load(kind)
     gc.collect()
     gc.freeze()  # the imports' objects stay: full collections need not look at them again
-    serve(socket.socket(fileno=fd))
+    sock = socket.socket(fileno=fd)
+    # Ready: the pool times a task from here, so a start's imports never look like a
+    # page that holds its worker (and a page that does is seen, first task or not).
+    sock.sendall(READY)
+    serve(sock)
