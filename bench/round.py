@@ -6,10 +6,19 @@ Six Bing-format engines on 127.0.0.1 (one port each = one host for the politenes
 N series spread over them, the real pipeline (fetcher, parser, store, detector, outbox) on a
 temporary SQLite file. Figures: checks per second per round, CPU milliseconds per check
 (median over rounds; the main process and the parse workers together, and the main
-process alone), peak RSS (the main process; the parse workers together), the longest
-wait of a round's write transaction for SQLite's write lock, database bytes per snapshot
-in the first round (new images) and in later rounds (unchanged results: what an
-unchanged snapshot costs).
+process alone), memory, the longest wait of a round's write transaction for SQLite's
+write lock, database bytes per snapshot in the first round (new images) and in later
+rounds (unchanged results: what an unchanged snapshot costs).
+
+Memory, of the whole monitor (the main process and its parse workers; the engines run in
+other processes and are not counted):
+
+- peak RSS of the main process and of each parse worker (``VmHWM``, a worker's read
+  before it stops), and their sum: an upper bound, counting every shared page (the
+  interpreter, the libraries) once per process and adding peaks that may not coincide;
+- the peak PSS total: sampled every 0.1 s from ``/proc/PID/smaps_rollup`` by a thread,
+  main and workers added at each sample, a page shared by n processes counted 1/n in
+  each, so once in the total: what the monitor takes from the machine.
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -89,13 +99,17 @@ def main() -> None:
             await app.rounds(fetcher).run_all(refs)
 
     rates, cpu_per_check, main_per_check, growth = [], [], [], []
+    sampler = PssSampler()
+    sampler.start()
     for r in range(args.rounds):
         before_db = db_bytes(db)
-        cpu0, t0, parse0 = time.process_time(), time.perf_counter(), shared_pool().usage()[0]
+        cpu0, t0, parse0 = time.process_time(), time.perf_counter(), workers_cpu()
+        sampled0 = sampler.cpu()
         asyncio.run(one_round())
-        wall, main = time.perf_counter() - t0, time.process_time() - cpu0
+        wall = time.perf_counter() - t0
+        main = time.process_time() - cpu0 - (sampler.cpu() - sampled0)
         # Parsing runs in the parse pool's workers: their CPU is the check's CPU too.
-        cpu = main + shared_pool().usage()[0] - parse0
+        cpu = main + workers_cpu() - parse0
         main_per_check.append(main / len(refs) * 1000)
         with sqlite3.connect(db) as raw:  # fold the WAL into the file before measuring
             raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -116,8 +130,18 @@ def main() -> None:
         f"{statistics.median(main_per_check):.2f} of them in the main process "
         "(its server threads included; the rest in parse workers)"
     )
-    workers_peak = shared_pool().usage()[1] / 2**20
-    print(f"peak RSS: {peak:.0f} MiB, parse workers {workers_peak:.0f} MiB together")
+    sampler.stop()
+    workers = shared_pool().usage()
+    each = ", ".join(f"{w.peak / 2**20:.0f}" for w in workers) or "none"
+    rss_sum = peak + sum(w.peak for w in workers) / 2**20
+    print(
+        f"peak RSS (VmHWM): main {peak:.0f} MiB, parse workers {each} MiB "
+        f"({len(workers)} started); sum {rss_sum:.0f} MiB"
+    )
+    print(
+        f"peak PSS total (main + workers, shared pages counted once): {sampler.peak / 2**20:.0f}"
+        f" MiB (main {sampler.peak_main / 2**20:.0f} MiB at that moment)"
+    )
     waits = lock_waits(app.engine)
     print(
         f"write-lock wait: longest {waits.longest:.2f}s, "
@@ -130,6 +154,48 @@ def main() -> None:
     for proc in servers:
         proc.terminate()
         proc.wait()
+
+
+def workers_cpu() -> float:
+    return sum(w.cpu for w in shared_pool().usage())
+
+
+def pss(pid: int | str) -> int:
+    """Proportional set size of process ``pid`` in bytes (0 once it is gone)."""
+    try:
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return 0
+    return next(
+        (int(ln.split()[1]) * 1024 for ln in rollup.splitlines() if ln.startswith("Pss:")), 0
+    )
+
+
+class PssSampler(threading.Thread):
+    """Samples the PSS of the main process and of the live parse workers every 0.1 s and
+    keeps the largest total; its own CPU is subtracted from the main process's."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.peak = self.peak_main = 0
+        self._cpu = 0.0
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        while not self._done.wait(0.1):
+            start = time.thread_time()
+            main = pss("self")
+            total = main + sum(pss(w.pid) for w in shared_pool().usage())
+            if total > self.peak:
+                self.peak, self.peak_main = total, main
+            self._cpu += time.thread_time() - start
+
+    def cpu(self) -> float:
+        return self._cpu
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
 
 
 def serve(port: int, page_kb: int) -> None:

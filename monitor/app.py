@@ -26,6 +26,7 @@ from monitor.channels.base import Channel, ThumbnailLookup
 from monitor.channels.dispatch import Dispatcher, RetryPolicy
 from monitor.config import Config
 from monitor.core.clock import Clock, utcnow
+from monitor.core.memory import limit_arenas
 from monitor.core.metrics import Metrics
 from monitor.evidence.archive import Archiver
 from monitor.evidence.thumbnails import remove_files, thumbnail_dir
@@ -197,6 +198,7 @@ def build(
 ) -> App:
     """Wire the application; every outside resource may be injected (``engine``: an open
     database, as when the daemon reloads its config)."""
+    limit_arenas()  # before the first worker thread allocates (core.memory says why)
     if engine is None:
         engine = create_db_engine(
             database_url or config.database.url,

@@ -95,3 +95,48 @@ async def test_a_parser_bug_in_a_worker_is_logged_with_its_traceback(
     bugs = [r for r in caplog.records if r.name == "monitor.check" and r.levelno == logging.ERROR]
     assert bugs and bugs[0].exc_info is not None
     assert "KeyError: 'objURL'" in caplog.text and "in parse" in caplog.text
+
+
+async def test_ordinary_pages_arriving_together_share_one_worker(pool: ParsePool) -> None:
+    source = html_source()
+    parsed = await asyncio.gather(
+        *(pool.parse(source, html_response(result_page(2)), 0) for _ in range(8))
+    )
+    assert all(p.result is not None for p in parsed)
+    assert pool.running == 1 and len(pool.usage()) == 1
+
+
+async def test_a_spare_worker_serves_others_behind_a_slow_page_and_stops_after(
+    pool: ParsePool,
+) -> None:
+    await pool.parse(html_source(), html_response(result_page()), 0)
+    slow = asyncio.ensure_future(
+        pool.parse(html_source(parse_cpu="1s"), html_response(wide_page(2_150_000)), 0)
+    )
+    await asyncio.sleep(0.2)  # the slow page holds the only worker now
+    quick = await pool.parse(html_source(), html_response(result_page()), 0)
+    assert quick.result is not None and not slow.done()
+    assert pool.running == 2
+    assert (await slow).reason == f"{TOO_COMPLEX} (over its 1s CPU budget)"
+    assert pool.running == 1  # the slow page's worker is gone, the spare not replaced
+    again = await pool.parse(html_source(), html_response(result_page()), 0)
+    assert again.result is not None and pool.running == 1
+
+
+async def test_one_source_s_slow_pages_hold_one_worker_and_others_get_the_spare(
+    pool: ParsePool,
+) -> None:
+    # A hostile engine with concurrency 2: before, its two pages took both workers and the
+    # other engine's pages waited for one of them (7.5 s in bench.fault_engines).
+    hostile = html_source("hostile", parse_cpu="3s")
+    slow = [
+        asyncio.ensure_future(pool.parse(hostile, html_response(wide_page(6_000_000)), 0))
+        for _ in "ab"
+    ]
+    await asyncio.sleep(0.2)  # the first slow page holds the only worker; the second waits
+    quick = await pool.parse(html_source(), html_response(result_page()), 0)
+    assert quick.result is not None
+    assert not any(s.done() for s in slow)  # served while both slow pages were pending
+    assert pool.running == 2
+    reasons = [(await s).reason for s in slow]
+    assert reasons == [f"{TOO_COMPLEX} (over its 3s CPU budget)"] * 2

@@ -33,6 +33,7 @@ import pickle
 import socket
 import struct
 import traceback
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -60,6 +61,7 @@ TOO_COMPLEX = "too complex"
 # length of the raw bytes that follow it (a task's body, sent as is: never copied into
 # the pickle, so a queue of big bodies costs no second copy of each).
 FRAME = struct.Struct("!QQ")
+READY = b"R"  # what a worker sends once, when its imports are done
 
 # (level, message, exception to log with its traceback, or None)
 LogLine = tuple[int, str, BaseException | None]
@@ -116,6 +118,27 @@ class Task:
     page: int
     cpu_seconds: float
     memory_bytes: int
+
+    @classmethod
+    def of(cls, spec: bytes, source: Source, response: httpx.Response, page: int) -> Task:
+        """The task for ``response`` of ``source`` (pickled as ``spec``), with its budgets."""
+        method: str | None = None
+        url: str | None = None
+        with suppress(RuntimeError):  # a response built by hand has no request
+            method, url = response.request.method, str(response.request.url)
+        options = source.options
+        return cls(
+            spec,
+            response.status_code,
+            list(response.headers.raw),
+            response.content,
+            response.encoding or "utf-8",
+            method,
+            url,
+            page,
+            options.parse_cpu.total_seconds(),
+            options.parse_memory,
+        )
 
 
 def send_frame(sock: socket.socket, message: object, body: bytes = b"") -> None:

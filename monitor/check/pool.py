@@ -1,5 +1,4 @@
-"""Parsing off the event loop: persistent worker processes, a CPU-time and memory budget
-per response.
+"""Parsing off the event loop: worker processes, a CPU-time and memory budget per response.
 
 Why processes: a parser is CPU-bound C code (lxml) plus Python under the GIL, so a thread
 cannot take a hostile page off the event loop, and nothing can interrupt lxml midway except
@@ -8,16 +7,24 @@ the kernel. A 7.75 MB page of nested ``<div>`` elements, under the 8 MB body cap
 
 Why every page, small ones included: a small page is no proof of a cheap parse (a 100 KB
 page can nest 10,000 levels deep), and the hand-off is cheap next to the parse it guards
-(one pickle and two pipe writes; ``bench.round`` prints the per-check figure). One path
+(one pickle and two socket writes; ``bench.round`` prints the per-check figure). One path
 also means the budgets hold for every response, with no size threshold to tune or get
 wrong.
 
 How:
 
-- ``ParsePool(workers)`` keeps ``workers`` processes (2 by default: the parse is CPU
-  work, more than the cores only queues it in the kernel instead of here), each started
-  on first use and kept for the life of the process; a start (or a replacement) costs
-  an interpreter and the parsers' imports, about half a second of CPU, once;
+- ``ParsePool(workers)`` runs one worker process, and up to ``workers`` (2 by default)
+  while a response waits: a response that waited ``spare_after`` (0.25 s) for a busy
+  worker starts a spare one, which stops again once every worker is idle. One worker
+  parses a normal round with room to spare (about 2 ms of CPU per 144 KB page); the
+  spare is there for a page that holds its worker for seconds, so it never holds back
+  the other hosts' pages for long. A worker costs about 45 MB of memory; a start costs an
+  interpreter and the parsers' imports, about half a second of CPU;
+- one source holds at most ``workers - 1`` workers at a time (at least one): a hostile
+  engine sending page after page that each take seconds to parse keeps one worker busy,
+  never all of them, so the other sources' pages go to the spare (in ``bench.fault_engines``'
+  wide-page case, a source with ``concurrency: 2`` held both workers and the other
+  engine's checks waited up to 7.5 s);
 - each response goes to an idle worker with its source's budgets (``parse_cpu``,
   ``parse_memory``); the worker enforces them with ``RLIMIT_CPU`` and ``RLIMIT_AS``
   (``check.worker``); a page past either is ``parse_error`` "too complex (...)", never
@@ -27,7 +34,8 @@ How:
   on a loaded machine CPU time passes slower than the clock) is killed and replaced; only
   the page it was reading fails;
 - the event loop awaits the worker's socket (no thread, no GIL hand-off in the way);
-  checks queue for a free worker in the order they arrive, and wait before fetching while
+  checks queue for a free worker in the order they arrive (skipping those of a source at
+  its share), and wait before fetching while
   ``4 x workers`` fetched responses already wait (``ready``, asked once the host's slot is
   held: a check queued for its host passed no gate): a round fetching faster than the
   workers parse must not hold every body of the round in memory.
@@ -42,21 +50,14 @@ from __future__ import annotations
 import asyncio
 import atexit
 import logging
-import os
 import pickle
-import signal
-import socket
-import subprocess
-import sys
-from collections import deque
-from contextlib import suppress
-from dataclasses import replace
-from pathlib import Path
+from collections import Counter, deque
 from weakref import WeakKeyDictionary
 
 import httpx
 
-from monitor.check.page import FRAME, Parsed, Task, too_complex
+from monitor.check.page import Parsed, Task
+from monitor.check.process import Usage, Waiter, WorkerProcess, stuck
 from monitor.core.observation import Status
 from monitor.sources.base import Source
 
@@ -65,6 +66,9 @@ logger = logging.getLogger(__name__)
 DEFAULT_WORKERS = 2
 # How many responses may wait for a worker, per worker, before checks wait to fetch.
 QUEUE_PER_WORKER = 4
+# How long a response waits for a busy worker before a spare one starts (seconds): far
+# above a normal page's parse (milliseconds), far below a hostile page's budget (seconds).
+SPARE_AFTER = 0.25
 
 
 class ParsePool:
@@ -74,16 +78,31 @@ class ParsePool:
     turn); it binds to none, so it outlives them.
     """
 
-    def __init__(self, workers: int = DEFAULT_WORKERS, *, queue: int | None = None) -> None:
+    def __init__(
+        self,
+        workers: int = DEFAULT_WORKERS,
+        *,
+        queue: int | None = None,
+        spare_after: float = SPARE_AFTER,
+    ) -> None:
         if workers < 1:
             raise ValueError("a parse pool needs at least one worker")
         self.workers = workers
         self.queue = QUEUE_PER_WORKER * workers if queue is None else queue
+        self.spare_after = spare_after
         self._gate: deque[asyncio.Future[None]] = deque()
         self.replaced = 0  # workers killed or lost, and replaced (retired ones not counted)
-        self._idle: list[_Worker | None] = [None] * workers  # None: started on first use
-        self._waiting: deque[asyncio.Future[_Worker | None]] = deque()
+        self._idle: list[WorkerProcess | None] = [None]  # None: started on first use
+        self._spare = workers - 1  # slots opened only for a response that waited
+        self._busy = 0
+        # Responses waiting for a worker, with the loop's time they started waiting.
+        self._waiting: deque[Waiter] = deque()
+        self.share = max(1, workers - 1)  # workers one source may hold at once
+        self._held: Counter[bytes] = Counter()  # workers held, per source key
+        self._timer: tuple[asyncio.AbstractEventLoop, asyncio.TimerHandle] | None = None
         self._specs: WeakKeyDictionary[Source, bytes] = WeakKeyDictionary()
+        self._live: set[WorkerProcess] = set()
+        self.ended: deque[Usage] = deque(maxlen=32)  # the last stopped workers' usage
 
     async def ready(self) -> None:
         """Wait while ``queue`` responses or more wait for a worker.
@@ -106,89 +125,146 @@ class ParsePool:
         """Ask ``source`` about a 4xx body in a worker, under the same budgets."""
         return await self._run(self._task(source, response, -1))
 
-    def usage(self) -> tuple[float, int]:
-        """CPU seconds and peak resident bytes of the live workers, summed (from Linux's
-        /proc; zeros elsewhere). What ``bench.round`` adds to the main process's figures."""
-        cpu, peak = 0.0, 0
-        for worker in self._idle:
-            if worker is not None:
-                used, high = worker.usage()
-                cpu, peak = cpu + used, peak + high
-        return cpu, peak
+    @property
+    def running(self) -> int:
+        """How many worker processes are running now."""
+        return len(self._live)
+
+    def usage(self) -> list[Usage]:
+        """CPU and peak memory of every worker this pool started: the live ones, then the
+        last 32 stopped (what ``bench.round`` adds to the main process's figures)."""
+        return [w.usage() for w in list(self._live)] + list(self.ended)
 
     def close(self) -> None:
         """Stop the idle workers (a busy one is stopped when its caller gives it back)."""
         idle, self._idle = self._idle, [None] * len(self._idle)
         for worker in idle:
             if worker is not None:
-                worker.stop()
+                self._stop(worker)
 
     def _task(self, source: Source, response: httpx.Response, page: int) -> Task:
         spec = self._specs.get(source)
         if spec is None:
             spec = self._specs[source] = pickle.dumps((type(source), source.name, source.options))
-        method: str | None = None
-        url: str | None = None
-        with suppress(RuntimeError):  # a response built by hand has no request
-            method, url = response.request.method, str(response.request.url)
-        options = source.options
-        return Task(
-            spec,
-            response.status_code,
-            list(response.headers.raw),
-            response.content,
-            response.encoding or "utf-8",
-            method,
-            url,
-            page,
-            options.parse_cpu.total_seconds(),
-            options.parse_memory,
-        )
+        return Task.of(spec, source, response, page)
 
     async def _run(self, task: Task) -> Parsed:
-        worker = await self._acquire()
+        key = task.spec
+        worker = await self._acquire(key)  # holds one of the pool's slots until given back
+        self._busy += 1
         try:
             if worker is not None and not worker.alive():
-                await asyncio.to_thread(worker.stop)
+                await asyncio.to_thread(self._stop, worker)
                 worker, self.replaced = None, self.replaced + 1
             if worker is None:
-                worker = _Worker()
+                worker = WorkerProcess()
+                self._live.add(worker)
             outcome, state = await worker.call(task, wall=10 * task.cpu_seconds + 30)
         except OSError as exc:  # no process could be started (fork or pipe refused)
             logger.error("cannot start a parse worker: %s", exc)
-            self._release(None)
-            return Parsed(status=Status.PARSE_ERROR, reason=f"no parse worker: {exc}")
+            outcome, state = Parsed(status=Status.PARSE_ERROR, reason=f"no parse worker: {exc}"), ""
         except BaseException:  # cancelled mid-task: the worker's state is unknown
             if worker is not None:
-                worker.stop(kill=True)
+                self._stop(worker, kill=True)
+            self._busy -= 1
+            self._give_back(key)
             self._release(None)
             raise
-        if state == "ready":
-            self._release(worker)
-        else:
-            self.replaced += state == "lost"
-            self._release(None)
+        self._busy -= 1
+        self._give_back(key)
+        if state != "ready" and worker is not None:
+            self._forget(worker)
+            worker = None
+        self.replaced += state == "lost"
+        if self._shrink(worker):
+            if worker is not None:
+                await asyncio.to_thread(self._stop, worker)
+            self._open_gate()
+            return outcome
+        self._release(worker)
         return outcome
 
-    async def _acquire(self) -> _Worker | None:
-        if self._idle:
+    def _shrink(self, worker: WorkerProcess | None) -> bool:
+        """Whether the slot back from a task closes (with its ``worker``, if any): a spare
+        slot is open, no response waits and no worker is busy. A slot back with a worker
+        closes an idle slot without one instead, and keeps its worker."""
+        if self._spare == self.workers - 1 or self._busy or self._live_waiters():
+            return False
+        self._spare += 1
+        if worker is not None and None in self._idle:
+            self._idle.remove(None)
+            return False
+        return True
+
+    def _live_waiters(self) -> bool:
+        return any(not w.gone() for w in self._waiting)
+
+    def _give_back(self, key: bytes) -> None:
+        self._held[key] -= 1
+        if self._held[key] <= 0:
+            del self._held[key]
+
+    async def _acquire(self, key: bytes) -> WorkerProcess | None:
+        """A worker (or ``None``: start one in the slot) for a response of source ``key``,
+        counted against the source's share until ``_give_back``."""
+        if self._idle and self._held[key] < self.share:
+            self._held[key] += 1
             return self._idle.pop()
-        waiter: asyncio.Future[_Worker | None] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        waiter = Waiter(loop.time(), key, loop.create_future())
         self._waiting.append(waiter)
+        if self._spare > 0 and (self._timer is None or self._timer[0] is not loop):
+            self._timer = (loop, loop.call_later(self.spare_after, self._spare_check))
         try:
-            return await waiter
+            return await waiter.future
         except asyncio.CancelledError:
-            if waiter.done() and not waiter.cancelled():
-                self._release(waiter.result())  # handed over as we were cancelled
+            if waiter.future.done() and not waiter.future.cancelled():
+                self._give_back(key)  # handed over as we were cancelled
+                self._release(waiter.future.result())
             raise
 
-    def _release(self, worker: _Worker | None) -> None:
+    def _next(self) -> Waiter | None:
+        """The first waiting response whose source is below its share (dropping the
+        abandoned ones on the way), or None."""
+        for waiter in list(self._waiting):
+            if waiter.gone():
+                self._waiting.remove(waiter)
+            elif self._held[waiter.key] < self.share:
+                return waiter
+        return None
+
+    def _hand(self, waiter: Waiter, worker: WorkerProcess | None) -> None:
+        self._waiting.remove(waiter)
+        self._held[waiter.key] += 1
+        waiter.future.set_result(worker)
+
+    def _spare_check(self) -> None:
+        """Open a spare slot for the first waiting response whose source is below its share
+        if it waited ``spare_after`` behind a worker on one task as long (``process.stuck``:
+        timed from the worker's ready, so a start's imports never count); look again while
+        responses wait. One timer for the pool."""
+        loop, _ = self._timer or (None, None)
+        self._timer = None
+        waiter = self._next()
+        if loop is None or self._spare <= 0 or waiter is None:
+            return
+        late = loop.time() - waiter.since - self.spare_after
+        busy = [w for w in list(self._live) if w.since is not None]
+        if late >= 0 and stuck(busy, loop.time(), self.spare_after):
+            self._spare -= 1
+            self._hand(waiter, None)  # None: start a worker in the slot
+            self._open_gate()
+            late = -self.spare_after
+        if self._spare > 0 and self._waiting:
+            delay = self.spare_after if late >= 0 else -late
+            self._timer = (loop, loop.call_later(delay, self._spare_check))
+
+    def _release(self, worker: WorkerProcess | None) -> None:
         self._open_gate()
-        while self._waiting:
-            waiter = self._waiting.popleft()
-            if not waiter.done() and not waiter.get_loop().is_closed():
-                waiter.set_result(worker)
-                return
+        waiter = self._next()
+        if waiter is not None:
+            self._hand(waiter, worker)
+            return
         self._idle.append(worker)
 
     def _open_gate(self) -> None:
@@ -199,99 +275,14 @@ class ParsePool:
                 gate.set_result(None)
                 room -= 1
 
+    def _stop(self, worker: WorkerProcess, *, kill: bool = False) -> None:
+        worker.stop(kill=kill)
+        self._forget(worker)
 
-class _Worker:
-    """One worker process (``python -m monitor.check.worker FD``) and our end of its
-    socket pair.
-
-    A fresh interpreter rather than ``multiprocessing``'s fork or spawn: forking a process
-    with threads is unsafe, and spawn re-runs the main module (the CLI's, or pytest's).
-    """
-
-    def __init__(self) -> None:
-        ours, theirs = socket.socketpair()
-        try:
-            self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-                [sys.executable, "-m", "monitor.check.worker", str(theirs.fileno())],
-                pass_fds=[theirs.fileno()],
-                stdin=subprocess.DEVNULL,
-            )
-        except OSError:
-            ours.close()
-            raise
-        finally:
-            theirs.close()
-        ours.setblocking(False)
-        self.sock = ours
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def usage(self) -> tuple[float, int]:
-        """(CPU seconds, peak resident bytes) of the process, or zeros without /proc."""
-        try:
-            stat = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-            status = Path(f"/proc/{self.process.pid}/status").read_text()
-        except OSError:
-            return 0.0, 0
-        ticks = os.sysconf("SC_CLK_TCK")
-        cpu = (int(stat[11]) + int(stat[12])) / ticks  # utime, stime (fields 14, 15)
-        high = next((ln.split()[1] for ln in status.splitlines() if ln.startswith("VmHWM:")), "0")
-        return cpu, int(high) * 1024
-
-    async def call(self, task: Task, *, wall: float) -> tuple[Parsed, str]:
-        """The worker's answer to ``task`` and what became of the worker: ``ready`` for
-        another task, ``retired`` (it grew too big and left) or ``lost`` (killed, died)."""
-        loop = asyncio.get_running_loop()
-        data = pickle.dumps(replace(task, content=b""), protocol=pickle.HIGHEST_PROTOCOL)
-        try:
-            async with asyncio.timeout(wall):
-                await loop.sock_sendall(self.sock, FRAME.pack(len(data), len(task.content)) + data)
-                await loop.sock_sendall(self.sock, task.content)
-                size, _ = FRAME.unpack(await self._exactly(FRAME.size))
-                reply = pickle.loads(await self._exactly(size))  # noqa: S301 - our worker's
-        except TimeoutError:
-            await asyncio.to_thread(self.stop, kill=True)
-            return too_complex(f"no answer within {wall:g}s"), "lost"
-        except (EOFError, OSError):
-            code = await asyncio.to_thread(self.stop, kill=True)
-            return self._died(code, task), "lost"
-        outcome, retiring = reply
-        if retiring:
-            await asyncio.to_thread(self.stop)
-            return outcome, "retired"
-        return outcome, "ready"
-
-    async def _exactly(self, size: int) -> bytes:
-        loop = asyncio.get_running_loop()
-        buffer = bytearray(size)
-        view, got = memoryview(buffer), 0
-        while got < size:
-            n = await loop.sock_recv_into(self.sock, view[got:])
-            if n == 0:
-                raise EOFError("the parse worker closed its end")
-            got += n
-        return bytes(buffer)
-
-    def stop(self, *, kill: bool = False) -> int:
-        """End the process (politely unless ``kill``: closing our end ends its loop)."""
-        if kill:
-            self.process.kill()
-        self.sock.close()
-        try:
-            return self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            return self.process.wait()
-
-    @staticmethod
-    def _died(code: int, task: Task) -> Parsed:
-        if code == -signal.SIGXCPU:
-            return too_complex(f"over its {task.cpu_seconds:g}s CPU budget")
-        if code == -signal.SIGKILL:  # the OOM killer's signal
-            return too_complex("the parse was killed, likely out of memory")
-        logger.error("a parse worker died (exit code %s)", code)
-        return Parsed(status=Status.PARSE_ERROR, reason=f"parse worker died (exit code {code})")
+    def _forget(self, worker: WorkerProcess) -> None:
+        if worker in self._live:
+            self._live.discard(worker)
+            self.ended.append(worker.usage())
 
 
 _shared: ParsePool | None = None
