@@ -3,7 +3,6 @@ alive: for container health checks)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -60,6 +59,8 @@ def check_now(
     names = people_named(app, people, stored=False)
     app.migrate()
     refs = app.series(names, sources)
+    import asyncio  # here: every command's start would pay for it
+
     rows, failed = asyncio.run(_check(app, refs, progress, deliver))
     outcome = CheckOutcome(rows, delivered=deliver)
     if deliver:
