@@ -22,8 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -31,7 +30,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.alerts.people import group_events, quiet_terms
 from monitor.config import Config
-from monitor.core.observation import Observation
 from monitor.detector import RoundOutcome, process_round
 from monitor.detector.corroboration import summarize
 from monitor.detector.health import SourceHealth
@@ -39,6 +37,9 @@ from monitor.detector.points import Point, RoundInput, SeriesKey
 from monitor.detector.settings import DetectionSettings
 from monitor.detector.state import SeriesState
 from monitor.rounds.alerting import At, write_alert
+from monitor.rounds.checked import Checked as Checked
+from monitor.rounds.checked import CheckRow as CheckRow
+from monitor.rounds.checked import key_of
 from monitor.rounds.prepare import Read, RoundSettings, read_round
 from monitor.store import rounds as stored
 from monitor.store import snapshot_log
@@ -53,40 +54,10 @@ from monitor.store.db import retrying
 from monitor.store.snapshot_batch import NewSnapshot, SnapshotPlan, write_snapshots
 
 logger = logging.getLogger(__name__)
+# A cluster leader's step inside a round's transaction (the fence, its staged rows).
+Hook = Callable[[Session], None]
 # Detector states in which a check is a sign of a drop (pending) or part of one (open).
 _SIGNS = frozenset({"pending", "dropped", "partial"})
-
-
-@dataclass(frozen=True)
-class CheckRow:
-    """What one series' check in a round came to: one line of the table ``check`` prints."""
-
-    person: str
-    term: str
-    source: str
-    role: str
-    status: str
-    count: int | None
-    baseline: float | None
-    reason: str | None
-    state: str
-    snapshot_id: int | None
-
-
-@dataclass(frozen=True)
-class Checked:
-    """A finished check, waiting to be written with the rest of its round."""
-
-    ref: SeriesRef
-    observation: Observation
-    started_at: datetime
-    finished_at: datetime
-    raw: RawBody | None = None
-
-
-def key_of(ref: SeriesRef) -> SeriesKey:
-    """The detector's name for a stored series."""
-    return SeriesKey(ref.person, ref.term, ref.source, ref.vantage)
 
 
 class RoundCommit:
@@ -117,17 +88,27 @@ class RoundCommit:
             return healthy_digests(session, series_ids)
 
     def __call__(
-        self, source: str, checked: list[Checked], started: datetime, kind: str
+        self,
+        source: str,
+        checked: list[Checked],
+        started: datetime,
+        kind: str,
+        *,
+        fence: Hook | None = None,
+        settle: Hook | None = None,
     ) -> list[CheckRow]:
         """Store the round and everything it caused in one transaction (runs in a thread);
-        a collision with another writer runs the transaction again, it never drops the round."""
+        a collision with another writer runs the transaction again, it never drops the round.
+
+        A cluster's leader passes ``fence`` (first in the transaction: raises when its
+        leadership is stale, so nothing is written) and ``settle`` (last: its staged rows)."""
         keep = self.config.evidence.keep_raw
         checked = [c if c.raw is not None else _with_body(c, keep) for c in checked]
         now = max((c.finished_at for c in checked), default=started)
         with self._reading, self.sessions() as session:
             read = read_round(session, source, self._news(checked), self._settings(source))
         outcome, ids = retrying(
-            lambda: self._write(source, checked, read, started, now, kind),
+            lambda: self._write(source, checked, read, started, now, kind, (fence, settle)),
             what=f"round of {source}",
         )
         for event in outcome.events:
@@ -149,10 +130,15 @@ class RoundCommit:
         started: datetime,
         now: datetime,
         kind: str,
+        hooks: tuple[Hook | None, Hook | None] = (None, None),
     ) -> tuple[RoundOutcome, dict[int, int]]:
         settings = self.config.detection_for(source)
         by_key = {key_of(c.ref): c for c in checked}
+        # The series' vantage (a cluster's leader closes every vantage's rounds).
+        vantage = checked[0].ref.vantage if checked else self.config.vantage
         with self.sessions() as session, session.begin():
+            if hooks[0] is not None:
+                hooks[0](session)
             src = stored.source_for_write(session, source)
             if stored.last_round_id(session, source) != read.marker:
                 # Another writer stored a round of this source since: read again, in here.
@@ -190,7 +176,7 @@ class RoundCommit:
             refs = {k: c.ref for k, c in by_key.items()}
             # Every term of an alerted person, also those this round did not check.
             standing = {
-                **self._unchecked(session, src.id, outcome, refs, settings),
+                **self._unchecked(session, src.id, outcome, refs, settings, vantage),
                 **outcome.states,
             }
             watched = {k for k, r in refs.items() if r.role == "watch"} | (
@@ -203,7 +189,7 @@ class RoundCommit:
                 write_alert(
                     session,
                     group,
-                    At(rnd, src, now, self.config.vantage, self.channels),
+                    At(rnd, src, now, vantage, self.channels),
                     refs,
                     ids,
                     quiet,
@@ -212,6 +198,8 @@ class RoundCommit:
             snapshot_log.append(
                 session, written.rows, now, names=read.names, digests=written.digests
             )
+            if hooks[1] is not None:
+                hooks[1](session)
         return outcome, ids
 
     def _settings(self, source: str) -> RoundSettings:
@@ -237,6 +225,7 @@ class RoundCommit:
         outcome: RoundOutcome,
         refs: Mapping[SeriesKey, SeriesRef],
         settings: DetectionSettings,
+        vantage: str,
     ) -> dict[SeriesKey, SeriesState]:
         """Stored states of the configured terms of the people with an event in this round
         that the round did not check (a re-check round checks only the terms asked for)."""
@@ -249,7 +238,7 @@ class RoundCommit:
             session,
             person_ids,
             source_id,
-            self.config.vantage,
+            vantage,
             settings,
             besides=[r.series_id for r in refs.values()],
         )
