@@ -7,10 +7,9 @@ writes nothing: its transaction never starts), flush the dispatcher, and exit 0.
 
 Jobs are thin wrappers around the step functions here (``round_step``, ``recheck_step``,
 ``dispatch_step``, ``prune_step``, ``beat``); ``monitor.daemon.jobs`` schedules them. Tests
-and the demo call the steps directly.
-
-Rounds of one source never overlap (a lock per source), so the detector sees each series'
-checks in time order.
+and the demo call the steps directly. Rounds of one source never overlap (a lock per
+source), so the detector sees each series' checks in time order. In cluster mode the
+daemon is a ``daemon.cluster.ClusterNode``: these steps and lifecycle, its own jobs.
 
 SIGHUP reloads: the config file is read and validated again; a valid one takes effect at
 the next round (sources, people, channels, thresholds: the app is rebuilt over the same
@@ -100,8 +99,7 @@ class Daemon:
             loop.add_signal_handler(signal.SIGHUP, self._on_hup)
         server = self.server = self._start_http()
         scheduler = self.scheduler = AsyncIOScheduler(timezone=UTC)
-        last = await asyncio.to_thread(self._last_rounds)
-        schedule_jobs(scheduler, self, self.app.config, self.app.clock, last)
+        await self.schedule(scheduler)
         await self.beat()
         scheduler.start()
         logger.info(
@@ -133,6 +131,11 @@ class Daemon:
         if server is not None:
             server.stop()
         logger.info("stopped")
+
+    async def schedule(self, scheduler: AsyncIOScheduler) -> None:
+        """Add the jobs (a cluster node adds its own: ``daemon.cluster``)."""
+        last = await asyncio.to_thread(self._last_rounds)
+        schedule_jobs(scheduler, self, self.app.config, self.app.clock, last)
 
     def _last_rounds(self) -> dict[str, datetime]:
         with self.app.sessions() as session:
@@ -170,8 +173,7 @@ class Daemon:
         if self.server is not None:
             self.server.app = app
         self.scheduler.remove_all_jobs()
-        last = await asyncio.to_thread(self._last_rounds)
-        schedule_jobs(self.scheduler, self, config, app.clock, last)
+        await self.schedule(self.scheduler)
         logger.info(
             "config reloaded: %d series on %d sources, channels %s",
             len(refs),
