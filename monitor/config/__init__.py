@@ -8,6 +8,7 @@ write ``from monitor.config import Config, load_config``.
 
 from __future__ import annotations
 
+from monitor.config.cluster import ClusterConfig
 from monitor.config.loader import load_config, parse_config
 from monitor.config.models import (
     DEFAULT_RETRY_SCHEDULE,
@@ -30,6 +31,7 @@ __all__ = [
     "AlertsConfig",
     "AppriseConfig",
     "ArchiveConfig",
+    "ClusterConfig",
     "Config",
     "DatabaseConfig",
     "EmailConfig",

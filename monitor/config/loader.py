@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from monitor import sources
+from monitor.config.cluster import database_problem
 from monitor.config.models import Config, ConfigFile
 from monitor.config.yamltext import key_line, read_yaml
 from monitor.core import masking
@@ -120,6 +121,8 @@ def _parse(text: str, name: str, env: Mapping[str, str]) -> Config:
                 problems.append(
                     _error(f'unknown source "{s}"', ("people", i, "sources"), tree, name)
                 )
+    if top.cluster.enabled and (why := database_problem(top.database.url)):
+        problems.append(_error(why, ("cluster", "enabled"), tree, name))
     names = [p.name for p in top.people]
     for i, n in enumerate(names):
         if names.index(n) != i:
@@ -137,6 +140,7 @@ def _parse(text: str, name: str, env: Mapping[str, str]) -> Config:
         alerts=top.alerts,
         server=top.server,
         evidence=top.evidence,
+        cluster=top.cluster,
     )
 
 

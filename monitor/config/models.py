@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from email.utils import parseaddr
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from monitor.config.cluster import ClusterConfig
 from monitor.core.units import Rate
 from monitor.core.urls import config_url
 from monitor.detector.settings import DetectionSettings
@@ -268,6 +269,7 @@ class Config:
     alerts: AlertsConfig
     server: ServerConfig
     evidence: EvidenceConfig
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
 
     def detection_for(self, source: str) -> DetectionSettings:
         """Detection settings with the source's overrides applied."""
@@ -290,3 +292,4 @@ class ConfigFile(_Model):
     alerts: AlertsConfig = AlertsConfig()
     server: ServerConfig = ServerConfig()
     evidence: EvidenceConfig = EvidenceConfig()
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig)

@@ -12,6 +12,7 @@ Shape (one check flows top to bottom)::
                                  └─< alert_episodes >── episodes (all a person alert covers)
     snapshot_log (the chain head)   log_timestamps (RFC 3161 tokens over the head)
     archive_captures (Save Page Now requests: image pages, drop result URLs) + archive_cursors
+    cluster mode: nodes, leadership (the fencing epoch), check_claims, staged_checks
 
 An unchanged result set costs one snapshot row: identical sets are stored once in
 ``image_sets`` (keyed by a digest of their members) and snapshots point at them.
@@ -23,6 +24,7 @@ Snapshot order is by ``id`` (monotonic), never by timestamp alone.
 from monitor.store.models.archive import ArchiveCapture, ArchiveCursor
 from monitor.store.models.base import NAMING_CONVENTION, Base, BigId, UtcDateTime
 from monitor.store.models.catalog import Person, Round, Series, SourceRow, Term
+from monitor.store.models.cluster import CheckClaim, Leadership, Node, StagedCheck
 from monitor.store.models.evidence import EvidenceHold, RawResponse, Thumbnail
 from monitor.store.models.heartbeat import Heartbeat
 from monitor.store.models.log import LogHead, LogTimestamp
@@ -37,6 +39,7 @@ __all__ = [
     "ArchiveCursor",
     "Base",
     "BigId",
+    "CheckClaim",
     "Delivery",
     "DeliveryAttempt",
     "Episode",
@@ -45,8 +48,10 @@ __all__ = [
     "Image",
     "ImageSet",
     "ImageSetMember",
+    "Leadership",
     "LogHead",
     "LogTimestamp",
+    "Node",
     "Person",
     "RawResponse",
     "Round",
@@ -54,6 +59,7 @@ __all__ = [
     "SeriesImage",
     "Snapshot",
     "SourceRow",
+    "StagedCheck",
     "Term",
     "Thumbnail",
     "UtcDateTime",

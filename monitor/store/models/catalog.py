@@ -73,3 +73,5 @@ class Round(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     kind: Mapped[str] = mapped_column(String(16), default="scheduled")  # scheduled|recheck|manual
     incident: Mapped[bool] = mapped_column(default=False)
+    # Where the round's checks were made (cluster mode: one round per source and vantage).
+    vantage: Mapped[str] = mapped_column(String(64), default="default", server_default="default")

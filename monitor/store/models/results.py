@@ -63,6 +63,7 @@ class Snapshot(Base):
         Index("ix_snapshots_series_id", "series_id", "id"),
         Index("ix_snapshots_round", "round_id"),
         Index("ix_snapshots_log_seq", "log_seq", unique=True),
+        Index("ix_snapshots_check_id", "check_id", unique=True),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     series_id: Mapped[int] = mapped_column(ForeignKey("series.id", ondelete="CASCADE"))
@@ -84,6 +85,9 @@ class Snapshot(Base):
     body_sha256: Mapped[str | None] = mapped_column(String(64))
     log_seq: Mapped[int | None] = mapped_column(BigInteger)
     log_hash: Mapped[str | None] = mapped_column(String(64))
+    # Cluster mode: the id the node gave the check (``staged_checks``), unique so that a
+    # check forwarded twice is stored once; NULL in single-daemon mode. Migration 0007.
+    check_id: Mapped[str | None] = mapped_column(String(36))
 
     @property
     def status_enum(self) -> Status:

@@ -1,0 +1,64 @@
+"""The ``cluster:`` section: off by default, its defaults, and the one-line errors."""
+
+from __future__ import annotations
+
+import socket
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor.config import parse_config
+from monitor.core.errors import ConfigError
+
+BASE = "people: [{name: Dong Jingwei}]\nsources: {bing: {kind: bing_images}}\n"
+PG = "database: {url: 'postgresql+psycopg://u@127.0.0.1/m'}\n"
+
+
+def test_cluster_mode_is_off_by_default_with_the_designed_defaults() -> None:
+    cluster = parse_config(BASE, "config.yaml", {}).cluster
+    assert not cluster.enabled
+    assert cluster.node == socket.gethostname().split(".")[0]
+    assert (cluster.claim_lease, cluster.leader_lease, cluster.batch) == (
+        timedelta(minutes=2),
+        timedelta(seconds=15),
+        50,
+    )
+
+
+def test_the_spool_defaults_to_a_file_named_after_the_node_next_to_the_config(
+    tmp_path: Path,
+) -> None:
+    config_path = str(tmp_path / "config.yaml")
+    text = PG + BASE + "cluster: {enabled: true, node: de-1, claim_lease: 90s}\n"
+    config = parse_config(text, config_path, {})
+    assert config.cluster.enabled
+    assert config.cluster.claim_lease == timedelta(seconds=90)
+    assert config.cluster.spool_path(config_path) == tmp_path / "spool-de-1.sqlite"
+    given = parse_config(text.replace("90s", "90s, spool: /var/x.sqlite"), config_path, {})
+    assert given.cluster.spool_path(config_path) == Path("/var/x.sqlite")
+
+
+def test_cluster_mode_on_sqlite_is_a_one_line_error_naming_the_key() -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config(BASE + "cluster:\n  enabled: true\n", "config.yaml", {})
+    assert str(err.value) == (
+        "config.yaml:4: cluster.enabled: cluster mode needs a PostgreSQL database.url, "
+        "not a SQLite file (one machine's)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("setting", "key"),
+    [
+        ("node: 'a b'", "cluster.node"),
+        ("leader_lease: 1s", "cluster.leader_lease"),
+        ("batch: 0", "cluster.batch"),
+        ("claim_lease: 0s", "cluster.claim_lease"),
+        ("nodes: 2", "cluster.nodes"),
+    ],
+)
+def test_a_bad_cluster_setting_names_its_key(setting: str, key: str) -> None:
+    with pytest.raises(ConfigError, match=rf"config.yaml:\d+: {key}: ") as err:
+        parse_config(PG + BASE + f"cluster: {{{setting}}}\n", "config.yaml", {})
+    assert "\n" not in str(err.value)
