@@ -32,15 +32,15 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor import __version__
 from monitor.app import App
-from monitor.daemon.jobs import HEARTBEAT, schedule_jobs
+from monitor.daemon.jobs import HEARTBEAT, job_failed, schedule_jobs
 from monitor.daemon.leader import LeaderElection
-from monitor.daemon.service import Daemon, _job_failed
+from monitor.daemon.service import Daemon
 from monitor.rounds.close import Closer
 from monitor.rounds.cluster import NodeRounds
 from monitor.rounds.commit import CheckRow
 from monitor.store import cluster as nodes
 from monitor.store.catalog import SeriesRef
-from monitor.store.cluster import NodeIdentity
+from monitor.store.cluster import NodeIdentity, StaleEpoch
 from monitor.store.db import retrying
 from monitor.store.rounds import due_rechecks
 from monitor.store.spool import Spool
@@ -202,7 +202,12 @@ class ClusterNode(Daemon):
         epoch = self.election.epoch
         if epoch is None or self.closer is None:
             return False
-        return await asyncio.to_thread(self.closer.step, epoch) > 0
+        try:
+            return await asyncio.to_thread(self.closer.step, epoch) > 0
+        except StaleEpoch as exc:
+            # Paused past the lease and taken over meanwhile: the fence refused the write.
+            logger.warning("not closing rounds: %s", exc)
+            return False
 
     async def dispatch_step(self) -> bool:
         return self.election.epoch is not None and await super().dispatch_step()
@@ -224,13 +229,15 @@ class ClusterNode(Daemon):
 
         def write() -> bool:
             with self.app.sessions() as session, session.begin():
-                return nodes.beat(session, self.name, now, role=role, spool_depth=depth, stopped=stopped)
+                return nodes.beat(
+                    session, self.name, now, role=role, spool_depth=depth, stopped=stopped
+                )
 
         try:
             if not await asyncio.to_thread(write) and not stopped:
                 await asyncio.to_thread(self._register)
         except Exception as exc:
-            _job_failed("node heartbeat", exc)
+            job_failed("node heartbeat", exc)
 
 
 def _boundary(now: datetime, every: timedelta) -> datetime:

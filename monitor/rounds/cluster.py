@@ -193,8 +193,7 @@ class NodeRounds:
     ) -> int:
         """Check ``refs`` without claims and spool them: PostgreSQL is out of reach."""
         logger.warning(
-            "round %d of %s: the database is unreachable (%s); checking %d series into the "
-            "spool",
+            "round %d of %s: the database is unreachable (%s); checking %d series into the spool",
             slot,
             source,
             _first_line(exc),
@@ -211,7 +210,9 @@ class NodeRounds:
     def _rows(self, checked: Sequence[Checked], slot: int, kind: str) -> list[StagedRow]:
         now = self.clock()
         return [
-            staged_row(c, check_id=new_check_id(), slot=slot, node=self.node, kind=kind, staged_at=now)
+            staged_row(
+                c, check_id=new_check_id(), slot=slot, node=self.node, kind=kind, staged_at=now
+            )
             for c in checked
         ]
 
