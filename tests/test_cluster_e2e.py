@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +25,7 @@ from sqlalchemy.engine import Engine
 from monitor.testing import LocalServer, Reply, Request
 from tests.helpers.backends import fresh_postgres
 from tests.helpers.cluster import ADMIN_URL, needs_postgres
+from tests.helpers.own_postgres import own_postgres
 
 FIX = Path(__file__).parent / "fixtures" / "sources" / "bing_images"
 pytestmark = [pytest.mark.e2e, *needs_postgres]
@@ -220,3 +224,53 @@ def test_leader_killed_mid_round_another_takes_over_and_alerts_are_delivered(
     time.sleep(4)
     seen = [d["vantage"] for d in c.receiver.drops()]
     assert sorted(seen) == sorted(vantages), seen
+
+
+def spooled(path: Path) -> int:
+    with sqlite3.connect(path) as conn:
+        return int(conn.execute("select count(*) from spooled_checks").fetchone()[0])
+
+
+def test_database_stopped_for_some_rounds_nodes_spool_then_forward_every_check_once(
+    tmp_path: Path,
+) -> None:
+    with own_postgres() as pg, Cluster(tmp_path, pg.url) as c:
+        c.start("cn1", "cn-beijing")
+        wait_for(lambda: rounds_at(c, "cn-beijing") >= 3)
+        pg.stop()
+        spool = tmp_path / "spool-cn1.sqlite"
+        wait_for(lambda: spooled(spool) >= 8, timeout=30)  # two rounds of 4 series
+        pg.start()
+        wait_for(lambda: spooled(spool) == 0, timeout=30)
+        wait_for(lambda: c.rows("select count(*) from staged_checks")[0][0] == 0, timeout=30)
+        out = c.stop("cn1")
+        made = len(re.findall(r" check .+ @ bing: ", out))  # one log line per check made
+        stored = c.rows("select count(*) from snapshots")[0][0]
+        waiting = c.rows("select count(*) from staged_checks")[0][0] + spooled(spool)
+        assert stored + waiting == made, out[-3000:]
+        assert "into the spool" in out
+
+
+def test_leader_paused_past_its_lease_writes_nothing_when_it_wakes(cluster: Cluster) -> None:
+    c = cluster
+    start_three(c)
+    wait_for(lambda: c.leader() is not None and rounds_at(c, "de") >= 3)
+    old = c.leader()
+    assert old is not None
+    c.procs[old].send_signal(signal.SIGSTOP)
+    took = wait_for(lambda: c.leader() not in (None, old), timeout=30)
+    new = c.leader()
+    woke = datetime.now()
+    c.procs[old].send_signal(signal.SIGCONT)
+    rounds_before = rounds_at(c, "de") + rounds_at(c, "cn-beijing")
+    wait_for(lambda: rounds_at(c, "de") + rounds_at(c, "cn-beijing") >= rounds_before + 4)
+    assert c.leader() == new  # the woken node did not take the role back
+    out = c.stop(old)
+    # Every round it closed, it closed before it was paused: none after it woke.
+    late = [
+        line
+        for line in out.splitlines()
+        if " closed: " in line and datetime.strptime(line[:19], "%Y-%m-%d %H:%M:%S") >= woke
+    ]
+    assert late == [], late
+    assert took < 15, f"took over after {took:.1f}s"

@@ -198,3 +198,24 @@ def test_unreachable_database_spools_then_forwards_once(pg: str, tmp_path: Path)
     good.rounds.spool.put(again)  # and once stored, forwarding again adds nothing
     good.rounds.forward()
     assert count(good.app, StagedCheck) == 0
+
+
+def test_recheck_claims_make_a_recheck_round_of_the_current_slot(pg: str, tmp_path: Path) -> None:
+    a = node(pg, tmp_path, "a")
+    a.app.migrate()
+    refs = a.app.series()
+    asyncio.run(a.rounds.tick("bing", refs))
+    epoch = leader_epoch(a.app)
+    assert closer(a).step(epoch) == 1
+    due = [r for r in refs if r.person == "Person 0" or r.role == "control"]
+    a.clock.advance(timedelta(minutes=2))  # the same round of the source, later
+    assert asyncio.run(a.rounds.tick("bing", due, "recheck")) == len(due)
+    assert closer(a).step(epoch) == 1
+    with a.app.sessions() as session:
+        kinds = list(session.scalars(select(Round.kind).order_by(Round.id)))
+        last = session.scalars(select(Round.id).order_by(Round.id.desc())).first()
+        rechecked = session.scalar(
+            select(func.count()).select_from(Snapshot).where(Snapshot.round_id == last)
+        )
+    assert kinds == ["scheduled", "recheck"]
+    assert rechecked == len(due)

@@ -75,11 +75,11 @@ class ClusterNode(Daemon):
             async with self.app.fetcher() as fetcher:
                 self.fetcher = fetcher
                 self._build(fetcher)
-                await self.election.start()
+                await self.elect()
                 try:
                     await self._serve()
                 finally:
-                    await self.election.stop()
+                    await asyncio.to_thread(self.election.close)
         finally:
             self.spool.close()
         return 0
@@ -126,6 +126,12 @@ class ClusterNode(Daemon):
         schedule_jobs(scheduler, self, config, self.app.clock, last)
         common: dict[str, Any] = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 30}
         sweep = max(timedelta(seconds=1), min(SWEEP, config.cluster.claim_lease / 4))
+        scheduler.add_job(
+            self.elect,
+            IntervalTrigger(seconds=self.election.renew_every.total_seconds(), start_date=now),
+            id="election",
+            **common,
+        )
         for step, every, job_id in (
             (self.sweep_step, sweep, "sweep"),
             (self.forward_step, FORWARD, "forward"),
@@ -140,6 +146,10 @@ class ClusterNode(Daemon):
             )
 
     # -- the node's steps ---------------------------------------------------------------
+    async def elect(self) -> bool:
+        """Campaign for the leader's role, or renew it; whether this node leads."""
+        return await asyncio.to_thread(self.election.step)
+
     def mine(self, source: str) -> list[SeriesRef]:
         return [r for r in self.refs if r.source == source]
 
