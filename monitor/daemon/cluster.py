@@ -103,6 +103,12 @@ class ClusterNode(Daemon):
             lease=cluster.claim_lease,
         )
 
+    def _start_http(self) -> Any:
+        server = super()._start_http()
+        if server is not None:
+            server.spool_depth = self.spool.depth  # /healthz shows the node's spool
+        return server
+
     def _register(self) -> None:
         me = NodeIdentity(
             self.name, self.app.config.vantage, __version__, socket.gethostname(), os.getpid()

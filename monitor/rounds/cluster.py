@@ -178,7 +178,8 @@ class NodeRounds:
             claims.stage(session, [r for r in rows if r["series_id"] in done])
         if len(done) < len(rows):
             logger.warning(
-                "round %d: %d check(s) came after their lease; another node redoes them",
+                "round %d: %d check(s) not staged: their lease ran out (another node redoes "
+                "them) or the round was closed without them",
                 slot,
                 len(rows) - len(done),
             )
