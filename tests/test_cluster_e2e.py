@@ -175,9 +175,8 @@ def rounds_at(c: Cluster, vantage: str) -> int:
 
 
 def start_three(c: Cluster) -> None:
-    """cn1 at cn-beijing, de1 and de2 at de; the first migrates the database alone."""
+    """cn1 at cn-beijing, de1 and de2 at de, started together on an empty database."""
     c.start("cn1", "cn-beijing")
-    wait_for(lambda: len(c.rows("select name from nodes")) == 1)
     c.start("de1", "de")
     c.start("de2", "de")
     wait_for(lambda: len(c.rows("select name from nodes")) == 3)

@@ -23,6 +23,7 @@ import asyncio
 import logging
 import os
 import socket
+import time
 from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,16 +33,17 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor import __version__
 from monitor.app import App
+from monitor.core.errors import MonitorError
 from monitor.daemon.jobs import HEARTBEAT, job_failed, schedule_jobs
 from monitor.daemon.leader import LeaderElection
 from monitor.daemon.service import Daemon
 from monitor.rounds.close import Closer
 from monitor.rounds.cluster import NodeRounds
 from monitor.rounds.commit import CheckRow
+from monitor.store import advisory
 from monitor.store import cluster as nodes
 from monitor.store.catalog import SeriesRef
 from monitor.store.cluster import NodeIdentity, StaleEpoch
-from monitor.store.db import retrying
 from monitor.store.rounds import due_rechecks
 from monitor.store.spool import Spool
 
@@ -49,6 +51,8 @@ logger = logging.getLogger(__name__)
 SWEEP = timedelta(seconds=5)
 FORWARD = timedelta(seconds=5)
 CLOSE = timedelta(seconds=1)
+SETUP_KEY = 0x1A5E7E  # nodes migrate and sync one at a time (lock, leader: 7C, 7D)
+SETUP_WAIT = 300.0
 
 
 class ClusterNode(Daemon):
@@ -68,9 +72,8 @@ class ClusterNode(Daemon):
         self.closer: Closer | None = None
 
     async def run(self) -> int:
-        await asyncio.to_thread(self.app.migrate)
+        self.refs = await asyncio.to_thread(self._prepare)
         await asyncio.to_thread(self._register)
-        self.refs = await asyncio.to_thread(retrying, self.app.series, what="watch list")
         try:
             async with self.app.fetcher() as fetcher:
                 self.fetcher = fetcher
@@ -108,6 +111,27 @@ class ClusterNode(Daemon):
         if server is not None:
             server.spool_depth = self.spool.depth  # /healthz shows the node's spool
         return server
+
+    def _prepare(self) -> list[SeriesRef]:
+        """Migrate the database and sync this vantage's watch list, one node at a time:
+        nodes started together would otherwise create the same tables and rows at once."""
+        url = self.app.engine.url.render_as_string(hide_password=False)
+        conn = advisory.dedicated_connection(url, f"absence-monitor setup {self.name}")
+        try:
+            waited = 0.0
+            while not advisory.try_lock(conn, SETUP_KEY):
+                if waited > SETUP_WAIT:
+                    raise MonitorError(
+                        f"another node has been migrating the database for {SETUP_WAIT:.0f}s; "
+                        "not starting"
+                    )
+                time.sleep(0.2)
+                waited += 0.2
+            self.app.migrate()
+            return self.app.series()
+        finally:
+            conn.invalidate()  # the lock goes with the session
+            conn.close()
 
     def _register(self) -> None:
         me = NodeIdentity(
