@@ -1,5 +1,6 @@
-"""Every table the CLI prints, in one place: ``check``'s round table, ``alerts list``, the
-``history`` table and the backtest summary (rich; plain text when piped)."""
+"""The CLI's rich tables and bars: ``check``'s progress bar, ``alerts list``, the ``history``
+table and the backtest summary (plain text when piped). rich loads when one is printed, not
+with the command (``check``'s own report is plain text: ``monitor.cli.check_report``)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,10 @@ from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TextIO
 
-from rich.cells import cell_len, set_cell_size
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
+if TYPE_CHECKING:  # types only: the CLI starts without loading rounds, backtest or rich
+    from rich.console import Console
 
-if TYPE_CHECKING:  # types only: the CLI starts without loading rounds or the backtest
     from monitor.backtest.replay import ReplaySummary
-    from monitor.rounds.commit import CheckRow
 
 
 class _Bar:
@@ -31,6 +28,7 @@ class _Bar:
 @contextmanager
 def progress_bar(total: int) -> Iterator[_Bar]:
     """A bar over ``total`` checks while the block runs (only on a terminal)."""
+    from rich.console import Console
     from rich.progress import Progress
 
     progress = Progress(transient=True, console=Console(stderr=True))
@@ -42,37 +40,11 @@ def progress_bar(total: int) -> Iterator[_Bar]:
 
 
 def _console() -> Console:
+    from rich.console import Console
+
     # Piped output (files, CI logs, tests) is not squeezed into 80 columns.
     probe = Console()
     return probe if probe.is_terminal else Console(width=200)
-
-
-def _change(row: CheckRow) -> str:
-    if row.count is None or not row.baseline:
-        return "-"
-    pct = (row.count - row.baseline) / row.baseline * 100
-    return f"{pct:+.0f}% vs {row.baseline:.0f}"
-
-
-def print_round_table(rows: Sequence[CheckRow], console: Console | None = None) -> None:
-    """Person, term, source, status, count and change against baseline, one row per check."""
-    console = console or _console()
-    table = Table(title=f"{len(rows)} checks")
-    for col in ("person", "term", "source", "status", "count", "change", "state"):
-        table.add_column(col)
-    for r in sorted(rows, key=lambda r: (r.role != "watch", r.person, r.source, r.term)):
-        status = r.status if not r.reason else f"{r.status}: {r.reason[:50]}"
-        # Scraped and configured text is printed literally, never as markup.
-        table.add_row(
-            escape(r.person),
-            escape(r.term),
-            escape(r.source),
-            escape(status),
-            "-" if r.count is None else str(r.count),
-            _change(r),
-            escape(r.state),
-        )
-    console.print(table)
 
 
 def print_alerts(
@@ -83,6 +55,9 @@ def print_alerts(
     """Alerts, newest first, with each channel's delivery state and last error; with
     ``configured`` (the channel names in the config), undelivered ones on any other channel
     say that they wait for it."""
+    from rich.markup import escape
+    from rich.table import Table
+
     console = console or _console()
     if not items:
         console.print("no alerts yet")
@@ -142,6 +117,10 @@ def sparkline(values: list[int | None]) -> str:
 def print_history_table(rows: Sequence[dict[str, Any]], person: str, out: TextIO) -> None:
     """One line per series of ``person``: checks, their snapshot ids (first, last), last
     status and count, a sparkline."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
     table = Table(title=f"history of {escape(person)}", show_lines=False)
     columns = ("series", "checks", "snapshots", "last status", "last count", "trend (· = failed)")
     for col in columns:
@@ -169,6 +148,8 @@ def format_summary(summary: ReplaySummary, output: str) -> str:
     Columns are padded in terminal cells (rich's cell widths), not characters, so that a
     CJK name, two cells per character, lines up with a Latin one.
     """
+    from rich.cells import cell_len, set_cell_size
+
     skipped = summary.bad + summary.blank
     out = [
         f"input: {summary.lines:,} lines read, {summary.replayed:,} observations replayed, "

@@ -125,7 +125,7 @@ async def _send(targets: list[tuple[Source, str]]) -> list[Observation]:
 
 def _report(source: Source, term: str, obs: Observation, folder: Path, shown: int) -> str:
     """What a person reads: status, counts, the first items, the keys, where it was kept."""
-    from monitor.alerts.content import clean
+    from monitor.alerts.words import clean
 
     distinct = obs.distinct_items
     domains = len({i.domain for i in distinct if i.domain})

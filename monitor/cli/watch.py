@@ -8,8 +8,8 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -18,6 +18,7 @@ from monitor.core.errors import UsageError
 
 if TYPE_CHECKING:
     from monitor.app import App
+    from monitor.cli.check_report import Key, Prior
     from monitor.rounds.commit import CheckRow
     from monitor.rounds.runner import Progress
     from monitor.store.catalog import SeriesRef
@@ -28,18 +29,24 @@ ProgressFactory = Callable[[int], AbstractContextManager["Progress"]]
 
 @dataclass
 class CheckOutcome:
-    """What ``check`` did: a row per check, and the deliveries still owed afterwards."""
+    """What ``check`` did: a row per check, and the deliveries still owed afterwards; for
+    the report, the series as their previous check left them and the alerts stored while
+    the round ran (both empty unless asked for)."""
 
     rows: list[CheckRow]
     delivered: bool
     # Deliveries still pending after the outbox was drained, plus those that failed for
     # good while it was (older failures, shown by `alerts list`, are not counted).
     undelivered: int = 0
+    priors: dict[Key, Prior] = field(default_factory=dict)
+    alerts: list[tuple[Any, Any]] = field(default_factory=list)
 
     @property
     def failed_checks(self) -> list[CheckRow]:
         """Checks that observed no count (blocked, errors): not ok, not no_results."""
-        return [r for r in self.rows if r.status not in ("ok", "no_results")]
+        from monitor.cli.check_report import failed
+
+        return [r for r in self.rows if failed(r)]
 
 
 def check_now(
@@ -49,10 +56,14 @@ def check_now(
     sources: Sequence[str] = (),
     progress: ProgressFactory | None = None,
     deliver: bool = True,
+    report: bool = False,
 ) -> CheckOutcome:
     """Every (filtered) series once, now: fetch, store, detect, and deliver unless told not
     to. ``people`` may name a person by any name or alias (``people_named``); an unknown
-    person or source is a ``UsageError`` before anything runs."""
+    person or source is a ``UsageError`` before anything runs. With ``report``, the outcome
+    also holds what the report compares with (``monitor.cli.check_report``)."""
+    from monitor.cli import check_report
+
     unknown = [s for s in sources if s not in app.config.sources]
     if unknown:
         known = ", ".join(app.config.sources)
@@ -60,8 +71,14 @@ def check_now(
     names = people_named(app, people, stored=False)
     app.migrate()
     refs = app.series(names, sources)
+    if report:
+        priors = check_report.read_priors(app, refs)
+        newest = check_report.newest_alert_id(app)
     rows, failed = asyncio.run(_check(app, refs, progress, deliver))
     outcome = CheckOutcome(rows, delivered=deliver)
+    if report:
+        outcome.priors = priors
+        outcome.alerts = check_report.alerts_after(app, newest)
     if deliver:
         from monitor.store.outbox import outbox_depth
 
@@ -106,6 +123,12 @@ async def _check(
     help="json: one object per check, for scripts.",
 )
 @click.option(
+    "--all",
+    "show_all",
+    is_flag=True,
+    help="List every check, not only failures, changes and alerts.",
+)
+@click.option(
     "--strict",
     is_flag=True,
     help="Exit 3 when a check failed or an alert stayed undelivered (default: 0, for cron).",
@@ -118,13 +141,17 @@ def check(
     source_names: tuple[str, ...],
     no_deliver: bool,
     fmt: str,
+    show_all: bool,
     strict: bool,
 ) -> None:
     """Check every series (or the filtered ones) once, now; store, detect, deliver alerts.
 
-    Exits 0 even when checks failed, so cron mails only alerts; with --strict it exits 3
-    when any check failed or a delivery is still pending or failed afterwards."""
-    from monitor.cli.output import print_round_table, progress_bar
+    Prints the failed checks, the series that changed notably and the alerts raised, then a
+    line counting the rest (--all: every check). Exits 0 even when checks failed, so cron
+    mails only alerts; with --strict it exits 3 when any check failed or a delivery is still
+    pending or failed afterwards."""
+    from monitor.cli.check_report import print_check_report
+    from monitor.cli.output import progress_bar
 
     app = ctx.app()
     outcome = check_now(
@@ -133,12 +160,15 @@ def check(
         sources=source_names,
         progress=progress_bar if sys.stderr.isatty() and fmt == "table" else None,
         deliver=not no_deliver,
+        report=fmt == "table",
     )
     if fmt == "json":
         json.dump([asdict(r) for r in outcome.rows], sys.stdout, ensure_ascii=False, indent=1)
         sys.stdout.write("\n")
     else:
-        print_round_table(outcome.rows)
+        print_check_report(
+            outcome.rows, outcome.priors, outcome.alerts, sys.stdout, show_all=show_all
+        )
     if strict:
         failed = len(outcome.failed_checks)
         if failed or outcome.undelivered:
