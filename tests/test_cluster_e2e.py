@@ -193,8 +193,13 @@ def test_three_nodes_two_vantages_one_vantage_specific_alert_delivered_once(
     time.sleep(4)  # two more rounds: nothing is told twice
     drops = c.receiver.drops()
     assert len(drops) == 1, drops
-    assert drops[0]["person"] == "Dong Jingwei"
-    assert drops[0]["vantage"] == "cn-beijing"
+    drop = drops[0]
+    assert (drop["person"], drop["vantage"]) == ("Dong Jingwei", "cn-beijing")
+    # The other vantage still sees the images: the drop is this vantage's alone.
+    assert drop["vantage_scope"] == "vantage_specific"
+    [other] = drop["vantages"]
+    assert (other["vantage"], other["sees_drop"]) == ("de", False)
+    assert (other["terms"][0]["observed"] or 0) > 0  # "de: 35" beside "cn-beijing: 0"
     # Both nodes of "de" shared its checks (each made some), and no series was stored
     # twice in one round.
     for name in ("de1", "de2"):
