@@ -3,7 +3,6 @@ alive: for container health checks)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -62,6 +61,8 @@ def check_now(
     to. ``people`` may name a person by any name or alias (``people_named``); an unknown
     person or source is a ``UsageError`` before anything runs. With ``report``, the outcome
     also holds what the report compares with (``monitor.cli.check_report``)."""
+    import asyncio  # here, not at every command's start
+
     from monitor.cli import check_report
 
     unknown = [s for s in sources if s not in app.config.sources]
