@@ -5,7 +5,8 @@ source is a series per vantage (``series.vantage``). For an alert written from o
 ``other_vantages`` reads the person's watched series on the same source from every other
 vantage: each one's latest check at the alert's time (a round of another vantage that ends
 after the alert is not looked at) and the detector's stored state of that series (its
-state and baseline). Read inside the round's transaction; nothing here writes.
+state and baseline). Read inside the round's transaction. ``known_vantages`` tells the
+pages whether there is more than one vantage to label. Nothing here writes.
 """
 
 from __future__ import annotations
@@ -90,3 +91,9 @@ def _latest(session: Session, series_id: int, at: datetime) -> Snapshot | None:
         .order_by(Snapshot.id.desc())
         .limit(1)
     )
+
+
+def known_vantages(session: Session) -> list[str]:
+    """Every vantage some series is checked from, by name (pages label a series with its
+    vantage only when there is more than one)."""
+    return list(session.scalars(select(Series.vantage).distinct().order_by(Series.vantage)))
