@@ -8,13 +8,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from monitor.app import App, build
+from monitor.cli.main import cli
 from monitor.config import parse_config
 from monitor.core.clock import FakeClock
 from monitor.core.metrics import Metrics
 from monitor.daemon.server import StatusServer, health
 from monitor.store.models import Heartbeat
+from monitor.store.spool import Spool
 
 NOW = datetime(2026, 12, 8, 2, 0, tzinfo=UTC)
 WATCH = "people: [{name: Dong Jingwei}]\nsources: {bing: {kind: bing_images}}\n"
@@ -68,3 +71,35 @@ def test_a_node_that_cannot_read_its_database_is_degraded_not_unhealthy() -> Non
     assert (facts["status"], facts["spool_depth"]) == ("degraded", 3)
     assert facts["warnings"][0].startswith("the database cannot be read (")
     assert facts["warnings"][0].endswith("): checks go to the local spool")
+
+
+def test_the_health_command_of_a_node_cut_off_from_its_database_reads_its_spool(
+    tmp_path: Path,
+) -> None:
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(
+        "database: {url: 'postgresql+psycopg://absence@127.0.0.1:9/none'}\n"
+        + WATCH
+        + "cluster: {enabled: true, node: de-1}\n",
+        encoding="utf-8",
+    )
+    spool = Spool(tmp_path / "spool-de-1.sqlite")  # the default: next to the config
+    row = {
+        "check_id": "c1",
+        "source_id": 1,
+        "vantage": "de",
+        "slot": 1,
+        "series_id": 1,
+        "node": "de-1",
+        "kind": "scheduled",
+        "started_at": NOW,
+        "finished_at": NOW,
+        "observation": {"status": "ok"},
+        "staged_at": NOW,
+    }
+    spool.put([row, {**row, "check_id": "c2"}])
+    spool.close()
+    result = CliRunner().invoke(cli, ["--config", str(cfg), "health"])
+    assert result.exit_code == 0, result.output
+    facts = json.loads(result.output)
+    assert (facts["status"], facts["spool_depth"]) == ("degraded", 2)

@@ -6,16 +6,20 @@ series (written by two configs that differ only in ``vantage:``), real detector,
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import select
 
 from monitor.alerts import render
 from monitor.alerts.payload import Message, upgrade
 from monitor.alerts.schema import AlertPayload, OtherVantage, validate_payload
 from monitor.alerts.vantages import vantage_scope
+from monitor.cli.main import cli
 from monitor.store.models import Alert
 from tests.helpers.vantages import Vantage, both, two_vantages
 
@@ -184,3 +188,36 @@ def test_a_payload_stored_before_vantages_gains_them_empty() -> None:
     payload = validate_payload(upgrade(stored))
     assert payload["vantages"] == [] and payload["vantage_scope"] is None
     assert payload["other_sources"][0]["terms"][0]["vantage"] is None
+
+
+def test_a_backtest_over_two_vantages_compares_them_as_the_daemon_does(tmp_path: Path) -> None:
+    start = datetime(2024, 3, 1, tzinfo=UTC)
+    lines = []
+    for k in range(27):
+        t = (start + k * timedelta(hours=6)).isoformat()
+        for vantage, count in (("de", 40), ("cn-beijing", 100 if k < 24 else 0)):
+            lines.append(
+                {
+                    "t": t,
+                    "person": "Dong Jingwei",
+                    "term": "董经纬",
+                    "source": "bing",
+                    "vantage": vantage,
+                    "status": "ok" if count else "no_results",
+                    "count": count,
+                }
+            )
+    path = tmp_path / "in.jsonl"
+    path.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines))
+    result = CliRunner().invoke(
+        cli, ["--config", str(tmp_path / "none.yaml"), "backtest", str(path)]
+    )
+    assert result.exit_code == 0, result.output
+    replayed = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    [drop] = [a for a in replayed if a["event"] == "drop"]
+    assert drop["vantage"] == "cn-beijing" and drop["vantage_scope"] == "vantage_specific"
+    [de] = drop["vantages"]
+    assert de["vantage"] == "de" and de["sees_drop"] is False
+    assert [(t["term"], t["observed"], t["state"]) for t in de["terms"]] == [
+        ("董经纬", 40, "normal")
+    ]

@@ -17,13 +17,17 @@ when the others cannot tell, and for events other than drops and partial restora
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from monitor.alerts.schema import AlertPayload, OtherVantage, VantageScope, VantageTerm
 from monitor.alerts.words import clean, number
 from monitor.core.clock import iso_utc
+from monitor.detector.corroboration import summarize
+from monitor.detector.events import from_ts
+from monitor.detector.points import SeriesKey
+from monitor.detector.state import SeriesState
 
 DROPPING = frozenset({"pending", "dropped", "partial"})
 # Which term's state speaks for the vantage: the one showing most trouble.
@@ -46,6 +50,74 @@ class VantageReading:
     state: str
     baseline: float | None
     stale: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LastCheck:
+    """A series' latest check as a ``VantageReading`` shows it."""
+
+    status: str
+    observed: int | None  # None when it failed: never a zero
+    checked_at: datetime
+    snapshot_id: int | None = None
+
+
+def reading(
+    key: SeriesKey,
+    state: SeriesState,
+    last: LastCheck | None,
+    *,
+    at: datetime,
+    stale_after: timedelta,
+) -> VantageReading:
+    """The reading of the series ``key`` (of another vantage) at ``at``: its ``last`` check
+    and its detector ``state``. A vantage that stopped checking keeps its last state: it is
+    stale once no valid check is within ``stale_after`` of ``at``."""
+    summary = summarize(key, "", state)
+    valid = state.last_valid_t
+    stale = summary.stale or valid is None or at.timestamp() - valid > stale_after.total_seconds()
+    return VantageReading(
+        vantage=key.vantage,
+        term=key.term,
+        status=last.status if last is not None else None,
+        observed=last.observed if last is not None else None,
+        checked_at=last.checked_at if last is not None else None,
+        snapshot_id=last.snapshot_id if last is not None else None,
+        state=summary.state,
+        baseline=summary.baseline,
+        stale=stale,
+    )
+
+
+def from_states(
+    states: Mapping[SeriesKey, SeriesState],
+    *,
+    person: str,
+    source: str,
+    vantage: str,
+    at: datetime,
+    stale_after: timedelta,
+    metric: str | None = None,
+    watched: Callable[[SeriesKey], bool] = lambda _: True,
+) -> list[VantageReading]:
+    """Readings of the person's ``watched`` series on ``source`` from every vantage but
+    ``vantage``, from in-memory detector states (the backtest's engine): each one's latest
+    check is the one its state remembers (the count of a failed one unknown)."""
+    out = []
+    for key, state in states.items():
+        if (key.person, key.source) != (person, source) or key.vantage == vantage:
+            continue
+        if not watched(key):
+            continue
+        last = None
+        if state.last_status is not None and state.last_t is not None:
+            ok = state.last_t == state.last_valid_t
+            count = (
+                (state.last_domains if metric == "domains" else state.last_count) if ok else None
+            )
+            last = LastCheck(state.last_status, count, from_ts(state.last_t))
+        out.append(reading(key, state, last, at=at, stale_after=stale_after))
+    return sorted(out, key=lambda r: (r.vantage, r.term))
 
 
 def _verdict(readings: Sequence[VantageReading]) -> bool | None:

@@ -18,6 +18,7 @@ from monitor.core.errors import UsageError
 if TYPE_CHECKING:
     from monitor.app import App
     from monitor.cli.check_report import Key, Prior
+    from monitor.config import Config
     from monitor.rounds.commit import CheckRow
     from monitor.rounds.runner import Progress
     from monitor.store.catalog import SeriesRef
@@ -201,6 +202,23 @@ def health(ctx: Ctx) -> None:
     the status server; the Docker HEALTHCHECK runs it). The facts go to stdout as JSON."""
     from monitor.daemon.server import health as daemon_health
 
-    ok, facts = daemon_health(ctx.app())
+    app = ctx.app()
+    ok, facts = daemon_health(app, _spool_depth(app.config, ctx.config_path))
     click.echo(json.dumps(facts))
     sys.exit(0 if ok else 1)
+
+
+def _spool_depth(config: Config, config_path: str) -> int | None:
+    """A cluster node's spool depth, read from its file (None: not a cluster node)."""
+    if not config.cluster.enabled:
+        return None
+    path = config.cluster.spool_path(config_path)
+    if not path.exists():
+        return 0  # nothing was ever spooled
+    from monitor.store.spool import Spool
+
+    spool = Spool(path)
+    try:
+        return spool.depth()
+    finally:
+        spool.close()

@@ -16,8 +16,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from monitor.alerts.vantages import VantageReading
-from monitor.detector.corroboration import summarize
+from monitor.alerts.vantages import LastCheck, VantageReading, reading
 from monitor.detector.points import SeriesKey
 from monitor.detector.settings import DetectionSettings
 from monitor.store.models import Series, Snapshot, Term
@@ -52,31 +51,18 @@ def other_vantages(
         return []
     out = []
     for series, term in rows:
-        state = state_of(series.detector_state, settings)
-        summary = summarize(SeriesKey("", term, "", series.vantage), "", state)
-        # A vantage that stopped checking keeps its last stored state: judged from the
-        # alert's time, it is stale once no valid check is as recent as the detector wants.
-        valid = state.last_valid_t
-        stale = (
-            summary.stale
-            or valid is None
-            or at.timestamp() - valid > settings.stale_after.total_seconds()
-        )
         snap = _latest(session, series.id, at)
-        count = None
+        last = None
         if snap is not None:
             count = snap.domain_count if metric == "domains" else snap.image_count
+            last = LastCheck(snap.status, count, snap.finished_at, snap.id)
         out.append(
-            VantageReading(
-                vantage=series.vantage,
-                term=term,
-                status=snap.status if snap is not None else None,
-                observed=count,
-                checked_at=snap.finished_at if snap is not None else None,
-                snapshot_id=snap.id if snap is not None else None,
-                state=summary.state,
-                baseline=summary.baseline,
-                stale=stale,
+            reading(
+                SeriesKey("", term, "", series.vantage),
+                state_of(series.detector_state, settings),
+                last,
+                at=at,
+                stale_after=settings.stale_after,
             )
         )
     return out
