@@ -4,8 +4,9 @@
 
 Engines run in other processes (bench.round's servers); the daemon runs as
 ``absence-monitor run`` on a temporary SQLite file. Samples from /proc every second the RSS of
-the daemon and of its parse workers (its child processes, summed), and prints per minute the
-peak of each; "flat" when the last minute's peak is within 5% of the second minute's (the
+the daemon and of its parse workers (its child processes), and prints per minute the peak
+of the daemon, of its largest worker and of all its workers (a spare worker comes and goes);
+"flat" when the last minute's peak is within 5% of the second minute's (the
 first holds the start-up). Then checks completed and the scheduler lag (how late each round
 started after its scheduled time: median and p99, from the daemon's own log lines; the goal
 is p99 <= 1 s).
@@ -44,26 +45,35 @@ def children(pid: int) -> list[int]:
     return kids
 
 
-def sample(pid: int) -> tuple[float, float, int]:
-    """The daemon's RSS, its workers' summed RSS (MiB) and the number of workers."""
-    total = 0.0
+def sample(pid: int) -> tuple[float, float, float, int]:
+    """The daemon's RSS, its largest worker's and its workers' summed RSS (MiB), and the
+    number of workers."""
+    sizes = []
     kids = children(pid)
     for kid in kids:
         try:
-            total += rss_mib(kid)
+            sizes.append(rss_mib(kid))
         except OSError:  # a worker replaced between the listing and the read
             continue
-    return rss_mib(pid), total, len(kids)
+    return rss_mib(pid), max(sizes, default=0.0), sum(sizes), len(kids)
 
 
-def per_minute(samples: list[tuple[float, float, float, int]]) -> list[tuple[float, float, int]]:
-    """The peak daemon RSS, peak workers' RSS and most workers of each minute (a last
-    minute with under 30 samples, the moments before the stop, is left out)."""
-    minutes: dict[int, list[tuple[float, float, int]]] = {}
-    for t, daemon, workers, n in samples:
-        minutes.setdefault(int(t // 60), []).append((daemon, workers, n))
+Minute = tuple[float, float, float, int]  # daemon, largest worker, all workers, most workers
+
+
+def per_minute(samples: list[tuple[float, float, float, float, int]]) -> list[Minute]:
+    """The peak of each figure of ``sample`` in each minute (a last minute with under 30
+    samples, the moments before the stop, is left out)."""
+    minutes: dict[int, list[Minute]] = {}
+    for t, daemon, largest, total, n in samples:
+        minutes.setdefault(int(t // 60), []).append((daemon, largest, total, n))
     return [
-        (max(d for d, _, _ in v), max(w for _, w, _ in v), max(n for _, _, n in v))
+        (
+            max(f[0] for f in v),
+            max(f[1] for f in v),
+            max(f[2] for f in v),
+            max(f[3] for f in v),
+        )
         for m, v in sorted(minutes.items())
         if len(v) >= 30 or m == 0
     ]
@@ -112,7 +122,7 @@ def main() -> None:
         f"{per_host * args.hosts} series on {args.hosts} hosts every {args.every} "
         f"for {args.minutes} min; log {log}"
     )
-    samples: list[tuple[float, float, float, int]] = []
+    samples: list[tuple[float, float, float, float, int]] = []
     start = time.monotonic()
     try:
         while time.monotonic() - start < args.minutes * 60:
@@ -128,12 +138,13 @@ def main() -> None:
     checks = len(re.findall(r"monitor\.rounds\.runner: check ", text))
     print(f"checks completed: {checks} ({checks / (samples[-1][0]):.0f}/s average)")
     minutes = per_minute(samples)
-    print("minute  daemon RSS MiB  workers RSS MiB (n)")
-    for i, (d, w, n) in enumerate(minutes, 1):
-        print(f"{i:>6}  {d:>14.1f}  {w:>15.1f} ({n})")
+    print("peak RSS in MiB per minute: the daemon, its largest parse worker, all its workers")
+    print("minute  daemon  largest worker  all workers (most at once)")
+    for i, (d, w, total, n) in enumerate(minutes, 1):
+        print(f"{i:>6}  {d:>6.1f}  {w:>14.1f}  {total:>11.1f} ({n})")
     if len(minutes) >= 3:
         print(f"daemon RSS, last minute vs second: {flat(minutes[1][0], minutes[-1][0])}")
-        print(f"workers RSS, last minute vs second: {flat(minutes[1][1], minutes[-1][1])}")
+        print(f"largest worker, last minute vs second: {flat(minutes[1][1], minutes[-1][1])}")
     if lags:
         lags.sort()
         p99 = lags[min(len(lags) - 1, int(0.99 * len(lags)))]
