@@ -5,7 +5,8 @@ WORKDIR /app
 COPY pyproject.toml README.md alembic.ini ./
 COPY monitor ./monitor
 COPY alembic ./alembic
-RUN pip install --no-cache-dir . && useradd --system --home /data absence
+# /data belongs to the user: a fresh named volume mounted there takes its owner.
+RUN pip install --no-cache-dir . && useradd --system --create-home --home-dir /data absence
 USER absence
 WORKDIR /data
 ENV ABSENCE_MONITOR_CONFIG=/data/config.yaml

@@ -8,7 +8,9 @@ temporary SQLite file. Figures: checks per second per round, CPU milliseconds pe
 (median over rounds; the main process and the parse workers together, and the main
 process alone), memory, the longest wait of a round's write transaction for SQLite's
 write lock, database bytes per snapshot in the first round (new images) and in later
-rounds (unchanged results: what an unchanged snapshot costs).
+rounds (unchanged results: what an unchanged snapshot costs), and how long a round's
+database work took: the sum over its sources' commits (``RoundCommit``: the reads before
+the transaction, the transaction, the commit) of their wall time and of their CPU time.
 
 Memory, of the whole monitor (the main process and its parse workers; the engines run in
 other processes and are not counted):
@@ -36,10 +38,12 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from monitor.app import build
 from monitor.check import shared_pool
 from monitor.config import parse_config
+from monitor.rounds.commit import RoundCommit
 from monitor.store.db import lock_waits
 from monitor.testing import LocalServer, Reply
 
@@ -48,6 +52,20 @@ FIX = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "sources" / "
 
 def db_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.parent.glob(path.name + "*") if p.is_file())
+
+
+def snapshot_bytes(db: sqlite3.Connection) -> int:
+    """Bytes of the ``snapshots`` table and its indexes (SQLite's ``dbstat``; 0 without it):
+    what the snapshots alone take, apart from the detector states that grow with each
+    round until their window is full."""
+    try:
+        rows = db.execute(
+            "SELECT sum(pgsize) FROM dbstat WHERE name = 'snapshots' "
+            "OR name IN (SELECT name FROM sqlite_master WHERE tbl_name = 'snapshots')"
+        ).fetchone()
+    except sqlite3.OperationalError:  # a SQLite built without dbstat
+        return 0
+    return int(rows[0] or 0)
 
 
 def main() -> None:
@@ -98,13 +116,18 @@ def main() -> None:
         async with app.fetcher() as fetcher:
             await app.rounds(fetcher).run_all(refs)
 
+    writes = WriteTimer()
+    write_times: list[float] = []
     rates, cpu_per_check, main_per_check, growth = [], [], [], []
+    snap_growth: list[float] = []
+    snaps_before = 0
     sampler = PssSampler()
     sampler.start()
     for r in range(args.rounds):
         before_db = db_bytes(db)
         cpu0, t0, parse0 = time.process_time(), time.perf_counter(), workers_cpu()
         sampled0 = sampler.cpu()
+        writes.reset()
         asyncio.run(one_round())
         wall = time.perf_counter() - t0
         main = time.process_time() - cpu0 - (sampler.cpu() - sampled0)
@@ -113,6 +136,9 @@ def main() -> None:
         main_per_check.append(main / len(refs) * 1000)
         with sqlite3.connect(db) as raw:  # fold the WAL into the file before measuring
             raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            snaps_now = snapshot_bytes(raw)
+        snap_growth.append((snaps_now - snaps_before) / len(refs))
+        snaps_before = snaps_now
         grew = db_bytes(db) - before_db
         rates.append(len(refs) / wall)
         cpu_per_check.append(cpu / len(refs) * 1000)
@@ -121,8 +147,10 @@ def main() -> None:
             f"round {r + 1}: {len(refs) / wall:7.0f} checks/s  "
             f"{cpu / len(refs) * 1000:6.2f} CPU ms/check "
             f"({main / len(refs) * 1000:.2f} in the main process)  "
-            f"{grew / len(refs):8.1f} db bytes/snapshot"
+            f"{grew / len(refs):8.1f} db bytes/snapshot  "
+            f"write {writes.wall:.2f} s ({writes.cpu:.2f} s CPU)"
         )
+        write_times.append(writes.wall)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
         f"median: {statistics.median(rates):.0f} checks/s, "
@@ -149,11 +177,41 @@ def main() -> None:
     )
     print(
         f"db bytes per snapshot: first round {growth[0]:.0f}, "
-        f"unchanged rounds median {statistics.median(growth[1:] or [0]):.0f}"
+        f"unchanged rounds median {statistics.median(growth[1:] or [0]):.0f}; "
+        f"of them the snapshots table and its indexes: first round {snap_growth[0]:.0f}, "
+        f"unchanged rounds median {statistics.median(snap_growth[1:] or [0]):.0f}"
+    )
+    print(
+        f"write (the round's commits, summed): first round {write_times[0]:.2f} s, "
+        f"later rounds median {statistics.median(write_times[1:] or [0]):.2f} s"
     )
     for proc in servers:
         proc.terminate()
         proc.wait()
+
+
+class WriteTimer:
+    """Sums the wall and CPU time of every ``RoundCommit`` call (each runs in its own thread)
+    since the last ``reset``."""
+
+    def __init__(self) -> None:
+        self.wall = self.cpu = 0.0
+        self._lock = threading.Lock()
+        original = RoundCommit.__call__
+
+        def timed(commit: RoundCommit, *args: Any, **kwargs: Any) -> Any:
+            wall, cpu = time.perf_counter(), time.thread_time()
+            try:
+                return original(commit, *args, **kwargs)
+            finally:
+                with self._lock:
+                    self.wall += time.perf_counter() - wall
+                    self.cpu += time.thread_time() - cpu
+
+        RoundCommit.__call__ = timed  # type: ignore[method-assign]
+
+    def reset(self) -> None:
+        self.wall = self.cpu = 0.0
 
 
 def workers_cpu() -> float:

@@ -27,10 +27,7 @@ from monitor.channels.dispatch import Dispatcher, RetryPolicy
 from monitor.config import Config
 from monitor.core.clock import Clock, utcnow
 from monitor.core.memory import limit_arenas
-from monitor.core.metrics import Metrics
-from monitor.evidence.archive import Archiver
 from monitor.evidence.thumbnails import remove_files, thumbnail_dir
-from monitor.evidence.wayback import SavePageNow
 from monitor.fetch.client import Fetcher
 from monitor.fetch.guard import Resolver, system_resolver
 from monitor.rounds.runner import Rounds
@@ -38,11 +35,14 @@ from monitor.sources.base import Source
 from monitor.store import catalog, migrate
 from monitor.store.catalog import SeriesRef
 from monitor.store.db import create_db_engine, session_factory
-from monitor.store.retention import Pruned, prune
 from monitor.store.thumbnails import alert_thumbnails
 
 if TYPE_CHECKING:
+    # Loaded by the jobs that use them, not by every command that builds the app.
+    from monitor.core.metrics import Metrics
+    from monitor.evidence.archive import Archiver
     from monitor.evidence.timestamps import Stamper
+    from monitor.store.retention import Pruned
 
 
 @dataclass
@@ -80,7 +80,7 @@ class App:
     # -- schema and catalog -----------------------------------------------------------
     def migrate(self) -> None:
         """Bring the schema to head (idempotent)."""
-        if migrate.current_revision(self.engine) != migrate.head_revision(self.engine):
+        if not migrate.at_head(self.engine):
             migrate.upgrade(self.engine)
 
     def series(
@@ -133,6 +133,8 @@ class App:
         if not wayback.enabled or wayback.access_key is None or wayback.secret_key is None:
             return None
         from monitor import __version__
+        from monitor.evidence.archive import Archiver
+        from monitor.evidence.wayback import SavePageNow
 
         client = SavePageNow(
             wayback.url,
@@ -172,6 +174,8 @@ class App:
     def prune(self, *, dry_run: bool = False) -> Pruned:
         """Apply ``evidence.raw_retention`` now (an alert's evidence is kept until released,
         or ``evidence.alert_retention``); files of pruned thumbnails are removed after."""
+        from monitor.store.retention import prune
+
         self.migrate()
         evidence, now = self.config.evidence, self.clock()
         held_since = now - evidence.alert_retention if evidence.alert_retention else None

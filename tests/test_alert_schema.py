@@ -39,7 +39,11 @@ PEER = OtherSource(
     source="bing_images",
     family="bing",
     state="normal",
-    terms=[PeerTerm(term="董经纬", status="ok", observed=380, baseline=402, state="normal")],
+    terms=[
+        PeerTerm(
+            term="董经纬", status="ok", observed=380, baseline=402, state="normal", vantage=None
+        )
+    ],
 )
 
 
@@ -95,7 +99,7 @@ def _objects(node: Any) -> Iterator[dict[str, Any]]:
 
 def test_every_object_in_the_schema_refuses_unknown_keys_and_requires_every_key() -> None:
     objects = list(_objects(json_schema()))
-    assert len(objects) == 8  # the payload and its seven kinds of nested record
+    assert len(objects) == 10  # the payload and its nine kinds of nested record
     for obj in objects:
         assert obj["additionalProperties"] is False, obj["title"]
         assert obj["required"] == list(obj["properties"]), obj["title"]
@@ -220,7 +224,8 @@ def test_webhook_body_bytes_are_unchanged() -> None:
         '"confirming_checks":[{"checked_at":"2024-05-01T12:00:07Z","status":"ok","observed":12}],'
         '"terms":[],"vanished_images":[],"other_sources":[{"source":"bing_images",'
         '"family":"bing","state":"normal","terms":[{"term":"董经纬","status":"ok",'
-        '"observed":380,"baseline":402,"state":"normal"}]}],'
+        '"observed":380,"baseline":402,"state":"normal","vantage":null}]}],'
+        '"vantages":[],"vantage_scope":null,'
         '"controls":[{"term":"北京","status":"ok","observed":510,"baseline":520.5}],'
         '"people_involved":[],"reason":"12 images vs median 400",'
         '"checked_at":"2024-05-01T12:00:07Z"}'

@@ -67,7 +67,14 @@ def drop(person: str = "董经纬", **kw: Any) -> AlertPayload:
                 family="bing",
                 state="normal",
                 terms=[
-                    PeerTerm(term=person, status="ok", observed=380, baseline=400.0, state="normal")
+                    PeerTerm(
+                        term=person,
+                        status="ok",
+                        observed=380,
+                        baseline=400.0,
+                        state="normal",
+                        vantage="cn-bj",
+                    )
                 ],
             )
         ],

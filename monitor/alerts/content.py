@@ -10,17 +10,16 @@ and the http(s)-only rule for links are the renderer's job.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from monitor.alerts.payload import Message
 from monitor.alerts.schema import AlertPayload, TermFigures, VanishedImage
-from monitor.core.clock import parse_iso
+from monitor.alerts.vantages import peer_place, scope_tag, scope_words, vantage_figures
+from monitor.alerts.words import at_time, clean, count_of, number, pct_change, shorten
 
 PREFIX = "[absence] "
 MAX_IMAGES = 10  # per alert in a mail body; the webhook payload carries them all
 MAX_NAMES_IN_SUBJECT = 2
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,23 +51,7 @@ class Section:
     lines: list[Line]
 
 
-def clean(text: object) -> str:
-    """``text`` as one line: control characters and bidi overrides become spaces."""
-    return " ".join(_UNSAFE.sub(" ", str(text)).split())
-
-
 # --- numbers and words ----------------------------------------------------------------------
-
-
-def _num(value: float | None) -> str:
-    if value is None:
-        return "?"
-    return f"{value:.0f}" if abs(value) >= 10 or float(value).is_integer() else f"{value:.1f}"
-
-
-def _count(n: int | None, metric: str | None) -> str:
-    word = "domains" if metric == "domains" else "images"
-    return f"{_num(n)} {word[:-1] if n == 1 else word}"
 
 
 def _ratio(a: AlertPayload) -> float | None:
@@ -79,24 +62,9 @@ def _ratio(a: AlertPayload) -> float | None:
     return None
 
 
-def _change(ratio: float) -> str:
-    """``0.03`` -> ``−97%`` (a real minus sign), ``1.05`` -> ``+5%``."""
-    pct = round((ratio - 1) * 100)
-    return f"−{-pct}%" if pct < 0 else f"+{pct}%" if pct > 0 else "±0%"
-
-
 def _window(a: AlertPayload) -> str:
     days = a["baseline_window_days"]
     return f"{days}-day median" if days else "baseline"
-
-
-def _when(ts: str | None) -> str:
-    return parse_iso(ts).strftime("%Y-%m-%d %H:%M UTC") if ts else "?"
-
-
-def _short(text: str, limit: int = 80) -> str:
-    text = clean(text)
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def _who(a: AlertPayload) -> str:
@@ -115,34 +83,34 @@ def _who(a: AlertPayload) -> str:
 def alert_subject(a: AlertPayload) -> str:
     """The subject of one alert, without the prefix: who, where and how much."""
     who, src, ev = _who(a), clean(a["source"] or "?"), a["event"]
-    count = _count(a["observed"], a["metric"])
+    count = count_of(a["observed"], a["metric"])
     ratio = _ratio(a)
     if ev == "drop":
-        how = f"{count}, {_change(ratio)} vs {_window(a)}" if ratio is not None else count
+        how = f"{count}, {pct_change(ratio)} vs {_window(a)}" if ratio is not None else count
         extra = (
             f" ({a['classification']})"
             if a["classification"] not in (None, "single_source")
             else ""
         )
-        return f"{who} on {src}: {how}{extra}"
+        return f"{who} on {src}: {how}{extra}{scope_tag(a)}"
     if ev in ("partial", "recovered"):
         word = "partly back" if ev == "partial" else "recovered"
         share = (
-            f", {round(ratio * 100)}% of the {_num(a['baseline'])} before the drop"
+            f", {round(ratio * 100)}% of the {number(a['baseline'])} before the drop"
             if ratio is not None
             else ""
         )
         return f"{who} on {src} {word}: {count}{share}"
     if ev == "source_incident":
         n = len(a["people_involved"])
-        what = f"{n} people dropped at once" if n else _short(a["reason"])
+        what = f"{n} people dropped at once" if n else shorten(a["reason"])
         return f"incident on {src}: {what} (engine or scraper, not counted as drops)"
     if ev == "source_unhealthy":
-        return f"{src} is failing: {_short(a['reason'])}"
+        return f"{src} is failing: {shorten(a['reason'])}"
     if ev == "source_recovered":
         return f"{src} works again"
     if ev == "stale":
-        return f"stale: {who} on {src}: {_short(a['reason']) or 'no valid check lately'}"
+        return f"stale: {who} on {src}: {shorten(a['reason']) or 'no valid check lately'}"
     return "test alert from image-absence-monitor"
 
 
@@ -170,34 +138,36 @@ def subject(message: Message) -> str:
 def _figures(
     value: int | None, baseline: float | None, ratio: float | None, metric: str | None
 ) -> str:
-    change = f" ({_change(ratio)})" if ratio is not None else ""
-    return f"{_count(value, metric)} vs baseline {_num(baseline)}{change}"
+    change = f" ({pct_change(ratio)})" if ratio is not None else ""
+    return f"{count_of(value, metric)} vs baseline {number(baseline)}{change}"
 
 
 def _opening(a: AlertPayload) -> Section:
     lines: list[Line] = []
     if a["observed"] is not None or a["baseline"] is not None:
         ratio = _ratio(a)
-        change = f": {_change(ratio)}" if ratio is not None else ""
+        change = f": {pct_change(ratio)}" if ratio is not None else ""
         under = f" as “{clean(a['term'])}”" if a["term"] and len(a["terms"]) > 1 else ""
         lines.append(
             [
-                f"{clean(a['source'] or '?')} returned {_count(a['observed'], a['metric'])} "
+                f"{clean(a['source'] or '?')} returned {count_of(a['observed'], a['metric'])} "
                 f"for {_who(a)}{under} against a baseline of "
-                f"{_num(a['baseline'])} ({_window(a)}){change}."
+                f"{number(a['baseline'])} ({_window(a)}){change}."
             ]
         )
     if a["reason"]:
         lines.append([f"Why: {clean(a['reason'])}"])
     if a["classification"]:
         lines.append([f"Classification: {a['classification']}."])
+    if (where := scope_words(a)) is not None:
+        lines.append([where])
     if a["episode"]:
         ep = a["episode"]
         lines.append(
-            [f"Episode #{ep['id']}, started {_when(ep['started_at'])}, {clean(ep['state'])}."]
+            [f"Episode #{ep['id']}, started {at_time(ep['started_at'])}, {clean(ep['state'])}."]
         )
     place = f" from vantage {clean(a['vantage'])}" if a["vantage"] else ""
-    lines.append([f"Checked {_when(a['checked_at'])}{place}; alert #{a['alert_id']}."])
+    lines.append([f"Checked {at_time(a['checked_at'])}{place}; alert #{a['alert_id']}."])
     return Section("", lines)
 
 
@@ -205,12 +175,12 @@ def _term_line(t: TermFigures, metric: str | None) -> Line:
     what = t["event"] or t["state"]
     head = f"“{clean(t['term'])}”: {_figures(t['observed'], t['baseline'], t['ratio'], metric)}"
     checks = ", ".join(
-        f"{_when(c['checked_at'])} {clean(c['status'])} {_num(c['observed'])}"
+        f"{at_time(c['checked_at'])} {clean(c['status'])} {number(c['observed'])}"
         for c in t["confirming_checks"]
     )
     # A term the alert's round did not check (a re-check round): its figures are its latest.
     stale = (
-        f" (last checked {_when(t['checked_at']) if t['checked_at'] else 'never'}, "
+        f" (last checked {at_time(t['checked_at']) if t['checked_at'] else 'never'}, "
         "not in this round)"
         if not t["this_round"]
         else ""
@@ -228,8 +198,8 @@ def _image_line(img: VanishedImage) -> Line:
     line: Line = [
         Img(img["image_url"], title),
         Link(title, img["page_url"]),
-        f" — {clean(img['domain'] or '?')} — first seen {_when(img['first_seen'])}, "
-        f"last seen {_when(img['last_seen'])}; still seen on: {seen_on}"
+        f" — {clean(img['domain'] or '?')} — first seen {at_time(img['first_seen'])}, "
+        f"last seen {at_time(img['last_seen'])}; still seen on: {seen_on}"
         + (f"; gone for {terms}" if terms else "")
         + " — ",
         Link("image", img["image_url"]),
@@ -258,8 +228,8 @@ def sections(a: AlertPayload, report: str | None = None) -> list[Section]:
         if a["terms"]
         else [
             [
-                f"{_when(c['checked_at'])}: {clean(c['status'])}, "
-                f"{_count(c['observed'], a['metric'])}"
+                f"{at_time(c['checked_at'])}: {clean(c['status'])}, "
+                f"{count_of(c['observed'], a['metric'])}"
             ]
             for c in a["confirming_checks"]
         ]
@@ -271,17 +241,19 @@ def sections(a: AlertPayload, report: str | None = None) -> list[Section]:
         [
             f"{clean(o['source'])} ({clean(o['family'])}), {clean(o['state'])}: "
             + "; ".join(
-                f"“{clean(t['term'])}” {clean(t['status'] or 'no check')}, "
-                f"{_num(t['observed'])} vs baseline {_num(t['baseline'])}"
+                f"“{clean(t['term'])}”{peer_place(a, t['vantage'])} "
+                f"{clean(t['status'] or 'no check')}, "
+                f"{number(t['observed'])} vs baseline {number(t['baseline'])}"
                 for t in o["terms"]
             )
         ]
         for o in a["other_sources"]
     ]
+    vantages: list[Line] = [[line] for line in vantage_figures(a)]
     controls: list[Line] = [
         [
             f"“{clean(c['term'])}”: {clean(c['status'] or 'no check')}, "
-            f"{_num(c['observed'])} vs baseline {_num(c['baseline'])}"
+            f"{number(c['observed'])} vs baseline {number(c['baseline'])}"
         ]
         for c in a["controls"]
     ]
@@ -290,6 +262,7 @@ def sections(a: AlertPayload, report: str | None = None) -> list[Section]:
         ("Names and aliases on this source", terms),
         ("Confirming checks", checks),
         (f"Vanished images ({len(a['vanished_images'])})", images),
+        ("This source from each vantage", vantages),
         ("Other sources", others),
         ("Controls on this source", controls),
         ("People involved", people),

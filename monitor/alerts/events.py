@@ -23,6 +23,7 @@ from monitor.alerts.people import (
     term_figures,
 )
 from monitor.alerts.schema import AlertPayload, ControlCheck, EpisodeInfo, VanishedImage
+from monitor.alerts.vantages import VantageReading, other_vantages, vantage_scope
 from monitor.core.clock import iso_utc
 from monitor.detector.events import Event
 
@@ -47,16 +48,19 @@ def payload_of(
     vanished: Mapping[str, Sequence[VanishedImage]] | Sequence[VanishedImage] = (),
     episodes: Mapping[str, int | None] | None = None,
     quiet: Iterable[Standing] = (),
+    vantages: Iterable[VantageReading] = (),
 ) -> AlertPayload:
     """The payload of one alert: a group of one person's events (headline first) or a
     single event. ``vanished`` per term (merged here) or already one list; ``episodes`` the
     episode id per term; ``quiet`` the person's other terms on the source, unchanged, as
-    they stand (``monitor.alerts.people.quiet_terms``)."""
+    they stand (``monitor.alerts.people.quiet_terms``); ``vantages`` the person's series on
+    the source from the other vantages (``monitor.alerts.vantages``), for the alert's terms."""
     events: Group = group if isinstance(group, tuple) else (group,)
     head = events[0]
     images = merge_vanished(vanished) if isinstance(vanished, Mapping) else list(vanished)
     person_event = head.person is not None and head.event in PERSON_EVENTS
     per_term = term_figures(events, episodes or {}, quiet) if person_event else []
+    seen_from = other_vantages(vantages, [t["term"] for t in per_term]) if person_event else []
     return build_payload(
         event=head.event,
         alert_id=alert_id,
@@ -77,6 +81,8 @@ def payload_of(
         terms=per_term,
         vanished_images=images,
         other_sources=other_sources(events),
+        vantages=seen_from,
+        vantage_scope=vantage_scope(head.event, seen_from),
         controls=[
             ControlCheck(term=c.term, status=c.status, observed=c.observed, baseline=c.baseline)
             for c in head.controls

@@ -27,9 +27,11 @@ from monitor.alerts.schema import (
     EpisodeInfo,
     EventName,
     OtherSource,
+    OtherVantage,
     PeerTerm,
     TermFigures,
     VanishedImage,
+    VantageScope,
     validate_payload,
 )
 from monitor.core.clock import iso_utc
@@ -110,6 +112,8 @@ def build_payload(
     terms: Iterable[TermFigures] = (),
     vanished_images: Iterable[VanishedImage] = (),
     other_sources: Iterable[OtherSource] = (),
+    vantages: Iterable[OtherVantage] = (),
+    vantage_scope: VantageScope | None = None,
     controls: Iterable[ControlCheck] = (),
     people_involved: Iterable[str] = (),
 ) -> AlertPayload:
@@ -135,6 +139,8 @@ def build_payload(
         terms=list(terms),
         vanished_images=list(vanished_images),
         other_sources=list(other_sources),
+        vantages=list(vantages),
+        vantage_scope=vantage_scope,
         controls=list(controls),
         people_involved=list(people_involved),
         reason=reason,
@@ -152,8 +158,10 @@ def upgrade(stored: Mapping[str, Any]) -> AlertPayload:
     vanished images their term, and its other sources are grouped per source (version 1 did
     not name their terms: the person's name stands in). A version 2 payload stored before
     ``terms[].checked_at`` and ``this_round`` existed gains them: its terms were all checked in
-    its round; one stored before ``vanished_images[].archived_page`` existed gains ``None``.
-    Current payloads pass unchanged."""
+    its round; one stored before ``vanished_images[].archived_page`` existed gains ``None``;
+    one stored before vantages were compared gains no ``vantages``, no ``vantage_scope`` and
+    ``None`` as its other sources' vantage (not recorded then). Current payloads pass
+    unchanged."""
     if stored.get("schema_version") != 1:
         return _dated_terms(stored)
     old = dict(stored)
@@ -192,10 +200,10 @@ def upgrade(stored: Mapping[str, Any]) -> AlertPayload:
                 observed=o.get("observed"),
                 baseline=o.get("baseline"),
                 state=o["state"],
+                vantage=None,
             )
         )
-    return cast(
-        AlertPayload,
+    return _dated_terms(
         {
             **old,
             "schema_version": SCHEMA_VERSION,
@@ -212,11 +220,29 @@ def upgrade(stored: Mapping[str, Any]) -> AlertPayload:
 def _dated_terms(stored: Mapping[str, Any]) -> AlertPayload:
     terms = stored.get("terms") or []
     images = stored.get("vanished_images") or []
-    if all("this_round" in t for t in terms) and all("archived_page" in i for i in images):
+    if (
+        all("this_round" in t for t in terms)
+        and all("archived_page" in i for i in images)
+        and "vantages" in stored
+    ):
         return cast(AlertPayload, stored)
     dated = [{"checked_at": stored.get("checked_at"), "this_round": True, **t} for t in terms]
     linked = [{"archived_page": None, **i} for i in images]
-    return cast(AlertPayload, {**stored, "terms": dated, "vanished_images": linked})
+    others = [
+        {**o, "terms": [{"vantage": None, **t} for t in o.get("terms") or []]}
+        for o in stored.get("other_sources") or []
+    ]
+    return cast(
+        AlertPayload,
+        {
+            "vantages": [],
+            "vantage_scope": None,
+            **stored,
+            "terms": dated,
+            "vanished_images": linked,
+            "other_sources": others,
+        },
+    )
 
 
 def webhook_body(message: Message) -> dict[str, Any]:

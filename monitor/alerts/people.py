@@ -192,6 +192,7 @@ def other_sources(group: Group) -> list[OtherSource]:
                 observed=p.observed,
                 baseline=None if p.baseline is None else float(p.baseline),
                 state=p.state,
+                vantage=p.vantage or None,
             )
         )
         if _STATE_WEIGHT.get(p.state, 9) < _STATE_WEIGHT.get(entry["state"], 9):

@@ -20,12 +20,12 @@ from monitor.alerts.content import (
     Link,
     Span,
     alert_subject,
-    clean,
     sections,
     subject,
 )
 from monitor.alerts.payload import Message
 from monitor.alerts.schema import AlertPayload
+from monitor.alerts.words import clean
 from monitor.core.urls import safe_url
 
 # The channels' whole rendering API; the subject and ``clean`` come from ``content``.

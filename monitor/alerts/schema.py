@@ -40,7 +40,8 @@ from monitor.detector.state import Metric
 SchemaVersion = Literal[2]
 # 2: one alert per person (its terms in ``terms``), other sources grouped per source with
 # per-term figures, vanished images merged across terms (docs/webhooks.md, "Changes");
-# later within 2 (added, so no bump): terms[].checked_at and terms[].this_round.
+# later within 2 (added, so no bump): terms[].checked_at and terms[].this_round; vantages,
+# vantage_scope and other_sources[].terms[].vantage.
 SCHEMA_VERSION: Final[SchemaVersion] = 2  # bump both together (see the module docstring)
 
 # Every event the detector reports, and the test alert of `absence-monitor alerts test`.
@@ -107,6 +108,7 @@ class PeerTerm(TypedDict):
     observed: int | None
     baseline: float | None
     state: str  # the detector's state of that series, e.g. "normal", "dropped"
+    vantage: str | None  # where that series is checked from (None: stored before it was named)
 
 
 @with_config(_STRICT)
@@ -117,6 +119,38 @@ class OtherSource(TypedDict):
     family: str
     state: str  # the worst state among its terms (dropped > partial > pending > normal ...)
     terms: list[PeerTerm]
+
+
+# Does the drop show from every vantage point that checks the source, or only from some?
+VantageScope = Literal["vantage_specific", "all_vantages"]
+
+
+@with_config(_STRICT)
+class VantageTerm(TypedDict):
+    """One of the person's terms on the alert's source, seen from another vantage: its
+    latest check at the alert's time and the detector's state of that series."""
+
+    term: str
+    status: str | None  # of its latest check; None: never checked from there
+    observed: int | None  # that check's count (None when it failed)
+    baseline: float | None
+    state: str  # the detector's state, e.g. "normal", "dropped"
+    checked_at: Timestamp | None
+    snapshot_id: int | None
+
+
+@with_config(_STRICT)
+class OtherVantage(TypedDict):
+    """The alert's source seen from another vantage point (another network or egress).
+
+    ``sees_drop`` is true when one of the person's terms is dropping there too, false when
+    its terms are there and none is, ``None`` when nothing valid and recent tells.
+    """
+
+    vantage: str
+    state: str  # the most troubled of its terms' states
+    sees_drop: bool | None
+    terms: list[VantageTerm]
 
 
 @with_config(_STRICT)
@@ -187,6 +221,8 @@ class AlertPayload(TypedDict):
     terms: list[TermFigures]
     vanished_images: list[VanishedImage]
     other_sources: list[OtherSource]
+    vantages: list[OtherVantage]
+    vantage_scope: VantageScope | None
     controls: list[ControlCheck]
     people_involved: list[str]
     reason: str

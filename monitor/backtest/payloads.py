@@ -26,6 +26,7 @@ from monitor.alerts.events import payload_of
 from monitor.alerts.payload import vanished_image
 from monitor.alerts.people import Group, Standing, group_events
 from monitor.alerts.schema import AlertPayload, EpisodeInfo, VanishedImage
+from monitor.alerts.vantages import VantageReading
 from monitor.backtest.records import Record
 from monitor.core.clock import iso_utc
 from monitor.core.observation import ImageItem, Status
@@ -133,18 +134,27 @@ class Payloads:
         self._back: dict[tuple[str, str | None, str | None], dict[str, tuple[int, datetime]]] = {}
 
     def payloads(
-        self, events: Sequence[Event], quiet: Callable[[Group], Sequence[Standing]]
+        self,
+        events: Sequence[Event],
+        quiet: Callable[[Group], Sequence[Standing]],
+        vantages: Callable[[Group], Sequence[VantageReading]] = lambda _: (),
     ) -> list[AlertPayload]:
         """The payloads the daemon would have queued for the events of one round (per
-        source); ``quiet`` gives the person's unchanged terms on the source."""
+        source); ``quiet`` gives the person's unchanged terms on the source, ``vantages``
+        the person's series on it from the other vantages."""
         out = []
         for group in group_events(events):
-            payload = self.payload(group, quiet(group))
+            payload = self.payload(group, quiet(group), vantages(group))
             if payload is not None:
                 out.append(payload)
         return out
 
-    def payload(self, group: Group, quiet: Sequence[Standing] = ()) -> AlertPayload | None:
+    def payload(
+        self,
+        group: Group,
+        quiet: Sequence[Standing] = (),
+        vantages: Sequence[VantageReading] = (),
+    ) -> AlertPayload | None:
         """The payload of one group, or None when the person is in an episode already (a
         drop of another term) or still is (a recovery while another term is down)."""
         head = group[0]
@@ -177,6 +187,7 @@ class Payloads:
                 if e.term
             },
             quiet=quiet,
+            vantages=vantages,
         )
 
     def _in_episode(self, head: Event, quiet: Sequence[Standing]) -> list[Standing]:

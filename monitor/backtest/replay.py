@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from monitor.alerts.people import Group, Standing, quiet_terms
+from monitor.alerts.vantages import VantageReading, from_states
 from monitor.backtest.payloads import ImageTracker, Payloads
 from monitor.backtest.records import BadInput, Record
 from monitor.core.errors import ConfigError
@@ -152,7 +153,8 @@ class Replayer:
         return self._alerts(self.engine.finish())
 
     def _alerts(self, events: list[Event]) -> list[ReplayedAlert]:
-        return [{"t": p["checked_at"], **p} for p in self.payloads.payloads(events, self._quiet)]
+        payloads = self.payloads.payloads(events, self._quiet, self._vantages)
+        return [{"t": p["checked_at"], **p} for p in payloads]
 
     def _quiet(self, group: Group) -> list[Standing]:
         """The person's watched terms on the group's source as the engine holds them."""
@@ -163,6 +165,22 @@ class Replayer:
             set(states),
             self.engine.family_of(source),
             checked=self.engine.last_round.get(source, frozenset()),
+        )
+
+    def _vantages(self, group: Group) -> list[VantageReading]:
+        """The person on the group's source from the other vantages, as the engine holds
+        them at the time of the group's last event."""
+        head = group[0]
+        if head.person is None:
+            return []
+        return from_states(
+            self.engine.states,
+            person=head.person,
+            source=head.source,
+            vantage=head.vantage or "",
+            at=max(e.t for e in group),
+            stale_after=self.engine.settings_for(head.source).stale_after,
+            metric=head.metric,
         )
 
 

@@ -4,7 +4,6 @@ again, and the Atom feed."""
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -64,6 +63,8 @@ def send_test_alert(app: App) -> list[tuple[str, str | None]]:
                     kind = "permanent" if exc.permanent else "transient"
                     out.append((f"{name} ({shape})", f"{exc.message} ({kind})"))
         return out
+
+    import asyncio
 
     return asyncio.run(go())
 
@@ -142,6 +143,8 @@ def alerts_resend(ctx: Ctx, alert_ids: tuple[int, ...], failed: bool, channel: s
         click.echo("nothing to resend" + (f" on {channel}" if channel else ""))
         return
     # Claims keep a running daemon from sending the same message at the same time.
+    import asyncio
+
     sent = asyncio.run(app.dispatcher.drain())
     click.echo(f"sent: {sent.delivered} delivered, {sent.retrying} to retry, {sent.failed} failed")
     sys.exit(1 if sent.failed or sent.retrying else 0)

@@ -1,6 +1,6 @@
 """The ``absence-monitor`` command: the click group and its global options; each command
 family lives in a module of its own (``configure``, ``database``, ``watch``, ``probe``, ``history``,
-``alerts``, ``pages``, ``backtest``). Argument parsing only: the work happens below.
+``alerts``, ``pages``, ``backtest``, ``nodes``). Argument parsing only: the work happens below.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from monitor.cli import (
     database,
     evidence,
     history,
+    nodes,
     pages,
     probe,
     watch,
@@ -66,6 +67,7 @@ cli.add_command(alerts.alerts_group)
 cli.add_command(pages.report)
 cli.add_command(pages.demo)
 cli.add_command(backtest.backtest)
+cli.add_command(nodes.nodes)
 
 
 def main() -> None:

@@ -16,7 +16,6 @@ usage or configuration error).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from datetime import UTC, datetime
@@ -68,6 +67,8 @@ def probe(
     shown: int,
 ) -> None:
     """Send one real query to SOURCE (or --all), print what came back and keep it."""
+    import asyncio
+
     from monitor import sources
 
     config = ctx.load()
@@ -116,6 +117,8 @@ def _default_term(config: Config, name: str) -> str:
 
 async def _send(targets: list[tuple[Source, str]]) -> list[Observation]:
     """One check per target, concurrently (the fetcher keeps each host's pace)."""
+    import asyncio
+
     from monitor.check import run_check
     from monitor.fetch.client import Fetcher
 
@@ -125,7 +128,7 @@ async def _send(targets: list[tuple[Source, str]]) -> list[Observation]:
 
 def _report(source: Source, term: str, obs: Observation, folder: Path, shown: int) -> str:
     """What a person reads: status, counts, the first items, the keys, where it was kept."""
-    from monitor.alerts.content import clean
+    from monitor.alerts.words import clean
 
     distinct = obs.distinct_items
     domains = len({i.domain for i in distinct if i.domain})

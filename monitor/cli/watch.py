@@ -3,7 +3,6 @@ alive: for container health checks)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -19,6 +18,7 @@ from monitor.core.errors import UsageError
 if TYPE_CHECKING:
     from monitor.app import App
     from monitor.cli.check_report import Key, Prior
+    from monitor.config import Config
     from monitor.rounds.commit import CheckRow
     from monitor.rounds.runner import Progress
     from monitor.store.catalog import SeriesRef
@@ -62,6 +62,8 @@ def check_now(
     to. ``people`` may name a person by any name or alias (``people_named``); an unknown
     person or source is a ``UsageError`` before anything runs. With ``report``, the outcome
     also holds what the report compares with (``monitor.cli.check_report``)."""
+    import asyncio  # here, not at every command's start
+
     from monitor.cli import check_report
 
     unknown = [s for s in sources if s not in app.config.sources]
@@ -200,6 +202,23 @@ def health(ctx: Ctx) -> None:
     the status server; the Docker HEALTHCHECK runs it). The facts go to stdout as JSON."""
     from monitor.daemon.server import health as daemon_health
 
-    ok, facts = daemon_health(ctx.app())
+    app = ctx.app()
+    ok, facts = daemon_health(app, _spool_depth(app.config, ctx.config_path))
     click.echo(json.dumps(facts))
     sys.exit(0 if ok else 1)
+
+
+def _spool_depth(config: Config, config_path: str) -> int | None:
+    """A cluster node's spool depth, read from its file (None: not a cluster node)."""
+    if not config.cluster.enabled:
+        return None
+    path = config.cluster.spool_path(config_path)
+    if not path.exists():
+        return 0  # nothing was ever spooled
+    from monitor.store.spool import Spool
+
+    spool = Spool(path)
+    try:
+        return spool.depth()
+    finally:
+        spool.close()

@@ -7,6 +7,9 @@
   undelivered longer than ``OUTBOX_MAX_AGE`` (a receiver down: the retry schedule runs
   for a day, and a restart would not bring the receiver back), while deliveries have
   failed (resend once fixed), or while some wait for a channel the config no longer has;
+  a cluster node also reports ``spool_depth`` (checks held locally while PostgreSQL was
+  out of reach): ``degraded`` while it is not zero, and while the database cannot be
+  read (the node keeps measuring into its spool: a restart would not help);
 - ``/metrics``: Prometheus text format;
 - ``/``: the overview page; ``/report/<person>``: a person's report (issue 6 pages);
 - ``/alerts.atom``: the Atom feed of alerts (``monitor.web.feed``), for feed readers.
@@ -21,10 +24,13 @@ import hmac
 import json
 import logging
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from sqlalchemy.exc import DBAPIError
 
 from monitor.core.clock import iso_utc
 from monitor.core.errors import MonitorError
@@ -40,14 +46,20 @@ HEARTBEAT_MAX_AGE = timedelta(seconds=90)
 OUTBOX_MAX_AGE = timedelta(minutes=30)
 
 
-def health(app: App) -> tuple[bool, dict[str, Any]]:
+def health(app: App, spool_depth: int | None = None) -> tuple[bool, dict[str, Any]]:
     """Whether the daemon is healthy, and the facts behind the answer: ``status`` is
     ``unhealthy`` (503) on ``problems``, else ``degraded`` on ``warnings``, else ``ok``
-    (see the module docstring for which is which, and why)."""
+    (see the module docstring for which is which, and why). ``spool_depth`` is a cluster
+    node's spool (None: not a cluster node)."""
     now = app.clock()
-    with app.sessions() as session:
-        beat = latest_beat(session)
-        outbox = backlog(session, now, app.channels)
+    try:
+        with app.sessions() as session:
+            beat = latest_beat(session)
+            outbox = backlog(session, now, app.channels)
+    except DBAPIError as exc:
+        if spool_depth is None:
+            raise
+        return True, _unreachable(spool_depth, exc)
     problems, warnings = [], []
     if beat is None or now - beat > HEARTBEAT_MAX_AGE:
         problems.append("heartbeat is old" if beat else "no heartbeat yet")
@@ -64,6 +76,8 @@ def health(app: App) -> tuple[bool, dict[str, Any]]:
         warnings.append(
             f"{outbox.overdue - outbox.stalled} delivery(ies) wait for a channel not in the config"
         )
+    if spool_depth:
+        warnings.append(f"{spool_depth} check(s) spooled locally, waiting to be forwarded")
     facts = {
         "ok": not problems,
         "status": "unhealthy" if problems else "degraded" if warnings else "ok",
@@ -76,17 +90,41 @@ def health(app: App) -> tuple[bool, dict[str, Any]]:
         "deliveries_overdue": outbox.overdue,
         "deliveries_stalled": outbox.stalled,
     }
+    if spool_depth is not None:
+        facts["spool_depth"] = spool_depth
     return not problems, facts
+
+
+def _unreachable(spool_depth: int, exc: DBAPIError) -> dict[str, Any]:
+    """The facts of a cluster node that cannot read its database (it spools meanwhile)."""
+    reason = (str(exc.orig).strip().splitlines() or [""])[0][:200]
+    return {
+        "ok": True,
+        "status": "degraded",
+        "problems": [],
+        "warnings": [
+            f"the database cannot be read ({reason}): checks go to the local spool",
+        ],
+        "spool_depth": spool_depth,
+    }
 
 
 class StatusServer:
     """A small threaded HTTP server over an ``App``."""
 
     def __init__(
-        self, app: App, metrics: Metrics, host: str, port: int, token: str | None = None
+        self,
+        app: App,
+        metrics: Metrics,
+        host: str,
+        port: int,
+        token: str | None = None,
+        spool_depth: Callable[[], int] | None = None,
     ) -> None:
         outer = self
         self.app, self.metrics, self.token = app, metrics, token
+        # A cluster node's spool (set by the node's wiring), shown by /healthz.
+        self.spool_depth = spool_depth
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
@@ -137,7 +175,8 @@ class StatusServer:
         parts = urlsplit(raw_path)
         path, query = parts.path, parse_qs(parts.query)
         if path == "/healthz":
-            ok, facts = health(self.app)
+            depth = self.spool_depth() if self.spool_depth is not None else None
+            ok, facts = health(self.app, depth)
             return (200 if ok else 503), "application/json", json.dumps(facts).encode()
         if not self._authorized(query, auth):
             return 401, "text/plain", b"token required\n"

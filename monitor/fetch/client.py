@@ -16,7 +16,8 @@ Each host has a ``HostLimiter`` (concurrency and spacing); every attempt, retrie
 takes a slot, so failures never multiply the load on a host. Hosts share nothing else:
 a hanging host only ties up its own slots; ``max_hosts`` hosts are remembered at most.
 There is one ``httpx.AsyncClient`` per proxy setting (httpx binds proxies to clients); its
-cookie jar keeps what engines hand out.
+cookie jar keeps what engines hand out. Its connections are pooled per host
+(``fetch.pools``) and kept open between requests and rounds (HTTP/1.1 keep-alive).
 Everything outside the process (transport, sleep, clocks, randomness) is injectable.
 """
 
@@ -42,6 +43,7 @@ from monitor.fetch.body import ACCEPT_ENCODING, complete_response, read_capped
 from monitor.fetch.guard import send_guarded
 from monitor.fetch.limiter import MAX_HOSTS, HostLimiter, forget
 from monitor.fetch.policy import FetchPolicy, FetchResult, Monotonic, Sleep
+from monitor.fetch.pools import HostPools
 from monitor.fetch.retry import network_reason, rest_after_429, retry_after_seconds
 from monitor.fetch.warmup import Warmups
 
@@ -127,7 +129,9 @@ class Fetcher:
         if client is None:
             injected = self._transport is not None
             client = httpx.AsyncClient(
-                transport=self._transport,
+                # One connection pool per host (``fetch.pools``), kept across rounds; a
+                # proxy's transport (``proxy``, or the environment's) is mounted over it.
+                transport=self._transport if injected else HostPools(),
                 # httpx mounts a proxy transport even beside an injected one, which would
                 # route test traffic around the mock; tests inject, production proxies.
                 proxy=None if injected else proxy,

@@ -31,6 +31,7 @@ from monitor.report.story import StoryLine, mark_of, story_lines
 from monitor.report.vanished import EpisodeGallery, episode_galleries
 from monitor.store import report_reads as reads
 from monitor.store.catalog import control_person_name
+from monitor.store.vantage_reads import known_vantages
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ class SeriesView:
     baseline: float | None = None
     stale: bool = False
     interval: timedelta | None = None  # the source's schedule: a longer silence is a gap
+    show_vantage: bool = False  # the database holds more than one vantage: say which
 
     @property
     def last(self) -> CheckPoint | None:
@@ -87,8 +89,13 @@ class SeriesView:
         return sum(p.failed for p in self.points)
 
     @property
+    def term_label(self) -> str:
+        """The term, with its vantage when there are several: ``董经纬 (cn-beijing)``."""
+        return f"{self.term} ({self.vantage})" if self.show_vantage else self.term
+
+    @property
     def label(self) -> str:
-        return f"{self.term} @ {self.source}"
+        return f"{self.term_label} @ {self.source}"
 
 
 @dataclass
@@ -151,10 +158,13 @@ def series_views(
     session: Session, config: Config, person_ids: Sequence[int], limit: int, *, spans: bool
 ) -> list[SeriesView]:
     """The series of ``person_ids`` (by source, term, vantage), each with its latest
-    ``limit`` checks and the detector's view, and with its episodes when ``spans``."""
+    ``limit`` checks and the detector's view, and with its episodes when ``spans``; each
+    names its vantage when the database holds more than one."""
     views = []
+    several = len(known_vantages(session)) > 1
     for row in reads.series_rows(session, person_ids):
         view = SeriesView(row.series_id, row.person, row.term, row.source, row.vantage, row.role)
+        view.show_vantage = several
         view.points, view.total_checks = points(session, row.series_id, limit)
         view.detector_status, view.baseline, view.stale = detector_summary(
             config, row.source, row.detector_state

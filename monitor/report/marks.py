@@ -16,7 +16,8 @@ from datetime import datetime
 class AlertMark:
     """An alert, placed on the chart and listed under the person; ``terms`` are the names
     a person alert covers (its payload's ``terms``), ``episode_id`` the episode its row
-    names."""
+    names, ``vantage`` where its checks ran from and ``scope`` its ``vantage_scope``
+    (``vantage_specific``, ``all_vantages``; None with one vantage)."""
 
     alert_id: int
     t: datetime
@@ -27,6 +28,8 @@ class AlertMark:
     series_id: int | None
     terms: tuple[str, ...] = ()
     episode_id: int | None = None
+    vantage: str | None = None
+    scope: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

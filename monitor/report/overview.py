@@ -1,4 +1,5 @@
-"""The overview grid: watched people × sources, each cell with its series' recent checks.
+"""The overview grid: watched people × sources, each cell with its series' recent checks
+(one per term and vantage, the vantage named when there are several).
 
 A cell's state is the most alarming of its series: the detector's ``dropped``/``partial``,
 then ``failing`` (the last check failed), ``pending``, ``stale``, ``normal``. Only the last
@@ -7,7 +8,7 @@ then ``failing`` (the last check failed), ``pending``, ``stale``, ``normal``. On
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 from monitor.config import Config
 from monitor.report.data import SeriesView, series_views
 from monitor.store.report_reads import watched_people
+from monitor.store.vantage_reads import known_vantages
 
 SPARK_POINTS = 40
 STATE_ORDER = ("dropped", "partial", "failing", "pending", "stale", "normal", "insufficient_data")
@@ -54,6 +56,7 @@ class Overview:
     sources: list[str]
     rows: list[tuple[str, dict[str, Cell]]]
     latest: datetime | None
+    vantages: list[str] = field(default_factory=list)  # where series are checked from
 
 
 def overview(session: Session, config: Config) -> Overview:
@@ -72,4 +75,4 @@ def overview(session: Session, config: Config) -> Overview:
         for _, name in people
     ]
     sources = {source for cells in by_person.values() for source in cells}
-    return Overview(sorted(sources), rows, latest)
+    return Overview(sorted(sources), rows, latest, known_vantages(session))

@@ -200,6 +200,8 @@ def mark_of(row: AlertRow) -> AlertMark:
         row.series_id,
         names,
         row.episode_id,
+        _str(payload.get("vantage")),
+        _str(payload.get("vantage_scope")),
     )
 
 

@@ -8,8 +8,10 @@ and recovers with their last term: a term recovering while another is still down
 alert either. Such a folded event still moves its series' episode, the person's alert
 covers that episode too (``store.alert_episodes``) and holds its evidence. The person's next
 alert on the source (a partial, the final recovery) lists the terms that recovered in the
-meantime as ``recovered``, with their episode. ``RoundCommit`` calls ``write_alert`` inside
-its transaction; nothing here commits.
+meantime as ``recovered``, with their episode. A person alert also says what the other
+vantage points see of the person on the source (``store.vantage_reads``,
+``alerts.vantages``). ``RoundCommit`` calls ``write_alert`` inside its transaction; nothing
+here commits.
 """
 
 from __future__ import annotations
@@ -22,10 +24,11 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from monitor.alerts.events import episode_info, payload_of
-from monitor.alerts.people import Group, Standing
+from monitor.alerts.people import PERSON_EVENTS, Group, Standing
 from monitor.alerts.schema import VanishedImage
 from monitor.detector.events import Event
 from monitor.detector.points import SeriesKey
+from monitor.detector.settings import DetectionSettings
 from monitor.store import alert_episodes as covers
 from monitor.store import outbox
 from monitor.store import rounds as stored
@@ -34,6 +37,7 @@ from monitor.store.catalog import SeriesRef
 from monitor.store.evidence import pre_drop_snapshot, vanished_images
 from monitor.store.models import Episode, Round, SourceRow
 from monitor.store.retention import hold
+from monitor.store.vantage_reads import other_vantages
 
 logger = logging.getLogger(__name__)
 
@@ -63,8 +67,11 @@ def write_alert(
     refs: Mapping[SeriesKey, SeriesRef],
     snapshot_ids: Mapping[int, int],
     quiet: Sequence[Standing],
+    *,
+    detection: DetectionSettings,
 ) -> None:
-    """The evidence, episodes and outbox row of one alert (see module docstring)."""
+    """The evidence, episodes and outbox row of one alert (see module docstring);
+    ``detection`` are the source's settings (to read the other vantages' states)."""
     head, src, now = group[0], at.src, at.now
     found = [(e, _ref(e, at, refs)) for e in group]
     mine = [r for _, r in found if r is not None]
@@ -116,6 +123,19 @@ def write_alert(
         if episode is not None
         else episode_info(head, episode_id=series_id or 0)
     )
+    seen_from = (
+        other_vantages(
+            session,
+            person_id=person_id,
+            source_id=src.id,
+            vantage=vantage,
+            at=now,
+            settings=detection,
+            metric=head.metric,
+        )
+        if person_id is not None and head.event in PERSON_EVENTS
+        else []
+    )
     payload = payload_of(
         group,
         alert_id=0,
@@ -123,6 +143,7 @@ def write_alert(
         vanished={term: list(v.values()) for term, v in vanished.items()},
         episodes=episodes,
         quiet=quiet,
+        vantages=seen_from,
     )
     # Drops (and recoveries) found in one round on one source go out as one message.
     grouped = head.event in ("drop", "partial", "recovered")

@@ -193,6 +193,7 @@ class RoundCommit:
                     refs,
                     ids,
                     quiet,
+                    detection=settings,
                 )
             # Last: the log's head stays locked only for the moment before the commit.
             snapshot_log.append(

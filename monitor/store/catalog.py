@@ -43,81 +43,85 @@ def control_person_name(source: str) -> str:
     return f"{CONTROL_PERSON_PREFIX}{source}"
 
 
+@dataclass(frozen=True)
+class _Wanted:
+    """One person (or a source's control pseudo-person) the config checks on one source."""
+
+    source: str
+    name: str
+    role: str
+    notes: str
+    terms: tuple[tuple[str, str | None], ...]  # (text, lang)
+
+
 def sync(session: Session, config: Config) -> list[SeriesRef]:
-    """Create missing rows for the config's people, terms, sources and series."""
+    """Create missing rows for the config's people, terms, sources and series.
+
+    Rows are added a kind at a time with one flush each (sources, people, terms, series):
+    a new watch list of 300 people is four batched inserts, not 900 flushes."""
     people = {p.name: p for p in session.scalars(select(Person))}
     sources = {s.name: s for s in session.scalars(select(SourceRow))}
     terms = {(t.person_id, t.text): t for t in session.scalars(select(Term))}
     series = {(s.term_id, s.source_id, s.vantage): s for s in session.scalars(select(Series))}
 
-    def person(name: str, role: str, notes: str) -> Person:
-        p = people.get(name)
-        if p is None:
-            p = people[name] = Person(name=name, role=role, notes=notes)
-            session.add(p)
-            session.flush()
-        elif (p.role, p.notes) != (role, notes):
-            p.role, p.notes = role, notes
-        return p
-
-    def term(p: Person, text: str, lang: str | None) -> Term:
-        t = terms.get((p.id, text))
-        if t is None:
-            t = terms[(p.id, text)] = Term(person_id=p.id, text=text, lang=lang)
-            session.add(t)
-            session.flush()
-        return t
-
-    def one_series(p: Person, t: Term, s: SourceRow, role: str) -> Series:
-        key = (t.id, s.id, config.vantage)
-        row = series.get(key)
-        if row is None:
-            row = series[key] = Series(
-                person_id=p.id, term_id=t.id, source_id=s.id, vantage=config.vantage, role=role
-            )
-            session.add(row)
-            session.flush()
-        return row
-
-    refs: list[SeriesRef] = []
     for sname, opts in config.sources.items():
         src = sources.get(sname)
         if src is None:
-            src = sources[sname] = SourceRow(name=sname, kind=opts.kind)
-            session.add(src)
-            session.flush()
+            session.add(src := SourceRow(name=sname, kind=opts.kind))
+            sources[sname] = src
         elif src.kind != opts.kind:
             src.kind = opts.kind
+    wanted = _wanted(config)
+    for w in wanted:
+        p = people.get(w.name)
+        if p is None:
+            session.add(p := Person(name=w.name, role=w.role, notes=w.notes))
+            people[w.name] = p
+        elif (p.role, p.notes) != (w.role, w.notes):
+            p.role, p.notes = w.role, w.notes
+    session.flush()
+    for w in wanted:
+        person_id = people[w.name].id
+        for text, lang in w.terms:
+            if (person_id, text) not in terms:
+                session.add(t := Term(person_id=person_id, text=text, lang=lang))
+                terms[(person_id, text)] = t
+    session.flush()
+    found: list[tuple[_Wanted, Person, SourceRow, str, str | None, Series]] = []
+    for w in wanted:
+        p, src = people[w.name], sources[w.source]
+        for text, lang in w.terms:
+            key = (terms[(p.id, text)].id, src.id, config.vantage)
+            row = series.get(key)
+            if row is None:
+                row = series[key] = Series(
+                    person_id=p.id,
+                    term_id=key[0],
+                    source_id=src.id,
+                    vantage=config.vantage,
+                    role=w.role,
+                )
+                session.add(row)
+            found.append((w, p, src, text, lang, row))
+    session.flush()  # the new series' ids
+    return sorted(
+        SeriesRef(w.source, p.name, text, config.vantage, w.role, row.id, p.id, src.id, lang)
+        for w, p, src, text, lang, row in found
+    )
+
+
+def _wanted(config: Config) -> list[_Wanted]:
+    """Every (source, person) pair the config checks, controls as their pseudo-person."""
+    out: list[_Wanted] = []
+    for sname, opts in config.sources.items():
         if not opts.enabled:
             continue
         for pc in config.people:
-            if pc.sources is not None and sname not in pc.sources:
-                continue
-            p = person(pc.name, pc.role, pc.notes)
-            for tc in pc.terms:
-                t = term(p, tc.text, tc.lang)
-                row = one_series(p, t, src, pc.role)
-                refs.append(
-                    SeriesRef(
-                        sname,
-                        p.name,
-                        t.text,
-                        config.vantage,
-                        pc.role,
-                        row.id,
-                        p.id,
-                        src.id,
-                        tc.lang,
-                    )
-                )
+            if pc.sources is None or sname in pc.sources:
+                terms = tuple((tc.text, tc.lang) for tc in pc.terms)
+                out.append(_Wanted(sname, pc.name, pc.role, pc.notes, terms))
         if opts.controls:
-            cp = person(control_person_name(sname), "control", f"controls of {sname}")
-            for text in opts.controls:
-                t = term(cp, text, None)
-                row = one_series(cp, t, src, "control")
-                refs.append(
-                    SeriesRef(
-                        sname, cp.name, text, config.vantage, "control", row.id, cp.id, src.id
-                    )
-                )
-    return sorted(refs)
+            controls = tuple((text, None) for text in opts.controls)
+            name = control_person_name(sname)
+            out.append(_Wanted(sname, name, "control", f"controls of {sname}", controls))
+    return out

@@ -38,11 +38,12 @@ class OpenEpisodeRow(NamedTuple):
 
 
 class SourceHealthRow(NamedTuple):
-    """A source's checks at a glance: its latest check (time, status, reason), its latest
-    successful one (``ok`` or ``no_results``), and since when every check has failed (None
-    while the latest check succeeded)."""
+    """A source's checks from one vantage at a glance: its latest check (time, status,
+    reason), its latest successful one (``ok`` or ``no_results``), and since when every
+    check has failed (None while the latest check succeeded)."""
 
     source: str
+    vantage: str
     last_check: datetime | None
     last_status: str | None
     last_reason: str | None
@@ -115,26 +116,32 @@ def recent_alerts(session: Session, limit: int) -> list[tuple[AlertRow, str | No
 
 
 def source_health(session: Session) -> list[SourceHealthRow]:
-    """Each source with checks, by name (see ``SourceHealthRow``)."""
+    """Each source with checks from each vantage, by name and vantage (see
+    ``SourceHealthRow``): an engine may fail from one network and answer from another."""
     ok = Snapshot.status.in_(OBSERVATION_VALUES)
     by_source = session.execute(
         select(
             SourceRow.name,
+            Series.vantage,
             func.max(Snapshot.id),
             func.max(case((ok, Snapshot.finished_at))),
         )
         .join(Series, Series.source_id == SourceRow.id)
         .join(Snapshot, Snapshot.series_id == Series.id)
-        .group_by(SourceRow.name)
-        .order_by(SourceRow.name)
+        .group_by(SourceRow.name, Series.vantage)
+        .order_by(SourceRow.name, Series.vantage)
     ).all()
     out = []
-    for name, last_id, last_success in by_source:
+    for name, vantage, last_id, last_success in by_source:
         last = session.get(Snapshot, last_id)
         assert last is not None  # the id came from the table just now
         failing_since = None
         if last.status not in OBSERVATION_VALUES:
-            failed = (Snapshot.status.not_in(OBSERVATION_VALUES)) & (SourceRow.name == name)
+            failed = (
+                Snapshot.status.not_in(OBSERVATION_VALUES)
+                & (SourceRow.name == name)
+                & (Series.vantage == vantage)
+            )
             if last_success is not None:
                 failed &= Snapshot.finished_at > last_success
             failing_since = session.scalar(
@@ -145,7 +152,13 @@ def source_health(session: Session) -> list[SourceHealthRow]:
             )
         out.append(
             SourceHealthRow(
-                name, last.finished_at, last.status, last.reason, last_success, failing_since
+                name,
+                vantage,
+                last.finished_at,
+                last.status,
+                last.reason,
+                last_success,
+                failing_since,
             )
         )
     return out

@@ -23,10 +23,11 @@ from xml.etree import ElementTree as ET
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor import __version__
-from monitor.alerts.content import alert_subject, clean
+from monitor.alerts.content import alert_subject
 from monitor.alerts.payload import Message, upgrade
 from monitor.alerts.render import text_body
 from monitor.alerts.schema import AlertPayload
+from monitor.alerts.words import clean
 from monitor.core.clock import iso_utc
 from monitor.store.models import Alert
 from monitor.store.outbox import alerts_with_deliveries

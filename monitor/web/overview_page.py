@@ -50,6 +50,7 @@ def overview_html(sessions: sessionmaker[Session], config: Config, *, now: datet
         rows=rows,
         sources=grid.sources,
         latest=grid.latest,
+        vantages=grid.vantages,
         cell_state=cell_state,
         attention=needs,
     )

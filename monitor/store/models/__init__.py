@@ -22,7 +22,7 @@ Snapshot order is by ``id`` (monotonic), never by timestamp alone.
 """
 
 from monitor.store.models.archive import ArchiveCapture, ArchiveCursor
-from monitor.store.models.base import NAMING_CONVENTION, Base, BigId, UtcDateTime
+from monitor.store.models.base import NAMING_CONVENTION, Base, BigId, HexDigest, UtcDateTime
 from monitor.store.models.catalog import Person, Round, Series, SourceRow, Term
 from monitor.store.models.cluster import CheckClaim, Leadership, Node, StagedCheck
 from monitor.store.models.evidence import EvidenceHold, RawResponse, Thumbnail
@@ -45,6 +45,7 @@ __all__ = [
     "Episode",
     "EvidenceHold",
     "Heartbeat",
+    "HexDigest",
     "Image",
     "ImageSet",
     "ImageSetMember",

@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     DateTime,
     Integer,
+    LargeBinary,
     MetaData,
 )
 from sqlalchemy.orm import DeclarativeBase
@@ -53,6 +54,33 @@ class UtcDateTime(TypeDecorator[datetime]):
         from datetime import UTC
 
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class HexDigest(TypeDecorator[str]):
+    """A SHA-256 digest stored as its 32 bytes, handed to Python as 64 hex digits.
+
+    Half the bytes of the hex text on disk (two per snapshot: the body's digest and the
+    snapshot log's link), while every reader and writer keeps the hex the log's rule
+    (``core.loghash``) and the evidence bundles speak. A value that is not hex (a row
+    edited by hand) is stored as its text and read back as it is, so ``db verify`` names
+    it instead of crashing on it.
+    """
+
+    impl = LargeBinary(32)
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Any) -> bytes | None:
+        if value is None:
+            return None
+        try:
+            return bytes.fromhex(value)
+        except ValueError:
+            return value.encode()
+
+    def process_result_value(self, value: bytes | str | None, dialect: Any) -> str | None:
+        if value is None or isinstance(value, str):
+            return value
+        return bytes(value).hex()
 
 
 class Base(DeclarativeBase):

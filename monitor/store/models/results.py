@@ -14,11 +14,12 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from monitor.core.observation import Status
-from monitor.store.models.base import Base, BigId, UtcDateTime
+from monitor.store.models.base import Base, BigId, HexDigest, UtcDateTime
 
 
 class Image(Base):
@@ -63,7 +64,14 @@ class Snapshot(Base):
         Index("ix_snapshots_series_id", "series_id", "id"),
         Index("ix_snapshots_round", "round_id"),
         Index("ix_snapshots_log_seq", "log_seq", unique=True),
-        Index("ix_snapshots_check_id", "check_id", unique=True),
+        # Partial: only a cluster's checks have an id (no NULL entry per snapshot).
+        Index(
+            "ix_snapshots_check_id",
+            "check_id",
+            unique=True,
+            sqlite_where=text("check_id IS NOT NULL"),
+            postgresql_where=text("check_id IS NOT NULL"),
+        ),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     series_id: Mapped[int] = mapped_column(ForeignKey("series.id", ondelete="CASCADE"))
@@ -82,9 +90,10 @@ class Snapshot(Base):
     excluded: Mapped[bool] = mapped_column(default=False)  # part of an engine incident
     # The response body's SHA-256 as checked (kept or not), and the snapshot log
     # (``store.snapshot_log``): position in the chain and link; migration 0005.
-    body_sha256: Mapped[str | None] = mapped_column(String(64))
+    # Both digests stored as their 32 bytes, read as hex (``HexDigest``, migration 0008).
+    body_sha256: Mapped[str | None] = mapped_column(HexDigest)
     log_seq: Mapped[int | None] = mapped_column(BigInteger)
-    log_hash: Mapped[str | None] = mapped_column(String(64))
+    log_hash: Mapped[str | None] = mapped_column(HexDigest)
     # Cluster mode: the id the node gave the check (``staged_checks``), unique so that a
     # check forwarded twice is stored once; NULL in single-daemon mode. Migration 0007.
     check_id: Mapped[str | None] = mapped_column(String(36))
