@@ -21,7 +21,7 @@ from monitor.alerts.schema import AlertPayload, OtherVantage, validate_payload
 from monitor.alerts.vantages import vantage_scope
 from monitor.cli.main import cli
 from monitor.store.models import Alert
-from tests.helpers.vantages import Vantage, both, two_vantages
+from tests.helpers.vantages import Vantage, both, two_vantages, two_vantages_on
 
 
 def alerts(v: Vantage) -> list[AlertPayload]:
@@ -40,29 +40,29 @@ def texts(payload: AlertPayload) -> tuple[str, str, str]:
 
 
 def test_a_drop_seen_from_one_vantage_only_is_vantage_specific_and_names_both_counts(
-    tmp_path: Path,
+    tmp_path: Path, db_url: str
 ) -> None:
-    cn, de = two_vantages(tmp_path)
-    for n in range(10, 13):
-        de.round(n, both(40))
-        cn.round(n, both(3))
-    [drop] = drops_of(cn, "cn-beijing")
-    assert drops_of(cn, "de") == []
-    assert drop["vantage_scope"] == "vantage_specific"
-    [other] = drop["vantages"]
-    assert other["vantage"] == "de" and other["sees_drop"] is False
-    assert other["state"] == "normal"
-    figures = {t["term"]: (t["status"], t["observed"], t["state"]) for t in other["terms"]}
-    assert figures == {"Dong Jingwei": ("ok", 40, "normal"), "董经纬": ("ok", 40, "normal")}
-    # The other vantage's check of the alert's round, not a later one.
-    assert {t["checked_at"] for t in other["terms"]} <= {drop["checked_at"]}
-    assert all(t["snapshot_id"] is not None for t in other["terms"])
-    subject, text, html = texts(drop)
-    assert subject.endswith("(only from cn-beijing)")
-    assert "“董经纬” cn-beijing: 3 (dropped), de: 40 (normal)" in text
-    assert "Seen from cn-beijing, not from de (vantage_specific)." in text
-    assert "This source from each vantage" in text
-    assert "cn-beijing: 3 (dropped), de: 40 (normal)" in html
+    with two_vantages_on(db_url, tmp_path) as (cn, de):  # SQLite and PostgreSQL
+        for n in range(10, 13):
+            de.round(n, both(40))
+            cn.round(n, both(3))
+        [drop] = drops_of(cn, "cn-beijing")
+        assert drops_of(cn, "de") == []
+        assert drop["vantage_scope"] == "vantage_specific"
+        [other] = drop["vantages"]
+        assert other["vantage"] == "de" and other["sees_drop"] is False
+        assert other["state"] == "normal"
+        figures = {t["term"]: (t["status"], t["observed"], t["state"]) for t in other["terms"]}
+        assert figures == {"Dong Jingwei": ("ok", 40, "normal"), "董经纬": ("ok", 40, "normal")}
+        # The other vantage's check of the alert's round, not a later one.
+        assert {t["checked_at"] for t in other["terms"]} <= {drop["checked_at"]}
+        assert all(t["snapshot_id"] is not None for t in other["terms"])
+        subject, text, html = texts(drop)
+        assert subject.endswith("(only from cn-beijing)")
+        assert "“董经纬” cn-beijing: 3 (dropped), de: 40 (normal)" in text
+        assert "Seen from cn-beijing, not from de (vantage_specific)." in text
+        assert "This source from each vantage" in text
+        assert "cn-beijing: 3 (dropped), de: 40 (normal)" in html
 
 
 def test_a_drop_seen_from_every_vantage_is_all_vantages(tmp_path: Path) -> None:

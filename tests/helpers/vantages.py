@@ -4,7 +4,8 @@ Jingwei (two terms) into a shared SQLite file."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -23,10 +24,11 @@ STEP = timedelta(hours=6)
 class Vantage:
     """One vantage's monitor on the shared database: its config, refs and round writer."""
 
-    def __init__(self, tmp_path: Path, name: str | None) -> None:
+    def __init__(self, tmp_path: Path, name: str | None, url: str | None = None) -> None:
         where = f"vantage: {name}\n" if name else ""
+        url = url or f"sqlite:///{tmp_path / 'm.db'}"
         config = parse_config(
-            f"database: {{url: 'sqlite:///{tmp_path / 'm.db'}'}}\n{where}"
+            f"database: {{url: '{url}'}}\n{where}"
             "people:\n  - {name: Dong Jingwei, aliases: [董经纬]}\n"
             "sources: {baidu: {kind: baidu_images}}\n",
             "config.yaml",
@@ -61,10 +63,23 @@ def both(n: int) -> dict[str, int | None]:
     return {"Dong Jingwei": n, "董经纬": n}
 
 
-def two_vantages(tmp_path: Path) -> tuple[Vantage, Vantage]:
-    """cn-beijing and de on one database, after 10 rounds of 30 and 40 images per term."""
-    cn, de = Vantage(tmp_path, "cn-beijing"), Vantage(tmp_path, "de")
+def two_vantages(tmp_path: Path, url: str | None = None) -> tuple[Vantage, Vantage]:
+    """cn-beijing and de on one database (SQLite in ``tmp_path`` unless ``url``), after 10
+    rounds of 30 and 40 images per term."""
+    cn, de = Vantage(tmp_path, "cn-beijing", url), Vantage(tmp_path, "de", url)
     for n in range(10):
         de.round(n, both(40))
         cn.round(n, both(30))
     return cn, de
+
+
+@contextmanager
+def two_vantages_on(url: str, tmp_path: Path) -> Iterator[tuple[Vantage, Vantage]]:
+    """``two_vantages`` on the database ``url``, their connections closed afterwards (a
+    PostgreSQL test database is dropped after the test)."""
+    cn, de = two_vantages(tmp_path, url)
+    try:
+        yield cn, de
+    finally:
+        cn.app.engine.dispose()
+        de.app.engine.dispose()
