@@ -4,7 +4,7 @@ cannot read its database: it keeps measuring into the spool, a restart would not
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,8 +16,10 @@ from monitor.config import parse_config
 from monitor.core.clock import FakeClock
 from monitor.core.metrics import Metrics
 from monitor.daemon.server import StatusServer, health
+from monitor.store.cluster import NodeIdentity, beat, register
 from monitor.store.models import Heartbeat
 from monitor.store.spool import Spool
+from tests.helpers.cluster import ADMIN_URL, cluster_db
 
 NOW = datetime(2026, 12, 8, 2, 0, tzinfo=UTC)
 WATCH = "people: [{name: Dong Jingwei}]\nsources: {bing: {kind: bing_images}}\n"
@@ -103,3 +105,31 @@ def test_the_health_command_of_a_node_cut_off_from_its_database_reads_its_spool(
     assert result.exit_code == 0, result.output
     facts = json.loads(result.output)
     assert (facts["status"], facts["spool_depth"]) == ("degraded", 2)
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not ADMIN_URL, reason="set ABSENCE_TEST_POSTGRES_URL to run")
+def test_a_node_s_health_is_its_own_heartbeat_not_another_node_s() -> None:
+    with cluster_db(people=1) as db:
+        config = parse_config(
+            f"database: {{url: '{db.url}'}}\n{WATCH}cluster: {{enabled: true, node: de-1}}\n",
+            "config.yaml",
+            {},
+        )
+        clock = FakeClock(NOW)
+        app = build(config, channels=[], clock=clock)
+        with app.sessions() as session, session.begin():
+            me = NodeIdentity("de-1", "de", "1", "h", 1)
+            register(session, me, NOW - timedelta(minutes=5), timedelta(seconds=45))
+            # Another node of the cluster beats on time.
+            session.add(Heartbeat(instance="other", pid=2, host="h2", started_at=NOW, beat_at=NOW))
+        try:
+            ok, facts = health(app, spool_depth=0)
+            assert not ok
+            assert facts["problems"] == ["heartbeat is old"]
+            with app.sessions() as session, session.begin():
+                beat(session, "de-1", NOW, role="probe", spool_depth=0)
+            ok, facts = health(app, spool_depth=0)
+            assert ok and facts["status"] == "ok"
+        finally:
+            app.engine.dispose()

@@ -4,8 +4,15 @@ leader that can no longer write."""
 
 from __future__ import annotations
 
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -13,10 +20,13 @@ from sqlalchemy import create_engine, text
 from monitor.daemon.leader import LEADER_KEY, LeaderElection
 from monitor.store import advisory, cluster
 from monitor.store.cluster import StaleEpoch
+from monitor.store.models import Node
 from tests.helpers.cluster import ClusterDb, cluster_db, needs_postgres
+from tests.helpers.leader_child import WRITTEN
 
 pytestmark = needs_postgres
 LEASE = timedelta(seconds=15)
+ROOT = Path(__file__).resolve().parents[1]
 
 
 class Ticks:
@@ -170,3 +180,48 @@ def test_a_candidate_without_its_database_does_not_lead(nodes: list[LeaderElecti
     nodes.append(a)
     assert not a.step()
     assert a.epoch is None
+
+
+@pytest.mark.e2e
+def test_a_sigstopped_leader_is_replaced_and_after_sigcont_writes_nothing(
+    db: ClusterDb, nodes: list[LeaderElection]
+) -> None:
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tests.helpers.leader_child", db.url],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert _line(child) == "leading 1"
+        os.kill(child.pid, signal.SIGSTOP)  # its kernel still answers keepalives
+        new = LeaderElection(db.url, "new", timedelta(seconds=3), sleep=time.sleep)
+        nodes.append(new)
+        started = time.monotonic()
+        while not new.step():
+            assert time.monotonic() - started < 20, "no take-over within 20 s"
+            time.sleep(0.2)
+        took = time.monotonic() - started
+        os.kill(child.pid, signal.SIGCONT)
+        assert child.stdin is not None
+        child.stdin.write("write\n")
+        child.stdin.flush()
+        assert [_line(child), _line(child)] == ["stale", "step False"]
+        assert child.wait(20) == 0
+    finally:
+        child.kill()
+        child.communicate()  # reaps it and closes its pipes
+    assert new.epoch == 2
+    assert took < 3 + 1 + 2  # the lease, one renewal period, a margin for the machine
+    with db.sessions() as session:
+        assert session.get(Node, WRITTEN) is None
+        assert cluster.leader_state(session).leader == "new"
+
+
+def _line(child: subprocess.Popen[str]) -> str:
+    """The child's next line, within 20 s."""
+    assert child.stdout is not None
+    ready, _, _ = select.select([child.stdout], [], [], 20)
+    assert ready, "the child said nothing within 20 s"
+    return child.stdout.readline().strip()

@@ -190,7 +190,14 @@ def run(ctx: Ctx) -> None:
     from monitor.daemon.service import run_daemon
 
     config = ctx.load()
-    sys.exit(run_daemon(config, database_url=ctx.database_url(config), config_path=ctx.config_path))
+    url = ctx.database_url(config)
+    if config.cluster.enabled:  # one node of several on one PostgreSQL
+        from monitor.daemon.cluster import ClusterNode
+
+        sys.exit(
+            run_daemon(config, database_url=url, config_path=ctx.config_path, node=ClusterNode)
+        )
+    sys.exit(run_daemon(config, database_url=url, config_path=ctx.config_path))
 
 
 @click.command("health")

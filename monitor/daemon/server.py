@@ -1,12 +1,13 @@
 """The daemon's optional read-only HTTP endpoint (``server.enabled``; 127.0.0.1 by default).
 
 - ``/healthz``: 503 with the reason (for Docker HEALTHCHECK, systemd watchdogs, uptime
-  checkers) when a restart could help: the heartbeat is old, or deliveries of configured
-  channels are more than ``outbox_admin.OVERDUE`` (5 min) past their attempt time (the
-  dispatcher is not sending). Otherwise 200; ``status`` is ``degraded`` while alerts wait
-  undelivered longer than ``OUTBOX_MAX_AGE`` (a receiver down: the retry schedule runs
-  for a day, and a restart would not bring the receiver back), while deliveries have
-  failed (resend once fixed), or while some wait for a channel the config no longer has;
+  checkers) when a restart could help: the heartbeat is old (a cluster node's own), or
+  deliveries of configured channels are more than ``outbox_admin.OVERDUE`` (5 min) past
+  their attempt time (the dispatcher is not sending). Otherwise 200; ``status`` is
+  ``degraded`` while alerts wait undelivered longer than ``OUTBOX_MAX_AGE`` (a receiver
+  down: the retry schedule runs for a day, and a restart would not bring the receiver
+  back), while deliveries have failed (resend once fixed), or while some wait for a
+  channel the config no longer has;
   a cluster node also reports ``spool_depth`` (checks held locally while PostgreSQL was
   out of reach): ``degraded`` while it is not zero, and while the database cannot be
   read (the node keeps measuring into its spool: a restart would not help);
@@ -35,6 +36,7 @@ from sqlalchemy.exc import DBAPIError
 from monitor.core.clock import iso_utc
 from monitor.core.errors import MonitorError
 from monitor.core.metrics import Metrics
+from monitor.store.cluster import last_seen
 from monitor.store.heartbeat import latest_beat
 from monitor.store.outbox_admin import backlog
 
@@ -52,9 +54,12 @@ def health(app: App, spool_depth: int | None = None) -> tuple[bool, dict[str, An
     (see the module docstring for which is which, and why). ``spool_depth`` is a cluster
     node's spool (None: not a cluster node)."""
     now = app.clock()
+    cluster = app.config.cluster
     try:
         with app.sessions() as session:
-            beat = latest_beat(session)
+            # A cluster node answers for itself: another node's fresh beat says nothing
+            # about this one.
+            beat = last_seen(session, cluster.node) if cluster.enabled else latest_beat(session)
             outbox = backlog(session, now, app.channels)
     except DBAPIError as exc:
         if spool_depth is None:

@@ -118,6 +118,11 @@ def beat(
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+def last_seen(session: Session, name: str) -> datetime | None:
+    """When node ``name`` last beat (None: never registered)."""
+    return session.scalar(select(Node.last_seen).where(Node.name == name))
+
+
 def list_nodes(session: Session) -> list[Node]:
     """Every registered node, by vantage then name."""
     return list(session.scalars(select(Node).order_by(Node.vantage, Node.name)))
