@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from monitor.config import parse_config
+from monitor.config.summary import config_summary
 from monitor.core.errors import ConfigError
 
 BASE = "people: [{name: Dong Jingwei}]\nsources: {bing: {kind: bing_images}}\n"
@@ -62,3 +63,17 @@ def test_a_bad_cluster_setting_names_its_key(setting: str, key: str) -> None:
     with pytest.raises(ConfigError, match=rf"config.yaml:\d+: {key}: ") as err:
         parse_config(PG + BASE + f"cluster: {{{setting}}}\n", "config.yaml", {})
     assert "\n" not in str(err.value)
+
+
+def test_config_check_says_whether_this_is_a_cluster_node_and_with_which_leases(
+    tmp_path: Path,
+) -> None:
+    path = str(tmp_path / "config.yaml")
+    single = config_summary(parse_config(BASE, path, {}))
+    assert "cluster: off (one daemon per database)" in single.splitlines()
+    text = PG + BASE + "cluster: {enabled: true, node: de-1}\n"
+    node = config_summary(parse_config(text, path, {}))
+    assert (
+        "cluster: node de-1, claims 50 series at a time for 2m, leader lease 15s, "
+        f"spool {tmp_path / 'spool-de-1.sqlite'}"
+    ) in node.splitlines()
