@@ -7,7 +7,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from monitor.cli.main import cli
 from monitor.config import parse_config
 from monitor.config.summary import config_summary
 from monitor.core.errors import ConfigError
@@ -77,3 +79,18 @@ def test_config_check_says_whether_this_is_a_cluster_node_and_with_which_leases(
         "cluster: node de-1, claims 50 series at a time for 2m, leader lease 15s, "
         f"spool {tmp_path / 'spool-de-1.sqlite'}"
     ) in node.splitlines()
+
+
+def test_run_refuses_a_sqlite_database_given_on_the_command_line_in_cluster_mode(
+    tmp_path: Path,
+) -> None:
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(PG + BASE + "cluster: {enabled: true}\n", encoding="utf-8")
+    db = f"sqlite:///{tmp_path / 'm.db'}"
+    result = CliRunner().invoke(cli, ["--config", str(cfg), "--database", db, "run"])
+    assert result.exit_code == 2
+    assert result.output == (
+        "--database: cluster mode needs a PostgreSQL --database, "
+        "not a SQLite file (one machine's)\n"
+    )
+    assert not (tmp_path / "m.db").exists()  # refused before anything was opened

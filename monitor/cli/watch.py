@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from monitor.cli.context import Ctx, complete_person, handle_errors, pass_ctx, people_named
-from monitor.core.errors import UsageError
+from monitor.core.errors import ConfigError, UsageError
 
 if TYPE_CHECKING:
     from monitor.app import App
@@ -187,10 +187,14 @@ def check(
 @handle_errors
 def run(ctx: Ctx) -> None:
     """Run the daemon: scheduled checks, detection and alert delivery until SIGTERM."""
+    from monitor.config.cluster import database_problem
     from monitor.daemon.service import run_daemon
 
     config = ctx.load()
-    sys.exit(run_daemon(config, database_url=ctx.database_url(config), config_path=ctx.config_path))
+    url = ctx.database_url(config)
+    if config.cluster.enabled and (why := database_problem(url)):
+        raise ConfigError(why.replace("database.url", "--database"), key="--database")
+    sys.exit(run_daemon(config, database_url=url, config_path=ctx.config_path))
 
 
 @click.command("health")
