@@ -192,8 +192,14 @@ def run(ctx: Ctx) -> None:
 
     config = ctx.load()
     url = ctx.database_url(config)
-    if config.cluster.enabled and (why := database_problem(url)):
-        raise ConfigError(why.replace("database.url", "--database"), key="--database")
+    if config.cluster.enabled:  # one node of several on one PostgreSQL
+        if why := database_problem(url):
+            raise ConfigError(why.replace("database.url", "--database"), key="--database")
+        from monitor.daemon.cluster import ClusterNode
+
+        sys.exit(
+            run_daemon(config, database_url=url, config_path=ctx.config_path, node=ClusterNode)
+        )
     sys.exit(run_daemon(config, database_url=url, config_path=ctx.config_path))
 
 

@@ -35,6 +35,7 @@ from monitor.config import Config
 from monitor.core.clock import Clock, iso_utc
 from monitor.core.metrics import Metrics
 from monitor.daemon.schedule import first_run
+from monitor.store.db import storage_refusal
 
 logger = logging.getLogger(__name__)
 HEARTBEAT = timedelta(seconds=15)
@@ -145,3 +146,17 @@ def schedule_jobs(
                 logger.info("%s started %.3fs after its scheduled time", event.job_id, lag)
 
     scheduler.add_listener(on_submitted, EVENT_JOB_SUBMITTED)
+
+
+def job_failed(what: str, exc: Exception) -> None:
+    """Log a failed job: one line when the storage refused its write (a full disk: nothing
+    of it was written), the traceback of a bug otherwise; either way it runs again."""
+    refusal = storage_refusal(exc)
+    if refusal is None:
+        logger.error("job %s failed; it runs again at its next time", what, exc_info=exc)
+    else:
+        logger.error(
+            "job %s: %s; nothing of it was written, it runs again at its next time",
+            what,
+            refusal,
+        )

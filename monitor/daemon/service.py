@@ -7,17 +7,16 @@ writes nothing: its transaction never starts), flush the dispatcher, and exit 0.
 
 Jobs are thin wrappers around the step functions here (``round_step``, ``recheck_step``,
 ``dispatch_step``, ``prune_step``, ``beat``); ``monitor.daemon.jobs`` schedules them. Tests
-and the demo call the steps directly.
-
-Rounds of one source never overlap (a lock per source), so the detector sees each series'
-checks in time order.
+and the demo call the steps directly. Rounds of one source never overlap (a lock per
+source), so the detector sees each series' checks in time order. In cluster mode the
+daemon is a ``daemon.cluster.ClusterNode``: these steps and lifecycle, its own jobs.
 
 SIGHUP reloads: the config file is read and validated again; a valid one takes effect at
 the next round (sources, people, channels, thresholds: the app is rebuilt over the same
-database, fetcher and metrics, the watch list synced, the jobs rescheduled from the last
-rounds), while rounds in flight finish under the old one. State and pending deliveries live
-in the database, so nothing is lost. An invalid config is logged as its one-line error and
-the old one keeps running. The database URL and the status server need a restart.
+database, fetcher and metrics, the watch list synced, the jobs rescheduled), while rounds in
+flight finish under the old one. State and pending deliveries live in the database, so
+nothing is lost. An invalid config is logged as its one-line error and the old one keeps
+running. The database URL and the status server need a restart.
 """
 
 from __future__ import annotations
@@ -38,7 +37,7 @@ from monitor.app import App, build
 from monitor.config import Config, load_config
 from monitor.core.errors import MonitorError
 from monitor.core.metrics import Metrics
-from monitor.daemon.jobs import schedule_jobs
+from monitor.daemon.jobs import job_failed, schedule_jobs
 from monitor.daemon.lock import DaemonLock
 from monitor.daemon.schedule import start_offsets
 from monitor.fetch.client import Fetcher
@@ -46,7 +45,6 @@ from monitor.rounds.commit import CheckRow
 from monitor.rounds.runner import Rounds
 from monitor.store import outbox
 from monitor.store.catalog import SeriesRef
-from monitor.store.db import storage_refusal
 from monitor.store.heartbeat import record_heartbeat
 from monitor.store.outbox_admin import Backlog, backlog
 from monitor.store.rounds import due_rechecks, last_rounds
@@ -100,8 +98,7 @@ class Daemon:
             loop.add_signal_handler(signal.SIGHUP, self._on_hup)
         server = self.server = self._start_http()
         scheduler = self.scheduler = AsyncIOScheduler(timezone=UTC)
-        last = await asyncio.to_thread(self._last_rounds)
-        schedule_jobs(scheduler, self, self.app.config, self.app.clock, last)
+        await self.schedule(scheduler)
         await self.beat()
         scheduler.start()
         logger.info(
@@ -133,6 +130,11 @@ class Daemon:
         if server is not None:
             server.stop()
         logger.info("stopped")
+
+    async def schedule(self, scheduler: AsyncIOScheduler) -> None:
+        """Add the jobs (a cluster node adds its own: ``daemon.cluster``)."""
+        last = await asyncio.to_thread(self._last_rounds)
+        schedule_jobs(scheduler, self, self.app.config, self.app.clock, last)
 
     def _last_rounds(self) -> dict[str, datetime]:
         with self.app.sessions() as session:
@@ -170,8 +172,7 @@ class Daemon:
         if self.server is not None:
             self.server.app = app
         self.scheduler.remove_all_jobs()
-        last = await asyncio.to_thread(self._last_rounds)
-        schedule_jobs(self.scheduler, self, config, app.clock, last)
+        await self.schedule(self.scheduler)
         logger.info(
             "config reloaded: %d series on %d sources, channels %s",
             len(refs),
@@ -191,7 +192,7 @@ class Daemon:
         except asyncio.CancelledError:
             pass
         except Exception as exc:
-            _job_failed(" ".join([step.__name__.removesuffix("_step"), *map(str, args)]), exc)
+            job_failed(" ".join([step.__name__.removesuffix("_step"), *map(str, args)]), exc)
         finally:
             self.tasks.discard(task)
 
@@ -276,7 +277,7 @@ class Daemon:
         try:
             facts = await asyncio.to_thread(write)
         except Exception as exc:
-            _job_failed("heartbeat", exc)
+            job_failed("heartbeat", exc)
             return
         self.metrics.observe_outbox(facts, now)
 
@@ -293,26 +294,14 @@ class Daemon:
         return server
 
 
-def _job_failed(what: str, exc: Exception) -> None:
-    """Log a failed job: one line when the storage refused its write (a full disk: nothing
-    of it was written), the traceback of a bug otherwise; either way it runs again."""
-    refusal = storage_refusal(exc)
-    if refusal is None:
-        logger.error("job %s failed; it runs again at its next time", what, exc_info=exc)
-    else:
-        logger.error(
-            "job %s: %s; nothing of it was written, it runs again at its next time",
-            what,
-            refusal,
-        )
-
-
-def run_daemon(config: Config, *, database_url: str, config_path: str) -> int:
-    """Build the app and run the daemon until it is told to stop."""
+def run_daemon(
+    config: Config, *, database_url: str, config_path: str, node: type[Daemon] = Daemon
+) -> int:
+    """Build the app and run the daemon (or a cluster's ``node``) until told to stop."""
     if logging.getLogger().level > logging.INFO:
         logging.getLogger().setLevel(logging.INFO)  # a daemon logs one line per check
     app = build(config, database_url=database_url)
     try:
-        return asyncio.run(Daemon(app, config_path=config_path).run())
+        return asyncio.run(node(app, config_path=config_path).run())
     finally:
         app.engine.dispose()

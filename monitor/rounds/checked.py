@@ -37,6 +37,7 @@ class Checked:
     started_at: datetime
     finished_at: datetime
     raw: RawBody | None = None
+    check_id: str | None = None  # cluster mode: the id the node made it under
 
 
 def key_of(ref: SeriesRef) -> SeriesKey:

@@ -144,7 +144,7 @@ class RoundCommit:
                 # Another writer stored a round of this source since: read again, in here.
                 logger.info("round of %s: another round was stored meanwhile", source)
                 read = read_round(session, source, self._news(checked), self._settings(source))
-            rnd = stored.add_round(session, src, started, now, kind)
+            rnd = stored.add_round(session, src, started, now, kind, vantage)
             written = write_snapshots(session, read.plan, rnd.id)
             ids = written.ids
             states = read.states()
@@ -215,6 +215,7 @@ class RoundCommit:
                 c.started_at,
                 c.finished_at,
                 c.raw.sha256 if c.raw is not None else None,
+                c.check_id,
             )
             for c in checked
         ]
@@ -291,4 +292,4 @@ def _with_body(c: Checked, keep: bool) -> Checked:
     """``c`` with its body hashed and, to ``keep`` it, compressed (for callers that did not
     at check time)."""
     body = RawBody.ready(c.observation, None, compress=keep)
-    return Checked(c.ref, c.observation, c.started_at, c.finished_at, body)
+    return Checked(c.ref, c.observation, c.started_at, c.finished_at, body, c.check_id)

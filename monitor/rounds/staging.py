@@ -69,7 +69,7 @@ def checked_of(row: Mapping[str, Any], ref: SeriesRef) -> Checked:
             obs.raw_request,
             _gz=row["body"],
         )
-    return Checked(ref, obs, row["started_at"], row["finished_at"], raw)
+    return Checked(ref, obs, row["started_at"], row["finished_at"], raw, row["check_id"])
 
 
 def observation_dict(obs: Observation) -> dict[str, Any]:

@@ -7,6 +7,7 @@ is simply no longer checked.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -125,3 +126,28 @@ def _wanted(config: Config) -> list[_Wanted]:
             name = control_person_name(sname)
             out.append(_Wanted(sname, name, "control", f"controls of {sname}", controls))
     return out
+
+
+def refs_by_id(session: Session, series_ids: Collection[int]) -> dict[int, SeriesRef]:
+    """The stored series ``series_ids`` as refs, whatever their vantage (a cluster's
+    leader closes every vantage's rounds); a series not stored is left out."""
+    out: dict[int, SeriesRef] = {}
+    ids = sorted(series_ids)
+    for start in range(0, len(ids), 500):
+        rows = session.execute(
+            select(Series, Person.name, Term.text, Term.lang, SourceRow.name)
+            .join(Person, Person.id == Series.person_id)
+            .join(Term, Term.id == Series.term_id)
+            .join(SourceRow, SourceRow.id == Series.source_id)
+            .where(Series.id.in_(ids[start : start + 500]))
+        )
+        for s, person, text, lang, source in rows:
+            out[s.id] = SeriesRef(
+                source, person, text, s.vantage, s.role, s.id, s.person_id, s.source_id, lang
+            )
+    return out
+
+
+def source_names(session: Session) -> dict[int, str]:
+    """Every stored source's name by id."""
+    return {sid: name for sid, name in session.execute(select(SourceRow.id, SourceRow.name))}

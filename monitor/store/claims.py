@@ -209,3 +209,16 @@ def delete_staged(session: Session, check_ids: Sequence[str]) -> int:
         result = session.execute(delete(StagedCheck).where(StagedCheck.check_id.in_(chunk)))
         removed += int(result.rowcount)  # type: ignore[attr-defined]
     return removed
+
+
+def open_claim_slots(session: Session, source_id: int, vantage: str) -> list[tuple[int, str]]:
+    """The rounds of the source at ``vantage`` with claims not done, oldest first, each with
+    its claims' kind (``recheck`` only when all are): where a node looks for work."""
+    c = CheckClaim
+    rows = session.execute(
+        select(c.slot, func.max(c.kind))
+        .where(c.source_id == source_id, c.vantage == vantage, c.done_at.is_(None))
+        .group_by(c.slot)
+        .order_by(c.slot)
+    ).all()
+    return [(int(slot), str(kind)) for slot, kind in rows]

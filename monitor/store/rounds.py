@@ -49,10 +49,17 @@ def last_round_id(session: Session, source: str) -> int | None:
 
 
 def add_round(
-    session: Session, src: SourceRow, started: datetime, finished: datetime, kind: str
+    session: Session,
+    src: SourceRow,
+    started: datetime,
+    finished: datetime,
+    kind: str,
+    vantage: str = "default",
 ) -> Round:
-    """Add the round row of ``src`` (``kind``: scheduled, recheck, manual)."""
-    rnd = Round(source_id=src.id, started_at=started, finished_at=finished, kind=kind)
+    """Add the round row of ``src`` (``kind``: scheduled, recheck, manual) at ``vantage``."""
+    rnd = Round(
+        source_id=src.id, started_at=started, finished_at=finished, kind=kind, vantage=vantage
+    )
     session.add(rnd)
     session.flush()
     return rnd

@@ -43,6 +43,7 @@ class NewSnapshot:
     started_at: datetime
     finished_at: datetime
     body_sha256: str | None = None  # the response body's, kept or not (the snapshot log's)
+    check_id: str | None = None  # cluster mode: the node's id of the check (stored once)
 
 
 @dataclass(slots=True)
@@ -181,6 +182,7 @@ def _snapshot_row(
     images, domains = plan.counts(c.series_id)
     return {
         "series_id": c.series_id,
+        "check_id": c.check_id,
         "round_id": round_id,
         "started_at": c.started_at,
         "finished_at": c.finished_at,
