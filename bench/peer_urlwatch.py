@@ -62,6 +62,15 @@ class Run:
     wall: float
 
 
+@dataclass(frozen=True)
+class Monitor:
+    """One absence-monitor to time: its label, command and environment additions."""
+
+    label: str
+    cmd: list[str]
+    env: dict[str, str]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--runs", type=int, default=5, help="timed runs of each program")
@@ -80,13 +89,27 @@ def main() -> None:
         metavar="FILE",
         help="also run check once under cProfile (the main process) and save the stats here",
     )
+    ap.add_argument(
+        "--baseline",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="also time the monitor of this source tree (python -m monitor with PYTHONPATH=DIR,\n"
+        "this environment's libraries), alternating with the others; repeatable",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     args = ap.parse_args()
 
     urlwatch = install_urlwatch(args.venv)
     version = subprocess.run([str(urlwatch), "--version"], capture_output=True, text=True)
     print(f"peer: {version.stdout.strip()} ({urlwatch})")
-    monitor = monitor_command()
+    # A baseline runs the same console script with its tree first on the path.
+    installed = monitor_command()
+    monitors = [installed] + [
+        Monitor(f"absence-monitor@{d.name}", installed.cmd, {"PYTHONPATH": str(d)})
+        for d in args.baseline
+    ]
     pages = build_pages(args.pages, args.page_kb * 1024)
     terms = [f"person {i:05d}" for i in range(args.pages)]
     by_term = dict(zip(terms, pages, strict=True))
@@ -98,16 +121,16 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-peer-urlwatch-"))
     server = LocalServer(handler).start()
     try:
-        setup = Setup(work, server.url, terms, monitor, urlwatch)
+        setup = Setup(work, server.url, terms, urlwatch)
         sizes = sorted(len(p) for p in pages)
         print(
             f"{len(pages)} pages, {sizes[len(sizes) // 2] / 1024:.1f} KB median, one server at "
             f"{server.url}; {args.runs} runs each, alternating; work directory {work}"
         )
-        compare(setup, args.runs)
-        startup(setup, args.startup_runs)
+        compare(setup, monitors, args.runs)
+        startup(setup, monitors, args.startup_runs)
         if args.profile:
-            setup.profile(args.profile)
+            setup.profile(monitors[0], args.profile)
         missed = [r for r in server.requests if r.query.get("q", [""])[0] not in by_term]
         if missed:
             print(f"warning: {len(missed)} requests for pages not served (404)")
@@ -131,10 +154,11 @@ def install_urlwatch(venv: Path) -> Path:
     return exe
 
 
-def monitor_command() -> list[str]:
+def monitor_command() -> Monitor:
     """The installed console script, as users start it (``python -m monitor`` otherwise)."""
     script = Path(sys.executable).parent / "absence-monitor"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "monitor"]
+    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "monitor"]
+    return Monitor("absence-monitor", cmd, {})
 
 
 def build_pages(count: int, size: int) -> list[bytes]:
@@ -147,10 +171,7 @@ def build_pages(count: int, size: int) -> list[bytes]:
     per_page = max(1, round((size - len(head) - len(tail)) / (sum(map(len, items)) / len(items))))
     pages = []
     for p in range(count):
-        body = []
-        for n in range(per_page):
-            item = items[n % len(items)]
-            body.append(URL_IN_M.sub(lambda m, p=p, n=n: f"{m.group(1)}p{p}-{n}/", item))
+        body = [URL_IN_M.sub(rf"\g<1>p{p}-{n}/", items[n % len(items)]) for n in range(per_page)]
         pages.append((head + "\n".join(body) + tail).encode("utf-8"))
     return pages
 
@@ -158,11 +179,8 @@ def build_pages(count: int, size: int) -> list[bytes]:
 class Setup:
     """The work directory: a fresh run directory per timed run of either program."""
 
-    def __init__(
-        self, work: Path, url: str, terms: Sequence[str], monitor: list[str], urlwatch: Path
-    ) -> None:
-        self.work, self.url, self.terms = work, url, terms
-        self.monitor, self.urlwatch = monitor, urlwatch
+    def __init__(self, work: Path, url: str, terms: Sequence[str], urlwatch: Path) -> None:
+        self.work, self.url, self.terms, self.urlwatch = work, url, terms, urlwatch
         self.count = 0
         people = "\n".join(f"  - name: {t}" for t in terms)
         self.config = (
@@ -201,15 +219,15 @@ class Setup:
             str(where / "cache.db"),
         ]
 
-    def monitor_dir(self) -> Path:
+    def monitor_dir(self, monitor: Monitor) -> Path:
         where = self.fresh("monitor")
         (where / "config.yaml").write_text(self.config)
-        run_quiet([*self.monitor, "--config", "config.yaml", "db", "upgrade"], where)
+        timed([*monitor.cmd, "--config", "config.yaml", "db", "upgrade"], where, monitor.env)
         return where
 
-    def run_monitor(self) -> Run:
-        where = self.monitor_dir()
-        run = timed([*self.monitor, "--config", "config.yaml", "check"], where)
+    def run_monitor(self, monitor: Monitor) -> Run:
+        where = self.monitor_dir(monitor)
+        run = timed([*monitor.cmd, "--config", "config.yaml", "check"], where, monitor.env)
         with sqlite3.connect(where / "absence-monitor.db") as db:
             ok = db.execute("SELECT count(*) FROM snapshots WHERE status = 'ok'").fetchone()[0]
         if ok != len(self.terms):
@@ -226,13 +244,13 @@ class Setup:
             sys.exit(f"urlwatch reported {new} new jobs, not {len(self.terms)}; see {where}")
         return run
 
-    def profile(self, path: Path) -> None:
+    def profile(self, monitor: Monitor, path: Path) -> None:
         """``check`` once under cProfile timed by the process's CPU clock (waits for the
         server or the parse workers cost nothing; the workers' own CPU is not in it)."""
-        where = self.monitor_dir()
+        where = self.monitor_dir(monitor)
         args = ["--config", "config.yaml", "check"]
         code = PROFILE.format(path=str(path.resolve()), args=args)
-        timed([sys.executable, "-c", code], where)
+        timed([sys.executable, "-c", code], where, monitor.env)
         print(f"CPU profile of check's main process saved to {path} (python -m pstats {path})")
 
 
@@ -249,10 +267,11 @@ finally:
 """
 
 
-def timed(cmd: Sequence[str], cwd: Path) -> Run:
+def timed(cmd: Sequence[str], cwd: Path, extra_env: dict[str, str] | None = None) -> Run:
     """Run ``cmd`` to its end; its CPU (user+sys, with waited-for children) and wall time.
     Home and XDG directories point into ``cwd``, so neither program reads the user's files."""
     env = {**os.environ, "HOME": str(cwd), "XDG_CONFIG_HOME": str(cwd), "XDG_CACHE_HOME": str(cwd)}
+    env.update(extra_env or {})
     env.pop("ABSENCE_MONITOR_CONFIG", None)
     env.pop("ABSENCE_MONITOR_DATABASE", None)
     with (cwd / "stdout").open("wb") as out, (cwd / "stderr").open("wb") as err:
@@ -270,38 +289,38 @@ def run_quiet(cmd: Sequence[str], cwd: Path) -> None:
     timed(cmd, cwd)
 
 
-def compare(setup: Setup, runs: int) -> None:
-    mon: list[Run] = []
+def compare(setup: Setup, monitors: list[Monitor], runs: int) -> None:
+    mine: dict[str, list[Run]] = {m.label: [] for m in monitors}
     peer: list[Run] = []
     for n in range(runs):
-        mon.append(setup.run_monitor())
+        line = []
+        for monitor in monitors:
+            got = setup.run_monitor(monitor)
+            mine[monitor.label].append(got)
+            line.append(f"{monitor.label} check {got.cpu:6.2f} s CPU {got.wall:6.2f} s wall")
         peer.append(setup.run_urlwatch())
-        print(
-            f"run {n + 1}: check {mon[-1].cpu:6.2f} s CPU {mon[-1].wall:6.2f} s wall | "
-            f"urlwatch {peer[-1].cpu:6.2f} s CPU {peer[-1].wall:6.2f} s wall",
-            flush=True,
-        )
-    report(f"{len(setup.terms)} pages", "check", mon, "urlwatch", peer, unit="s")
+        line.append(f"urlwatch {peer[-1].cpu:6.2f} s CPU {peer[-1].wall:6.2f} s wall")
+        print(f"run {n + 1}: " + " | ".join(line), flush=True)
+    for label, runs_of in mine.items():
+        report(f"{len(setup.terms)} pages", f"{label} check", runs_of, "urlwatch", peer, unit="s")
 
 
-def startup(setup: Setup, runs: int) -> None:
+def startup(setup: Setup, monitors: list[Monitor], runs: int) -> None:
     where = setup.fresh("startup")
     (where / "config.yaml").write_text(setup.config)
-    cfg = ["--config", "config.yaml"]
-    ours: dict[str, list[str]] = {
-        "--version": [*setup.monitor, "--version"],
-        "--help": [*setup.monitor, "--help"],
-        "config check": [*setup.monitor, *cfg, "config", "check"],
-    }
+    commands = {"--version": ["--version"], "--help": ["--help"]}
+    commands["config check"] = ["--config", "config.yaml", "config", "check"]
     theirs = [str(setup.urlwatch), "--version"]
-    results: dict[str, list[Run]] = {name: [] for name in ours}
+    results: dict[tuple[str, str], list[Run]] = {}
     peer: list[Run] = []
     for _ in range(runs):
-        for name, cmd in ours.items():
-            results[name].append(timed(cmd, where))
+        for name, args in commands.items():
+            for m in monitors:
+                got = timed([*m.cmd, *args], where, m.env)
+                results.setdefault((name, m.label), []).append(got)
         peer.append(timed(theirs, where))
-    for name, got in results.items():
-        report("start-up", name, got, "urlwatch --version", peer, unit="ms")
+    for (name, label), runs_of in results.items():
+        report("start-up", f"{label} {name}", runs_of, "urlwatch --version", peer, unit="ms")
 
 
 def report(
