@@ -222,3 +222,26 @@ def test_anchor_class_among_others_and_first_next_url_decides() -> None:
     result = parse_page(body, count=35)
     assert [i.image_url for i in result.items] == ["https://img.example/a.jpg"]
     assert result.has_more is False
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [
+        # The fuzzer's hang (bench.fuzz, seed 2026): a page repeated after its own </html>,
+        # which libxml2 cuts into thousands of text nodes that .text/.tail do not show.
+        "<html><head><title>t</title></head><body><h1>没有 <b>x</b></h1><p>y</p></body></html>\n片"
+        * 300,
+        "<div>a<script>var s = 'no';</script>b<!-- c -->d<style>p {}</style><template>e</template>"
+        "<p>f</p>g</div>tail",
+        "</html>\nbody>" * 200,
+    ],
+    ids=["repeated-after-html-end", "code-and-comments", "stray-html-ends"],
+)
+def test_visible_text_reads_the_words_beautifulsoup_read(markup: str) -> None:
+    from bs4 import BeautifulSoup
+
+    from monitor.sources.tree import html_tree, visible_text
+
+    # The same words in the same order; blank text between elements libxml2 may leave out.
+    read = visible_text(html_tree(markup)).split()
+    assert read == BeautifulSoup(markup, "lxml").get_text(" ").split()
