@@ -7,8 +7,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from monitor.cli.main import cli
 from monitor.config import parse_config
+from monitor.config.summary import config_summary
 from monitor.core.errors import ConfigError
 
 BASE = "people: [{name: Dong Jingwei}]\nsources: {bing: {kind: bing_images}}\n"
@@ -62,3 +65,32 @@ def test_a_bad_cluster_setting_names_its_key(setting: str, key: str) -> None:
     with pytest.raises(ConfigError, match=rf"config.yaml:\d+: {key}: ") as err:
         parse_config(PG + BASE + f"cluster: {{{setting}}}\n", "config.yaml", {})
     assert "\n" not in str(err.value)
+
+
+def test_config_check_says_whether_this_is_a_cluster_node_and_with_which_leases(
+    tmp_path: Path,
+) -> None:
+    path = str(tmp_path / "config.yaml")
+    single = config_summary(parse_config(BASE, path, {}))
+    assert "cluster: off (one daemon per database)" in single.splitlines()
+    text = PG + BASE + "cluster: {enabled: true, node: de-1}\n"
+    node = config_summary(parse_config(text, path, {}))
+    assert (
+        "cluster: node de-1, claims 50 series at a time for 2m, leader lease 15s, "
+        f"spool {tmp_path / 'spool-de-1.sqlite'}"
+    ) in node.splitlines()
+
+
+def test_run_refuses_a_sqlite_database_given_on_the_command_line_in_cluster_mode(
+    tmp_path: Path,
+) -> None:
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(PG + BASE + "cluster: {enabled: true}\n", encoding="utf-8")
+    db = f"sqlite:///{tmp_path / 'm.db'}"
+    result = CliRunner().invoke(cli, ["--config", str(cfg), "--database", db, "run"])
+    assert result.exit_code == 2
+    assert result.output == (
+        "--database: cluster mode needs a PostgreSQL --database, "
+        "not a SQLite file (one machine's)\n"
+    )
+    assert not (tmp_path / "m.db").exists()  # refused before anything was opened

@@ -202,7 +202,6 @@ def test_a_sigstopped_leader_is_replaced_and_after_sigcont_writes_nothing(
         while not new.step():
             assert time.monotonic() - started < 20, "no take-over within 20 s"
             time.sleep(0.2)
-        took = time.monotonic() - started
         os.kill(child.pid, signal.SIGCONT)
         assert child.stdin is not None
         child.stdin.write("write\n")
@@ -213,7 +212,6 @@ def test_a_sigstopped_leader_is_replaced_and_after_sigcont_writes_nothing(
         child.kill()
         child.communicate()  # reaps it and closes its pipes
     assert new.epoch == 2
-    assert took < 3 + 1 + 2  # the lease, one renewal period, a margin for the machine
     with db.sessions() as session:
         assert session.get(Node, WRITTEN) is None
         assert cluster.leader_state(session).leader == "new"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -219,3 +219,17 @@ def test_recheck_claims_make_a_recheck_round_of_the_current_slot(pg: str, tmp_pa
         )
     assert kinds == ["scheduled", "recheck"]
     assert rechecked == len(due)
+
+
+def test_a_leader_without_the_source_leaves_its_staged_checks(pg: str, tmp_path: Path) -> None:
+    a = node(pg, tmp_path, "a")
+    a.app.migrate()
+    refs = a.app.series()
+    asyncio.run(a.rounds.tick("bing", refs))
+    other = replace(a.app.config, sources={})  # a leader whose config lacks "bing"
+    lacking = Closer(
+        a.rounds.rounds.commit, a.app.sessions, other, a.clock, lease=timedelta(seconds=30)
+    )
+    a.clock.advance(timedelta(hours=1))
+    assert lacking.step(leader_epoch(a.app)) == 0
+    assert count(a.app, StagedCheck) == len(refs)  # left for a leader that has the source

@@ -103,3 +103,28 @@ def test_alert_of_another_vantage_names_the_series_vantage(tmp_path: Path) -> No
         payload = session.scalars(select(Alert.payload)).one()
     assert payload["event"] == "drop"
     assert payload["vantage"] == "cn-beijing"
+
+
+def test_source_health_is_kept_per_vantage(tmp_path: Path) -> None:
+    cn_ref = watch_ref(app_at(tmp_path, "cn-beijing"))
+    leader = app_at(tmp_path, "de")
+    de_ref = watch_ref(leader)
+    commit = RoundCommit(leader.sessions, leader.config, {"baidu": "chinese"}, channels=[])
+
+    def events(name: str) -> int:
+        with leader.sessions() as session:
+            q = select(func.count()).select_from(Alert).where(Alert.event == name)
+            return int(session.scalar(q) or 0)
+
+    n = 0
+    while events("source_unhealthy") == 0 and n < 20:  # blocked at cn-beijing only
+        at = START + n * timedelta(hours=6)
+        blocked = Observation(Status.BLOCKED, reason="captcha")
+        commit("baidu", [Checked(cn_ref, blocked, at, at)], START, "scheduled")
+        n += 1
+    assert events("source_unhealthy") == 1
+    for k in range(n, n + 3):  # de answers: no recovery of cn-beijing's outage from there
+        commit("baidu", [checked(de_ref, k, 30)], START, "scheduled")
+    assert events("source_recovered") == 0
+    commit("baidu", [checked(cn_ref, n + 3, 30)], START, "scheduled")
+    assert events("source_recovered") == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+from typing import Any
 
 import httpx
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from monitor.check import run_check
 from monitor.config import parse_config
 from monitor.core.errors import Blocked, ConfigError, ParseError
-from monitor.core.observation import Status
+from monitor.core.observation import PageResult, Status
 from monitor.fetch.policy import FetchPolicy
 from monitor.sources import load
 from tests.helpers.fetch import FakeTime, make_fetcher
@@ -192,3 +193,32 @@ async def test_check_stops_after_a_short_page_with_empty_next_url() -> None:
     async with make_fetcher(handler, FakeTime()) as fetcher:
         obs = await run_check(source, "x", fetcher, policy=FetchPolicy(interval=0.0, retries=0))
     assert (obs.status, obs.pages, firsts) == (Status.OK, 1, ["1"])
+
+
+# The lxml reading of Bing pages: what counts as an anchor, as text, and as no page at all.
+def parse_page(body: str, **options: Any) -> PageResult:
+    source = make_source("bing_images", **options)
+    request = source.build_request("dong jingwei", 0)
+    return source.parse(httpx.Response(200, content=body.encode("utf-8"), request=request), 0)
+
+
+def test_no_results_sentence_inside_a_script_or_comment_is_not_the_signal() -> None:
+    body = (
+        "<html><body><script>var t = 'There are no results for';</script>"
+        "<!-- There are no results for --><div>something else</div></body></html>"
+    )
+    with pytest.raises(ParseError, match=r"no a\.iusc"):
+        parse_page(body)
+
+
+def test_a_body_with_no_element_is_a_parse_error_not_a_crash() -> None:
+    with pytest.raises(ParseError, match=r"no a\.iusc"):
+        parse_page("<!-- only a comment -->")
+
+
+def test_anchor_class_among_others_and_first_next_url_decides() -> None:
+    one = anchor("https://img.example/a.jpg").replace('class="iusc"', 'class="x  iusc\ty"')
+    body = page(one, next_url="") + '<div class="dgControl" data-nextUrl="/next"></div>'
+    result = parse_page(body, count=35)
+    assert [i.image_url for i in result.items] == ["https://img.example/a.jpg"]
+    assert result.has_more is False

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from monitor.cli.context import Ctx, complete_person, handle_errors, pass_ctx, people_named
-from monitor.core.errors import UsageError
+from monitor.core.errors import ConfigError, UsageError
 
 if TYPE_CHECKING:
     from monitor.app import App
@@ -187,11 +187,14 @@ def check(
 @handle_errors
 def run(ctx: Ctx) -> None:
     """Run the daemon: scheduled checks, detection and alert delivery until SIGTERM."""
+    from monitor.config.cluster import database_problem
     from monitor.daemon.service import run_daemon
 
     config = ctx.load()
     url = ctx.database_url(config)
     if config.cluster.enabled:  # one node of several on one PostgreSQL
+        if why := database_problem(url):
+            raise ConfigError(why.replace("database.url", "--database"), key="--database")
         from monitor.daemon.cluster import ClusterNode
 
         sys.exit(

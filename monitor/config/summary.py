@@ -20,6 +20,7 @@ def config_summary(config: Config) -> str:
         f"{config.path}: OK",
         f"database: {mask(config.database.url)}",
         f"vantage: {config.vantage}",
+        f"cluster: {_cluster(config)}",
         f"people: {len(watched)} watched, {len(controls_people)} control "
         f"({', '.join(p.name for p in config.people)})",
         f"terms: {sum(len(p.terms) for p in config.people)}",
@@ -59,3 +60,15 @@ def config_summary(config: Config) -> str:
     lines.append(f"delivery: {len(waits) + 1} attempts over {hours:.1f} h, then failed")
     lines.append(f"alert channels: {'; '.join(channels) if channels else 'none'}")
     return "\n".join(lines)
+
+
+def _cluster(config: Config) -> str:
+    """Cluster mode in one line: off, or this node and its leases."""
+    c = config.cluster
+    if not c.enabled:
+        return "off (one daemon per database)"
+    return (
+        f"node {c.node}, claims {c.batch} series at a time for "
+        f"{format_duration(c.claim_lease)}, leader lease {format_duration(c.leader_lease)}, "
+        f"spool {c.spool_path(config.path)}"
+    )

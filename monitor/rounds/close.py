@@ -66,8 +66,10 @@ class Closer:
         now = self.clock()
         for r in pending:
             key = (r.source_id, r.vantage)
-            source = names.get(r.source_id)
-            if key in waiting or source is None:
+            source = names.get(r.source_id, "")
+            if key in waiting or source not in self.config.sources:
+                # A source this leader's config does not have: left for one that has it
+                # (nodes share one config; a reload in progress may differ for a moment).
                 continue
             if not self._ready(source, r, now):
                 waiting.add(key)  # its later rounds wait behind it
@@ -76,8 +78,7 @@ class Closer:
         return closed
 
     def _ready(self, source: str, r: claims.OpenRound, now: datetime) -> bool:
-        opts = self.config.sources.get(source)
-        every = opts.every if opts is not None else timedelta(0)
+        every = self.config.sources[source].every
         deadline = datetime.fromtimestamp((r.slot + 1) * every.total_seconds(), now.tzinfo)
         if now >= deadline + self.lease:
             return True
@@ -95,7 +96,7 @@ class Closer:
         def fenced(session: Session) -> None:
             fence(session, epoch)
 
-        parts = _rounds_of(rows, refs) if source in self.config.sources else []
+        parts = _rounds_of(rows, refs)
         gone = [row["check_id"] for row in rows if row["series_id"] not in refs]
         for i, (part, ids) in enumerate(parts):
             last = i == len(parts) - 1
@@ -109,7 +110,7 @@ class Closer:
             started = min(c.started_at for c in part)
             self.commit(source, part, started, kind, fence=fenced, settle=settle)
         if not parts:
-            # No check arrived (or its source left the config): the round ends empty.
+            # No check arrived (or only of series no longer stored): the round ends empty.
             with self.sessions() as session, session.begin():
                 fence(session, epoch)
                 claims.delete_staged(session, [row["check_id"] for row in rows])

@@ -32,7 +32,6 @@ from monitor.alerts.people import group_events, quiet_terms
 from monitor.config import Config
 from monitor.detector import RoundOutcome, process_round
 from monitor.detector.corroboration import summarize
-from monitor.detector.health import SourceHealth
 from monitor.detector.points import Point, RoundInput, SeriesKey
 from monitor.detector.settings import DetectionSettings
 from monitor.detector.state import SeriesState
@@ -153,7 +152,7 @@ class RoundCommit:
                 self.families[source],
                 [_input(c, ids, read.plan) for c in checked],
                 {key_of(c.ref): states[c.ref.series_id] for c in checked},
-                SourceHealth.from_dict(src.health_state or {}),
+                stored.health_of(src, vantage),
                 settings,
                 peers=stored.StoredPeers(
                     session, settings_for=self.config.detection_for, family_of=self.families

@@ -24,7 +24,7 @@ import re
 from typing import Any, ClassVar, Literal
 
 import httpx
-from bs4 import BeautifulSoup, Tag
+from lxml import etree
 from pydantic import Field, field_validator
 
 from monitor.core.errors import Blocked, ParseError
@@ -36,9 +36,9 @@ from monitor.sources.parsing import (
     redirect_target,
     require_body,
     response_text,
-    soup_of,
     strip_tags,
 )
+from monitor.sources.tree import has_class, html_tree, visible_text
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +54,10 @@ _MARKET = re.compile(r"([A-Za-z]{2,3})-([A-Za-z]{2})")
 # Bing's UI languages for Chinese are scripts, not countries (setlang=zh-hans).
 _SCRIPT = {"zh-cn": "zh-hans", "zh-sg": "zh-hans", "zh-tw": "zh-hant", "zh-hk": "zh-hant"}
 CHINA_HOST = "cn.bing.com"
+# The parser reads only these: the result anchors (CSS ``a.iusc``) and the next page's URL
+# (``div.dgControl[data-nexturl]``; lxml lower-cases attribute names as bs4 did).
+_ANCHORS = etree.XPath(f"//a[{has_class('iusc')}]")
+_NEXT_URLS = etree.XPath(f"//div[{has_class('dgControl')}]/@data-nexturl", smart_strings=False)
 
 
 class BingOptions(SourceOptions):
@@ -150,10 +154,11 @@ class BingImages(Source):
         body = require_body(response_text(response))
         if body.startswith(("{", "[")):
             raise ParseError("JSON where an HTML result page was expected")
-        soup = soup_of(body)
-        anchors = [a for a in soup.select("a.iusc") if isinstance(a, Tag)]
+        root = html_tree(body)
+        anchors = _ANCHORS(root)
+        assert isinstance(anchors, list)
         if not anchors:
-            text = soup.get_text(" ")
+            text = visible_text(root)
             for marker in self.options.no_results_markers:
                 if marker in text:
                     return PageResult((), no_results=page == 0)
@@ -163,19 +168,20 @@ class BingImages(Source):
         if "</ul>" not in body[body.rfind("iusc") :]:
             raise ParseError("result list not closed after the last a.iusc (truncated)")
         items = tuple(_item(a, n) for n, a in enumerate(anchors))
-        return PageResult(items, reported_total=None, has_more=self._has_more(soup, items))
+        return PageResult(items, reported_total=None, has_more=self._has_more(root, items))
 
-    def _has_more(self, soup: BeautifulSoup, items: tuple[ImageItem, ...]) -> bool:
+    def _has_more(self, root: etree._Element, items: tuple[ImageItem, ...]) -> bool:
         # The async fragment names its next page in data-nextUrl, but Bing leaves it empty
         # on full pages too: a full page always asks for another (up to max_pages), and
         # only a short page with no next URL ends the results.
         if len(items) >= self.options.count:
             return True
-        component = soup.select_one("div.dgControl[data-nexturl]")
-        return component is not None and bool(str(component.get("data-nexturl") or "").strip())
+        urls = _NEXT_URLS(root)
+        assert isinstance(urls, list)
+        return bool(urls) and bool(str(urls[0]).strip())
 
 
-def _item(anchor: Tag, n: int) -> ImageItem:
+def _item(anchor: etree._Element, n: int) -> ImageItem:
     """One anchor's ``m`` JSON as an item; a broken one fails the page, not just the item."""
     raw = anchor.get("m")
     if not isinstance(raw, str) or not raw.strip():

@@ -27,7 +27,6 @@ from urllib.parse import quote
 
 import feedparser
 import httpx
-from bs4 import Tag
 from pydantic import Field, field_validator
 
 from monitor.core.errors import ParseError
@@ -41,9 +40,9 @@ from monitor.sources.parsing import (
     coerce_options,
     parse_int,
     refuse_deep,
-    soup_of,
     strip_tags,
 )
+from monitor.sources.tree import html_tree
 
 logger = logging.getLogger(__name__)
 
@@ -227,11 +226,8 @@ def _media_images(contents: list[Any]) -> list[str]:
 
 
 def _img_sources(html: str) -> list[str]:
-    soup = soup_of(html)
     out: list[str] = []
-    for img in soup.find_all("img"):
-        if not isinstance(img, Tag):
-            continue
+    for img in html_tree(html).iter("img"):
         for attr in ("src", "data-src"):
             value = img.get(attr)
             if isinstance(value, str) and value.strip() and not value.startswith("data:"):

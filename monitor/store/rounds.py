@@ -25,6 +25,9 @@ from monitor.detector.state import SeriesState
 from monitor.store.models import Episode, Person, Round, Series, SourceRow, Term
 from monitor.store.snapshots import mark_excluded
 
+DEFAULT_VANTAGE = "default"  # the config's ``vantage`` when none is set
+_VANTAGES = "vantages"  # the health of the other vantages, inside ``health_state``
+
 
 def source_for_write(session: Session, source: str) -> SourceRow:
     """The row of ``source``, locked for the rest of the transaction (``FOR UPDATE`` on
@@ -187,12 +190,34 @@ def save_health(
     gated: bool,
     snapshot_ids: Iterable[int],
 ) -> None:
-    """Write back the source's health; a gated round (an engine incident) is flagged and its
-    snapshots are kept out of every later baseline."""
-    src.health_state = health.to_dict()
+    """Write back the source's health at the round's vantage (``health_of``); a gated
+    round (an engine incident) is flagged and its snapshots are kept out of every later
+    baseline."""
+    state = dict(src.health_state or {})
+    if rnd.vantage == DEFAULT_VANTAGE:
+        src.health_state = {**health.to_dict(), **_nested(state)}
+    else:
+        nested = dict(state.get(_VANTAGES) or {})
+        nested[rnd.vantage] = health.to_dict()
+        src.health_state = {**state, _VANTAGES: nested}
     if gated:
         rnd.incident = True
         mark_excluded(session, list(snapshot_ids))
+
+
+def health_of(src: SourceRow, vantage: str) -> SourceHealth:
+    """The source's health as seen from ``vantage``: each vantage its own (an engine may
+    refuse one network and answer another). The default vantage's is the stored dict
+    itself, as before cluster mode; another's is kept under ``vantages`` (until it has one,
+    the stored dict: a single daemon that always had that vantage keeps its health)."""
+    state = src.health_state or {}
+    if vantage != DEFAULT_VANTAGE:
+        state = (state.get(_VANTAGES) or {}).get(vantage, state)
+    return SourceHealth.from_dict(state)
+
+
+def _nested(state: Mapping[str, Any]) -> dict[str, Any]:
+    return {_VANTAGES: state[_VANTAGES]} if _VANTAGES in state else {}
 
 
 def move_episode(
