@@ -101,6 +101,18 @@ def test_values_nest_up_to_max_depth_levels() -> None:
     assert f"nested more than {MAX_DEPTH} levels deep" in error(nested(MAX_DEPTH + 1))
 
 
+def test_aliases_cannot_nest_values_deeper_than_max_depth() -> None:
+    """Each alias here adds 20 levels: without a bound through aliases, later walks over
+    the data would recurse as deep as the chain is long."""
+    levels = "[" * 20, "]" * 20
+    text = f"a0: &a0 {levels[0]}{levels[1]}\n" + "".join(
+        f"a{i}: &a{i} {levels[0]}*a{i - 1}{levels[1]}\n" for i in range(1, 50)
+    )
+    assert error(text) == (
+        f"config.yaml:2: not valid YAML: nested more than {MAX_DEPTH} levels deep through aliases"
+    )
+
+
 def test_reading_the_config_uses_libyaml_and_never_loads_ruamel() -> None:
     """The pure-Python reader cost 15-25 CPU ms per config; start-up pays for its import."""
     code = (

@@ -137,11 +137,12 @@ class _Problem(Exception):
 class _Open:
     """A mapping or list being read: its value so far and what its next event means."""
 
-    __slots__ = ("anchor", "key", "key_mark", "mark", "merges", "size", "value")
+    __slots__ = ("anchor", "height", "key", "key_mark", "mark", "merges", "size", "value")
 
     def __init__(self, value: YamlMap | YamlSeq, mark: Any, anchor: str | None) -> None:
         self.value, self.mark, self.anchor = value, mark, anchor
         self.size = 1  # values it holds with aliases expanded, itself included
+        self.height = 1  # levels it spans with aliases expanded, itself included
         self.key: Any = _NO_KEY
         self.key_mark: Any = None
         self.merges: list[YamlMap] = []
@@ -157,7 +158,7 @@ class _Reader:
     def __init__(self, loader: Any) -> None:
         self.next_event = loader.get_event
         self.version: scalars.Version = (1, 2)
-        self.anchors: dict[str, tuple[Any, int]] = {}  # completed: value, expanded size
+        self.anchors: dict[str, tuple[Any, int, int]] = {}  # completed: value, size, height
         self.open_anchors: set[str] = set()
         self.distinct = 0  # values written out (an alias is not one)
 
@@ -182,24 +183,26 @@ class _Reader:
             kind = type(event)
             if kind is events.MappingEndEvent or kind is events.SequenceEndEvent:
                 done = stack.pop()
-                value, size, mark = self.close(done), done.size, done.mark
+                value, size, height, mark = self.close(done), done.size, done.height, done.mark
             elif kind is events.AliasEvent:
-                value, size, mark = *self.alias(event), event.start_mark
+                value, size, height = self.alias(event, len(stack))
+                mark = event.start_mark
             else:
                 if len(stack) >= MAX_DEPTH:
                     raise _Problem(f"nested more than {MAX_DEPTH} levels deep", event.start_mark)
                 self.distinct += 1
                 if kind is events.ScalarEvent:
-                    value, size, mark = self.scalar(event, stack), 1, event.start_mark
+                    value, size, height = self.scalar(event, stack), 1, 1
+                    mark = event.start_mark
                     if event.anchor is not None:
                         self.open_anchors.discard(event.anchor)
-                        self.anchors[event.anchor] = (value, 1)
+                        self.anchors[event.anchor] = (value, 1, 1)
                 else:
                     stack.append(self.open(event, stack))
                     continue
             if not stack:
                 return value
-            self.add(stack[-1], value, size, mark)
+            self.add(stack[-1], value, size, height, mark)
 
     def open(self, event: Any, stack: list[_Open]) -> _Open:
         if _wants_key(stack):
@@ -227,15 +230,22 @@ class _Reader:
             )
         if done.anchor is not None:
             self.open_anchors.discard(done.anchor)
-            self.anchors[done.anchor] = (value, done.size)
+            self.anchors[done.anchor] = (value, done.size, done.height)
         return value
 
-    def alias(self, event: Any) -> tuple[Any, int]:
+    def alias(self, event: Any, depth: int) -> tuple[Any, int, int]:
+        """The anchored value, its size and height; refused when it would nest the data
+        deeper than ``MAX_DEPTH`` where it is repeated (aliases of aliases could)."""
         if event.anchor in self.open_anchors:
             raise _Problem("an alias refers to the node that contains it", event.start_mark)
         if event.anchor not in self.anchors:
             raise _Problem(f"found undefined alias {event.anchor!r}", event.start_mark)
-        return self.anchors[event.anchor]
+        found = self.anchors[event.anchor]
+        if depth + found[2] > MAX_DEPTH:
+            raise _Problem(
+                f"nested more than {MAX_DEPTH} levels deep through aliases", event.start_mark
+            )
+        return found
 
     def scalar(self, event: Any, stack: list[_Open]) -> Any:
         text: str = event.value
@@ -251,8 +261,9 @@ class _Reader:
             message = f"{text[:40]!r} is not a valid {short} ({str(exc)[:100]})"
             raise _Problem(message, event.start_mark) from None
 
-    def add(self, into: _Open, value: Any, size: int, mark: Any) -> None:
+    def add(self, into: _Open, value: Any, size: int, height: int, mark: Any) -> None:
         into.size += size
+        into.height = max(into.height, height + 1)
         target = into.value
         if isinstance(target, YamlSeq):
             target.append(value)
