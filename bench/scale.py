@@ -1,7 +1,8 @@
-"""Benchmark: the cluster's leader failover, and what a snapshot costs on PostgreSQL.
+"""Benchmark: a cluster's checks per second over 1, 2 and 4 nodes per vantage, its
+detection lag, its leader failover, and what a snapshot costs on PostgreSQL.
 
     python -m bench.scale --database postgresql+psycopg://absence:absence@127.0.0.1:5432/postgres \
-        --trials 10 --series 1000 --rounds 5
+        --trials 10 --series 1000 --rounds 5 --nodes 1,2,4 --node-series 10000 --rate 10
 
 (``--database`` defaults to ``$ABSENCE_TEST_POSTGRES_URL``: a server where a scratch
 database can be created, ``tests.helpers.backends.fresh_postgres``; dropped at the end.)
@@ -17,8 +18,15 @@ database can be created, ``tests.helpers.backends.fresh_postgres``; dropped at t
   the growth of the whole database (``pg_database_size``, indexes included) divided by the
   snapshots written, first round (new images) and later rounds apart.
 
-Not measured here: checks per second for 1, 2 and 4 nodes per vantage, and the detection
-lag from a round's last check to its alerts (they need real node processes and engines).
+- **Checks per second and detection lag** (``bench.scale_nodes``, where the method is
+  described): ``--node-series`` series at each of two vantages, one round per node count
+  in ``--nodes``, made by that many real daemon processes per vantage, each limited to
+  ``--rate`` checks per second on its engine (one node = one egress address: the rate,
+  not this machine's CPU, binds one node per vantage at the default 10/s); checks per
+  second against the ideal ``2 x nodes x rate``, and the lag from each round's last check
+  to its drop alerts in the outbox (``--erased`` of the people vanish each round).
+
+``--trials 0``, ``--rounds 0`` or ``--nodes ''`` leaves that part out.
 """
 
 from __future__ import annotations
@@ -27,13 +35,16 @@ import argparse
 import os
 import random
 import statistics
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import text
 
+from bench.scale_nodes import Bench, Run
 from monitor.app import build
 from monitor.config import parse_config
 from monitor.core.clock import FakeClock
@@ -159,6 +170,54 @@ def _items(person: str) -> list[ImageItem]:
     return [ImageItem(f"https://img.example.cn/{tag}/{i}.jpg") for i in range(30)]
 
 
+def nodes_and_lag(url: str, args: argparse.Namespace) -> list[Run]:
+    """One round per node count (``bench.scale_nodes``), printed as it is measured."""
+    counts = [int(n) for n in args.nodes.split(",") if n.strip()]
+    runs: list[Run] = []
+    tmp = Path(tempfile.mkdtemp(prefix="bench-scale-"))
+    with Bench(url, tmp, args.node_series, args.rate, args.erased) as bench:
+        print(f"  seeding two rounds of history ({args.node_series} series x 2 vantages)")
+        seeded = time.monotonic()
+        bench.seed()
+        print(f"  seeded in {time.monotonic() - seeded:.0f} s; node logs in {tmp}")
+        for k in counts:
+            started = time.monotonic()
+            runs.append(bench.measure(k, args.lead))
+            r = runs[-1]
+            print(
+                f"  {k} node(s) per vantage: {r.rate():.1f} checks/s "
+                f"(ideal {2 * k * args.rate:g}), busy cores {r.busy:.2f}, "
+                f"lag {', '.join(f'{v} {s:.2f} s' for v, s in sorted(r.lag.items()))}, "
+                f"run {time.monotonic() - started:.0f} s"
+            )
+    return runs
+
+
+def summary(runs: list[Run], rate: float) -> list[str]:
+    """The table's lines."""
+    base = runs[0].rate() / runs[0].nodes if runs else 0.0
+    lines = [
+        "| nodes per vantage | checks/s | ideal (2 x nodes x rate) | vs 1 node | busy cores "
+        "| node CPU ms/check | drop alerts | detection lag per vantage |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in runs:
+        made = sum(r.checks.values())
+        each = ", ".join(f"{v} {r.lag[v]:.2f} s" for v in sorted(r.lag)) or "none"
+        lines.append(
+            f"| {r.nodes} | {r.rate():.1f} | {2 * r.nodes * rate:g} | "
+            f"{r.rate() / base:.2f}x | {r.busy:.2f} of {os.cpu_count()} | "
+            f"{r.node_cpu / max(made, 1) * 1000:.1f} | {sum(r.alerts.values())} | {each} |"
+        )
+    lags = [v for r in runs for v in r.lag.values()]
+    if lags:
+        lines.append(
+            f"detection lag, {len(lags)} rounds: median {statistics.median(lags):.2f} s, "
+            f"worst {max(lags):.2f} s"
+        )
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database", default=os.environ.get("ABSENCE_TEST_POSTGRES_URL"))
@@ -166,20 +225,46 @@ def main() -> None:
     parser.add_argument("--lease", type=float, default=15.0, help="leader_lease, seconds")
     parser.add_argument("--series", type=int, default=1000, help="series per vantage")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--nodes", default="1,2,4", help="node counts per vantage")
+    parser.add_argument("--node-series", type=int, default=10_000, help="series per vantage")
+    parser.add_argument("--rate", type=float, default=10.0, help="checks/s per node")
+    parser.add_argument("--erased", type=float, default=0.01, help="share of people erased")
+    parser.add_argument("--lead", type=float, default=90.0, help="seconds for nodes to start")
     args = parser.parse_args()
     if not args.database:
         parser.error("--database (or ABSENCE_TEST_POSTGRES_URL) is needed: a PostgreSQL URL")
+    times: list[float] = []
+    runs: list[Run] = []
     with fresh_postgres(args.database) as url:
         schema = create_db_engine(url)
         migrate.upgrade(schema)
         schema.dispose()
-        print(f"leader failover, lease {args.lease:g} s, {args.trials} trials:")
-        times = failover(url, args.trials, timedelta(seconds=args.lease))
-        print(f"bytes per snapshot, {args.series} series x 2 vantages, {args.rounds} rounds:")
-        first, later = bytes_per_snapshot(url, args.series, args.rounds)
+        if args.trials:
+            print(f"leader failover, lease {args.lease:g} s, {args.trials} trials:")
+            times = failover(url, args.trials, timedelta(seconds=args.lease))
+        if args.rounds:
+            print(f"bytes per snapshot, {args.series} series x 2 vantages, {args.rounds} rounds:")
+            first, later = bytes_per_snapshot(url, args.series, args.rounds)
+    if args.nodes.strip():
+        # A database of its own: the failover's and the byte count's rows stay out of it.
+        with fresh_postgres(args.database) as url:
+            print(
+                f"nodes per vantage {args.nodes}, {args.node_series} series x 2 vantages, "
+                f"{args.rate:g} checks/s per node:"
+            )
+            runs = nodes_and_lag(url, args)
     print()
-    print(f"leader failover: median {statistics.median(times):.2f} s, worst {max(times):.2f} s")
-    print(f"PostgreSQL bytes per snapshot: first round {first:,.0f}, later rounds {later:,.0f}")
+    if times:
+        print(f"leader failover: median {statistics.median(times):.2f} s, worst {max(times):.2f} s")
+    if args.rounds:
+        print(f"PostgreSQL bytes per snapshot: first round {first:,.0f}, later rounds {later:,.0f}")
+    if runs:
+        print(
+            f"{args.node_series:,} series x 2 vantages, one round per node count, "
+            f"each node limited to {args.rate:g} checks/s on its engine:"
+        )
+        for line in summary(runs, args.rate):
+            print(line)
 
 
 if __name__ == "__main__":

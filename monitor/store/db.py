@@ -7,7 +7,7 @@ reads the last committed state without taking any lock; only an explicit
 ``session.begin()`` (what every write does) is ``BEGIN IMMEDIATE``, which takes the write
 lock up front so two writers never deadlock on a lock upgrade. How long each write waited
 for that lock is recorded (``lock_waits``). Any other SQLAlchemy URL is passed through;
-PostgreSQL is supported (``postgresql+psycopg://``).
+PostgreSQL is supported (``postgresql+psycopg://``). JSON columns are written without spaces.
 
 ``retrying(fn)`` runs a write transaction again when it collided with another writer (the
 SQLite lock still held after the busy timeout, a PostgreSQL unique or serialization
@@ -16,6 +16,7 @@ conflict): a collision delays a round, it never loses it.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -71,13 +72,19 @@ def lock_waits(engine: Engine) -> LockWaits:
     return _WAITS.setdefault(engine, LockWaits())
 
 
+def compact_json(value: Any) -> str:
+    """JSON without the spaces after ``,`` and ``:`` (the default's): a detector state
+    holds a point per check of its window, and each round rewrites it."""
+    return json.dumps(value, separators=(",", ":"))
+
+
 def create_db_engine(url: str, *, busy_timeout_s: float = 30.0, echo: bool = False) -> Engine:
     """An Engine for ``url``; raises ``DatabaseError`` for a URL SQLAlchemy cannot use."""
     try:
         u = make_url(url)
     except ArgumentError as exc:
         raise DatabaseError(f"database.url: not a database URL: {exc}") from None
-    kwargs: dict[str, Any] = {"echo": echo}
+    kwargs: dict[str, Any] = {"echo": echo, "json_serializer": compact_json}
     if u.get_backend_name() == "sqlite":
         path = sqlite_path(url)
         if path is not None and not path.parent.exists():
