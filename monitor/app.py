@@ -9,9 +9,12 @@ and the demo take what they need from the ``App``; no command logic lives here.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +29,7 @@ from monitor.channels.base import Channel, ThumbnailLookup
 from monitor.channels.dispatch import Dispatcher, RetryPolicy
 from monitor.config import Config
 from monitor.core.clock import Clock, utcnow
+from monitor.core.errors import DatabaseError
 from monitor.core.memory import limit_arenas
 from monitor.evidence.thumbnails import remove_files, thumbnail_dir
 from monitor.fetch.client import Fetcher
@@ -34,6 +38,7 @@ from monitor.rounds.runner import Rounds
 from monitor.sources.base import Source
 from monitor.store import catalog, migrate
 from monitor.store.catalog import SeriesRef
+from monitor.store.cluster import fenced_sessions
 from monitor.store.db import create_db_engine, session_factory
 from monitor.store.thumbnails import alert_thumbnails
 
@@ -61,26 +66,48 @@ class App:
     metrics: Metrics | None = None
     # Resolves the hosts of scraped thumbnail URLs for the address guard (tests inject one).
     resolver: Resolver = system_resolver
+    # A cluster node: the epoch it leads under (None while it does not lead). The leader's
+    # work (delivery, retention, the archive, the time-stamps) then goes through
+    # ``leader_sessions``, whose every transaction opens with the fence (``led_by``).
+    leader_epoch: Callable[[], int | None] | None = None
     dispatcher: Dispatcher = field(init=False)
+    leader_sessions: sessionmaker[Session] = field(init=False)
 
     def __post_init__(self) -> None:
         alerts = self.config.alerts
+        epoch = self.leader_epoch
+        self.leader_sessions = (
+            self.sessions if epoch is None else fenced_sessions(self.sessions, epoch)
+        )
         self.dispatcher = Dispatcher(
-            self.sessions,
+            self.leader_sessions,
             self.channels,
             clock=self.clock,
             policy=RetryPolicy(alerts.retry_delays()),
+            # A leader paused between its claim and the send must not send (late, after
+            # its successor may have): no duplicate beyond a kill between send and record.
+            may_send=None if epoch is None else lambda: epoch() is not None,
         )
         self.dispatcher.on_delivered.append(self._count_delivery)
+
+    def led_by(self, epoch: Callable[[], int | None]) -> App:
+        """This app as a cluster node whose leader's work is fenced under ``epoch()``."""
+        return replace(self, leader_epoch=epoch)
 
     def _count_delivery(self, batch: Any, state: str, error: str | None) -> None:
         if self.metrics is not None:
             self.metrics.alerts.labels(batch.channel, state).inc(len(batch.delivery_ids))
 
     # -- schema and catalog -----------------------------------------------------------
-    def migrate(self) -> None:
-        """Bring the schema to head (idempotent)."""
-        if not migrate.at_head(self.engine):
+    def migrate(self, *, apart: bool = False) -> None:
+        """Bring the schema to head (idempotent). With ``apart`` (the daemon's choice), a
+        database in a file or on a server is upgraded by a child process: Alembic, Mako and
+        Pygments take 12 MiB that a long-running process would otherwise keep for good."""
+        if migrate.at_head(self.engine):
+            return
+        if apart and self.engine.url.database not in (None, "", ":memory:"):
+            _upgrade_apart(self.engine.url.render_as_string(hide_password=False))
+        else:
             migrate.upgrade(self.engine)
 
     def series(
@@ -142,7 +169,7 @@ class App:
             wayback.secret_key.get_secret_value(),
             user_agent=f"image-absence-monitor/{__version__} (evidence archiving)",
         )
-        return Archiver(self.sessions, wayback, client, self.clock)
+        return Archiver(self.leader_sessions, wayback, client, self.clock)
 
     def stamper(self) -> Stamper | None:
         """The log's time-stamping job, or None without ``evidence.timestamp_url``. The TSA
@@ -154,7 +181,7 @@ class App:
         # worth paying only when time-stamping is configured (it is off by default).
         from monitor.evidence.timestamps import Stamper
 
-        return Stamper(self.sessions, url, clock=self.clock)
+        return Stamper(self.leader_sessions, url, clock=self.clock)
 
     def reloaded(self, config: Config) -> App:
         """This app with a new config: the same database, clock, transport and metrics;
@@ -169,7 +196,7 @@ class App:
             resolver=self.resolver,
         )
         app.metrics = self.metrics
-        return app
+        return app if self.leader_epoch is None else app.led_by(self.leader_epoch)
 
     def prune(self, *, dry_run: bool = False) -> Pruned:
         """Apply ``evidence.raw_retention`` now (an alert's evidence is kept until released,
@@ -179,7 +206,7 @@ class App:
         self.migrate()
         evidence, now = self.config.evidence, self.clock()
         held_since = now - evidence.alert_retention if evidence.alert_retention else None
-        with self.sessions() as session, session.begin():
+        with self.leader_sessions() as session, session.begin():
             pruned = prune(
                 session, now - evidence.raw_retention, held_since=held_since, dry_run=dry_run
             )
@@ -233,6 +260,32 @@ def build(
         sleep=sleep,
         resolver=resolver,
     )
+
+
+# A child process's upgrade: the URL comes in the environment (never on a command line,
+# where ``ps`` shows it); a failure is its one line on stderr and exit status 1.
+_UPGRADE = """
+import os, sys
+sys.modules["httpx._main"] = None
+from monitor.store.db import create_db_engine
+from monitor.store.migrate import upgrade
+try:
+    upgrade(create_db_engine(os.environ["ABSENCE_MONITOR_UPGRADE_URL"]))
+except Exception as exc:
+    sys.exit(" ".join(str(getattr(exc, "orig", None) or exc).split()) or type(exc).__name__)
+"""
+
+
+def _upgrade_apart(url: str) -> None:
+    """Upgrade the database at ``url`` in a child process; ``DatabaseError`` with the
+    child's message when it fails."""
+    env = {**os.environ, "ABSENCE_MONITOR_UPGRADE_URL": url}
+    done = subprocess.run(  # noqa: S603 - our own interpreter and code
+        [sys.executable, "-c", _UPGRADE], env=env, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines() or [f"exit status {done.returncode}"]
+        raise DatabaseError(f"schema upgrade failed: {lines[-1]}")
 
 
 def _thumbnail_lookup(sessions: sessionmaker[Session], directory: Path) -> ThumbnailLookup:

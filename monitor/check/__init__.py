@@ -33,17 +33,19 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from monitor.check.page import MAX_TOTAL, TOO_COMPLEX, InlineParser, Parsed, Parser, bug
-from monitor.check.pool import ParsePool, shared_pool
 from monitor.core.masking import mask_headers, mask_url
 from monitor.core.observation import ImageItem, Observation, PageResult, Status
-from monitor.fetch.client import Fetcher
 from monitor.fetch.policy import FetchPolicy, FetchResult
 from monitor.sources.base import Source
+
+if TYPE_CHECKING:
+    from monitor.check.pool import ParsePool, shared_pool
+    from monitor.fetch.client import Fetcher
 
 __all__ = [
     "MAX_ASKS",
@@ -58,6 +60,18 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+
+def __getattr__(name: str) -> Any:
+    """``ParsePool`` and ``shared_pool``, imported on first use: a parse worker imports
+    this package (its modules live here) and needs neither asyncio nor subprocess."""
+    if name in ("ParsePool", "shared_pool"):
+        from monitor.check import pool
+
+        return getattr(pool, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 _INLINE = InlineParser()
 
 # How often one page is asked when the engine keeps refusing the session (Baidu's antiFlag):

@@ -33,6 +33,7 @@ import pickle
 import socket
 import struct
 import traceback
+from collections.abc import Iterable
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Protocol
@@ -174,6 +175,9 @@ def _remote(exc: BaseException | None) -> BaseException | None:
 class Parser(Protocol):
     """Reads responses for ``run_check``; never raises (see ``check.page``)."""
 
+    def prepare(self, kinds: Iterable[str]) -> None:
+        """Get ready to read responses of sources of ``kinds`` (a round is starting)."""
+
     async def ready(self) -> None:
         """Return when a response fetched now would not queue long for parsing."""
 
@@ -184,6 +188,9 @@ class Parser(Protocol):
 
 class InlineParser:
     """Parses on the calling thread, without budgets (unit tests of checks and sources)."""
+
+    def prepare(self, kinds: Iterable[str]) -> None:
+        return None
 
     async def ready(self) -> None:
         return None

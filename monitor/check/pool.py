@@ -40,6 +40,10 @@ How:
   held: a check queued for its host passed no gate): a round fetching faster than the
   workers parse must not hold every body of the round in memory.
 
+A worker imports only the parsers of the source kinds its pool has met (``prepare``, called
+as a round starts, and every task's source; ``check.worker`` says why). ``prepare`` also
+starts the first worker, so its start overlaps the round's first fetches.
+
 ``shared_pool()`` is the pool of the process: the daemon, ``check`` and the demo parse
 through it, and it outlives config reloads. ``page.InlineParser`` parses in the caller, without
 budgets, for unit tests whose fake sources exist only in the test process.
@@ -52,6 +56,7 @@ import atexit
 import logging
 import pickle
 from collections import Counter, deque
+from collections.abc import Iterable
 from weakref import WeakKeyDictionary
 
 import httpx
@@ -59,7 +64,7 @@ import httpx
 from monitor.check.page import Parsed, Task
 from monitor.check.process import Usage, Waiter, WorkerProcess, stuck
 from monitor.core.observation import Status
-from monitor.sources.base import Source
+from monitor.sources import REGISTRY, Source
 
 logger = logging.getLogger(__name__)
 
@@ -103,6 +108,20 @@ class ParsePool:
         self._specs: WeakKeyDictionary[Source, bytes] = WeakKeyDictionary()
         self._live: set[WorkerProcess] = set()
         self.ended: deque[Usage] = deque(maxlen=32)  # the last stopped workers' usage
+        self._kinds: set[str] = set()  # the source kinds whose parsers a new worker imports
+
+    def prepare(self, kinds: Iterable[str]) -> None:
+        """Expect responses of ``kinds``' sources; start the first worker now if none runs
+        (a worker that cannot start is left to the first parse to report)."""
+        self._kinds.update(k for k in kinds if k in REGISTRY)  # a test's own kinds: by pickle
+        if self._live or None not in self._idle:
+            return
+        try:
+            worker = WorkerProcess(self._kinds)
+        except OSError:
+            return
+        self._live.add(worker)
+        self._idle[self._idle.index(None)] = worker
 
     async def ready(self) -> None:
         """Wait while ``queue`` responses or more wait for a worker.
@@ -143,6 +162,8 @@ class ParsePool:
                 self._stop(worker)
 
     def _task(self, source: Source, response: httpx.Response, page: int) -> Task:
+        if source.kind not in self._kinds:
+            self.prepare([source.kind])
         spec = self._specs.get(source)
         if spec is None:
             spec = self._specs[source] = pickle.dumps((type(source), source.name, source.options))
@@ -157,7 +178,7 @@ class ParsePool:
                 await asyncio.to_thread(self._stop, worker)
                 worker, self.replaced = None, self.replaced + 1
             if worker is None:
-                worker = WorkerProcess()
+                worker = WorkerProcess(self._kinds)
                 self._live.add(worker)
             outcome, state = await worker.call(task, wall=10 * task.cpu_seconds + 30)
         except OSError as exc:  # no process could be started (fork or pipe refused)

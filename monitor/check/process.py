@@ -1,10 +1,10 @@
 """One parse worker process, seen from the main process (``check.pool`` drives it).
 
-``WorkerProcess()`` starts a fresh interpreter that runs ``monitor.check.worker.main(FD)``
-with its end of a socket pair (``_BOOT``); ``call`` sends one ``Task`` and awaits the
-answer on the event loop (no thread); ``stop`` ends it. A fresh interpreter rather than
-``multiprocessing``'s fork or spawn: forking a process with threads is unsafe, and spawn
-re-runs the main module (the CLI's, or pytest's).
+``WorkerProcess(kinds)`` starts a fresh interpreter that runs
+``monitor.check.worker.main(FD, kinds)`` with its end of a socket pair (``_BOOT``); ``call``
+sends one ``Task`` and awaits the answer on the event loop (no thread); ``stop`` ends it.
+A fresh interpreter rather than ``multiprocessing``'s fork or spawn: forking a process with
+threads is unsafe, and spawn re-runs the main module (the CLI's, or pytest's).
 
 What crosses the socket (``page.FRAME``): a 16-byte header (two lengths), the pickled task
 without its body, then the body's raw bytes as they are (never copied into the pickle).
@@ -21,6 +21,7 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -33,7 +34,7 @@ logger = logging.getLogger(__name__)
 # worker never uses it, and it would load rich, click and pygments (5 MiB per worker).
 _BOOT = (
     "import sys; sys.modules['httpx._main'] = None; "
-    "from monitor.check.worker import main; main(int(sys.argv[1]))"
+    "from monitor.check.worker import main; main(int(sys.argv[1]), sys.argv[2:])"
 )
 
 
@@ -48,13 +49,14 @@ class Usage:
 
 
 class WorkerProcess:
-    """One worker process and our end of its socket pair."""
+    """One worker process and our end of its socket pair; ``kinds``: the source kinds
+    whose parsers it imports before it says it is ready."""
 
-    def __init__(self) -> None:
+    def __init__(self, kinds: Iterable[str] = ()) -> None:
         ours, theirs = socket.socketpair()
         try:
             self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-                [sys.executable, "-c", _BOOT, str(theirs.fileno())],
+                [sys.executable, "-c", _BOOT, str(theirs.fileno()), *sorted(kinds)],
                 pass_fds=[theirs.fileno()],
                 stdin=subprocess.DEVNULL,
             )

@@ -28,7 +28,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -36,7 +36,7 @@ from monitor.check import Parser, run_check, shared_pool
 from monitor.config import Config
 from monitor.core.clock import Clock
 from monitor.core.logs import REASON_MAX, clip
-from monitor.core.metrics import Metrics
+from monitor.core.memory import settle_start
 from monitor.evidence.thumbnails import keep_thumbnails
 from monitor.fetch.client import Fetcher
 from monitor.fetch.guard import AddressGuard, Resolver, configured_hosts, system_resolver
@@ -46,6 +46,9 @@ from monitor.sources.base import Source
 from monitor.store.bodies import RawBody
 from monitor.store.catalog import SeriesRef
 from monitor.store.thumbnails import images_first_seen
+
+if TYPE_CHECKING:
+    from monitor.core.metrics import Metrics
 
 logger = logging.getLogger(__name__)
 # Bodies up to this size are hashed (and compressed) on the event loop, larger in a thread.
@@ -77,6 +80,8 @@ class Rounds:
         resolver: Resolver = system_resolver,
         parser: Parser | None = None,
     ) -> None:
+        # The process's start is over when its first rounds are built: its objects stay.
+        settle_start()
         self.sessions = sessions
         # Parsing runs in the process's worker pool, off the event loop and under budgets.
         self.parser = parser or shared_pool()
@@ -97,6 +102,7 @@ class Rounds:
         self.policies = {
             name: FetchPolicy.from_options(src.options) for name, src in sources.items()
         }
+        self.kinds = {src.kind for src in sources.values()}
         families = {name: src.family for name, src in sources.items()}
         self.commit = RoundCommit(sessions, config, families, channels)
 
@@ -118,15 +124,17 @@ class Rounds:
             self.metrics.observe_check(
                 ref.source, obs.status.value, obs.elapsed_ms / 1000, finished.timestamp()
             )
-        logger.info(
-            "check %s: %s%s%s (%d page(s), %d ms)",
-            ref.label,
-            obs.status.value,
-            f" {obs.image_count} images" if obs.image_count is not None else "",
-            f" - {clip(obs.reason, REASON_MAX)}" if obs.reason else "",  # may quote the page
-            obs.pages,
-            obs.elapsed_ms,
-        )
+        if logger.isEnabledFor(logging.INFO):  # counting normalises every URL: only if shown
+            count = obs.image_count
+            logger.info(
+                "check %s: %s%s%s (%d page(s), %d ms)",
+                ref.label,
+                obs.status.value,
+                f" {count} images" if count is not None else "",
+                f" - {clip(obs.reason, REASON_MAX)}" if obs.reason else "",  # may quote the page
+                obs.pages,
+                obs.elapsed_ms,
+            )
         # Hashed always (the snapshot log names the body), compressed only to keep it. A
         # small body right here (tens of microseconds, less than the hop to a thread); a
         # large one in a thread, where zlib and hashlib work without holding the GIL.
@@ -151,6 +159,7 @@ class Rounds:
         ``offsets`` delay each check's start (seconds), spreading a round over time.
         """
         started = self.clock()
+        self.parser.prepare(self.kinds)  # a worker's start overlaps the first fetches
         delays = list(offsets) if offsets is not None else [0.0] * len(refs)
         kept = await asyncio.to_thread(self.commit.kept_digests, [r.series_id for r in refs])
 

@@ -12,14 +12,16 @@ import html
 import json
 import re
 import warnings
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
-from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, XMLParsedAsHTMLWarning
 
 from monitor.core.errors import ParseError
 from monitor.sources.base import SourceOptions
+
+if TYPE_CHECKING:
+    from bs4 import BeautifulSoup
 
 # Only things that look like tags ("<em>", "</strong>", "<br/>"), so "a < b > c" survives.
 _TAG = re.compile(r"</?[A-Za-z][^<>]*>")
@@ -157,6 +159,7 @@ _SELF_CLOSING = frozenset(
 # A tag's start as an HTML5 parser (lxml's libxml2 2.14) reads it: "<" and a letter, the name
 # running to a space, "/" or ">" (so "<t8\">" is an element named 't8"', nested like any other).
 _TAG_START = re.compile(r"<(/?)([A-Za-z][^\s/<>]*)")
+_START = re.compile(r"<[A-Za-z]")
 # Elements whose content is text, not markup: tags inside them are not counted.
 _RAW_TEXT = frozenset(["script", "style", "textarea", "title", "xmp", "plaintext"])
 
@@ -201,13 +204,17 @@ def refuse_deep(markup: str | bytes) -> None:
     """``ParseError`` "too complex" when ``markup`` nests more than ``MAX_NESTING`` deep, judged
     before any parser builds a tree or walks its tags (a tag costs a pure-Python parser tens
     of microseconds: 1 MB of unclosed ``<item>`` held feedparser 7 s)."""
-    if nesting(markup, stop_over=MAX_NESTING) > MAX_NESTING:
+    # No deeper than its start tags are many: 2 MB of stray "</html>" needs no count.
+    starts = _START.findall(markup if isinstance(markup, str) else markup.decode("latin-1"))
+    if len(starts) > MAX_NESTING and nesting(markup, stop_over=MAX_NESTING) > MAX_NESTING:
         raise ParseError(f"too complex (markup nested more than {MAX_NESTING} deep)")
 
 
 def soup_of(markup: str | bytes) -> BeautifulSoup:
-    """``markup`` parsed by lxml as HTML, or ``ParseError`` when lxml refuses it (a declared
-    charset that is no charset name: control characters, NUL bytes).
+    """``markup`` parsed by lxml as HTML into a BeautifulSoup tree, or ``ParseError`` when
+    lxml refuses it (a declared charset that is no charset name: control characters, NUL
+    bytes). For a source of one's own that wants bs4's API; the shipped sources read lxml's
+    tree (``sources.tree``), and bs4 is imported only when this is called.
 
     An XML document read as HTML, or a body that is only a URL or a file name, is what the
     engine sent: the page is judged by what the parser finds in it, so bs4's warnings about
@@ -215,6 +222,8 @@ def soup_of(markup: str | bytes) -> BeautifulSoup:
     parser failing).
     """
     refuse_deep(markup)
+    from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, XMLParsedAsHTMLWarning
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
         warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)

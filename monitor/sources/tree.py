@@ -13,9 +13,13 @@ from lxml import etree
 from monitor.core.errors import ParseError
 from monitor.sources.parsing import refuse_deep
 
-# Elements whose text is no text a reader sees (as BeautifulSoup's ``get_text`` reads it).
-_CODE = frozenset(["script", "style", "template"])
+# Elements whose text is no text a reader sees, as BeautifulSoup's ``get_text`` reads it (it
+# files the strings anywhere inside them as code, template or ruby annotation strings).
+_CODE = frozenset(["script", "style", "template", "rt", "rp"])
 _TEXT = etree.XPath("//text()")
+_TEXT_WITHIN = etree.XPath(".//text()")
+# Code anywhere in the document (after a stray </html> too), found in C.
+_CODE_IN_PAGE = etree.XPath("//*[" + " or ".join(f"self::{name}" for name in _CODE) + "]")
 
 
 def has_class(name: str) -> str:
@@ -32,7 +36,7 @@ def html_tree(markup: str | bytes) -> etree._Element:
     refuse_deep(markup)
     # The feed interface takes a str with an XML encoding declaration, which fromstring
     # refuses; BeautifulSoup feeds lxml the same way.
-    parser = etree.HTMLParser(recover=True, no_network=True)
+    parser = etree.HTMLParser(recover=True, no_network=True, huge_tree=True)
     try:
         parser.feed(markup)
         root = parser.close()
@@ -43,21 +47,45 @@ def html_tree(markup: str | bytes) -> etree._Element:
     return root if root is not None else etree.Element("html")
 
 
-def visible_text(root: etree._Element) -> str:
-    """The text of ``root``'s tree without comments and code (``<script>``, ``<style>``,
-    ``<template>``), pieces joined by a space: what BeautifulSoup's ``get_text(" ")`` read.
+def visible_text(el: etree._Element, sep: str = " ") -> str:
+    """The text of ``el``'s tree without comments and code (``<script>``, ``<style>``,
+    ``<template>``, ruby annotations), pieces joined by ``sep``: what BeautifulSoup's
+    ``get_text(sep)`` read. For the root, the whole document's text, stray text after
+    ``</html>`` included.
 
     The code is left out here, not in the XPath: libxml2 evaluated a ``parent::`` test for
     70,000 text nodes in 8 s (a page the parser had cut into that many after each stray
     ``</html>``), where listing them takes milliseconds. ``.text`` and ``.tail`` would
     miss such nodes."""
-    pieces = _TEXT(root)
+    top = el.getparent() is None
+    pieces = (_TEXT if top else _TEXT_WITHIN)(el)
     assert isinstance(pieces, list)
+    code = _CODE_IN_PAGE(el) if top else list(el.iter(*_CODE))
+    assert isinstance(code, list)
+    if not code:
+        return sep.join(pieces)
+    # Elements inside code (a <template>'s markup, a ruby annotation's <b>): rare, so the
+    # set is built only when there is code with elements in it.
+    inside_code = {d for c in code if len(c) for d in c.iterdescendants()}
     out: list[str] = []
     for piece in pieces:
         owner = piece.getparent()  # for a tail, the element it follows
         if piece.is_tail and owner is not None:
             owner = owner.getparent()
-        if owner is None or owner.tag not in _CODE:
+        if owner is None or (owner.tag not in _CODE and owner not in inside_code):
             out.append(str(piece))
-    return " ".join(out)
+    return sep.join(out)
+
+
+def drop(el: etree._Element) -> None:
+    """Take ``el`` and what is inside it out of its tree, keeping the text that follows it."""
+    parent = el.getparent()
+    if parent is None:
+        return
+    tail, before = el.tail, el.getprevious()
+    parent.remove(el)  # lxml takes the tail along
+    if tail:
+        if before is not None:
+            before.tail = (before.tail or "") + tail
+        else:
+            parent.text = (parent.text or "") + tail

@@ -23,6 +23,12 @@ without a prefix, a marker that starts like a selector (``.no-result``, ``div#em
 The no-results marker is only consulted when no item matched, because sites often keep a
 hidden "nothing found" template in every page; hidden elements never match a marker.
 Relative URLs resolve against ``<base href>`` or the response URL.
+
+The page is read with lxml; selectors are CSS as cssselect translates it to XPath
+(``sources.css``: CSS 3 with ``:has()``, ``:is()``, ``:contains()``; soupsieve-only forms
+such as ``:-soup-contains()``, ``:scope`` or ``:nth-child(2 of .x)`` are refused at config
+load with the reason). Within an item, ``image``, ``link`` and ``title`` take the item's
+first descendant matching in the whole page, as soupsieve did.
 """
 
 from __future__ import annotations
@@ -34,14 +40,14 @@ from typing import Annotated, Any, ClassVar
 from urllib.parse import quote
 
 import httpx
-import soupsieve
-from bs4 import BeautifulSoup, Tag
+from lxml import etree
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from monitor.core.errors import Blocked, ParseError
 from monitor.core.observation import ImageItem, PageResult
 from monitor.core.urls import config_url
 from monitor.sources.base import Source, SourceOptions
+from monitor.sources.css import compiled, select
 from monitor.sources.feed import TERM_EXTENSION, mentions
 from monitor.sources.markup import (
     CSS,
@@ -55,8 +61,11 @@ from monitor.sources.markup import (
     joined,
     outermost,
     pick,
+    text_of,
+    within,
 )
-from monitor.sources.parsing import browser_headers, coerce_options, parse_int, soup_of
+from monitor.sources.parsing import browser_headers, coerce_options, parse_int
+from monitor.sources.tree import html_tree
 
 logger = logging.getLogger(__name__)
 
@@ -69,12 +78,7 @@ Markers = Annotated[tuple[str, ...], BeforeValidator(_as_tuple)]
 
 
 def _check_selector(selector: str) -> str:
-    try:
-        soupsieve.compile(selector)
-    except soupsieve.SelectorSyntaxError as exc:
-        # soupsieve's message goes on with the selector and a caret on lines of their own.
-        first = str(exc).splitlines()[0]
-        raise ValueError(f'"{selector}" is not a valid CSS selector: {first}') from None
+    compiled(selector)  # ValueError: one line naming the selector and the problem
     return selector
 
 
@@ -197,32 +201,35 @@ class HtmlSource(Source):
         o = self.options
         if not response.content.strip():
             raise ParseError("empty body")
-        soup = soup_of(decoded_markup(response, o.encoding))
+        root = html_tree(decoded_markup(response, o.encoding))
         # An item inside another is the same result: a page whose items never close would
         # otherwise have every item read its whole subtree, quadratic in the page's size.
-        listed = outermost(soup.select(o.item))
-        found: list[Tag] = list(listed)
+        listed = outermost(select(root, o.item))
+        found = listed
         if o.fixed_page:  # only the items that mention the term count
             term = response.request.extensions.get(TERM_EXTENSION)
             if not isinstance(term, str) or not term.strip():
                 raise ParseError("the request does not carry the term (extensions dropped?)")
-            found = [el for el in listed if mentions(term, str(el), *_alts(el))]
-        base = base_url_of(soup, response)
-        items = [i for el in found if (i := self._item(el, base)) is not None]
-        more = soup.select_one(o.next) is not None if o.next else self._full_page(len(found))
+            found = [el for el in listed if mentions(term, _markup(el), *_alts(el))]
+        base = base_url_of(root, response)
+        # Each selector within an item runs once over the page; an item takes its first
+        # match inside it (the items are disjoint, so the page is walked once in all).
+        inner = {k: set(select(root, v)) for k, v in self._inner().items() if found}
+        items = [i for el in found if (i := self._item(el, base, inner)) is not None]
+        more = bool(select(root, o.next)) if o.next else self._full_page(len(found))
         # Markers and totals are read from what a visitor sees: hidden templates ("nothing
         # found", a captcha dialog) sit in many normal pages and must not match.
-        drop_hidden(soup)
-        text = SPACE.sub(" ", soup.get_text(" ", strip=True))
-        marker = first_match(o.blocked, soup, text)
+        drop_hidden(root)
+        text = text_of(root, " ")
+        marker = first_match(o.blocked, root, text)
         if marker is not None:
             raise Blocked(f"block marker matched: {marker}")
         tail = response.content[-4096:].lower()
         if o.end_marker and o.end_marker.lower().encode() not in tail:
             raise ParseError(f"no {o.end_marker} at the end: truncated, or not an HTML page")
-        total = self._total(soup, text)
+        total = self._total(root, text)
         if not listed:
-            marker = first_match(o.no_results, soup, text)
+            marker = first_match(o.no_results, root, text)
             if marker is not None:
                 return PageResult(items=(), reported_total=total, no_results=True)
             raise ParseError(f'no element matches item "{o.item}" and no no-results marker')
@@ -232,36 +239,44 @@ class HtmlSource(Source):
             return PageResult(items=(), reported_total=total, no_results=True)
         return PageResult(items=tuple(items), reported_total=total, has_more=more)
 
+    def _inner(self) -> dict[str, str]:
+        """The selectors read inside an item, by what they pick."""
+        o = self.options
+        named = {"image": o.image, "link": o.link, "title": o.title}
+        return {k: v for k, v in named.items() if v}
+
     def _full_page(self, found: int) -> bool:
         """Without a ``next`` selector: a paged URL that returned a full page may have more."""
         o = self.options
         return ("{page}" in o.url or "{offset}" in o.url) and found >= o.page_size
 
-    def _item(self, el: Tag, base: str) -> ImageItem | None:
+    def _item(
+        self, el: etree._Element, base: str, inner: dict[str, set[etree._Element]]
+    ) -> ImageItem | None:
         o = self.options
-        img = pick(el, o.image, "img")
+        img = pick(el, inner.get("image"), "img")
         src = image_src(img, o.image_attr) if img is not None else None
         if src is None:
             return None
-        link = pick(el, o.link, "a")
+        link = pick(el, inner.get("link"), "a")
         href = link.get(o.link_attr) if link is not None else None
         page_url = joined(base, href.strip()) if isinstance(href, str) and href.strip() else None
-        title_el = el.select_one(o.title) if o.title else link
-        title = SPACE.sub(" ", title_el.get_text()).strip() if title_el else ""
+        title_el = within(el, inner["title"]) if "title" in inner else link
+        title = text_of(title_el) if title_el is not None else ""
         if not title and img is not None:
             alt = img.get("alt") or img.get("title")
             title = SPACE.sub(" ", alt).strip() if isinstance(alt, str) else ""
         return ImageItem(image_url=joined(base, src), page_url=page_url, title=title or None)
 
-    def _total(self, soup: BeautifulSoup, text: str) -> int | None:
+    def _total(self, root: etree._Element, text: str) -> int | None:
         o = self.options
         if o.total is None and o.total_regex is None:
             return None
         if o.total is not None:
-            el = soup.select_one(o.total)
-            if el is None:
+            matches = select(root, o.total)
+            if not matches:
                 return None
-            text = SPACE.sub(" ", el.get_text(" ", strip=True))
+            text = text_of(matches[0], " ")
         if o.total_regex is not None:
             m = re.search(o.total_regex, text)
             if m is None:
@@ -273,6 +288,12 @@ class HtmlSource(Source):
         return f"{self.name} ({self.kind}, {self.options.url.split('?', 1)[0]})"
 
 
-def _alts(el: Tag) -> list[str]:
+def _markup(el: etree._Element) -> str:
+    """``el`` as HTML (``mentions`` strips the tags), without the text that follows it."""
+    return etree.tostring(el, encoding="unicode", method="html", with_tail=False)
+
+
+def _alts(el: etree._Element) -> list[str]:
     """The alt and title texts of the images in ``el`` (a portrait's name is often only there)."""
-    return [str(v) for img in el.find_all("img") for v in (img.get("alt"), img.get("title")) if v]
+    found = (img.get(name) for img in el.iterdescendants("img") for name in ("alt", "title"))
+    return [v for v in found if v]

@@ -7,7 +7,7 @@ reads the last committed state without taking any lock; only an explicit
 ``session.begin()`` (what every write does) is ``BEGIN IMMEDIATE``, which takes the write
 lock up front so two writers never deadlock on a lock upgrade. How long each write waited
 for that lock is recorded (``lock_waits``). Any other SQLAlchemy URL is passed through;
-PostgreSQL is supported (``postgresql+psycopg://``).
+PostgreSQL is supported (``postgresql+psycopg://``). JSON columns are written without spaces.
 
 ``retrying(fn)`` runs a write transaction again when it collided with another writer (the
 SQLite lock still held after the busy timeout, a PostgreSQL unique or serialization
@@ -16,7 +16,9 @@ conflict): a collision delays a round, it never loses it.
 
 from __future__ import annotations
 
+import json
 import logging
+import sqlite3
 import threading
 import time
 import weakref
@@ -27,7 +29,13 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+)
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from monitor.core.errors import DatabaseError
@@ -71,13 +79,19 @@ def lock_waits(engine: Engine) -> LockWaits:
     return _WAITS.setdefault(engine, LockWaits())
 
 
+def compact_json(value: Any) -> str:
+    """JSON without the spaces after ``,`` and ``:`` (the default's): a detector state
+    holds a point per check of its window, and each round rewrites it."""
+    return json.dumps(value, separators=(",", ":"))
+
+
 def create_db_engine(url: str, *, busy_timeout_s: float = 30.0, echo: bool = False) -> Engine:
     """An Engine for ``url``; raises ``DatabaseError`` for a URL SQLAlchemy cannot use."""
     try:
         u = make_url(url)
     except ArgumentError as exc:
         raise DatabaseError(f"database.url: not a database URL: {exc}") from None
-    kwargs: dict[str, Any] = {"echo": echo}
+    kwargs: dict[str, Any] = {"echo": echo, "json_serializer": compact_json}
     if u.get_backend_name() == "sqlite":
         path = sqlite_path(url)
         if path is not None and not path.parent.exists():
@@ -185,6 +199,35 @@ def storage_refusal(exc: BaseException) -> str | None:
         hint = ": a full disk, a file size limit or a failing disk" if "i/o" in text.lower() else ""
         return f"the database refused the write ({text[:200]}{hint})"
     return None
+
+
+_DOWN = ("57P01", "57P02", "57P03")
+
+
+def unreachable(exc: BaseException) -> str | None:
+    """One line saying the database could not be reached (the server down or restarting,
+    the connection cut, a SQLite file that cannot be opened), or None when ``exc`` is
+    anything else: a bug, a refused statement, a collision with another writer."""
+    if not isinstance(exc, DBAPIError) or is_collision(exc):
+        return None
+    if not exc.connection_invalidated:
+        if not isinstance(exc, OperationalError | InterfaceError):
+            return None
+        code = getattr(exc.orig, "sqlite_errorcode", None)
+        sqlstate = getattr(exc.orig, "sqlstate", None) or ""
+        if code is not None and code != sqlite3.SQLITE_CANTOPEN:
+            return None  # SQLite answered: a locked, full or broken file is not "unreachable"
+        # PostgreSQL: no SQLSTATE (the client could not connect) or class 08; 57P01-03:
+        # the server is shutting down or starting up. Any other state is an answer.
+        if code is None and sqlstate and sqlstate[:2] != "08" and sqlstate not in _DOWN:
+            return None
+    return f"the database is unreachable ({first_line(exc)})"
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of what the database driver said (at most 200 characters)."""
+    orig = getattr(exc, "orig", None) or exc
+    return (str(orig).strip().splitlines() or [type(orig).__name__])[0][:200]
 
 
 def retrying(

@@ -22,7 +22,14 @@ Snapshot order is by ``id`` (monotonic), never by timestamp alone.
 """
 
 from monitor.store.models.archive import ArchiveCapture, ArchiveCursor
-from monitor.store.models.base import NAMING_CONVENTION, Base, BigId, HexDigest, UtcDateTime
+from monitor.store.models.base import (
+    NAMING_CONVENTION,
+    Base,
+    BigId,
+    HexDigest,
+    UtcDateTime,
+    UtcMicros,
+)
 from monitor.store.models.catalog import Person, Round, Series, SourceRow, Term
 from monitor.store.models.cluster import CheckClaim, Leadership, Node, StagedCheck
 from monitor.store.models.evidence import EvidenceHold, RawResponse, Thumbnail
@@ -64,4 +71,5 @@ __all__ = [
     "Term",
     "Thumbnail",
     "UtcDateTime",
+    "UtcMicros",
 ]

@@ -19,7 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from monitor.core.observation import Status
-from monitor.store.models.base import Base, BigId, HexDigest, UtcDateTime
+from monitor.store.models.base import Base, BigId, HexDigest, UtcDateTime, UtcMicros
 
 
 class Image(Base):
@@ -62,7 +62,6 @@ class Snapshot(Base):
     __tablename__ = "snapshots"
     __table_args__ = (
         Index("ix_snapshots_series_id", "series_id", "id"),
-        Index("ix_snapshots_round", "round_id"),
         Index("ix_snapshots_log_seq", "log_seq", unique=True),
         # Partial: only a cluster's checks have an id (no NULL entry per snapshot).
         Index(
@@ -75,9 +74,12 @@ class Snapshot(Base):
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     series_id: Mapped[int] = mapped_column(ForeignKey("series.id", ondelete="CASCADE"))
+    # Not indexed (migration 0009): no query finds snapshots by round, and rounds are never
+    # deleted, so the SET NULL never has to look for them.
     round_id: Mapped[int | None] = mapped_column(ForeignKey("rounds.id", ondelete="SET NULL"))
-    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    finished_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # 8 bytes each, not 26 (``UtcMicros``, migration 0009).
+    started_at: Mapped[datetime] = mapped_column(UtcMicros)
+    finished_at: Mapped[datetime] = mapped_column(UtcMicros)
     status: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(Text)
     http_status: Mapped[int | None] = mapped_column(Integer)
