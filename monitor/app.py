@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +34,7 @@ from monitor.rounds.runner import Rounds
 from monitor.sources.base import Source
 from monitor.store import catalog, migrate
 from monitor.store.catalog import SeriesRef
+from monitor.store.cluster import fenced_sessions
 from monitor.store.db import create_db_engine, session_factory
 from monitor.store.thumbnails import alert_thumbnails
 
@@ -61,17 +62,33 @@ class App:
     metrics: Metrics | None = None
     # Resolves the hosts of scraped thumbnail URLs for the address guard (tests inject one).
     resolver: Resolver = system_resolver
+    # A cluster node: the epoch it leads under (None while it does not lead). The leader's
+    # work (delivery, retention, the archive, the time-stamps) then goes through
+    # ``leader_sessions``, whose every transaction opens with the fence (``led_by``).
+    leader_epoch: Callable[[], int | None] | None = None
     dispatcher: Dispatcher = field(init=False)
+    leader_sessions: sessionmaker[Session] = field(init=False)
 
     def __post_init__(self) -> None:
         alerts = self.config.alerts
+        epoch = self.leader_epoch
+        self.leader_sessions = (
+            self.sessions if epoch is None else fenced_sessions(self.sessions, epoch)
+        )
         self.dispatcher = Dispatcher(
-            self.sessions,
+            self.leader_sessions,
             self.channels,
             clock=self.clock,
             policy=RetryPolicy(alerts.retry_delays()),
+            # A leader paused between its claim and the send must not send (late, after
+            # its successor may have): no duplicate beyond a kill between send and record.
+            may_send=None if epoch is None else lambda: epoch() is not None,
         )
         self.dispatcher.on_delivered.append(self._count_delivery)
+
+    def led_by(self, epoch: Callable[[], int | None]) -> App:
+        """This app as a cluster node whose leader's work is fenced under ``epoch()``."""
+        return replace(self, leader_epoch=epoch)
 
     def _count_delivery(self, batch: Any, state: str, error: str | None) -> None:
         if self.metrics is not None:
@@ -142,7 +159,7 @@ class App:
             wayback.secret_key.get_secret_value(),
             user_agent=f"image-absence-monitor/{__version__} (evidence archiving)",
         )
-        return Archiver(self.sessions, wayback, client, self.clock)
+        return Archiver(self.leader_sessions, wayback, client, self.clock)
 
     def stamper(self) -> Stamper | None:
         """The log's time-stamping job, or None without ``evidence.timestamp_url``. The TSA
@@ -154,7 +171,7 @@ class App:
         # worth paying only when time-stamping is configured (it is off by default).
         from monitor.evidence.timestamps import Stamper
 
-        return Stamper(self.sessions, url, clock=self.clock)
+        return Stamper(self.leader_sessions, url, clock=self.clock)
 
     def reloaded(self, config: Config) -> App:
         """This app with a new config: the same database, clock, transport and metrics;
@@ -169,7 +186,7 @@ class App:
             resolver=self.resolver,
         )
         app.metrics = self.metrics
-        return app
+        return app if self.leader_epoch is None else app.led_by(self.leader_epoch)
 
     def prune(self, *, dry_run: bool = False) -> Pruned:
         """Apply ``evidence.raw_retention`` now (an alert's evidence is kept until released,
@@ -179,7 +196,7 @@ class App:
         self.migrate()
         evidence, now = self.config.evidence, self.clock()
         held_since = now - evidence.alert_retention if evidence.alert_retention else None
-        with self.sessions() as session, session.begin():
+        with self.leader_sessions() as session, session.begin():
             pruned = prune(
                 session, now - evidence.raw_retention, held_since=held_since, dry_run=dry_run
             )

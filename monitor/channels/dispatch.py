@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -110,8 +110,11 @@ class Dispatcher:
         policy: RetryPolicy | None = None,
         owner: str | None = None,
         concurrency: int = 4,
+        may_send: Callable[[], bool] | None = None,
     ) -> None:
         self.sessions = sessions
+        # Asked after a claim, before the send (a cluster node: whether it still leads).
+        self.may_send = may_send
         self.channels = dict(channels)
         self.clock = clock
         self.policy = policy or RetryPolicy()
@@ -163,6 +166,11 @@ class Dispatcher:
                 return False
 
         if not await asyncio.to_thread(claim):
+            result.skipped += 1
+            return
+        if self.may_send is not None and not self.may_send():
+            # Claimed, then paused or deposed: the claim runs out and the leader sends.
+            logger.warning("delivery %s not sent: this node no longer leads", batch.delivery_uuid)
             result.skipped += 1
             return
         error: str | None = None

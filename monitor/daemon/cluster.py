@@ -25,6 +25,7 @@ import os
 import socket
 import time
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -59,15 +60,17 @@ class ClusterNode(Daemon):
     """The daemon as one node of a cluster (see the module docstring)."""
 
     def __init__(self, app: App, *, config_path: str) -> None:
-        super().__init__(app, config_path=config_path)
         cluster = app.config.cluster
-        self.name = cluster.node
-        self.spool = Spool(cluster.spool_path(config_path))
         self.election = LeaderElection(
             app.engine.url.render_as_string(hide_password=False),
-            self.name,
+            cluster.node,
             cluster.leader_lease,
         )
+        # The leader's work (delivery, retention, archive, time-stamps) is fenced: every
+        # transaction of it opens with the fence under the epoch this node leads under.
+        super().__init__(app.led_by(lambda: self.election.epoch), config_path=config_path)
+        self.name = cluster.node
+        self.spool = Spool(cluster.spool_path(config_path))
         self.node_rounds: NodeRounds | None = None
         self.closer: Closer | None = None
 
@@ -250,16 +253,27 @@ class ClusterNode(Daemon):
             return False
 
     async def dispatch_step(self) -> bool:
-        return self.election.epoch is not None and await super().dispatch_step()
+        return await self._lead("deliver", super().dispatch_step)
 
     async def prune_step(self) -> bool:
-        return self.election.epoch is not None and await super().prune_step()
+        return await self._lead("prune", super().prune_step)
 
     async def archive_step(self) -> bool:
-        return self.election.epoch is not None and await super().archive_step()
+        return await self._lead("archive", super().archive_step)
 
     async def timestamp_step(self) -> bool:
-        return self.election.epoch is not None and await super().timestamp_step()
+        return await self._lead("time-stamp", super().timestamp_step)
+
+    async def _lead(self, what: str, step: Callable[[], Awaitable[bool]]) -> bool:
+        """Run a leader's ``step`` if this node leads; its writes are fenced (``App.led_by``),
+        so a node deposed meanwhile (paused past its lease) has them refused."""
+        if self.election.epoch is None:
+            return False
+        try:
+            return await step()
+        except StaleEpoch as exc:
+            logger.warning("not going on to %s: %s", what, exc)
+            return False
 
     async def beat(self, stopped: bool = False) -> None:
         """The process's heartbeat and the node's: its role and spool depth."""

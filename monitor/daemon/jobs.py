@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -35,7 +36,7 @@ from monitor.config import Config
 from monitor.core.clock import Clock, iso_utc
 from monitor.core.metrics import Metrics
 from monitor.daemon.schedule import first_run
-from monitor.store.db import storage_refusal
+from monitor.store.db import storage_refusal, unreachable
 
 logger = logging.getLogger(__name__)
 HEARTBEAT = timedelta(seconds=15)
@@ -148,15 +149,48 @@ def schedule_jobs(
     scheduler.add_listener(on_submitted, EVENT_JOB_SUBMITTED)
 
 
+class FailureLog:
+    """How a failed job is logged: one line when the storage refused its write (a full
+    disk: nothing of it was written) or the database could not be reached, the traceback
+    of a bug otherwise; either way it runs again.
+
+    While the database is down every job fails at each of its runs (some every second):
+    a job's "unreachable" line is written once, then at most once per ``repeat_every``
+    with the count of the failures it stood for."""
+
+    def __init__(
+        self, *, repeat_every: float = 60.0, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.repeat_every, self.monotonic = repeat_every, monotonic
+        self._last: dict[str, float] = {}  # job -> when its last "unreachable" line went out
+        self._quiet: dict[str, int] = {}  # job -> failures not logged since
+
+    def failed(self, what: str, exc: Exception) -> None:
+        refusal = storage_refusal(exc)
+        if refusal is not None:
+            logger.error(
+                "job %s: %s; nothing of it was written, it runs again at its next time",
+                what,
+                refusal,
+            )
+            return
+        down = unreachable(exc)
+        if down is None:
+            logger.error("job %s failed; it runs again at its next time", what, exc_info=exc)
+            return
+        now, last = self.monotonic(), self._last.get(what)
+        if last is not None and now - last < self.repeat_every:
+            self._quiet[what] = self._quiet.get(what, 0) + 1
+            return
+        self._last[what] = now
+        quiet = self._quiet.pop(what, 0)
+        since = f" ({quiet} more failure(s) like it since the last line)" if quiet else ""
+        logger.error("job %s: %s; it runs again at its next time%s", what, down, since)
+
+
+_FAILURES = FailureLog()
+
+
 def job_failed(what: str, exc: Exception) -> None:
-    """Log a failed job: one line when the storage refused its write (a full disk: nothing
-    of it was written), the traceback of a bug otherwise; either way it runs again."""
-    refusal = storage_refusal(exc)
-    if refusal is None:
-        logger.error("job %s failed; it runs again at its next time", what, exc_info=exc)
-    else:
-        logger.error(
-            "job %s: %s; nothing of it was written, it runs again at its next time",
-            what,
-            refusal,
-        )
+    """Log a failed job (``FailureLog``: one line, not a traceback, for a known cause)."""
+    _FAILURES.failed(what, exc)

@@ -36,6 +36,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from monitor.store import advisory, cluster
+from monitor.store.db import first_line
 
 logger = logging.getLogger(__name__)
 LEADER_KEY = 0x1A5E7D  # the daemon lock's key plus one: never the single-daemon lock
@@ -92,7 +93,7 @@ class LeaderElection:
                     self._renew()
                 self._failing = False
             except DBAPIError as exc:
-                self._drop(f"the database connection failed: {_first_line(exc)}")
+                self._drop(f"the database connection failed: {first_line(exc)}")
                 self._failing = True
             return self.leading
 
@@ -109,7 +110,7 @@ class LeaderElection:
                     advisory.unlock(conn, self.key)
                     logger.info("leader: %s resigned (epoch %d)", self.node, epoch)
                 except DBAPIError as exc:
-                    logger.warning("leader: could not resign cleanly: %s", _first_line(exc))
+                    logger.warning("leader: could not resign cleanly: %s", first_line(exc))
             self._drop(None)
 
     # -- internals ------------------------------------------------------------------------
@@ -181,7 +182,3 @@ class LeaderElection:
                 conn.close()
             except DBAPIError:
                 pass  # already gone
-
-
-def _first_line(exc: DBAPIError) -> str:
-    return (str(exc.orig).strip().splitlines() or [""])[0][:200]

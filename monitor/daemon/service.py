@@ -45,6 +45,7 @@ from monitor.rounds.commit import CheckRow
 from monitor.rounds.runner import Rounds
 from monitor.store import outbox
 from monitor.store.catalog import SeriesRef
+from monitor.store.cluster import StaleEpoch
 from monitor.store.heartbeat import record_heartbeat
 from monitor.store.outbox_admin import Backlog, backlog
 from monitor.store.rounds import due_rechecks, last_rounds
@@ -122,7 +123,7 @@ class Daemon:
                     "abandoned %d unfinished round(s); nothing of them was written", len(pending)
                 )
                 await asyncio.gather(*pending, return_exceptions=True)
-        with contextlib.suppress(TimeoutError):
+        with contextlib.suppress(TimeoutError, StaleEpoch):  # StaleEpoch: a node not leading
             await asyncio.wait_for(self.app.dispatcher.drain(), timeout=SHUTDOWN_GRACE)
         await self.beat(stopped=True)
         if self.archiver is not None:

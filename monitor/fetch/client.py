@@ -40,6 +40,7 @@ from monitor.core.lru import LRU
 from monitor.core.masking import mask_url
 from monitor.core.observation import Status
 from monitor.fetch.body import ACCEPT_ENCODING, complete_response, read_capped
+from monitor.fetch.cookies import Client
 from monitor.fetch.guard import send_guarded
 from monitor.fetch.limiter import MAX_HOSTS, HostLimiter, forget
 from monitor.fetch.policy import FetchPolicy, FetchResult, Monotonic, Sleep
@@ -128,7 +129,7 @@ class Fetcher:
         client = self._clients.get(proxy)
         if client is None:
             injected = self._transport is not None
-            client = httpx.AsyncClient(
+            client = Client(
                 # One connection pool per host (``fetch.pools``), kept across rounds; a
                 # proxy's transport (``proxy``, or the environment's) is mounted over it.
                 transport=self._transport if injected else HostPools(),

@@ -1,20 +1,28 @@
-"""One connection pool per host: the fetcher's transport when none is injected.
+"""One pool of kept-alive connections per host: the fetcher's transport when none is injected.
 
-``HostPools`` is an ``httpx.AsyncBaseTransport`` that hands each request to the pool of its
-origin (scheme, host, port), created on first use: an ``httpx.AsyncHTTPTransport`` whose
-connections stay open between requests (HTTP/1.1 keep-alive), so a round's checks of one
-engine reuse the same few warm connections, round after round.
+``HostPools`` is an ``httpx.AsyncBaseTransport`` that sends each direct (unproxied) request on
+a connection of its origin (scheme, host, port): the most recently used idle one that is
+still ``reusable`` (``fetch.wire``), else a new one. When the response is closed after its
+whole body was read, the connection goes back to its origin's idle list (at most
+``keepalive`` kept per origin), so a round's checks of one engine reuse the same few warm
+connections, round after round while they stay within the keep-alive expiry. A kept-alive
+connection the server closed just before our request reached it (``StaleConnection``:
+nothing was answered) is replaced by a new one and a body-less GET or HEAD sent again, once
+per idle connection: the race every keep-alive client meets.
 
-Why a pool per host and not httpx's one pool for every host: before each request, and
-again when each response closes, httpcore's pool looks at every connection it holds
-(``has_expired``: a socket poll and a dict of socket attributes per connection). With six
-engines at four connections each, that walk over 24 connections was the largest single
-cost of a check in ``bench.round`` (a fifth of the main process's CPU); a host's own pool
-holds only the connections its ``concurrency`` allows.
+Why not httpx's own transport (httpcore): before each request, and again when each response
+closes, httpcore's pool walks every connection it holds, asking each whether it has expired
+(a socket poll through anyio's typed attributes: a dict of six lambdas built per ask) and
+whether it is idle (once per connection per connection). With ten requests in flight that
+walk, and anyio's cancel scopes around each read, cost more CPU than everything else a
+request needs (``bench.fetch_cost``: about 1.0 of 1.9 CPU ms per request). Here the event
+loop already watches each socket, so an idle connection knows it was closed without being
+asked, and taking one is a ``list.pop``. Proxied requests still go through httpx's own
+proxy transports, which httpx mounts over this one.
 
-At most ``max_pools`` pools are kept (thumbnail hosts come and go): past that, the least
-recently used pool with no request in flight is closed (its idle connections with it);
-a pool that is busy is never closed under its request.
+At most ``max_pools`` origins are kept (thumbnail hosts come and go): past that, the least
+recently used origin with no request in flight is dropped, its idle connections closed; one
+with a request in flight is never closed under it.
 
 No HTTP/2: the engines are asked ``concurrency`` (1-4) requests at a time, which HTTP/1.1
 keep-alive already serves on warm connections; multiplexing would save nothing at that
@@ -25,64 +33,131 @@ than h11 (and one more dependency, ``httpx[http2]``).
 from __future__ import annotations
 
 import ssl
+import time
 from collections import Counter, OrderedDict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from types import TracebackType
 
 import httpx
 
-# Pools kept at once (each holds at most its host's concurrency in idle connections).
+from monitor.fetch.wire import StaleConnection, Wire
+
+# Origins kept at once (each keeps at most ``keepalive`` idle connections).
 MAX_POOLS = 64
-Origin = tuple[bytes, bytes, int | None]
+# Seconds an idle connection is kept (httpx's default): servers close theirs after 5-75 s.
+KEEPALIVE_EXPIRY = 5.0
+_PORTS = {"http": 80, "https": 443}
+_REPLAYABLE = frozenset({"GET", "HEAD"})
+Origin = tuple[str, str, int]
 
 
 class HostPools(httpx.AsyncBaseTransport):
-    """Sends each request through its origin's own connection pool (module docstring)."""
+    """Sends each request on a kept-alive connection of its origin (module docstring)."""
 
-    def __init__(self, *, max_pools: int = MAX_POOLS, keepalive: int = 16) -> None:
+    def __init__(
+        self,
+        *,
+        max_pools: int = MAX_POOLS,
+        keepalive: int = 16,
+        keepalive_expiry: float = KEEPALIVE_EXPIRY,
+        clock: Callable[[], float] = time.monotonic,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         if max_pools < 1:
             raise ValueError("HostPools needs room for at least one pool")
         self.max_pools = max_pools
         self._keepalive = keepalive
-        self._pools: OrderedDict[Origin, httpx.AsyncHTTPTransport] = OrderedDict()
+        self._expiry = keepalive_expiry
+        self._clock = clock
+        self._idle: OrderedDict[Origin, list[Wire]] = OrderedDict()
         self._busy: Counter[Origin] = Counter()  # requests in flight, per origin
-        # One TLS context for every pool: loading the CA store costs milliseconds each time.
-        self._ssl: ssl.SSLContext | None = None
+        self._open: set[Wire] = set()  # every connection, idle or busy, to close at the end
+        # One TLS context for every connection (loading the CA store costs milliseconds);
+        # httpx's default (certifi's CAs) unless one is given.
+        self._tls = tls
 
     def __len__(self) -> int:
-        return len(self._pools)
+        return len(self._idle)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
-        origin: Origin = (url.raw_scheme, url.raw_host, url.port)
-        pool = self._pools.get(origin)
-        if pool is None:
-            await self._make_room()
-            if self._ssl is None:
-                self._ssl = httpx.create_ssl_context()
-            pool = self._pools[origin] = httpx.AsyncHTTPTransport(
-                verify=self._ssl,
-                # The fetcher's per-host limiter bounds the connections; a cap here would
-                # only add a second queue.
-                limits=httpx.Limits(
-                    max_connections=None, max_keepalive_connections=self._keepalive
-                ),
-            )
+        scheme = url.scheme
+        if scheme not in _PORTS:
+            raise httpx.UnsupportedProtocol(f"unsupported scheme {scheme!r}: not http(s)")
+        if not url.host:
+            raise httpx.UnsupportedProtocol("the URL has no host")
+        origin: Origin = (scheme, url.host, url.port or _PORTS[scheme])
+        idle = self._idle.get(origin)
+        if idle is None:
+            self._make_room()
+            idle = self._idle[origin] = []
         else:
-            self._pools.move_to_end(origin)
+            self._idle.move_to_end(origin)
         self._busy[origin] += 1
         try:
-            response = await pool.handle_async_request(request)
+            return await self._send(origin, idle, request)
         except BaseException:
             self._done(origin)
             raise
-        response.stream = _Counted(response.stream, lambda: self._done(origin))
-        return response
+
+    async def _send(
+        self, origin: Origin, idle: list[Wire], request: httpx.Request
+    ) -> httpx.Response:
+        timeouts = request.extensions.get("timeout") or {}
+
+        def release(wire: Wire, reusable: bool) -> None:
+            self._done(origin)
+            kept = self._idle.get(origin)
+            if reusable and kept is not None and len(kept) < self._keepalive:
+                kept.append(wire)
+            else:
+                self._drop(wire)
+
+        replayable = request.method in _REPLAYABLE and isinstance(request.stream, httpx.ByteStream)
+        while idle:
+            wire = idle.pop()
+            if not wire.reusable():
+                self._drop(wire)
+                continue
+            try:
+                return await wire.send(request, timeouts, release, reused=True)
+            except StaleConnection:
+                self._drop(wire)
+                if not replayable:
+                    raise
+            except BaseException:
+                self._drop(wire)
+                raise
+        scheme, host, port = origin
+        if scheme == "https" and self._tls is None:
+            self._tls = httpx.create_ssl_context()
+        sni = request.extensions.get("sni_hostname")
+        wire = await Wire.open(
+            scheme,
+            host,
+            port,
+            tls=self._tls,
+            within=timeouts.get("connect"),
+            expiry=self._expiry,
+            clock=self._clock,
+            sni=sni if isinstance(sni, str) else None,
+        )
+        self._open.add(wire)
+        try:
+            return await wire.send(request, timeouts, release, reused=False)
+        except BaseException:
+            self._drop(wire)
+            raise
+
+    def _drop(self, wire: Wire) -> None:
+        wire.close()
+        self._open.discard(wire)
 
     async def aclose(self) -> None:
-        pools, self._pools = list(self._pools.values()), OrderedDict()
-        for pool in pools:
-            await pool.aclose()
+        wires, self._open = list(self._open), set()
+        self._idle.clear()
+        for wire in wires:
+            wire.close()
 
     async def __aexit__(
         self,
@@ -97,33 +172,11 @@ class HostPools(httpx.AsyncBaseTransport):
         if self._busy[origin] <= 0:
             del self._busy[origin]
 
-    async def _make_room(self) -> None:
-        """Close least recently used idle pools until a new one fits (busy ones stay)."""
-        while len(self._pools) >= self.max_pools:
-            idle = next((o for o in self._pools if not self._busy[o]), None)
-            if idle is None:  # every pool has a request in flight: grow for now
+    def _make_room(self) -> None:
+        """Drop least recently used idle origins until a new one fits (busy ones stay)."""
+        while len(self._idle) >= self.max_pools:
+            origin = next((o for o in self._idle if not self._busy[o]), None)
+            if origin is None:  # every origin has a request in flight: grow for now
                 return
-            await self._pools.pop(idle).aclose()
-
-
-class _Counted(httpx.AsyncByteStream):
-    """A response stream that reports once when it is closed (the request is over)."""
-
-    def __init__(
-        self, stream: httpx.SyncByteStream | httpx.AsyncByteStream, done: Callable[[], None]
-    ) -> None:
-        assert isinstance(stream, httpx.AsyncByteStream)
-        self._stream = stream
-        self._done = done
-        self._closed = False
-
-    def __aiter__(self) -> AsyncIterator[bytes]:
-        return self._stream.__aiter__()  # the pool's own iterator: no layer per chunk
-
-    async def aclose(self) -> None:
-        try:
-            await self._stream.aclose()
-        finally:
-            if not self._closed:
-                self._closed = True
-                self._done()
+            for wire in self._idle.pop(origin):
+                self._drop(wire)

@@ -26,7 +26,7 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.rounds.checked import Checked
@@ -35,18 +35,10 @@ from monitor.rounds.staging import new_check_id, staged_row
 from monitor.store import claims
 from monitor.store.bodies import healthy_digests
 from monitor.store.catalog import SeriesRef
-from monitor.store.db import is_collision
+from monitor.store.db import first_line, unreachable
 from monitor.store.spool import Spool, StagedRow
 
 logger = logging.getLogger(__name__)
-
-
-def unreachable(exc: BaseException) -> bool:
-    """Whether ``exc`` says the database could not be reached (the server down, the
-    connection cut), as opposed to a bug or a refused statement."""
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    return isinstance(exc, OperationalError | InterfaceError) and not is_collision(exc)
 
 
 class NodeRounds:
@@ -70,6 +62,7 @@ class NodeRounds:
         self.batch = batch
         self.config = rounds.config
         self.clock = rounds.clock
+        self._waiting = False  # the last forward found the database unreachable
 
     def slot(self, source: str, at: datetime) -> int:
         """The round number of ``source`` at ``at``."""
@@ -197,7 +190,7 @@ class NodeRounds:
             "round %d of %s: the database is unreachable (%s); checking %d series into the spool",
             slot,
             source,
-            _first_line(exc),
+            first_line(exc),
             len(refs),
         )
         checked = await asyncio.gather(*(self.rounds.check_one(r) for r in refs))
@@ -228,14 +221,14 @@ class NodeRounds:
                 claims.stage(session, rows)
 
         try:
-            return self.spool.forward(send, batch=self.batch)
+            done = self.spool.forward(send, batch=self.batch)
         except DBAPIError as exc:
             if not unreachable(exc):
                 raise
-            logger.info("spool: the database is still unreachable (%s)", _first_line(exc))
+            # Once per outage: the forward is tried every few seconds until it answers.
+            log = logger.debug if self._waiting else logger.info
+            log("spool: the database is still unreachable (%s)", first_line(exc))
+            self._waiting = True
             return 0
-
-
-def _first_line(exc: BaseException) -> str:
-    orig = getattr(exc, "orig", None) or exc
-    return (str(orig).strip().splitlines() or [type(exc).__name__])[0][:200]
+        self._waiting = False
+        return done

@@ -10,6 +10,9 @@ epoch is still the caller's; ``fence(session, epoch)``, run first in every trans
 leader writes, raises ``StaleEpoch`` unless the epoch is still current, and holds a shared
 lock on the row until that transaction ends, so a take-over (which updates the row) waits
 for the old leader's write in flight and every later write of the old leader is refused.
+``fenced_sessions(sessions, epoch_of)`` makes that automatic for a whole component (the
+dispatcher, retention, the archive, the time-stamps): every transaction of its sessions
+opens with the fence.
 
 Lease times are the database's clock (``now()``), not the nodes': the nodes' clocks may
 disagree by more than a lease, the server's is one clock for all.
@@ -22,8 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, event, func, select, update
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from monitor.core.errors import MonitorError
 from monitor.store.models import Leadership, Node
@@ -195,7 +198,7 @@ def resign(session: Session, node: str, epoch: int) -> None:
     )
 
 
-def fence(session: Session, epoch: int) -> None:
+def fence(session: Session | Connection, epoch: int) -> None:
     """Refuse the leader's transaction unless ``epoch`` is still current: the first
     statement of every transaction the leader writes (see the module docstring)."""
     current = session.scalar(
@@ -206,3 +209,23 @@ def fence(session: Session, epoch: int) -> None:
             f"leader epoch {epoch} is stale (now {current}): another node leads; "
             "this write is refused"
         )
+
+
+def fenced_sessions(
+    sessions: sessionmaker[Session], epoch_of: Callable[[], int | None]
+) -> sessionmaker[Session]:
+    """Sessions like ``sessions`` (same engine, same settings) whose every transaction, a
+    read's included, opens with ``fence`` under ``epoch_of()``: the epoch the node leads
+    under at that moment, None when it does not lead (then ``StaleEpoch`` at once, before
+    any statement). What a leader-only component writes through them is written by the
+    current leader or not at all, whenever the process was paused."""
+    fenced: sessionmaker[Session] = sessionmaker(class_=sessions.class_, **sessions.kw)
+
+    @event.listens_for(fenced, "after_begin")
+    def _fence(session: Session, transaction: SessionTransaction, conn: Connection) -> None:
+        epoch = epoch_of()
+        if epoch is None:
+            raise StaleEpoch("this node does not lead (any more): the leader's write is refused")
+        fence(conn, epoch)
+
+    return fenced

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import threading
 import time
 import weakref
@@ -28,7 +29,13 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+)
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from monitor.core.errors import DatabaseError
@@ -192,6 +199,35 @@ def storage_refusal(exc: BaseException) -> str | None:
         hint = ": a full disk, a file size limit or a failing disk" if "i/o" in text.lower() else ""
         return f"the database refused the write ({text[:200]}{hint})"
     return None
+
+
+_DOWN = ("57P01", "57P02", "57P03")
+
+
+def unreachable(exc: BaseException) -> str | None:
+    """One line saying the database could not be reached (the server down or restarting,
+    the connection cut, a SQLite file that cannot be opened), or None when ``exc`` is
+    anything else: a bug, a refused statement, a collision with another writer."""
+    if not isinstance(exc, DBAPIError) or is_collision(exc):
+        return None
+    if not exc.connection_invalidated:
+        if not isinstance(exc, OperationalError | InterfaceError):
+            return None
+        code = getattr(exc.orig, "sqlite_errorcode", None)
+        sqlstate = getattr(exc.orig, "sqlstate", None) or ""
+        if code is not None and code != sqlite3.SQLITE_CANTOPEN:
+            return None  # SQLite answered: a locked, full or broken file is not "unreachable"
+        # PostgreSQL: no SQLSTATE (the client could not connect) or class 08; 57P01-03:
+        # the server is shutting down or starting up. Any other state is an answer.
+        if code is None and sqlstate and sqlstate[:2] != "08" and sqlstate not in _DOWN:
+            return None
+    return f"the database is unreachable ({first_line(exc)})"
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of what the database driver said (at most 200 characters)."""
+    orig = getattr(exc, "orig", None) or exc
+    return (str(orig).strip().splitlines() or [type(orig).__name__])[0][:200]
 
 
 def retrying(
