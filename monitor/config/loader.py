@@ -21,12 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from monitor import sources
 from monitor.config.cluster import database_problem
 from monitor.config.models import Config, ConfigFile
-from monitor.config.yamltext import key_line, read_yaml
+from monitor.config.yamltext import YamlMap, YamlSeq, key_line, read_yaml
 from monitor.core import masking
 from monitor.core.errors import ConfigError, ConfigErrors
 from monitor.detector.settings import DetectionSettings
@@ -73,7 +72,7 @@ def parse_config(text: str, name: str, env: Mapping[str, str]) -> Config:
 
 def _parse(text: str, name: str, env: Mapping[str, str]) -> Config:
     tree = read_yaml(text, name)
-    if not isinstance(tree, CommentedMap):
+    if not isinstance(tree, YamlMap):
         raise ConfigError("the top level must be a mapping of settings", file=name, line=1)
     problems: list[ConfigError] = []
     data = _interpolate(tree, (), env, problems, name, tree)
@@ -147,13 +146,13 @@ def _parse(text: str, name: str, env: Mapping[str, str]) -> Config:
 def _interpolate(
     node: Any, at: Path_, env: Mapping[str, str], problems: list[ConfigError], name: str, tree: Any
 ) -> Any:
-    """Plain Python data from the ruamel tree, with ``${VAR}`` replaced."""
-    if isinstance(node, CommentedMap):
+    """Plain Python data from the YAML tree, with ``${VAR}`` replaced."""
+    if isinstance(node, YamlMap):
         return {
             str(k): _interpolate(v, (*at, str(k)), env, problems, name, tree)
             for k, v in node.items()
         }
-    if isinstance(node, CommentedSeq):
+    if isinstance(node, YamlSeq):
         return [_interpolate(v, (*at, i), env, problems, name, tree) for i, v in enumerate(node)]
     if isinstance(node, str):
 
@@ -202,15 +201,15 @@ def _error(message: str, at: Path_, tree: Any, name: str) -> ConfigError:
 
 
 def _line_of(tree: Any, at: Sequence[str | int]) -> int | None:
-    """1-based line of the deepest existing node on path ``at`` in the ruamel tree."""
+    """1-based line of the deepest existing node on path ``at`` in the YAML tree."""
     line: int | None = None
     node = tree
     for part in at:
-        if isinstance(node, CommentedMap) and part in node:
+        if isinstance(node, YamlMap) and part in node:
             line = key_line(node, part) or line
             node = node[part]
-        elif isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node):
-            line = node.lc.item(part)[0] + 1
+        elif isinstance(node, YamlSeq) and isinstance(part, int) and part < len(node):
+            line = node.lines[part] + 1
             node = node[part]
         else:
             break

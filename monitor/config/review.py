@@ -19,11 +19,9 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-
 from monitor import sources
 from monitor.config.models import Config
-from monitor.config.yamltext import key_line
+from monitor.config.yamltext import YamlMap, YamlSeq, key_line
 from monitor.core.errors import ConfigError
 from monitor.core.masking import SECRET_KEYS, is_secret_header, mask_url
 from monitor.core.units import format_duration
@@ -39,10 +37,10 @@ def literal_secrets(tree: Any, name: str) -> list[ConfigError]:
     found: list[ConfigError] = []
 
     def walk(node: Any, at: tuple[str, ...]) -> None:
-        if isinstance(node, CommentedSeq):
+        if isinstance(node, YamlSeq):
             for item in node:
                 walk(item, at)
-        if not isinstance(node, CommentedMap):
+        if not isinstance(node, YamlMap):
             return
         for key, value in node.items():
             path = (*at, str(key))

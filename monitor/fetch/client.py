@@ -10,7 +10,7 @@
   cannot be decompressed is ``parse_error``;
 - with a ``policy.guard``, redirects are followed here one by one and every URL, the first
   included, is asked first; a refused one is ``http_error`` with the guard's reason, and
-  nothing is sent to it.
+  nothing is sent to it (each connection is held to the addresses it checked, too).
 
 Each host has a ``HostLimiter`` (concurrency and spacing); every attempt, retries included,
 takes a slot, so failures never multiply the load on a host. Hosts share nothing else:
@@ -45,7 +45,7 @@ from monitor.fetch.guard import send_guarded
 from monitor.fetch.limiter import MAX_HOSTS, HostLimiter, forget
 from monitor.fetch.policy import FetchPolicy, FetchResult, Monotonic, Sleep
 from monitor.fetch.pools import HostPools
-from monitor.fetch.retry import network_reason, rest_after_429, retry_after_seconds
+from monitor.fetch.retry import attempt_failure, rest_after_429, retry_after_seconds
 from monitor.fetch.warmup import Warmups
 
 __all__ = ["FetchPolicy", "FetchResult", "Fetcher"]
@@ -274,27 +274,9 @@ class Fetcher:
                     body = await read_capped(response, policy.max_bytes)
                 finally:
                     await response.aclose()
-        except httpx.TooManyRedirects:
-            return _fail(Status.HTTP_ERROR, f"too many redirects (> {self.max_redirects})")
-        except httpx.ConnectTimeout:
-            return _fail(
-                Status.NETWORK_ERROR,
-                f"connect timeout after {policy.connect_timeout:g}s",
-                retry=True,
-            )
-        except httpx.TimeoutException as exc:
-            kind = type(exc).__name__.removesuffix("Timeout").lower()
-            return _fail(
-                Status.NETWORK_ERROR, f"{kind} timeout after {policy.timeout:g}s", retry=True
-            )
-        except TimeoutError:  # asyncio.timeout: the whole request outlasted its budget
-            return _fail(Status.NETWORK_ERROR, f"timeout after {policy.timeout:g}s", retry=True)
-        except httpx.DecodingError as exc:
-            return _fail(Status.PARSE_ERROR, f"undecodable body: {exc}")
-        except httpx.UnsupportedProtocol as exc:
-            return _fail(Status.HTTP_ERROR, f"unsupported URL: {exc}")
-        except (httpx.TransportError, OSError) as exc:
-            return _fail(Status.NETWORK_ERROR, network_reason(exc), retry=True)
+        except (httpx.HTTPError, OSError) as exc:  # OSError: asyncio's TimeoutError too
+            status, reason, retry = attempt_failure(exc, policy, self.max_redirects)
+            return _fail(status, reason, retry=retry)
 
         if body is None:
             too_large = f"response too large (> {policy.max_bytes} bytes)"

@@ -16,9 +16,15 @@ Contract of ``AddressGuard(allowed_hosts, resolver=..., on_refusal=...)``, calle
   credentials when one changes host); ``on_refusal(host, reason)`` counts each refusal
   (metrics), and the first refusal of a host is logged, later ones are not.
 
-What it does not do: pin the connection to the address it checked. A name whose DNS answer
-changes between the check and the connection (rebinding) could still reach an internal
-address; the window is one lookup wide.
+Each ``host:port``'s verdict (the checked addresses, or the refusal) is kept for ``ttl``
+seconds (a round's thumbnails of one CDN are resolved once, not once each), at most
+``max_hosts`` of them. That cache cannot open a door: the connection itself is checked too.
+``send_guarded`` hands the guard to the transport (request extension ``GUARD``), and
+``fetch.pools`` connects a guarded request only to the addresses the guard checked (pinned:
+no second lookup that DNS rebinding could answer differently), and sends one on a kept-alive
+connection only if that connection's peer address passes (``peer_allowed``). A refusal
+at connection time (the name's verdict changed since the request's check) raises
+``Refused``. Through a proxy the proxy resolves the name: only the check by name holds.
 """
 
 from __future__ import annotations
@@ -27,17 +33,25 @@ import asyncio
 import ipaddress
 import logging
 import socket
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from urllib.parse import urlsplit
 
 import httpx
 
 from monitor.core.logs import clip
+from monitor.core.lru import LRU
 
 logger = logging.getLogger(__name__)
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+# The request extension that carries the guard to the transport (``fetch.pools``).
+GUARD = "monitor.address_guard"
+
+
+class Refused(httpx.TransportError):
+    """The transport refused a connection the address guard does not allow (the reason)."""
 
 
 async def system_resolver(host: str, port: int) -> list[str]:
@@ -85,7 +99,10 @@ def configured_hosts(urls: Iterable[str]) -> set[str]:
 
 
 class AddressGuard:
-    """Refuses URLs whose host is, or resolves to, an internal address (module docstring)."""
+    """Refuses URLs whose host is, or resolves to, an internal address (module docstring).
+
+    ``internal(address)`` says why an address is internal, or None (``internal_kind``;
+    tests widen the public world to one loopback address with it)."""
 
     def __init__(
         self,
@@ -93,37 +110,68 @@ class AddressGuard:
         *,
         resolver: Resolver = system_resolver,
         on_refusal: Callable[[str, str], None] | None = None,
+        ttl: float = 60.0,
+        max_hosts: int = 1024,
+        monotonic: Callable[[], float] = time.monotonic,
+        internal: Callable[[IPAddress], str | None] = internal_kind,
     ) -> None:
         self.allowed = frozenset(h.lower() for h in allowed_hosts)
         self.resolver = resolver
         self.on_refusal = on_refusal
+        self.ttl = ttl
+        self.internal = internal
+        self._monotonic = monotonic
+        self._verdicts: LRU[str, tuple[float, list[str] | str]] = LRU(max_hosts)
         self._logged: set[str] = set()
 
     async def __call__(self, url: httpx.URL) -> str | None:
         host = url.host.lower().strip("[]")
         if url.scheme not in ("http", "https"):
             return self._refuse(host, f"{url.scheme}: is not http(s)")
-        if f"{host}:{url.port or _PORTS[url.scheme]}" in self.allowed:
+        verdict = await self.addresses(host, url.port or _PORTS[url.scheme])
+        return verdict if isinstance(verdict, str) else None
+
+    async def addresses(self, host: str, port: int) -> list[str] | str | None:
+        """What ``host:port`` may be reached at: ``None`` for an allowed origin (by its
+        name), else its checked addresses, or the reason it is refused (a refusal)."""
+        key = f"{host}:{port}"
+        if key in self.allowed:
             return None
+        now = self._monotonic()
+        cached = self._verdicts.get(key)
+        if cached is None or cached[0] <= now:
+            cached = (now + self.ttl, await self._judge(host, port))
+            self._verdicts[key] = cached
+        verdict = cached[1]
+        return self._refuse(host, verdict) if isinstance(verdict, str) else verdict
+
+    def peer_allowed(self, host: str, port: int, peer: str) -> bool:
+        """Whether a connection to the address ``peer`` may carry a request for
+        ``host:port`` (a kept-alive one, opened for a request that was not guarded)."""
+        if f"{host}:{port}" in self.allowed:
+            return True
+        address = literal_address(peer.split("%")[0])
+        return address is not None and self.internal(address) is None
+
+    async def _judge(self, host: str, port: int) -> list[str] | str:
+        """The addresses ``host`` resolves to, all public; else why not."""
         literal = literal_address(host)
         if literal is not None:
             addresses: list[IPAddress] = [literal]
         else:
             try:
-                found = await self.resolver(
-                    host, url.port or (443 if url.scheme == "https" else 80)
-                )
+                found = await self.resolver(host, port)
             except (OSError, UnicodeError) as exc:
-                return self._refuse(host, f"{host} does not resolve ({exc})")
+                return f"{host} does not resolve ({exc})"
             addresses = [a for a in (literal_address(f.split("%")[0]) for f in found) if a]
             if not addresses:
-                return self._refuse(host, f"{host} does not resolve")
+                return f"{host} does not resolve"
         for address in addresses:
-            kind = internal_kind(address)
+            kind = self.internal(address)
             if kind is not None:
                 shown = host if literal is not None else f"{host} ({address})"
-                return self._refuse(host, f"refused: {shown} is a {kind} address")
-        return None
+                return f"refused: {shown} is a {kind} address"
+        return [str(a) for a in addresses]
 
     def _refuse(self, host: str, reason: str) -> str:
         if self.on_refusal is not None:
@@ -143,7 +191,10 @@ async def send_guarded(
     max_redirects: int,
 ) -> httpx.Response | str:
     """Send ``request``, following redirects only to URLs ``guard`` allows; a refusal is
-    returned as its reason (the response that redirected there is closed unread)."""
+    returned as its reason (the response that redirected there is closed unread). An
+    ``AddressGuard`` goes along to the transport, which checks each connection too."""
+    if isinstance(guard, AddressGuard):
+        request.extensions = {**request.extensions, GUARD: guard}
     for _ in range(max_redirects + 1):
         refused = await guard(request.url)
         if refused is not None:

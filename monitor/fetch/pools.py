@@ -32,6 +32,8 @@ than h11 (and one more dependency, ``httpx[http2]``).
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import ssl
 import time
 from collections import Counter, OrderedDict
@@ -40,6 +42,7 @@ from types import TracebackType
 
 import httpx
 
+from monitor.fetch.guard import GUARD, AddressGuard, Refused
 from monitor.fetch.wire import StaleConnection, Wire
 
 # Origins kept at once (each keeps at most ``keepalive`` idle connections).
@@ -114,11 +117,11 @@ class HostPools(httpx.AsyncBaseTransport):
                 self._drop(wire)
 
         replayable = request.method in _REPLAYABLE and isinstance(request.stream, httpx.ByteStream)
-        while idle:
-            wire = idle.pop()
-            if not wire.reusable():
-                self._drop(wire)
-                continue
+        _, host, port = origin
+        guard = request.extensions.get(GUARD)
+        if not isinstance(guard, AddressGuard):
+            guard = None
+        while (wire := self._take(idle, guard, host, port)) is not None:
             try:
                 return await wire.send(request, timeouts, release, reused=True)
             except StaleConnection:
@@ -128,26 +131,64 @@ class HostPools(httpx.AsyncBaseTransport):
             except BaseException:
                 self._drop(wire)
                 raise
-        scheme, host, port = origin
-        if scheme == "https" and self._tls is None:
-            self._tls = httpx.create_ssl_context()
-        sni = request.extensions.get("sni_hostname")
-        wire = await Wire.open(
-            scheme,
-            host,
-            port,
-            tls=self._tls,
-            within=timeouts.get("connect"),
-            expiry=self._expiry,
-            clock=self._clock,
-            sni=sni if isinstance(sni, str) else None,
-        )
+        wire = await self._connect(origin, request, guard, timeouts.get("connect"))
         self._open.add(wire)
         try:
             return await wire.send(request, timeouts, release, reused=False)
         except BaseException:
             self._drop(wire)
             raise
+
+    def _take(
+        self, idle: list[Wire], guard: AddressGuard | None, host: str, port: int
+    ) -> Wire | None:
+        """The most recently used kept-alive connection the request may use (closing the
+        dead ones on the way); under a guard, only one whose peer address it allows."""
+        for i in range(len(idle) - 1, -1, -1):
+            wire = idle[i]
+            if not wire.reusable():
+                del idle[i]
+                self._drop(wire)
+            elif guard is None or guard.peer_allowed(host, port, wire.peer):
+                del idle[i]
+                return wire
+        return None
+
+    async def _connect(
+        self,
+        origin: Origin,
+        request: httpx.Request,
+        guard: AddressGuard | None,
+        within: float | None,
+    ) -> Wire:
+        """A new connection to ``origin``; under a guard, to an address it checked."""
+        scheme, host, port = origin
+        if scheme == "https" and self._tls is None:
+            self._tls = httpx.create_ssl_context()
+        sni = request.extensions.get("sni_hostname")
+        sni = sni if isinstance(sni, str) else None
+        targets = await guard.addresses(host, port) if guard is not None else None
+        if isinstance(targets, str):
+            raise Refused(targets)
+        opener = functools.partial(
+            Wire.open,
+            scheme,
+            host,
+            port,
+            tls=self._tls,
+            within=within,
+            expiry=self._expiry,
+            clock=self._clock,
+            sni=sni,
+        )
+        # The checked addresses in order (the next one when one cannot be reached), else
+        # the name itself.
+        candidates: list[str | None] = [*targets] if targets else [None]
+        *first, last = candidates
+        for address in first:
+            with contextlib.suppress(httpx.ConnectError):
+                return await opener(address=address)
+        return await opener(address=last)
 
     def _drop(self, wire: Wire) -> None:
         wire.close()

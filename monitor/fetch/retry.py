@@ -1,6 +1,6 @@
 """What a failed attempt says about the next one: how long the server asked us to wait
-(``Retry-After``; the backoff otherwise is ``core.backoff``), and a network failure in a few
-words for the check's reason."""
+(``Retry-After``; the backoff otherwise is ``core.backoff``), and what an exception an
+attempt raised means: its ``Status``, the check's one-line reason, whether to try again."""
 
 from __future__ import annotations
 
@@ -10,6 +10,10 @@ from contextlib import suppress
 from datetime import UTC, datetime
 
 import httpx
+
+from monitor.core.observation import Status
+from monitor.fetch.guard import Refused
+from monitor.fetch.policy import FetchPolicy
 
 
 def retry_after_seconds(response: httpx.Response, now: datetime) -> float | None:
@@ -59,3 +63,29 @@ def network_reason(exc: Exception) -> str:
     if isinstance(exc, httpx.ProxyError):
         return f"proxy error: {text}"
     return f"{type(exc).__name__}: {text}"[:200]
+
+
+def attempt_failure(
+    exc: httpx.HTTPError | OSError, policy: FetchPolicy, max_redirects: int
+) -> tuple[Status, str, bool]:
+    """The status, one-line reason and whether another try may help, for an exception an
+    attempt raised (``asyncio.timeout``'s ``TimeoutError``: the whole request outlasted
+    ``policy.timeout``)."""
+    if isinstance(exc, Refused):  # the address guard, at connection time
+        return Status.HTTP_ERROR, str(exc), False
+    if isinstance(exc, httpx.TooManyRedirects):
+        return Status.HTTP_ERROR, f"too many redirects (> {max_redirects})", False
+    if isinstance(exc, httpx.ConnectTimeout):
+        return Status.NETWORK_ERROR, f"connect timeout after {policy.connect_timeout:g}s", True
+    if isinstance(exc, httpx.TimeoutException):
+        kind = type(exc).__name__.removesuffix("Timeout").lower()
+        return Status.NETWORK_ERROR, f"{kind} timeout after {policy.timeout:g}s", True
+    if isinstance(exc, TimeoutError):
+        return Status.NETWORK_ERROR, f"timeout after {policy.timeout:g}s", True
+    if isinstance(exc, httpx.DecodingError):
+        return Status.PARSE_ERROR, f"undecodable body: {exc}", False
+    if isinstance(exc, httpx.UnsupportedProtocol):
+        return Status.HTTP_ERROR, f"unsupported URL: {exc}", False
+    if isinstance(exc, httpx.TransportError | OSError):
+        return Status.NETWORK_ERROR, network_reason(exc), True
+    raise exc  # not a failure of the fetch (e.g. an HTTPStatusError nobody raises here)

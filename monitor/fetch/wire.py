@@ -134,6 +134,8 @@ class Wire:
         self._expiry = expiry
         self._clock = clock
         self.idle_since = clock()
+        peer = sock.transport.get_extra_info("peername") if sock.transport else None
+        self.peer: str = str(peer[0]) if peer else ""  # the address connected to
 
     @classmethod
     async def open(
