@@ -10,7 +10,7 @@ worker). The other serves plain result pages.
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -59,8 +59,9 @@ evidence: {{keep_raw: false, keep_thumbnails: false}}
         ).fetchall()
     spans = [(r[3], r[4]) for r in rows if r[0] == "plain" and r[1] == "ok"]
     assert len(spans) == 6
-    first = min(datetime.fromisoformat(s) for s, _ in spans)
-    last = max(datetime.fromisoformat(f) for _, f in spans)
+    # Stored as microseconds since 1970 (``UtcMicros``).
+    first = min(datetime.fromtimestamp(s / 1e6, UTC) for s, _ in spans)
+    last = max(datetime.fromtimestamp(f / 1e6, UTC) for _, f in spans)
     # Six checks at 2/s take 2.5 s; a worker's start and a loaded machine get the rest.
     assert (last - first).total_seconds() < 20
     hostile_rows = [r[1:3] for r in rows if r[0] == "hostile"]

@@ -36,6 +36,7 @@ from monitor.check import Parser, run_check, shared_pool
 from monitor.config import Config
 from monitor.core.clock import Clock
 from monitor.core.logs import REASON_MAX, clip
+from monitor.core.memory import settle_start
 from monitor.evidence.thumbnails import keep_thumbnails
 from monitor.fetch.client import Fetcher
 from monitor.fetch.guard import AddressGuard, Resolver, configured_hosts, system_resolver
@@ -79,6 +80,8 @@ class Rounds:
         resolver: Resolver = system_resolver,
         parser: Parser | None = None,
     ) -> None:
+        # The process's start is over when its first rounds are built: its objects stay.
+        settle_start()
         self.sessions = sessions
         # Parsing runs in the process's worker pool, off the event loop and under budgets.
         self.parser = parser or shared_pool()

@@ -22,7 +22,9 @@ def insert_ignoring(
     column's value -> id of every row, inserted now or before."""
     if not rows:
         return {}
-    stmt = dialect_insert(session)(model).on_conflict_do_nothing(index_elements=list(key))
+    # The table, not the mapped class: the ORM's bulk path adds nothing here but its cost.
+    table = model.__table__
+    stmt = dialect_insert(session)(table).on_conflict_do_nothing(index_elements=list(key))
     session.execute(stmt, rows)
     if len(key) != 1:
         return {}

@@ -26,7 +26,7 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session, aliased
 
 from monitor.core.observation import OBSERVATION_VALUES, ImageItem, Observation
@@ -161,17 +161,36 @@ def write_snapshots(session: Session, plan: SnapshotPlan, round_id: int | None) 
         ]
         insert_ignoring(session, ImageSetMember, members, "set_id", "image_id")
     rows = [_snapshot_row(c, round_id, plan, sets) for c in plan.checks]
-    ids = session.scalars(
-        insert(Snapshot).returning(Snapshot.id, sort_by_parameter_order=True), rows
-    ).all()
+    ids = _insert_snapshots(session, rows)
     _write_sightings(session, plan, images)
-    for row, snapshot_id in zip(rows, ids, strict=True):
-        row["id"] = int(snapshot_id)
     return Written(
         {c.series_id: int(i) for c, i in zip(plan.checks, ids, strict=True)},
         [SimpleNamespace(**row) for row in rows],
         {set_id: digest for digest, set_id in sets.items()},
     )
+
+
+def _insert_snapshots(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert the snapshot ``rows`` in their order, each given its ``id``; their ids.
+
+    On SQLite the write transaction holds the database's write lock, so no other writer
+    adds a snapshot before it commits: the ids after the largest stored are given here and
+    the rows go in as one executemany. (SQLAlchemy cannot batch an ``INSERT .. RETURNING``
+    whose ids must come back in order on SQLite: it sent one statement per row.) Elsewhere
+    the database numbers them and returns the ids in order, batched."""
+    t = cast(Table, Snapshot.__table__)
+    if session.get_bind().dialect.name == "sqlite":
+        first = (session.scalar(select(func.max(t.c.id))) or 0) + 1
+        ids = list(range(first, first + len(rows)))
+        for row, snapshot_id in zip(rows, ids, strict=True):
+            row["id"] = snapshot_id
+        session.execute(insert(t), rows)
+        return ids
+    returned = session.scalars(insert(t).returning(t.c.id, sort_by_parameter_order=True), rows)
+    ids = [int(i) for i in returned]
+    for row, snapshot_id in zip(rows, ids, strict=True):
+        row["id"] = snapshot_id
+    return ids
 
 
 def _snapshot_row(
@@ -224,11 +243,11 @@ def _write_sightings(session: Session, plan: SnapshotPlan, images: dict[bytes, i
         for (s, i), t in seen.items()
     ]
     if rows:
-        stmt = dialect_insert(session)(SeriesImage)
+        stmt = dialect_insert(session)(t)
         upsert = stmt.on_conflict_do_update(
             index_elements=["series_id", "image_id"],
             set_={"seen_open": True, "last_seen": stmt.excluded.last_seen},
-            where=SeriesImage.seen_open.is_(False),  # an open one stays as it is
+            where=t.c.seen_open.is_(False),  # an open one stays as it is
         )
         session.execute(upsert, rows)  # one statement, many rows (executemany)
 
