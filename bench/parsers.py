@@ -5,9 +5,10 @@
 
 Each parser (``Source.parse``, as the pipeline calls it, the depth guard included) reads
 every golden case of its kind in ``tests/fixtures/sources/<kind>/`` (captured answers; a
-kind with none captured uses its constructed ones, marked ``*``) and two Bing-format pages
+kind with none captured uses its constructed ones, marked ``*``), two Bing-format pages
 of 20 KB and 144 KB (the fixture's anchors repeated, as ``bench.peer_urlwatch`` serves
-them). A page is parsed ``--repeat`` times after one untimed warm-up; the figure is the
+them) and two RSS feeds of 60 KB and 600 KB (the feed fixture's items repeated). A page is
+parsed ``--repeat`` times after one untimed warm-up; the figure is the
 median CPU time (``time.process_time``) over all pages' runs, and the slowest page's median.
 
 With ``--old``, each tree's parsers run in a child process of their own (``PYTHONPATH`` set
@@ -30,6 +31,19 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BING_SIZES = {"bing_images@20KB": 20_000, "bing_images@144KB": 144_000}
+FEED_SIZES = {"feed@60KB": 60_000, "feed@600KB": 600_000}
+FEED = ROOT / "tests" / "fixtures" / "sources" / "feed" / "rss-media-content"
+
+
+def feed_page(size: int) -> tuple[bytes, dict[str, object]]:
+    """The constructed RSS feed with its items repeated to about ``size`` bytes (a news
+    site's feed lists 20 to 100 items; a big one is 1 MB), and its golden case's spec."""
+    body = FEED.with_suffix(".xml").read_bytes()
+    head, rest = body.split(b"<item>", 1)
+    items, tail = rest.rsplit(b"</item>", 1)
+    block = b"<item>" + items + b"</item>"
+    spec: dict[str, object] = json.loads(FEED.with_suffix(".expected.json").read_text())
+    return head + block * max(1, size // len(block)) + tail, spec
 
 
 def pages() -> dict[str, list[tuple[str, bytes, dict[str, object]]]]:
@@ -47,6 +61,8 @@ def pages() -> dict[str, list[tuple[str, bytes, dict[str, object]]]]:
             by_kind[kind + "*"] = cases
     for label, size in BING_SIZES.items():
         by_kind[label] = [(label, build_pages(1, size)[0], {})]
+    for label, size in FEED_SIZES.items():
+        by_kind[label] = [(label, *feed_page(size))]
     return dict(by_kind)
 
 
