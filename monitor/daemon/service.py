@@ -81,7 +81,7 @@ class Daemon:
         lock = DaemonLock(self.app.engine)
         lock.acquire()
         try:
-            await asyncio.to_thread(self.app.migrate)
+            await asyncio.to_thread(self.app.migrate, apart=True)
             self.refs = await asyncio.to_thread(self.app.series)
             async with self.app.fetcher() as fetcher:
                 self.fetcher = fetcher

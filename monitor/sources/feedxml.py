@@ -28,8 +28,8 @@ Where libxml2 cannot recover, it closes the root element and drops the rest of t
 seem to have fewer pictures than it has. So when the document had errors and holds more
 entry start tags than the tree has entries, each entry is read again on its own, cut from
 the text at its start tag (at most ``MAX_ENTRIES`` of them; a document with more is read as
-far as libxml2 got). Parsing starts at the root element: the prolog is skipped, and so is
-junk before the root.
+far as libxml2 got; one past a limit of libxml2's is refused by the source anyway).
+Parsing starts at the root element: the prolog is skipped, and so is junk before the root.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from lxml import etree
 from monitor.sources.feedentry import Entry, name_of, read_entry, rebased
 from monitor.sources.feedtext import Reading, character_refs, decode, valid_char_refs
 
-MAX_ENTRIES = 5000  # entries read one by one at most; a real feed lists tens
+MAX_ENTRIES = 2000  # entries read one by one at most; a news feed lists 10 to 100
 _ENTRY_TAG = re.compile(r"<(?:[A-Za-z_][\w.-]*:)?(?:item|entry)(?=[\s/>])", re.IGNORECASE)
 _ELEMENT = re.compile(r"<[A-Za-z_]")
 _ROOT_END = re.compile(r"</(?:[\w.-]+:)?(?:rss|feed|RDF)\s*>\s*$")
@@ -94,7 +94,7 @@ def _read(text: str, url: str, utf8: bool) -> Feed:
     version = _VERSIONS.get(name_of(root), "")
     how = Reading(atom=version == "atom", utf8=utf8, bases="base" in text)
     entries = _entries(root, url, how)
-    if problem and len(entries) < MAX_ENTRIES:
+    if problem and not limit and len(entries) < MAX_ENTRIES:  # (past a limit: refused)
         starts = [m.start() for m in _ENTRY_TAG.finditer(text, 0)][: MAX_ENTRIES + 1]
         if len(entries) < len(starts) <= MAX_ENTRIES:
             # libxml2 closed the root early: read each entry on its own.

@@ -283,7 +283,11 @@ def _previous(session: Session, series_ids: list[int]) -> dict[int, tuple[int | 
     inner = aliased(Snapshot)
     latest = (
         select(inner.id)
-        .where(inner.series_id == Series.id, inner.status.in_(OBSERVATION_VALUES))
+        .where(
+            inner.series_id == Series.id,
+            inner.status.in_(OBSERVATION_VALUES),
+            inner.late.is_(None),  # a late check is older than the series' latest
+        )
         .order_by(inner.id.desc())
         .limit(1)
         .correlate(Series)
