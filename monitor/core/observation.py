@@ -59,6 +59,12 @@ class ImageItem:
         d = domain_of(self.page_url or self.image_url)
         return ImageItem(self.image_url, self.thumb_url, self.page_url, self.title, d or None)
 
+    def __reduce__(self) -> tuple[type[ImageItem], tuple[str | None, ...]]:
+        # Pickled by its fields in order: every parsed item crosses from a parse worker to
+        # the main process, and a slotted dataclass's own pickling walks ``fields()`` for
+        # each one (a fifth of the main process's cost per parsed page).
+        return ImageItem, (self.image_url, self.thumb_url, self.page_url, self.title, self.domain)
+
 
 @dataclass(frozen=True, slots=True)
 class PageResult:
