@@ -263,6 +263,8 @@ def test_database_stopped_for_some_rounds_nodes_spool_then_forward_every_check_o
         waiting = c.rows("select count(*) from staged_checks")[0][0] + spooled(spool)
         assert stored + waiting == made, out[-3000:]
         assert "into the spool" in out
+        # The outage is told in lines naming it, not in tracebacks.
+        assert "Traceback" not in out, out[-3000:]
 
 
 def test_leader_paused_past_its_lease_writes_nothing_when_it_wakes(cluster: Cluster) -> None:
