@@ -285,9 +285,14 @@ def test_leader_paused_past_its_lease_writes_nothing_when_it_wakes(cluster: Clus
     rounds_before = rounds_at(c, "de") + rounds_at(c, "cn-beijing")
     wait_for(lambda: rounds_at(c, "de") + rounds_at(c, "cn-beijing") >= rounds_before + 4)
     assert c.leader() == new  # the woken node did not take the role back
-    # Its send went out, but the record of it was refused with its stale epoch.
-    assert c.rows("select count(*) from delivery_attempts")[0][0] == 0
+    # The new leader, the only sender, took the paused one's claim over and sent the alert
+    # again under the same delivery id (the one duplicate allowed); the woken node's record
+    # of its own send was refused with its stale epoch: one attempt recorded, not two.
+    attempts = "select count(*) from delivery_attempts"
+    wait_for(lambda: c.rows(attempts)[0][0] >= 1, timeout=30)
     out = c.stop(old)
+    assert c.rows(attempts)[0][0] == 1
+    assert len(c.receiver.ids) == 2 and len(set(c.receiver.ids)) == 1, c.receiver.ids
     # Every round it closed, it closed before it was paused: none after it woke.
     late = [
         line
@@ -299,7 +304,3 @@ def test_leader_paused_past_its_lease_writes_nothing_when_it_wakes(cluster: Clus
     # lost the role (then it does not even send the fence's query).
     assert "not going on to deliver: " in out, out[-3000:]
     assert took < 15, f"took over after {took:.1f}s"
-    # Its process gone, its claim is dead: the leader sends the alert again, under the
-    # same delivery id (the one duplicate allowed), and records it.
-    wait_for(lambda: c.rows("select count(*) from delivery_attempts")[0][0] == 1, timeout=30)
-    assert len(c.receiver.ids) == 2 and len(set(c.receiver.ids)) == 1, c.receiver.ids
