@@ -87,6 +87,7 @@ class App:
             # A leader paused between its claim and the send must not send (late, after
             # its successor may have): no duplicate beyond a kill between send and record.
             may_send=None if epoch is None else lambda: epoch() is not None,
+            sole=epoch is not None,
         )
         self.dispatcher.on_delivered.append(self._count_delivery)
 

@@ -149,6 +149,25 @@ async def test_a_leader_deposed_during_its_send_records_nothing_and_is_resent_wi
     assert (row.state, row.attempts) == ("delivered", 1)
 
 
+async def test_the_leader_sends_at_once_what_a_deposed_leader_elsewhere_claimed(
+    world: World,
+) -> None:
+    world.lead()
+    add_alert(world.app.sessions, [world.hook.name], now=T0)
+    with world.app.sessions() as session, session.begin():
+        [batch] = outbox.due_batches(session, T0)
+        # Claimed by the leader before, on another machine, killed before its record:
+        # nothing here can tell whether that process still runs.
+        assert outbox.claim(session, batch, "elsewhere:4242:0badcafe", T0)
+    single = build(world.app.config, engine=world.app.engine, channels=[world.hook])
+    single.dispatcher.clock = world.clock
+    assert (await single.dispatcher.step()).handled == 0  # one daemon waits for the lease
+    # The leader is the only sender: the claim is a deposed leader's, taken over now.
+    assert (await world.app.dispatcher.step()).delivered == 1
+    [sent] = world.hook.sent
+    assert sent.delivery_id == batch.delivery_uuid
+
+
 async def test_a_leader_paused_between_its_claim_and_the_send_does_not_send(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:

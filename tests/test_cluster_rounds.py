@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -23,7 +24,15 @@ from monitor.store import claims
 from monitor.store import cluster as leadership
 from monitor.store.cluster import StaleEpoch
 from monitor.store.db import create_db_engine
-from monitor.store.models import CheckClaim, Round, Snapshot, StagedCheck
+from monitor.store.models import (
+    Alert,
+    CheckClaim,
+    Round,
+    Series,
+    SeriesImage,
+    Snapshot,
+    StagedCheck,
+)
 from monitor.store.spool import Spool
 from tests.helpers.backends import fresh_postgres
 from tests.helpers.cluster import ADMIN_URL, needs_postgres
@@ -233,3 +242,42 @@ def test_a_leader_without_the_source_leaves_its_staged_checks(pg: str, tmp_path:
     a.clock.advance(timedelta(hours=1))
     assert lacking.step(leader_epoch(a.app)) == 0
     assert count(a.app, StagedCheck) == len(refs)  # left for a leader that has the source
+
+
+def test_checks_forwarded_after_later_rounds_were_judged_are_kept_late_and_not_judged(
+    pg: str, tmp_path: Path
+) -> None:
+    good = node(pg, tmp_path, "a")
+    good.app.migrate()
+    refs = good.app.series()
+    off = node(pg, tmp_path, "a", db="postgresql+psycopg://absence:absence@127.0.0.1:9/x")
+    # Round S, made while the database was out of reach: into the spool.
+    assert asyncio.run(off.rounds.tick("bing", refs)) == len(refs)
+    # Round S+1, online: closed and judged before the spool comes back.
+    good.clock.advance(timedelta(minutes=10))
+    asyncio.run(good.rounds.tick("bing", refs))
+    epoch = leader_epoch(good.app)
+    assert closer(good).step(epoch) == 1
+    before = states_and_sightings(good.app)
+    assert good.rounds.forward() == len(refs)
+    good.clock.advance(timedelta(seconds=31))  # round S's deadline passed
+    assert closer(good).step(epoch) == 1
+    # Kept: every check made is a snapshot, the late ones in a late round of their time.
+    assert count(good.app, Snapshot) == 2 * len(refs)
+    assert count(good.app, StagedCheck) == 0
+    with good.app.sessions() as session:
+        rounds = session.execute(select(Round.kind, Round.started_at).order_by(Round.id)).all()
+        late = session.execute(select(Snapshot.late, Snapshot.finished_at)).all()
+    assert [k for k, _ in rounds] == ["scheduled", "late"]
+    assert rounds[1][1] < rounds[0][1]  # the late round has its own, earlier time
+    assert sorted(str(flag) for flag, _ in late) == ["None"] * len(refs) + ["True"] * len(refs)
+    # Not judged: no detector state, sighting or alert moved.
+    assert states_and_sightings(good.app) == before
+    assert count(good.app, Alert) == 0
+
+
+def states_and_sightings(app: App) -> tuple[list[Any], list[Any]]:
+    with app.sessions() as session:
+        states = session.execute(select(Series.id, Series.detector_state).order_by(Series.id))
+        seen = session.execute(select(SeriesImage.__table__).order_by("series_id", "image_id"))
+        return [tuple(r) for r in states], [tuple(r) for r in seen]

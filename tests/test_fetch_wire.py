@@ -3,8 +3,8 @@ a real socket can do to them, and that each case ends the way httpx's transport 
 
 - a kept-alive connection the server dropped unanswered: a GET goes again on a new one, a
   POST does not (it may have been acted on);
-- ``Connection: close``, a body left unread, a body over the cap: the connection is not
-  reused;
+- ``Connection: close``, a body left unread, a body over the cap, an idle time past the
+  keep-alive expiry: the connection is not reused;
 - a silent server: ``ReadTimeout``; a refused port: the fetcher's "connection refused"; a
   malformed answer: ``RemoteProtocolError``, a one-line ``network_error``;
 - HTTPS: TLS verified against the given CAs (with ALPN ``http/1.1``), a certificate from
@@ -288,3 +288,19 @@ async def test_https_is_verified_against_the_given_authorities(
     async with httpx.AsyncClient(transport=strangers) as client:
         with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
             await client.get(server.url)
+
+
+async def test_an_idle_connection_past_the_keep_alive_expiry_is_not_reused(
+    serving: Callable[..., Awaitable[Server]],
+) -> None:
+    server = await serving(answer_all)
+    now = [100.0]
+    pools = HostPools(keepalive_expiry=5.0, clock=lambda: now[0])
+    async with httpx.AsyncClient(transport=pools) as client:
+        await client.get(server.url)
+        now[0] += 4.9
+        await client.get(server.url)  # idle 4.9 s: reused
+        assert server.opened == 1
+        now[0] += 5.1
+        await client.get(server.url)  # idle 5.1 s: a new connection
+    assert server.opened == 2 and len(server.requests) == 3

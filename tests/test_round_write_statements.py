@@ -116,3 +116,9 @@ def test_the_start_is_settled_out_of_the_collectors_sight_once() -> None:
     ).stdout.split()
     assert out == ["True", "True", "False"]
     assert gc.isenabled()
+
+
+def test_the_distinct_keys_are_those_of_the_distinct_items() -> None:
+    items = [ImageItem("https://img.test/b.jpg"), ImageItem("https://img.test/a.jpg")]
+    obs = Observation(Status.OK, items=[*items, ImageItem("HTTP://img.test/b.jpg")])
+    assert obs.distinct_keys == [i.key for i in obs.distinct_items] == [i.key for i in items]

@@ -57,6 +57,29 @@ def test_search_endpoint_requests_the_full_page() -> None:
     assert request.headers["accept"].startswith("text/html")
 
 
+@pytest.mark.parametrize("endpoint", ["async", "search"])
+@pytest.mark.parametrize("base_url", [None, "HTTP://Example.COM:80/prefix/", "http://[::1]:9000"])
+def test_request_urls_are_those_httpx_builds_from_the_params(
+    endpoint: str, base_url: str | None
+) -> None:
+    """The query is encoded by hand (one URL parse a request): hostile terms included, the
+    URL and the Referer are exactly what httpx builds from a params dict."""
+    options: dict[str, Any] = {"endpoint": endpoint}
+    if base_url:
+        options["base_url"] = base_url
+    source = make_source("bing_images", **options)
+    for term in ["a&b=c#d?e", "100% ~+/", "董靖玮 😀", "[x]{y}|^`\\\"'", "  ", ""]:
+        request = source.build_request(term, 1)
+        sent = dict(request.url.params)
+        assert sent["q"] == term
+        built = httpx.Request("GET", request.url.copy_with(query=None), params=sent)
+        assert request.url == built.url and str(request.url) == str(built.url)
+        if endpoint == "async":
+            page = httpx.URL(request.headers["referer"])
+            expected = page.copy_with(query=None).copy_merge_params({"q": term, "form": "HDRSC2"})
+            assert request.headers["referer"] == str(expected)
+
+
 def test_base_url_replaces_scheme_and_host() -> None:
     source = make_source("bing_images", base_url="http://127.0.0.1:8081")
     request = source.build_request("x", 0)

@@ -111,10 +111,15 @@ class Dispatcher:
         owner: str | None = None,
         concurrency: int = 4,
         may_send: Callable[[], bool] | None = None,
+        sole: bool = False,
     ) -> None:
         self.sessions = sessions
         # Asked after a claim, before the send (a cluster node: whether it still leads).
         self.may_send = may_send
+        # The only sender (a cluster's leader): a message another process claimed is a
+        # deposed leader's, taken over at once, not after the claim's lease; a send of it
+        # still in flight is the one duplicate, under the same delivery id.
+        self.sole = sole
         self.channels = dict(channels)
         self.clock = clock
         self.policy = policy or RetryPolicy()
@@ -130,7 +135,8 @@ class Dispatcher:
 
         def due() -> tuple[list[outbox.Batch], dict[str, int]]:
             with self.sessions() as session:
-                batches = outbox.due_batches(session, now, channels=self.channels)
+                dead = outbox.other_process if self.sole else outbox.pid_is_dead
+                batches = outbox.due_batches(session, now, channels=self.channels, dead=dead)
                 return batches, waiting_for_channel(session, self.channels)
 
         # Every database call of the dispatcher runs in a thread: the event loop keeps the

@@ -122,9 +122,9 @@ def _parse(text: str, name: str, env: Mapping[str, str]) -> Config:
                 )
     if top.cluster.enabled and (why := database_problem(top.database.url)):
         problems.append(_error(why, ("cluster", "enabled"), tree, name))
-    names = [p.name for p in top.people]
-    for i, n in enumerate(names):
-        if names.index(n) != i:
+    first: dict[str, int] = {}  # where each name first is (list.index was quadratic)
+    for i, n in enumerate(p.name for p in top.people):
+        if first.setdefault(n, i) != i:
             problems.append(_error(f'"{n}" is listed twice', ("people", i, "name"), tree, name))
     if problems:
         raise _combine(problems)

@@ -34,8 +34,8 @@ import httpx
 
 # Bytes buffered from the socket before reading pauses until the body's reader catches up.
 HIGH_WATER = 256 * 1024
-# Largest response head (status line and headers) accepted.
-MAX_HEAD = 64 * 1024
+# Largest response head (status line and headers) accepted: httpcore's limit.
+MAX_HEAD = 100 * 1024
 
 
 class StaleConnection(httpx.ReadError):

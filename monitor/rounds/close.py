@@ -13,7 +13,10 @@ before an older one still waiting, so the detector sees each series' checks in t
 
 Checks of one series twice in a round (two nodes that checked offline, a check redone
 after its lease whose first copy came late from a spool) are all stored: as the round's
-snapshots, then as a further round of the same slot.
+snapshots, then as a further round of the same slot. A check that finished no later than
+its series' latest judged check (forwarded from a spool after later rounds closed) is late:
+kept as a snapshot of its own time in a round of kind ``late``, never judged
+(``store.late``), so it neither reorders nor reopens detection.
 """
 
 from __future__ import annotations
@@ -27,11 +30,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from monitor.config import Config
 from monitor.core.clock import Clock
 from monitor.rounds.checked import Checked
-from monitor.rounds.commit import RoundCommit
+from monitor.rounds.commit import RoundCommit, snapshots_of
 from monitor.rounds.staging import checked_of
 from monitor.store import claims
 from monitor.store.catalog import SeriesRef, refs_by_id, source_names
 from monitor.store.cluster import fence
+from monitor.store.db import retrying
+from monitor.store.late import judged_until, store_late
+from monitor.store.snapshot_batch import NewSnapshot
 from monitor.store.spool import COLUMNS, StagedRow
 
 logger = logging.getLogger(__name__)
@@ -92,6 +98,11 @@ class Closer:
             staged = claims.staged_for(session, r.source_id, r.vantage, up_to_slot=r.slot)
             rows = [{c: getattr(s, c) for c in COLUMNS} for s in staged]
             refs = refs_by_id(session, {row["series_id"] for row in rows})
+            judged = judged_until(session, refs)
+        late = [row for row in rows if _late(row, judged) and row["series_id"] in refs]
+        if late:
+            self._store_late(source, r, late, refs, epoch)
+            rows = [row for row in rows if not (_late(row, judged) and row["series_id"] in refs)]
 
         def fenced(session: Session) -> None:
             fence(session, epoch)
@@ -124,6 +135,41 @@ class Closer:
             f" in {len(parts)} rounds" if len(parts) > 1 else "",
         )
         return 1
+
+    def _store_late(
+        self,
+        source: str,
+        r: claims.OpenRound,
+        rows: list[StagedRow],
+        refs: dict[int, SeriesRef],
+        epoch: int,
+    ) -> None:
+        """Keep late ``rows`` as late rounds (one check per series each), unjudged, and
+        drop them from the staging, under the fence."""
+        for part, ids in _rounds_of(rows, refs):
+            news = snapshots_of(part)
+
+            def write(news: list[NewSnapshot] = news, ids: list[str] = ids) -> None:
+                with self.sessions() as session, session.begin():
+                    fence(session, epoch)
+                    store_late(session, source, r.vantage, news)
+                    claims.delete_staged(session, ids)
+
+            retrying(write, what=f"late checks of {source}")
+        logger.warning(
+            "round %d of %s at %s: %d check(s) arrived after later ones were judged "
+            "(forwarded from a spool): kept as a late round, not judged",
+            r.slot,
+            source,
+            r.vantage,
+            len(rows),
+        )
+
+
+def _late(row: StagedRow, judged: dict[int, datetime]) -> bool:
+    """Whether the staged ``row`` finished no later than its series' latest judged check."""
+    last = judged.get(row["series_id"])
+    return last is not None and row["finished_at"] <= last
 
 
 def _rounds_of(

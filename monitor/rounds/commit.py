@@ -105,7 +105,7 @@ class RoundCommit:
         checked = [c if c.raw is not None else _with_body(c, keep) for c in checked]
         now = max((c.finished_at for c in checked), default=started)
         with self._reading, self.sessions() as session:
-            read = read_round(session, source, self._news(checked), self._settings(source))
+            read = read_round(session, source, snapshots_of(checked), self._settings(source))
         outcome, ids = retrying(
             lambda: self._write(source, checked, read, started, now, kind, (fence, settle)),
             what=f"round of {source}",
@@ -142,7 +142,7 @@ class RoundCommit:
             if stored.last_round_id(session, source) != read.marker:
                 # Another writer stored a round of this source since: read again, in here.
                 logger.info("round of %s: another round was stored meanwhile", source)
-                read = read_round(session, source, self._news(checked), self._settings(source))
+                read = read_round(session, source, snapshots_of(checked), self._settings(source))
             rnd = stored.add_round(session, src, started, now, kind, vantage)
             written = write_snapshots(session, read.plan, rnd.id)
             ids = written.ids
@@ -205,20 +205,6 @@ class RoundCommit:
     def _settings(self, source: str) -> RoundSettings:
         return RoundSettings(self.config.detection_for(source), self.config.evidence.keep_raw)
 
-    @staticmethod
-    def _news(checked: list[Checked]) -> list[NewSnapshot]:
-        return [
-            NewSnapshot(
-                c.ref.series_id,
-                c.observation,
-                c.started_at,
-                c.finished_at,
-                c.raw.sha256 if c.raw is not None else None,
-                c.check_id,
-            )
-            for c in checked
-        ]
-
     def _unchecked(
         self,
         session: Session,
@@ -244,6 +230,21 @@ class RoundCommit:
             besides=[r.series_id for r in refs.values()],
         )
         return {k: v for k, v in unchecked.items() if (k.person, k.term) in configured}
+
+
+def snapshots_of(checked: list[Checked]) -> list[NewSnapshot]:
+    """The snapshots the ``checked`` results are stored as."""
+    return [
+        NewSnapshot(
+            c.ref.series_id,
+            c.observation,
+            c.started_at,
+            c.finished_at,
+            c.raw.sha256 if c.raw is not None else None,
+            c.check_id,
+        )
+        for c in checked
+    ]
 
 
 def _keeps(

@@ -56,7 +56,7 @@ _EMPTY_ELEMENT = re.compile(rb"<[^<>]*/>")
 _IMAGE_EXT = re.compile(r"\.(?:jpe?g|png|gif|webp|avif|bmp)(?:[?#]|$)", re.IGNORECASE)
 _ASCII_WORD = re.compile(r"[0-9a-z]")
 # What no reader sees: feedparser's sanitiser dropped these elements with their text.
-_CODE = re.compile(r"<(script|style|applet)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_CODE = re.compile(r"<(script|style|applet)\b", re.IGNORECASE)
 
 
 def _fold(text: str) -> str:
@@ -175,8 +175,27 @@ def _entry_texts(entry: Entry) -> list[str]:
 
 def _entry_mentions(entry: Entry, pattern: re.Pattern[str]) -> bool:
     return any(
-        pattern.search(_fold(strip_tags(_CODE.sub(" ", t)))) for t in _entry_texts(entry) if t
+        pattern.search(_fold(strip_tags(_without_code(t)))) for t in _entry_texts(entry) if t
     )
+
+
+def _without_code(text: str) -> str:
+    """``text`` without ``<script>``, ``<style>`` and ``<applet>`` elements and their text (one
+    never closed takes the rest with it, as in feedparser's sanitiser). One pass: a pattern
+    matching each to its end tag rescanned the rest of the text for every unclosed one
+    (2,000 of them in 200 KB took 3 CPU s, found by bench.fuzz)."""
+    found = _CODE.search(text)
+    if found is None:
+        return text
+    lower, kept, at = text.lower(), [], 0
+    while found is not None:
+        kept.append(text[at : found.start()])
+        end = lower.find("</" + found.group(1).lower(), found.end())
+        close = lower.find(">", end) if end >= 0 else -1
+        at = close + 1 if close >= 0 else len(text)
+        found = _CODE.search(text, at)
+    kept.append(text[at:])
+    return " ".join(kept)
 
 
 def _entry_items(entry: Entry, base: str) -> list[ImageItem]:

@@ -8,6 +8,8 @@ The depth guard (``refuse_deep``) runs before any tree is built, as for ``soup_o
 
 from __future__ import annotations
 
+import re
+
 from lxml import etree
 
 from monitor.core.errors import ParseError
@@ -17,6 +19,7 @@ from monitor.sources.parsing import refuse_deep
 # files the strings anywhere inside them as code, template or ruby annotation strings).
 _CODE = frozenset(["script", "style", "template", "rt", "rp"])
 _TEXT = etree.XPath("//text()")
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _TEXT_WITHIN = etree.XPath(".//text()")
 # Code anywhere in the document (after a stray </html> too), found in C.
 _CODE_IN_PAGE = etree.XPath("//*[" + " or ".join(f"self::{name}" for name in _CODE) + "]")
@@ -85,7 +88,9 @@ def drop(el: etree._Element) -> None:
     tail, before = el.tail, el.getprevious()
     parent.remove(el)  # lxml takes the tail along
     if tail:
+        # The parser keeps control characters that lxml refuses to set (an ESC, a form
+        # feed); nobody sees them, so they go.
         if before is not None:
-            before.tail = (before.tail or "") + tail
+            before.tail = _NOT_XML.sub("", (before.tail or "") + tail)
         else:
-            parent.text = (parent.text or "") + tail
+            parent.text = _NOT_XML.sub("", (parent.text or "") + tail)

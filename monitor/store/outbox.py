@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -103,7 +103,9 @@ class Batch:
     dead_owners: tuple[str, ...] = ()  # claims seen from processes that are gone
 
 
-def _pid_is_dead(claimed_by: str | None) -> bool:
+def pid_is_dead(claimed_by: str | None) -> bool:
+    """Whether a claim was made by a process of this host that no longer runs (or by none);
+    another host's process cannot be told: its claim waits for its lease."""
     if not claimed_by:
         return True
     host, _, rest = claimed_by.partition(":")
@@ -122,11 +124,26 @@ def _pid_is_dead(claimed_by: str | None) -> bool:
     return False
 
 
+def other_process(claimed_by: str | None) -> bool:
+    """Whether a claim was made by a process other than this one (or by none)."""
+    if not claimed_by:
+        return True
+    host, _, rest = claimed_by.partition(":")
+    return host != socket.gethostname() or rest.partition(":")[0] != str(os.getpid())
+
+
 def due_batches(
-    session: Session, now: datetime, limit: int = 200, channels: Iterable[str] | None = None
+    session: Session,
+    now: datetime,
+    limit: int = 200,
+    channels: Iterable[str] | None = None,
+    *,
+    dead: Callable[[str | None], bool] = pid_is_dead,
 ) -> list[Batch]:
-    """Messages ready to send: pending and due, or claimed by a process that is gone; with
-    ``channels``, only those on one of them (the others wait for their channel)."""
+    """Messages ready to send: pending and due, or claimed by a process that is gone
+    (``dead``: by default a process of this host that no longer runs; a claim whose lease
+    ran out is taken over in any case); with ``channels``, only those on one of them (the
+    others wait for their channel)."""
     due = or_(
         and_(Delivery.state == "pending", Delivery.next_attempt_at <= now),
         Delivery.state == "sending",
@@ -149,7 +166,7 @@ def due_batches(
     for delivery, payload in rows:
         if delivery.state == "sending" and not (
             (delivery.claimed_until is not None and delivery.claimed_until < now)
-            or _pid_is_dead(delivery.claimed_by)
+            or dead(delivery.claimed_by)
         ):
             continue
         groups.setdefault((delivery.channel, delivery.delivery_uuid), []).append(

@@ -95,7 +95,11 @@ def _latest_valid(session: Session, series_id: int | None) -> tuple[int | None, 
         return None, None
     row = session.execute(
         select(Snapshot.image_count, Snapshot.finished_at)
-        .where(Snapshot.series_id == series_id, Snapshot.status.in_(OBSERVATION_VALUES))
+        .where(
+            Snapshot.series_id == series_id,
+            Snapshot.status.in_(OBSERVATION_VALUES),
+            Snapshot.late.is_(None),  # stored late: not the latest by its id
+        )
         .order_by(Snapshot.id.desc())
         .limit(1)
     ).first()

@@ -76,7 +76,12 @@ class SnapshotPlan:
 
 def url_hash(item: ImageItem) -> bytes:
     """16-byte key of an image: BLAKE2b of its normalised URL."""
-    return hashlib.blake2b(item.key.encode("utf-8"), digest_size=16).digest()
+    return key_hash(item.key)
+
+
+def key_hash(key: str) -> bytes:
+    """``url_hash`` of the image whose normalised URL is ``key``."""
+    return hashlib.blake2b(key.encode("utf-8"), digest_size=16).digest()
 
 
 def set_digest(hashes: Iterable[bytes]) -> bytes:
@@ -93,7 +98,7 @@ def plan_snapshots(session: Session, checks: Sequence[NewSnapshot]) -> SnapshotP
     for c in checks:
         if c.observation.status.is_observation:
             items = c.observation.distinct_items
-            hashes = [url_hash(i) for i in items]
+            hashes = [key_hash(k) for k in c.observation.distinct_keys]
             results[c.series_id] = _Result(hashes, items, set_digest(hashes))
     hashes = list({h for r in results.values() for h in r.hashes})
     images = ids_of(session, Image.url_hash, Image.id, hashes)
@@ -278,7 +283,11 @@ def _previous(session: Session, series_ids: list[int]) -> dict[int, tuple[int | 
     inner = aliased(Snapshot)
     latest = (
         select(inner.id)
-        .where(inner.series_id == Series.id, inner.status.in_(OBSERVATION_VALUES))
+        .where(
+            inner.series_id == Series.id,
+            inner.status.in_(OBSERVATION_VALUES),
+            inner.late.is_(None),  # a late check is older than the series' latest
+        )
         .order_by(inner.id.desc())
         .limit(1)
         .correlate(Series)

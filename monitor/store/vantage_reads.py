@@ -73,7 +73,11 @@ def _latest(session: Session, series_id: int, at: datetime) -> Snapshot | None:
     rows read, however long the history)."""
     return session.scalar(
         select(Snapshot)
-        .where(Snapshot.series_id == series_id, Snapshot.finished_at <= at)
+        .where(
+            Snapshot.series_id == series_id,
+            Snapshot.finished_at <= at,
+            Snapshot.late.is_(None),  # stored late: not the latest by its id
+        )
         .order_by(Snapshot.id.desc())
         .limit(1)
     )

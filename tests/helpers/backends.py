@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ProgrammingError
 
 ADMIN_URL = os.environ.get("ABSENCE_TEST_POSTGRES_URL")
 
@@ -27,7 +28,13 @@ def fresh_postgres(admin_url: str) -> Iterator[str]:
         yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            try:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            except ProgrammingError:
+                # FORCE refuses to end another role's process (an autovacuum worker that
+                # started on the new database) without pg_signal_backend; a plain DROP
+                # stops autovacuum itself, and the test's own sessions are closed by now.
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
         admin.dispose()
 
 

@@ -71,7 +71,8 @@ class Round(Base):
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
     started_at: Mapped[datetime] = mapped_column(UtcDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    kind: Mapped[str] = mapped_column(String(16), default="scheduled")  # scheduled|recheck|manual
+    # scheduled, recheck, manual; late: a cluster's checks forwarded after later ones were judged
+    kind: Mapped[str] = mapped_column(String(16), default="scheduled")
     incident: Mapped[bool] = mapped_column(default=False)
     # Where the round's checks were made (cluster mode: one round per source and vantage).
     vantage: Mapped[str] = mapped_column(String(64), default="default", server_default="default")

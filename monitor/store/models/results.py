@@ -99,6 +99,10 @@ class Snapshot(Base):
     # Cluster mode: the id the node gave the check (``staged_checks``), unique so that a
     # check forwarded twice is stored once; NULL in single-daemon mode. Migration 0007.
     check_id: Mapped[str | None] = mapped_column(String(36))
+    # Cluster mode: True for a check stored after later checks of its series were judged
+    # (forwarded late from a node's spool; ``rounds.close``), NULL otherwise. Reads of a
+    # series' latest check skip it. Migration 0010.
+    late: Mapped[bool | None] = mapped_column(default=None)
 
     @property
     def status_enum(self) -> Status:
