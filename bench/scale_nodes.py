@@ -109,6 +109,9 @@ class Bench:
         self.erased_every = max(1, round(1 / erased)) if erased > 0 else 0
         self.engines = {v: Engine() for v in VANTAGES}
         self.servers = {v: LocalServer(e) for v, e in self.engines.items()}
+        for server in self.servers.values():
+            # A node that stops resets its kept-alive connections: not worth a traceback.
+            server.httpd.handle_error = lambda request, client_address: None  # type: ignore[method-assign]
         self.sql = create_engine(url)
         self.people = "".join(f"  - {{name: {person(i)}}}\n" for i in range(series))
         # (time, the machine's busy jiffies, all its jiffies, the nodes' CPU seconds)

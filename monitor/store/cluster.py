@@ -7,9 +7,12 @@ name: one that beat within ``live_within`` and did not stop), ``beat`` every hea
 Leadership: the advisory lock (``daemon.leader``) decides who leads; this row records it.
 ``take_over`` increments the fencing ``epoch``; ``renew`` extends the lease only while the
 epoch is still the caller's; ``fence(session, epoch)``, run first in every transaction the
-leader writes, raises ``StaleEpoch`` unless the epoch is still current, and holds a shared
-lock on the row until that transaction ends, so a take-over (which updates the row) waits
-for the old leader's write in flight and every later write of the old leader is refused.
+leader writes, raises ``StaleEpoch`` unless the epoch is still current, and holds a
+key-share lock on the row until that transaction ends. ``take_over`` locks the row ``FOR
+UPDATE`` first, so it waits for the old leader's write in flight and every later write of
+the old leader is refused; a renewal only updates the lease (a no-key update, which a
+key-share lock lets through), so a leader's long write (a round of 10,000 checks) does
+not hold up its own renewals until its lease runs out.
 ``fenced_sessions(sessions, epoch_of)`` makes that automatic for a whole component (the
 dispatcher, retention, the archive, the time-stamps): every transaction of its sessions
 opens with the fence.
@@ -169,6 +172,9 @@ def take_over(session: Session, node: str, lease: timedelta) -> int:
     """Make ``node`` the leader under a new epoch, its lease ``lease`` from the database's
     now (caller commits); returns the new epoch. Only the holder of the leader's advisory
     lock calls this."""
+    # FOR UPDATE waits for the fenced writes in flight (their key-share locks); the
+    # UPDATE alone, a no-key update, would not.
+    session.execute(select(Leadership.id).where(Leadership.id == LEADERSHIP_ID).with_for_update())
     epoch = session.execute(
         update(Leadership)
         .where(Leadership.id == LEADERSHIP_ID)
@@ -202,7 +208,9 @@ def fence(session: Session | Connection, epoch: int) -> None:
     """Refuse the leader's transaction unless ``epoch`` is still current: the first
     statement of every transaction the leader writes (see the module docstring)."""
     current = session.scalar(
-        select(Leadership.epoch).where(Leadership.id == LEADERSHIP_ID).with_for_update(read=True)
+        select(Leadership.epoch)
+        .where(Leadership.id == LEADERSHIP_ID)
+        .with_for_update(read=True, key_share=True)
     )
     if current != epoch:
         raise StaleEpoch(
