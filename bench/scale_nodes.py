@@ -278,10 +278,13 @@ def parsed(config: Config) -> Observation:
 
 
 def pick_every(now: float, round_s: float, lead: float) -> int:
-    """A source period, in whole seconds, of at least twice the round's expected length
-    whose next boundary falls ``lead`` to ``lead + 20`` seconds from ``now``: a node's
-    first tick is at its source's next period boundary."""
-    e = int(max(2 * round_s, 120))
+    """A source period, in whole seconds, of at least three times the round's expected
+    length plus ten minutes, whose next boundary falls ``lead`` to ``lead + 20`` seconds
+    from ``now``: a node's first tick is at its source's next period boundary. The margin
+    is for the leader's storing of the round (minutes for 10,000 checks on a loaded
+    machine): a second tick before the nodes are stopped would leave claims that the next
+    node count's nodes take up first."""
+    e = int(3 * round_s + 600)
     while not lead <= (-now) % e <= lead + 20:
         e += 1
     return e

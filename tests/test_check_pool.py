@@ -16,7 +16,14 @@ import pytest
 from monitor.check import TOO_COMPLEX, ParsePool, run_check
 from monitor.core.observation import Status
 from tests.helpers.fetch import make_fetcher
-from tests.helpers.parsers import BuggySource, html_response, html_source, result_page, wide_page
+from tests.helpers.parsers import (
+    SLOW_ITEM,
+    BuggySource,
+    html_response,
+    html_source,
+    result_page,
+    wide_page,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -41,8 +48,8 @@ async def test_a_page_parses_in_a_worker_as_it_does_inline(pool: ParsePool) -> N
 async def test_a_page_over_its_cpu_budget_is_too_complex_and_the_worker_replaced(
     pool: ParsePool,
 ) -> None:
-    source = html_source(parse_cpu="1s")
-    parsed = await pool.parse(source, html_response(wide_page(2_150_000)), 0)
+    source = html_source(parse_cpu="1s", item=SLOW_ITEM)
+    parsed = await pool.parse(source, html_response(wide_page(400_000)), 0)
     assert parsed.result is None and parsed.status is Status.PARSE_ERROR
     assert parsed.reason == f"{TOO_COMPLEX} (over its 1s CPU budget)"
     assert pool.replaced == 1
@@ -52,7 +59,7 @@ async def test_a_page_over_its_cpu_budget_is_too_complex_and_the_worker_replaced
 
 async def test_a_page_over_its_memory_budget_is_too_complex(pool: ParsePool) -> None:
     source = html_source(parse_cpu="60s", parse_memory=64_000_000)
-    parsed = await pool.parse(source, html_response(wide_page(2_150_000)), 0)
+    parsed = await pool.parse(source, html_response(wide_page(4_000_000)), 0)
     assert parsed.result is None and parsed.status is Status.PARSE_ERROR
     assert parsed.reason == f"{TOO_COMPLEX} (over its memory budget)"
 
@@ -62,7 +69,9 @@ async def test_a_slow_page_does_not_hold_back_another_page(pool: ParsePool) -> N
         *(pool.parse(html_source(), html_response(result_page()), 0) for _ in "ab")
     )
     slow = asyncio.ensure_future(
-        pool.parse(html_source(parse_cpu="1s"), html_response(wide_page(2_150_000)), 0)
+        pool.parse(
+            html_source(parse_cpu="1s", item=SLOW_ITEM), html_response(wide_page(400_000)), 0
+        )
     )
     await asyncio.sleep(0.2)  # the slow page is in a worker now
     quick = await pool.parse(html_source(), html_response(result_page()), 0)
@@ -111,7 +120,9 @@ async def test_a_spare_worker_serves_others_behind_a_slow_page_and_stops_after(
 ) -> None:
     await pool.parse(html_source(), html_response(result_page()), 0)
     slow = asyncio.ensure_future(
-        pool.parse(html_source(parse_cpu="1s"), html_response(wide_page(2_150_000)), 0)
+        pool.parse(
+            html_source(parse_cpu="1s", item=SLOW_ITEM), html_response(wide_page(400_000)), 0
+        )
     )
     await asyncio.sleep(0.2)  # the slow page holds the only worker now
     quick = await pool.parse(html_source(), html_response(result_page()), 0)
@@ -128,9 +139,9 @@ async def test_one_source_s_slow_pages_hold_one_worker_and_others_get_the_spare(
 ) -> None:
     # A hostile engine with concurrency 2: before, its two pages took both workers and the
     # other engine's pages waited for one of them (7.5 s in bench.fault_engines).
-    hostile = html_source("hostile", parse_cpu="3s")
+    hostile = html_source("hostile", parse_cpu="3s", item=SLOW_ITEM)
     slow = [
-        asyncio.ensure_future(pool.parse(hostile, html_response(wide_page(6_000_000)), 0))
+        asyncio.ensure_future(pool.parse(hostile, html_response(wide_page(400_000)), 0))
         for _ in "ab"
     ]
     await asyncio.sleep(0.2)  # the first slow page holds the only worker; the second waits

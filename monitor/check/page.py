@@ -21,8 +21,8 @@ The bounds (``_bounded``):
 What hostile input does to a parser (deep nesting, huge integers, bad URLs, NUL bytes) is
 named as such and logged at warning without a traceback (``core.errors.hostile_input``);
 any other exception is a bug in the parser: ``parse_error`` naming it, logged with its
-traceback. A ``MemoryError`` means the page is over its memory budget: ``parse_error``
-"too complex".
+traceback. A ``MemoryError`` (or lxml's error for a failed allocation) means the page is
+over its memory budget: ``parse_error`` "too complex".
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ from monitor.core.errors import (
 from monitor.core.logs import clip
 from monitor.core.observation import ImageItem, PageResult, Status
 from monitor.sources.base import Source
+from monitor.sources.tree import out_of_memory
 
 # The largest reported total kept: exact in a float, a JSON reader and a 64-bit column.
 MAX_TOTAL = 2**53
@@ -221,9 +222,9 @@ def parse_page(source: Source, response: httpx.Response, page: int) -> Parsed:
         return Parsed(status=Status.CONFIG_ERROR, reason=exc.reason)
     except ParseError as exc:
         return Parsed(status=Status.PARSE_ERROR, reason=exc.reason)
-    except MemoryError:
-        return too_complex("over its memory budget")
     except Exception as exc:
+        if out_of_memory(exc):  # libxml2 names a failed allocation its own way
+            return too_complex("over its memory budget")
         reason, log = bug("parse", exc, source)
         return Parsed(status=Status.PARSE_ERROR, reason=reason, logs=(log,))
     return Parsed(result=parsed, notes=tuple(notes))
@@ -241,9 +242,9 @@ def explain(source: Source, response: httpx.Response) -> Parsed:
         return Parsed(status=Status.CONFIG_ERROR, reason=exc.reason)
     except Blocked as exc:
         return Parsed(status=Status.BLOCKED, reason=exc.reason)
-    except MemoryError:
-        return Parsed()
     except Exception as exc:
+        if out_of_memory(exc):
+            return Parsed()
         log = (logging.ERROR, f"bug in {source.describe()}.explain_refusal", exc)
         return Parsed(logs=(log,))
     return Parsed()

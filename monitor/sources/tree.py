@@ -47,7 +47,22 @@ def html_tree(markup: str | bytes) -> etree._Element:
         root = None
     except (ValueError, LookupError) as exc:
         raise ParseError(f"markup the HTML parser refuses: {str(exc)[:80]}") from None
+    if _no_memory(parser.error_log):  # recovering from it would leave a truncated tree
+        raise MemoryError
     return root if root is not None else etree.Element("html")
+
+
+def out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is an allocation that failed: a ``MemoryError``, or an lxml error
+    whose log says libxml2 ran out of memory (which it reports as, say, an
+    ``XPathEvalError`` "unknown error", not as a ``MemoryError``)."""
+    if isinstance(exc, MemoryError):
+        return True
+    return isinstance(exc, etree.LxmlError) and _no_memory(exc.error_log)
+
+
+def _no_memory(log: etree._ListErrorLog) -> bool:
+    return any(entry.type == etree.ErrorTypes.ERR_NO_MEMORY for entry in log)
 
 
 def visible_text(el: etree._Element, sep: str = " ") -> str:
