@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.faults import World, count, integrity, rows, wait_for, write_config
+from bench.faults import World, count, integrity, rows, wait_for, wait_started, write_config
 from monitor.testing import LocalServer
 
 FULL = 4096  # bytes: not one WAL frame fits
@@ -91,6 +91,7 @@ def campaign(tmp: Path, full_s: float) -> dict[str, Any]:
     with LocalServer(world) as server:
         daemon = Daemon(write_config(tmp, server.url), tmp / "daemon.log")
         try:
+            wait_started(daemon.proc, lambda: "\n".join(daemon.lines))
             figures["rounds before"] = wait_for(lambda: count(db, "rounds") >= 3, 60) and count(
                 db, "rounds"
             )

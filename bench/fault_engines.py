@@ -45,7 +45,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.faults import FIX, rows
+from bench.faults import FIX, rows, wait_started
 from monitor.testing import LocalServer, Reply, Request
 from tests.helpers.parsers import nested_divs, wide_page
 
@@ -190,6 +190,12 @@ def one_case(tmp: Path, name: str, bad_url: str, seconds: float) -> dict[str, An
         env = {**os.environ, "ABSENCE_MONITOR_SHUTDOWN_GRACE": "2"}
         cmd = [sys.executable, "-m", "monitor", "--config", str(cfg), "run"]
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+        try:  # the case's clock starts once the daemon has its schema and jobs
+            wait_started(proc, lambda: (tmp / "daemon.log").read_text("utf-8", "replace"))
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
         time.sleep(seconds)
         rss = peak_rss_mib(proc.pid)
         workers = max((peak_rss_mib(c) for c in children(proc.pid)), default=0.0)

@@ -185,10 +185,23 @@ def count(db: Path, what: str) -> int:
         raise
 
 
-def _started(log: Path) -> bool:
-    """The latest daemon in ``log`` is past its start (migrated, jobs scheduled)."""
-    text = log.read_text(encoding="utf-8", errors="replace")
-    return text.rfind("daemon started") > text.rfind("Context impl SQLiteImpl")
+def wait_started(proc: subprocess.Popen[Any], text: Any, timeout: float = 60) -> None:
+    """Return once daemon ``proc`` logs "daemon started" in ``text()`` (its schema upgraded,
+    in a child process since 444fd39, a heartbeat written, its jobs scheduled): a case's
+    clock starts there. RuntimeError naming the reason if it exits first or times out."""
+    deadline = time.monotonic() + timeout
+    while "daemon started" not in text():
+        if proc.poll() is not None:
+            raise RuntimeError(f"the daemon exited ({proc.returncode}) before it started")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the daemon did not start within {timeout:.0f}s")
+        time.sleep(0.1)
+
+
+def log_after(log: Path) -> Any:
+    """``text()`` for :func:`wait_started`: what ``log`` gained after now."""
+    since = log.stat().st_size if log.exists() else 0
+    return lambda: log.read_bytes()[since:].decode("utf-8", "replace")
 
 
 def wait_for(predicate: Any, timeout: float) -> bool:
@@ -217,13 +230,14 @@ def campaign(
     with LocalServer(world) as server:
         cfg = write_config(tmp, server.url)
         for i in range(kills):
+            text = log_after(log_path)
             proc = start(cfg, log)
             # Every fourth kill waits for an alert's POST and lands while it is in flight.
             if i % 4 == 3 and period < 60 and world.kill_mid_send(proc, 3 * period):
                 moment = "mid-send"
             else:
                 if i % 5:  # four kills in five after the start (migrations), one any time
-                    wait_for(lambda: count(db, "rounds") >= 0 and _started(log_path), 60)
+                    wait_started(proc, text)
                 time.sleep(rng.uniform(0.5, 3.0))  # then fetches, writes, sends
                 moment = "mid-send" if world.sending else "mid-fetch" if world.fetching else "other"
                 proc.send_signal(signal.SIGKILL)
@@ -235,7 +249,9 @@ def campaign(
         recovered = count(db, "alerts where event = 'recovered'")
         # The receiver down while a drop is found (the images gone for good), a second
         # `check` alongside; then SIGSTOP/SIGCONT; then the images come back.
+        text = log_after(log_path)
         proc = start(cfg, log)
+        wait_started(proc, text)
         world.erased = False  # first a normal history to drop from
         dong = (
             "snapshots join series on series.id = snapshots.series_id join people on "
@@ -256,7 +272,9 @@ def campaign(
             figures["kills mid-send"] += 1
             figures["kills"] += 1
             figures["integrity ok"] += integrity(db) == "ok"
+            text = log_after(log_path)
             proc = start(cfg, log)
+            wait_started(proc, text)
         proc.send_signal(signal.SIGSTOP)
         time.sleep(stop_s)
         proc.send_signal(signal.SIGCONT)

@@ -81,8 +81,8 @@ class ClusterNode(Daemon):
             async with self.app.fetcher() as fetcher:
                 self.fetcher = fetcher
                 self._build(fetcher)
-                await self.elect()
-                try:
+                try:  # the election's connection is closed whatever ends the node
+                    await self.elect()
                     await self._serve()
                 finally:
                     await asyncio.to_thread(self.election.close)
