@@ -250,6 +250,15 @@ def test_unclosed_script_tags_cost_linear_time() -> None:
     assert time.process_time() - started < 1.0
 
 
+def test_a_body_of_whitespace_is_judged_in_linear_time() -> None:
+    # Found by bench.fuzz (feed, seed 2026): 434 KB starting with carriage returns held the
+    # "is this an HTML page?" pattern over 300 CPU s (two \s* around an optional BOM).
+    started = time.process_time()
+    with pytest.raises(ParseError):
+        parse("\r" * 400_000 + "x")
+    assert time.process_time() - started < 1.0
+
+
 # --- safety -------------------------------------------------------------------------------
 
 
